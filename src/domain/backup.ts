@@ -1,0 +1,90 @@
+/**
+ * UNMS backups and the names their copies carry.
+ *
+ * File names keep the original PHP plugin's format, `unms-backup-YYYYMMDD-HHmm_<id>.unms`, with the
+ * time being `createdAt` in the NMS time zone, so files written by the old plugin are recognised.
+ * Identity is the backup id parsed back from the name (case-insensitively): the timestamp part is
+ * only for people, so a time-zone change never causes a re-upload or a deletion.
+ */
+
+export interface UnmsBackup {
+  id: string;
+  /** ISO-8601 instant. */
+  createdAt: string;
+  /** `success`, `in-progress`, `failed`, ... Only `success` backups are copied. */
+  state: string;
+  /** Size in bytes when UNMS reports one; never required. */
+  size?: number;
+}
+
+export const BACKUP_FILE_PREFIX = "unms-backup-";
+export const BACKUP_FILE_EXTENSION = ".unms";
+
+/** `unms-backup-20240131-2359_<id>.unms`; the id may contain anything but a path separator. */
+const BACKUP_FILE_PATTERN = /^unms-backup-(\d{8})-(\d{4})_([^/\\]+)\.unms$/i;
+
+/** A backup id as a comparison key: Dropbox paths are case-insensitive, and so is our identity. */
+export function backupKey(id: string): string {
+  return id.toLowerCase();
+}
+
+/** The backup id a file name carries, or undefined when the name is not one of ours. */
+export function backupIdFromFileName(name: string): string | undefined {
+  return BACKUP_FILE_PATTERN.exec(name)?.[3];
+}
+
+export function isBackupFileName(name: string): boolean {
+  return BACKUP_FILE_PATTERN.test(name);
+}
+
+/**
+ * True when `timeZone` is an IANA zone this runtime knows. Pure: Intl reads no clock or file.
+ */
+export function isKnownTimeZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The file name for a backup, its timestamp shown in `timeZone` (an IANA name; UTC when unknown).
+ * Throws a RangeError naming the backup when `createdAt` is not a date.
+ */
+export function backupFileName(backup: Pick<UnmsBackup, "id" | "createdAt">, timeZone: string): string {
+  const instant = new Date(backup.createdAt);
+  if (Number.isNaN(instant.getTime())) {
+    throw new RangeError(`Backup ${backup.id} has an invalid createdAt "${backup.createdAt}": expected an ISO-8601 date`);
+  }
+  return `${BACKUP_FILE_PREFIX}${formatStamp(instant, isKnownTimeZone(timeZone) ? timeZone : "UTC")}_${backup.id}${BACKUP_FILE_EXTENSION}`;
+}
+
+/** `YYYYMMDD-HHmm` of an instant in a time zone. */
+function formatStamp(instant: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  }).formatToParts(instant);
+  const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? "00";
+  return `${part("year").padStart(4, "0")}${part("month")}${part("day")}-${part("hour")}${part("minute")}`;
+}
+
+/**
+ * Why a backup id cannot be used in a file name, or undefined when it can. Ids come from UNMS, but
+ * a path separator or control character in one must never turn into a path outside the folder.
+ */
+export function unusableBackupId(id: string): string | undefined {
+  if (id.trim() === "") return "the id is empty";
+  if (/[/\\]/.test(id)) return "the id contains a path separator";
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(id)) return "the id contains a control character";
+  if (id.length > 200) return "the id is longer than 200 characters";
+  return undefined;
+}

@@ -1,0 +1,160 @@
+/**
+ * Reconciliation: what to upload, keep and delete, decided from the two listings alone.
+ *
+ * Pure: no I/O, no clock. The app layer carries the plan out through the ports.
+ *
+ * The rules that keep users' data safe:
+ * - only files matching our own name pattern are ever candidates for deletion;
+ * - a file is ours to delete only when its backup id is no longer among UNMS's `success` backups;
+ * - if UNMS lists no successful backup at all while the folder holds files of ours, nothing is
+ *   deleted (an empty list is far more often an outage or a reinstalled NMS than a real wish);
+ * - if more deletions than the policy allows are due, nothing is deleted unless the policy says so.
+ */
+import { backupFileName, backupIdFromFileName, backupKey, unusableBackupId, type UnmsBackup } from "./backup.ts";
+
+export interface StoredFile {
+  name: string;
+  /** Size in bytes, when the store's listing tells. */
+  size?: number;
+  /** Dropbox content hash (64 hex characters), when the store's listing tells. */
+  contentHash?: string;
+}
+
+export interface SyncPolicy {
+  /**
+   * The most deletions one run may do without `allowMassDelete`. Undefined: half of our files,
+   * rounded down, but at least 1.
+   */
+  maxDeletes?: number;
+  /** Lift the mass-delete guard (not the empty-source guard). */
+  allowMassDelete?: boolean;
+}
+
+export type UploadReason = "missing" | "size-mismatch";
+
+export interface PlannedUpload {
+  backup: UnmsBackup;
+  name: string;
+  reason: UploadReason;
+  /** The existing file this upload replaces (size mismatch), if any. */
+  replaces?: StoredFile;
+}
+
+export interface PlannedKeep {
+  backup: UnmsBackup;
+  file: StoredFile;
+}
+
+export interface PlannedDeletion {
+  file: StoredFile;
+  backupId: string;
+}
+
+export interface IgnoredBackup {
+  backup: UnmsBackup;
+  reason: string;
+}
+
+export type GuardCode = "empty-source" | "mass-delete";
+
+export interface Guard {
+  code: GuardCode;
+  /** What was held back and why. */
+  message: string;
+  /** What the admin can do about it. */
+  advice: string;
+  /** The deletions this guard held back. */
+  heldBack: PlannedDeletion[];
+}
+
+export interface SyncPlan {
+  uploads: PlannedUpload[];
+  keeps: PlannedKeep[];
+  deletions: PlannedDeletion[];
+  ignored: IgnoredBackup[];
+  guards: Guard[];
+  /** Files in the folder that are not ours: listed for the record, never touched. */
+  foreign: StoredFile[];
+}
+
+export interface ReconcileInput {
+  backups: readonly UnmsBackup[];
+  stored: readonly StoredFile[];
+  /** IANA time zone for new file names; unknown zones fall back to UTC. */
+  timeZone: string;
+  policy?: SyncPolicy;
+}
+
+export function defaultMaxDeletes(ourFileCount: number): number {
+  return Math.max(1, Math.floor(ourFileCount / 2));
+}
+
+export function reconcile({ backups, stored, timeZone, policy = {} }: ReconcileInput): SyncPlan {
+  const ignored: IgnoredBackup[] = [];
+  const wanted = new Map<string, UnmsBackup>();
+  for (const backup of backups) {
+    const why = backup.state !== "success" ? `its state is "${backup.state}", not "success"` : unusableBackupId(backup.id);
+    if (why) ignored.push({ backup, reason: why });
+    else if (wanted.has(backupKey(backup.id))) ignored.push({ backup, reason: "UNMS listed the same id twice" });
+    else wanted.set(backupKey(backup.id), backup);
+  }
+
+  const ours = new Map<string, StoredFile[]>();
+  const foreign: StoredFile[] = [];
+  for (const file of stored) {
+    const id = backupIdFromFileName(file.name);
+    if (id === undefined) {
+      foreign.push(file);
+      continue;
+    }
+    const key = backupKey(id);
+    ours.set(key, [...(ours.get(key) ?? []), file]);
+  }
+
+  const uploads: PlannedUpload[] = [];
+  const keeps: PlannedKeep[] = [];
+  for (const [key, backup] of wanted) {
+    const files = ours.get(key);
+    if (!files) {
+      uploads.push({ backup, name: backupFileName(backup, timeZone), reason: "missing" });
+      continue;
+    }
+    // A size is trusted only when both sides know it; otherwise the id alone decides.
+    const intact = files.find((f) => backup.size === undefined || f.size === undefined || f.size === backup.size);
+    if (intact) keeps.push({ backup, file: intact });
+    else uploads.push({ backup, name: files[0]!.name, reason: "size-mismatch", replaces: files[0]! });
+  }
+
+  const due: PlannedDeletion[] = [];
+  for (const [key, files] of ours) {
+    if (wanted.has(key)) continue;
+    for (const file of files) due.push({ file, backupId: backupIdFromFileName(file.name)! });
+  }
+
+  const ourFileCount = [...ours.values()].reduce((n, files) => n + files.length, 0);
+  const guards: Guard[] = [];
+  let deletions = due;
+  if (due.length > 0 && wanted.size === 0) {
+    guards.push({
+      code: "empty-source",
+      message: `UNMS lists no successful backup, so none of the ${due.length} backup file(s) in the folder were deleted`,
+      advice:
+        "Check that UNMS is creating backups (Network -> Settings -> Backups). If you really want these copies gone, delete them by hand.",
+      heldBack: due,
+    });
+    deletions = [];
+  } else {
+    const max = policy.maxDeletes ?? defaultMaxDeletes(ourFileCount);
+    if (due.length > max && !policy.allowMassDelete) {
+      guards.push({
+        code: "mass-delete",
+        message: `${due.length} of ${ourFileCount} backup file(s) would be deleted, more than the allowed ${max}, so none were deleted`,
+        advice: "If UNMS really deleted these backups, run once with --allow-mass-delete (or raise the maximum deletions setting).",
+        heldBack: due,
+      });
+      deletions = [];
+    }
+  }
+
+  return { uploads, keeps, deletions, ignored, guards, foreign };
+}
