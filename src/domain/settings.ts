@@ -1,0 +1,30 @@
+/**
+ * Settings of one run, whichever store they came from (UCRM's data/config.json or the environment).
+ * Values are already trimmed; an empty value reads as absent.
+ */
+export interface Settings {
+  /** The NMS base URL, e.g. `https://uisp.example.com/nms`; the API is under `${unmsUrl}/api/v2.1/`. */
+  unmsUrl: string;
+  unmsApiToken: string;
+  dropboxAppKey?: string;
+  /** Absent with an app key: PKCE is used, so no secret has to live in the configuration. */
+  dropboxAppSecret?: string;
+  /** The one-time code the admin pasted after authorizing. */
+  dropboxAccessCode?: string;
+  dropboxRefreshToken?: string;
+  /** Legacy long-lived token: still honoured, with a deprecation warning each run. */
+  dropboxAccessToken?: string;
+  /** Folder inside the app folder; "" is the app folder root. */
+  dropboxFolder: string;
+  /** Store copies in this local directory instead of Dropbox. */
+  targetDir?: string;
+  /** Upload chunk size in MiB (a multiple of 4, at most 148). */
+  chunkMiB?: number;
+  /** Most deletions one run may do without allowMassDelete. */
+  maxDeletes?: number;
+  allowMassDelete?: boolean;
+  /** Test-only: replaces scheme and host of Dropbox's API hosts. */
+  dropboxBaseUrl?: string;
+  /** Where private state (obtained refresh token, PKCE verifier, run lock) is kept. */
+  stateDir: string;
+}
