@@ -1,0 +1,44 @@
+// Builds dist/cli.mjs (one self-contained ESM file: no node_modules at run time), the library
+// entries dist/index.mjs and dist/testing.mjs, and the UCRM plugin zip.
+import { build } from "esbuild";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+
+const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
+
+// The SDK's ESM build still calls require() for node built-ins; give the bundle a real require.
+const banner = {
+  js: [
+    "import { createRequire as __backupSyncCreateRequire } from 'node:module';",
+    "const require = __backupSyncCreateRequire(import.meta.url);",
+  ].join("\n"),
+};
+
+const common = {
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  sourcemap: false,
+  legalComments: "none",
+  banner,
+  logLevel: "warning",
+  define: { "process.env.BACKUP_SYNC_VERSION": JSON.stringify(pkg.version) },
+};
+
+await build({ ...common, entryPoints: ["src/app/cli.ts"], outfile: "dist/cli.mjs" });
+console.log("built dist/cli.mjs");
+
+if (existsSync("src/index.ts")) {
+  await build({ ...common, entryPoints: ["src/index.ts"], outfile: "dist/index.mjs", packages: "external" });
+  console.log("built dist/index.mjs");
+}
+if (existsSync("src/testing.ts")) {
+  await build({ ...common, entryPoints: ["src/testing.ts"], outfile: "dist/testing.mjs", packages: "external" });
+  console.log("built dist/testing.mjs");
+}
+if (existsSync("scripts/build-plugin.mjs")) {
+  const { buildPluginZip } = await import("./build-plugin.mjs");
+  const zip = await buildPluginZip();
+  console.log(`built ${zip.path} (${zip.files.join(", ")})`);
+}

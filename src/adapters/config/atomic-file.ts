@@ -1,0 +1,63 @@
+/**
+ * Small file helpers for the config stores: atomic replacement (temp file + rename in the same
+ * folder, so a crash leaves the old file or the new one, never half of either) and private folders.
+ */
+import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, join, basename } from "node:path";
+import { randomBytes } from "node:crypto";
+
+/** Replaces `path` with `content`; `mode` applies to the new file (e.g. 0o600 for private state). */
+export async function writeFileAtomic(path: string, content: string, mode?: number): Promise<void> {
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    await writeFile(temp, content, mode === undefined ? { encoding: "utf8" } : { encoding: "utf8", mode });
+    // writeFile's mode is filtered by the umask; make it exact.
+    if (mode !== undefined) await chmod(temp, mode);
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Creates `dir` (and missing parents) with mode 0700 when it does not exist yet. */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+}
+
+/** The file's text, or undefined when it does not exist. */
+export async function readTextIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Parses JSON text that must hold an object. On failure returns why, by line and column only:
+ * JSON.parse's own message quotes the text, and these files hold secrets.
+ */
+export function parseJsonObject(content: string): { value: Record<string, unknown> } | { problem: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(content);
+  } catch (error) {
+    const position = /position (\d+)/.exec(error instanceof Error ? error.message : "");
+    if (position) {
+      const before = content.slice(0, Number(position[1]));
+      const line = before.split("\n").length;
+      const column = before.length - before.lastIndexOf("\n");
+      return { problem: `it is not valid JSON (syntax error at line ${line}, column ${column})` };
+    }
+    if (/end of JSON input/i.test(error instanceof Error ? error.message : "")) {
+      return { problem: "it is not valid JSON (the text ends early: a closing bracket or quote is missing)" };
+    }
+    return { problem: "it is not valid JSON (look for a stray character, a missing quote or comma)" };
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    return { problem: `it must hold a JSON object ({...}), not ${Array.isArray(parsed) ? "an array" : parsed === null ? "null" : `a ${typeof parsed}`}` };
+  }
+  return { value: parsed as Record<string, unknown> };
+}

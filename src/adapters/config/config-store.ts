@@ -1,0 +1,51 @@
+/**
+ * The ConfigStore port: where one run's settings come from and where the Dropbox authorization
+ * outcome is written back. Two adapters: `UcrmFileConfigStore` (ucrm.json + data/config.json) and
+ * `EnvConfigStore` (environment variables + files in STATE_DIR). Both pass test/contract/config-store.ts.
+ */
+import type { Settings } from "../../domain/settings.ts";
+
+/**
+ * A change to the configuration after an authorization step. `null` clears a value; an absent
+ * field leaves it as it was.
+ */
+export interface ConfigPatch {
+  /** The refresh token obtained by a code exchange, or null to forget a revoked one. */
+  dropboxRefreshToken?: string | null;
+  /** Cleared once the code was exchanged (codes are single use). */
+  dropboxAccessCode?: null;
+  /** Cleared once the legacy long-lived token was replaced by a refresh token. */
+  dropboxAccessToken?: null;
+}
+
+export interface SaveOutcome {
+  /**
+   * What the store could not do itself and the person must do, e.g. "remove DROPBOX_ACCESS_TOKEN
+   * from the environment". Empty when everything was written.
+   */
+  notes: string[];
+}
+
+/** State the admin never edits, kept apart from the configuration (UCRM drops unknown keys). */
+export interface PrivateState {
+  /** PKCE verifier of the authorization URL last shown, for the app key it was made for. */
+  pkceVerifier?: string;
+  pkceClientId?: string;
+  /**
+   * SHA-256 (hex) of the last access code exchanged, so a code left in a store that cannot clear
+   * it (the environment) is not exchanged a second time.
+   */
+  usedAccessCodeSha256?: string;
+}
+
+export interface ConfigStore {
+  /** Where the settings live, for messages: e.g. "/data/config.json" or "the environment". */
+  readonly location: string;
+  /** Settings of this run, validated; throws SyncError kind "config" listing every problem. */
+  load(): Promise<Settings>;
+  /** Writes `patch` atomically, keeping every other key and value as it was. */
+  save(patch: ConfigPatch): Promise<SaveOutcome>;
+  readPrivateState(): Promise<PrivateState>;
+  /** Replaces the private state (atomically, file mode 0600). */
+  writePrivateState(state: PrivateState): Promise<void>;
+}

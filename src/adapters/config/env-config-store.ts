@@ -1,0 +1,137 @@
+/**
+ * Settings from environment variables (the command line, containers, cron).
+ *
+ * The environment cannot be written back, so what a run obtains (refresh token, PKCE verifier) is
+ * kept in STATE_DIR (default `${XDG_CONFIG_HOME:-~/.config}/unms-dropbox-backup-sync`, folder 0700,
+ * files 0600), and what only the admin can do (remove a used DROPBOX_ACCESS_CODE or a migrated
+ * DROPBOX_ACCESS_TOKEN) comes back as notes. A refresh token from the environment wins over the
+ * persisted one; a code already exchanged is recognised by its fingerprint and not exchanged again.
+ */
+import { createHash } from "node:crypto";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import type { Settings } from "../../domain/settings.ts";
+import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "./config-store.ts";
+import { parseSettings, text, type RawSettings, type SettingField } from "./parse-settings.ts";
+import { PrivateStateFile } from "./private-state-file.ts";
+
+export const APP_DIR_NAME = "unms-dropbox-backup-sync";
+
+/** The environment variable behind each setting. */
+export const ENV_NAMES: Record<SettingField, string> = {
+  unmsUrl: "UNMS_URL",
+  unmsApiToken: "UNMS_API_TOKEN",
+  dropboxAppKey: "DROPBOX_APP_KEY",
+  dropboxAppSecret: "DROPBOX_APP_SECRET",
+  dropboxAccessCode: "DROPBOX_ACCESS_CODE",
+  dropboxRefreshToken: "DROPBOX_REFRESH_TOKEN",
+  dropboxAccessToken: "DROPBOX_ACCESS_TOKEN",
+  dropboxFolder: "DROPBOX_FOLDER",
+  targetDir: "TARGET_DIR",
+  chunkMiB: "DROPBOX_CHUNK_MIB",
+  maxDeletes: "MAX_DELETES",
+  allowMassDelete: "ALLOW_MASS_DELETE",
+  dropboxBaseUrl: "DROPBOX_BASE_URL",
+};
+
+export interface EnvConfigStoreOptions {
+  /** State folder when STATE_DIR is not set; default `${XDG_CONFIG_HOME or ~/.config}/unms-dropbox-backup-sync`. */
+  defaultStateDir?: string;
+}
+
+export function sha256Hex(value: string): string {
+  return createHash("sha256").update(value, "utf8").digest("hex");
+}
+
+export class EnvConfigStore implements ConfigStore {
+  readonly location = "the environment";
+  readonly stateDir: string;
+  private readonly state: PrivateStateFile;
+
+  constructor(
+    private readonly env: Record<string, string | undefined>,
+    options: EnvConfigStoreOptions = {},
+  ) {
+    this.stateDir = text(env.STATE_DIR) ?? options.defaultStateDir ?? defaultStateDir(env);
+    this.state = new PrivateStateFile(this.stateDir);
+  }
+
+  /** The file holding the persisted refresh token and PKCE verifier. */
+  get stateFile(): string {
+    return this.state.path;
+  }
+
+  async load(): Promise<Settings> {
+    const raw: RawSettings = {};
+    for (const [field, variable] of Object.entries(ENV_NAMES) as [SettingField, string][]) {
+      raw[field] = this.env[variable];
+    }
+    const settings = parseSettings(raw, {
+      names: ENV_NAMES,
+      location: this.location,
+      howToFix: "Set or correct these environment variables and run again.",
+      stateDir: this.stateDir,
+    });
+    const stored = await this.state.read();
+    if (!settings.dropboxRefreshToken && stored.refreshToken) settings.dropboxRefreshToken = stored.refreshToken;
+    if (settings.dropboxAccessCode && stored.usedAccessCodeSha256 === sha256Hex(settings.dropboxAccessCode)) {
+      delete settings.dropboxAccessCode;
+    }
+    return settings;
+  }
+
+  async save(patch: ConfigPatch): Promise<SaveOutcome> {
+    const notes: string[] = [];
+    const stored = await this.state.read();
+    const envRefresh = text(this.env[ENV_NAMES.dropboxRefreshToken]);
+    if (typeof patch.dropboxRefreshToken === "string") {
+      stored.refreshToken = patch.dropboxRefreshToken;
+      if (envRefresh) {
+        notes.push(
+          `Remove ${ENV_NAMES.dropboxRefreshToken} from the environment: the new refresh token is stored in ${this.state.path}, and the variable would take precedence over it.`,
+        );
+      }
+    } else if (patch.dropboxRefreshToken === null) {
+      delete stored.refreshToken;
+      if (envRefresh) notes.push(`Remove ${ENV_NAMES.dropboxRefreshToken} from the environment: Dropbox no longer accepts that refresh token.`);
+    }
+    if (patch.dropboxAccessCode === null) {
+      const code = text(this.env[ENV_NAMES.dropboxAccessCode]);
+      if (code) {
+        stored.usedAccessCodeSha256 = sha256Hex(code);
+        notes.push(`Remove ${ENV_NAMES.dropboxAccessCode} from the environment: the code has been used (it is ignored from now on).`);
+      }
+    }
+    if (patch.dropboxAccessToken === null && text(this.env[ENV_NAMES.dropboxAccessToken])) {
+      notes.push(
+        `Remove ${ENV_NAMES.dropboxAccessToken} from the environment: the legacy token is replaced by the refresh token stored in ${this.state.path}.`,
+      );
+    }
+    await this.state.write(stored);
+    return { notes };
+  }
+
+  async readPrivateState(): Promise<PrivateState> {
+    const { refreshToken: _ignored, ...rest } = await this.state.read();
+    return rest;
+  }
+
+  async writePrivateState(state: PrivateState): Promise<void> {
+    const { refreshToken } = await this.state.read();
+    await this.state.write(refreshToken ? { ...onlyPrivate(state), refreshToken } : onlyPrivate(state));
+  }
+}
+
+function onlyPrivate(state: PrivateState): PrivateState {
+  const out: PrivateState = {};
+  if (state.pkceVerifier) out.pkceVerifier = state.pkceVerifier;
+  if (state.pkceClientId) out.pkceClientId = state.pkceClientId;
+  if (state.usedAccessCodeSha256) out.usedAccessCodeSha256 = state.usedAccessCodeSha256;
+  return out;
+}
+
+/** `${XDG_CONFIG_HOME or ~/.config}/unms-dropbox-backup-sync`. */
+export function defaultStateDir(env: Record<string, string | undefined>): string {
+  const configHome = text(env.XDG_CONFIG_HOME) ?? join(text(env.HOME) ?? homedir(), ".config");
+  return join(configHome, APP_DIR_NAME);
+}

@@ -1,0 +1,156 @@
+/**
+ * Turns raw setting values (strings from the environment, strings/numbers/booleans from UCRM's
+ * config.json) into validated `Settings`, collecting every problem before failing so the admin
+ * fixes the configuration in one go. Shared by both config stores; only the names differ.
+ */
+import { SyncError } from "../../domain/errors.ts";
+import type { Settings } from "../../domain/settings.ts";
+
+export type RawValue = string | number | boolean | null | undefined;
+
+/** Settings fields a store can supply (stateDir is the store's own business). */
+export type SettingField = Exclude<keyof Settings, "stateDir">;
+
+export type RawSettings = Partial<Record<SettingField, RawValue>>;
+
+export interface ParseContext {
+  /** How the admin knows each setting: an environment variable or a config.json key. */
+  names: Record<SettingField, string>;
+  /** Where the settings came from, for the error's first line. */
+  location: string;
+  /** What to tell the admin to do, e.g. "set the variables" or "fix the plugin configuration". */
+  howToFix: string;
+  stateDir: string;
+}
+
+/** Settings whose values must never appear in a message. */
+const SECRET_FIELDS: ReadonlySet<SettingField> = new Set<SettingField>([
+  "unmsApiToken",
+  "dropboxAppSecret",
+  "dropboxAccessCode",
+  "dropboxRefreshToken",
+  "dropboxAccessToken",
+]);
+
+export const MAX_CHUNK_MIB = 148;
+
+/** Trimmed text, or undefined for absent/empty values. Numbers and booleans become text. */
+export function text(value: RawValue): string | undefined {
+  if (value === undefined || value === null || value === false) return undefined;
+  const s = String(value).trim();
+  return s === "" ? undefined : s;
+}
+
+export function parseSettings(raw: RawSettings, context: ParseContext): Settings {
+  const problems: string[] = [];
+  const name = (field: SettingField) => context.names[field];
+  const shown = (field: SettingField, value: string) =>
+    SECRET_FIELDS.has(field) ? "(value not shown)" : JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+
+  const unmsUrlText = text(raw.unmsUrl);
+  let unmsUrl = "";
+  if (!unmsUrlText) {
+    problems.push(`${name("unmsUrl")} is not set: give the NMS base URL, e.g. https://uisp.example.com/nms`);
+  } else {
+    const checked = httpUrl(unmsUrlText);
+    if (typeof checked === "string") unmsUrl = checked.replace(/\/+$/, "");
+    else problems.push(`${name("unmsUrl")} ${checked.problem}; give the NMS base URL, e.g. https://uisp.example.com/nms`);
+  }
+
+  const unmsApiToken = text(raw.unmsApiToken) ?? "";
+  if (!unmsApiToken) {
+    problems.push(`${name("unmsApiToken")} is not set: create an API token in UISP under Network -> Settings -> Users and set it`);
+  }
+
+  let dropboxBaseUrl: string | undefined;
+  const baseText = text(raw.dropboxBaseUrl);
+  if (baseText) {
+    const checked = httpUrl(baseText);
+    if (typeof checked === "string") dropboxBaseUrl = checked.replace(/\/+$/, "");
+    else problems.push(`${name("dropboxBaseUrl")} ${checked.problem}`);
+  }
+
+  let chunkMiB: number | undefined;
+  const chunkText = text(raw.chunkMiB);
+  if (chunkText) {
+    const n = Number(chunkText);
+    if (!/^\d+$/.test(chunkText) || n <= 0 || n % 4 !== 0 || n > MAX_CHUNK_MIB) {
+      problems.push(
+        `${name("chunkMiB")} is ${shown("chunkMiB", chunkText)}: it must be a positive multiple of 4 no larger than ${MAX_CHUNK_MIB} (MiB), e.g. 8`,
+      );
+    } else chunkMiB = n;
+  }
+
+  let maxDeletes: number | undefined;
+  const maxText = text(raw.maxDeletes);
+  if (maxText) {
+    if (!/^\d+$/.test(maxText) || !Number.isSafeInteger(Number(maxText))) {
+      problems.push(`${name("maxDeletes")} is ${shown("maxDeletes", maxText)}: it must be a whole number of 0 or more`);
+    } else maxDeletes = Number(maxText);
+  }
+
+  let allowMassDelete: boolean | undefined;
+  if (raw.allowMassDelete === true || raw.allowMassDelete === false) allowMassDelete = raw.allowMassDelete;
+  else {
+    const boolText = text(raw.allowMassDelete);
+    if (boolText) {
+      const parsed = parseBoolean(boolText);
+      if (parsed === undefined) {
+        problems.push(`${name("allowMassDelete")} is ${shown("allowMassDelete", boolText)}: use true or false (or 1 / 0, yes / no)`);
+      } else allowMassDelete = parsed;
+    }
+  }
+
+  const dropboxFolder = (text(raw.dropboxFolder) ?? "").replace(/^\/+|\/+$/g, "");
+  if (dropboxFolder !== "" && dropboxFolder.split("/").some((part) => part === "" || part === "." || part === "..")) {
+    problems.push(`${name("dropboxFolder")} is ${shown("dropboxFolder", dropboxFolder)}: folder names may not be empty, "." or ".."`);
+  }
+
+  if (problems.length > 0) {
+    const list = problems.map((p) => `\n  - ${p}`).join("");
+    throw new SyncError(
+      `The configuration in ${context.location} has ${problems.length === 1 ? "a problem" : `${problems.length} problems`}:${list}\n${context.howToFix}`,
+      { kind: "config", code: "config.invalid" },
+    );
+  }
+
+  const settings: Settings = { unmsUrl, unmsApiToken, dropboxFolder, stateDir: context.stateDir };
+  const optionalText: SettingField[] = [
+    "dropboxAppKey",
+    "dropboxAppSecret",
+    "dropboxAccessCode",
+    "dropboxRefreshToken",
+    "dropboxAccessToken",
+    "targetDir",
+  ];
+  for (const field of optionalText) {
+    const value = text(raw[field]);
+    if (value !== undefined) (settings as unknown as Record<string, unknown>)[field] = value;
+  }
+  if (chunkMiB !== undefined) settings.chunkMiB = chunkMiB;
+  if (maxDeletes !== undefined) settings.maxDeletes = maxDeletes;
+  if (allowMassDelete !== undefined) settings.allowMassDelete = allowMassDelete;
+  if (dropboxBaseUrl !== undefined) settings.dropboxBaseUrl = dropboxBaseUrl;
+  return settings;
+}
+
+export function parseBoolean(value: string): boolean | undefined {
+  const v = value.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off", ""].includes(v)) return false;
+  return undefined;
+}
+
+/** The URL as given when it is absolute http(s); otherwise why not (without echoing credentials). */
+function httpUrl(value: string): string | { problem: string } {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return { problem: `is not an absolute URL${value.includes("@") ? "" : ` (${JSON.stringify(value)})`}` };
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return { problem: `must start with http:// or https:// (it starts with ${url.protocol}//)` };
+  }
+  return value;
+}

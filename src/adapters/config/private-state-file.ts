@@ -1,0 +1,72 @@
+/**
+ * The private state file (`dropbox-authorization.json` in the state folder): PKCE verifier, the
+ * fingerprint of the last used access code and, for the environment store, the refresh token it
+ * obtained. Mode 0600 in a 0700 folder; written atomically.
+ */
+import { join } from "node:path";
+import { SyncError, describeError } from "../../domain/errors.ts";
+import type { PrivateState } from "./config-store.ts";
+import { ensurePrivateDir, parseJsonObject, readTextIfExists, writeFileAtomic } from "./atomic-file.ts";
+
+export const PRIVATE_STATE_FILE = "dropbox-authorization.json";
+
+export interface StoredState extends PrivateState {
+  /** Only the environment store keeps its refresh token here; UCRM keeps it in config.json. */
+  refreshToken?: string;
+}
+
+const STRING_KEYS = ["pkceVerifier", "pkceClientId", "usedAccessCodeSha256", "refreshToken"] as const;
+
+export class PrivateStateFile {
+  readonly path: string;
+
+  constructor(readonly dir: string) {
+    this.path = join(dir, PRIVATE_STATE_FILE);
+  }
+
+  async read(): Promise<StoredState> {
+    let content: string | undefined;
+    try {
+      content = await readTextIfExists(this.path);
+    } catch (error) {
+      throw new SyncError(`Cannot read the private state file ${this.path}: ${describeError(error)}. Check its permissions.`, {
+        kind: "config",
+        code: "config.state_unreadable",
+        cause: error,
+      });
+    }
+    if (content === undefined || content.trim() === "") return {};
+    const parsed = parseJsonObject(content);
+    if ("problem" in parsed) throw malformed(this.path, parsed.problem);
+    const state: StoredState = {};
+    for (const key of STRING_KEYS) {
+      const value = parsed.value[key];
+      if (typeof value === "string" && value.trim() !== "") state[key] = value.trim();
+    }
+    return state;
+  }
+
+  async write(state: StoredState): Promise<void> {
+    const clean: Record<string, string> = {};
+    for (const key of STRING_KEYS) {
+      const value = state[key];
+      if (typeof value === "string" && value !== "") clean[key] = value;
+    }
+    try {
+      await ensurePrivateDir(this.dir);
+      await writeFileAtomic(this.path, `${JSON.stringify(clean, null, 2)}\n`, 0o600);
+    } catch (error) {
+      throw new SyncError(
+        `Cannot write the private state file ${this.path}: ${describeError(error)}. Check that the folder is writable.`,
+        { kind: "config", code: "config.state_unwritable", cause: error },
+      );
+    }
+  }
+}
+
+function malformed(path: string, why: string): SyncError {
+  return new SyncError(
+    `The private state file ${path} is malformed: ${why}. It was left untouched; delete it to start the Dropbox authorization over.`,
+    { kind: "config", code: "config.state_malformed" },
+  );
+}

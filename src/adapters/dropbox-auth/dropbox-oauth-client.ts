@@ -1,0 +1,158 @@
+/**
+ * Dropbox's token endpoint (`${baseUrl}/oauth2/token`). Every parameter, secrets included, goes in
+ * an application/x-www-form-urlencoded body; the URL never carries one. Answers are mapped to
+ * SyncErrors: 400 invalid_grant -> OAuthGrantError (code used/expired, or refresh token revoked),
+ * invalid_client -> config, 429 -> rate-limited, 5xx and network errors -> transient.
+ */
+import { SyncError, describeError } from "../../domain/errors.ts";
+import { buildAuthorizationUrl } from "./authorization-url.ts";
+import type { ClientCredentials, OAuthClient, TokenGrant } from "./oauth-client.ts";
+
+export const DROPBOX_API_BASE_URL = "https://api.dropboxapi.com";
+const DEFAULT_TIMEOUT_MS = 30_000;
+/** Dropbox short-lived tokens last 4 hours; used only if an answer omits expires_in. */
+const DEFAULT_EXPIRES_IN_S = 14_400;
+
+export interface DropboxOAuthClientOptions {
+  fetch?: typeof fetch;
+  /** Replaces https://api.dropboxapi.com (tests: the loopback fake). */
+  baseUrl?: string;
+  timeoutMs?: number;
+}
+
+/** The token endpoint answered `invalid_grant`; `description` is Dropbox's reason (no secrets in it). */
+export class OAuthGrantError extends SyncError {
+  constructor(
+    message: string,
+    readonly description: string,
+    readonly grantType: "authorization_code" | "refresh_token",
+  ) {
+    super(message, { kind: "authorization-required", code: "dropbox.oauth.invalid_grant", status: 400 });
+    this.name = "OAuthGrantError";
+  }
+
+  static isGrantError(value: unknown): value is OAuthGrantError {
+    return SyncError.is(value) && value.code === "dropbox.oauth.invalid_grant" && typeof (value as OAuthGrantError).description === "string";
+  }
+}
+
+export class DropboxOAuthClient implements OAuthClient {
+  private readonly fetch: typeof fetch;
+  readonly tokenUrl: string;
+  private readonly timeoutMs: number;
+
+  constructor(options: DropboxOAuthClientOptions = {}) {
+    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.tokenUrl = `${(options.baseUrl ?? DROPBOX_API_BASE_URL).replace(/\/+$/, "")}/oauth2/token`;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  authorizationUrl(params: { clientId: string; codeChallenge?: string }): string {
+    return buildAuthorizationUrl(params);
+  }
+
+  async exchangeCode(params: ClientCredentials & { code: string; codeVerifier?: string }, signal?: AbortSignal): Promise<TokenGrant> {
+    const form: Record<string, string> = { grant_type: "authorization_code", code: params.code, ...credentials(params) };
+    if (params.codeVerifier) form.code_verifier = params.codeVerifier;
+    const grant = await this.post("authorization_code", form, signal);
+    if (!grant.refreshToken) {
+      throw new SyncError(
+        `Dropbox exchanged the access code at ${this.tokenUrl} but returned no refresh token; the authorization URL must include token_access_type=offline. Authorize again with the URL this tool prints.`,
+        { kind: "permanent", code: "dropbox.oauth.no_refresh_token" },
+      );
+    }
+    return grant;
+  }
+
+  refresh(params: ClientCredentials & { refreshToken: string }, signal?: AbortSignal): Promise<TokenGrant> {
+    return this.post("refresh_token", { grant_type: "refresh_token", refresh_token: params.refreshToken, ...credentials(params) }, signal);
+  }
+
+  private async post(grantType: "authorization_code" | "refresh_token", form: Record<string, string>, signal?: AbortSignal): Promise<TokenGrant> {
+    const what = grantType === "authorization_code" ? "Exchanging the Dropbox access code" : "Refreshing the Dropbox access token";
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    let response: Response;
+    try {
+      response = await this.fetch(this.tokenUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
+        body: new URLSearchParams(form).toString(),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      const why = timeout.aborted ? `no answer within ${this.timeoutMs / 1000} s` : describeError(error);
+      throw new SyncError(`${what} failed: ${this.tokenUrl} could not be reached (${why}). Check the network connection; the next run tries again.`, {
+        kind: "transient",
+        code: "dropbox.oauth.network",
+        cause: error,
+      });
+    }
+
+    const text = await response.text().catch(() => "");
+    const body = parseJson(text);
+    if (response.ok) return this.grantFrom(body, what);
+
+    const errorTag = typeof body?.error === "string" ? body.error : "";
+    const description = (typeof body?.error_description === "string" ? body.error_description : "").slice(0, 300);
+    const status = response.status;
+    if (errorTag === "invalid_grant") {
+      const detail = description || "invalid_grant";
+      throw new OAuthGrantError(`${what} failed: Dropbox answered invalid_grant (${detail}).`, detail, grantType);
+    }
+    if (errorTag.startsWith("invalid_client") || status === 401) {
+      throw new SyncError(
+        `${what} failed: Dropbox rejected the app credentials (${errorTag || `HTTP ${status}`}). Check the app key and app secret against the Dropbox App Console (https://www.dropbox.com/developers/apps); leave the secret empty only if you authorized with PKCE.`,
+        { kind: "config", code: "dropbox.oauth.invalid_client", status },
+      );
+    }
+    if (status === 429) {
+      const seconds = Number(response.headers.get("retry-after"));
+      throw new SyncError(`${what} failed: Dropbox asked to slow down (HTTP 429).`, {
+        kind: "rate-limited",
+        code: "dropbox.oauth.rate_limited",
+        status,
+        retryAfterMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 5000,
+      });
+    }
+    if (status >= 500) {
+      throw new SyncError(`${what} failed: Dropbox's token endpoint answered HTTP ${status}; this is on Dropbox's side, the next run tries again.`, {
+        kind: "transient",
+        code: "dropbox.oauth.server_error",
+        status,
+      });
+    }
+    // Dropbox does not echo parameters, but a proxy might: never let a sent value through.
+    const echoed = Object.values(form).filter((v) => v.length >= 8);
+    const safeText = echoed.reduce((t, v) => t.split(v).join("[redacted]"), text).slice(0, 200).trim();
+    const reason = errorTag ? `${errorTag}${description ? `: ${description}` : ""}` : `HTTP ${status}${safeText ? `: ${safeText}` : ""}`;
+    throw new SyncError(`${what} failed: Dropbox answered ${reason}.`, { kind: "permanent", code: "dropbox.oauth.rejected", status });
+  }
+
+  private grantFrom(body: Record<string, unknown> | undefined, what: string): TokenGrant {
+    const accessToken = typeof body?.access_token === "string" ? body.access_token.trim() : "";
+    if (!accessToken) {
+      throw new SyncError(`${what} failed: ${this.tokenUrl} answered without an access_token.`, {
+        kind: "transient",
+        code: "dropbox.oauth.bad_response",
+      });
+    }
+    const expiresIn = typeof body?.expires_in === "number" && body.expires_in > 0 ? body.expires_in : DEFAULT_EXPIRES_IN_S;
+    const grant: TokenGrant = { accessToken, expiresInSeconds: expiresIn };
+    if (typeof body?.refresh_token === "string" && body.refresh_token.trim()) grant.refreshToken = body.refresh_token.trim();
+    return grant;
+  }
+}
+
+function credentials(params: ClientCredentials): Record<string, string> {
+  return params.clientSecret ? { client_id: params.clientId, client_secret: params.clientSecret } : { client_id: params.clientId };
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,372 @@
+/**
+ * BackupStore on a Dropbox app folder, through the official SDK (dropbox@10.34).
+ *
+ * SDK quirks handled here: it never retries (every call goes through `retry` with the one
+ * classifier), it deletes `contents` from the args object it is given (args are built afresh per
+ * attempt), and it always builds https URLs (the injected fetch rewrites them for a local fake).
+ *
+ * Uploads stream: one chunk buffer is filled while the previous one is being sent (two buffers at
+ * most), the content hash is computed on the way, and the file appears only at `finish`, so an
+ * interrupted upload never leaves a partial file. Dropbox paths are case-insensitive.
+ */
+import { Dropbox, type files } from "dropbox";
+import { configError, SyncError } from "../../domain/errors.ts";
+import type { AccessTokenProvider, BackupDownload, BackupStore, PutOptions } from "../../domain/ports.ts";
+import type { StoredFile } from "../../domain/reconcile.ts";
+import { createNodeHttpFetch, DROPBOX_HOSTS } from "../http/node-http-fetch.ts";
+import { retry, type RetryOptions } from "../retry/retry.ts";
+import { ChunkReader } from "./chunk-reader.ts";
+import { DropboxContentHasher } from "./content-hash.ts";
+import {
+  classifyDropboxFailure, correctOffsetOf, errorTags, isDropboxFailure, isNetworkFailure, OffsetResync, toSyncError,
+} from "./dropbox-errors.ts";
+
+const MiB = 1024 * 1024;
+
+/**
+ * Default upload chunk: 16 MiB. Measured with scripts/measure-chunk-size.ts (256 MiB through the
+ * loopback fakes, node-http-fetch, Node 20, 2 vCPU; see BENCHMARKS.md):
+ *
+ *   chunk MiB | MiB/s | peak RSS MiB
+ *   (filled in from the measurement run, see below)
+ *
+ * Larger chunks add memory (two buffers) for little speed; smaller ones add requests, each with its
+ * own round trip and, on real Dropbox, its own rate-limit budget.
+ */
+export const DEFAULT_DROPBOX_CHUNK_BYTES = 16 * MiB;
+/** Dropbox refuses request bodies over 150 MiB; the largest multiple of 4 MiB below that. */
+export const MAX_DROPBOX_CHUNK_BYTES = 148 * MiB;
+export const DROPBOX_CHUNK_MULTIPLE = 4 * MiB;
+
+export interface DropboxRetryInfo {
+  operation: string;
+  attempt: number;
+  reason: string;
+  delayMs: number;
+}
+
+export interface DropboxBackupStoreOptions {
+  tokens: AccessTokenProvider;
+  /** Defaults to createNodeHttpFetch() (see why there). */
+  fetch?: typeof fetch;
+  /** Send Dropbox requests here instead (a fake), e.g. http://127.0.0.1:8080. */
+  baseUrl?: string;
+  /** Multiple of 4 MiB, at most 148 MiB; default DEFAULT_DROPBOX_CHUNK_BYTES. */
+  chunkBytes?: number;
+  retry?: Partial<RetryOptions>;
+  sleep?: (ms: number) => Promise<void>;
+  onRetry?: (info: DropboxRetryInfo) => void;
+}
+
+/** Throws a config SyncError unless `bytes` is a usable chunk size. */
+export function validateChunkBytes(bytes: number): number {
+  if (!Number.isInteger(bytes) || bytes <= 0 || bytes % DROPBOX_CHUNK_MULTIPLE !== 0 || bytes > MAX_DROPBOX_CHUNK_BYTES) {
+    throw configError(
+      `Dropbox upload chunk size ${bytes / MiB} MiB is not usable: it must be a multiple of 4 MiB from 4 to 148 MiB ` +
+        `(Dropbox hashes in 4 MiB blocks and refuses requests over 150 MiB); set DROPBOX_CHUNK_MIB to e.g. ${DEFAULT_DROPBOX_CHUNK_BYTES / MiB}`,
+      "config.dropbox_chunk_size",
+    );
+  }
+  return bytes;
+}
+
+type Call = <T>(operation: string, target: string, run: (sdk: Dropbox) => Promise<T>, signal?: AbortSignal) => Promise<T>;
+
+interface FileMetadataLike {
+  name: string;
+  path_display?: string;
+  size: number;
+  content_hash?: string;
+}
+
+export class DropboxBackupStore implements BackupStore {
+  readonly #tokens: AccessTokenProvider;
+  readonly #fetch: typeof fetch;
+  readonly #chunkBytes: number;
+  readonly #retry: Partial<RetryOptions>;
+  readonly #onRetry: ((info: DropboxRetryInfo) => void) | undefined;
+
+  constructor(options: DropboxBackupStoreOptions) {
+    this.#tokens = options.tokens;
+    this.#fetch = options.fetch
+      ? options.baseUrl ? rewritingFetch(options.fetch, options.baseUrl) : options.fetch
+      : createNodeHttpFetch(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl });
+    this.#chunkBytes = validateChunkBytes(options.chunkBytes ?? DEFAULT_DROPBOX_CHUNK_BYTES);
+    this.#retry = { ...options.retry, ...(options.sleep ? { sleep: options.sleep } : {}) };
+    this.#onRetry = options.onRetry;
+  }
+
+  async list(folder: string, signal?: AbortSignal): Promise<StoredFile[]> {
+    const path = folderPath(folder);
+    const target = `folder "${path || "/"}"`;
+    for (let restarts = 0; ; restarts++) {
+      const files: StoredFile[] = [];
+      try {
+        let page = (await this.#call("list_folder", target, (sdk) => sdk.filesListFolder({ path, limit: 2000 }), signal)).result;
+        for (;;) {
+          for (const entry of page.entries) {
+            if (entry[".tag"] !== "file") continue;
+            const file = entry as FileMetadataLike;
+            files.push({ name: lastComponent(file), size: file.size, ...(file.content_hash ? { contentHash: file.content_hash } : {}) });
+          }
+          if (!page.has_more) return files;
+          const cursor = page.cursor;
+          page = (await this.#call("list_folder/continue", target, (sdk) => sdk.filesListFolderContinue({ cursor }), signal)).result;
+        }
+      } catch (error) {
+        if (SyncError.is(error) && error.kind === "not-found") return [];
+        if (SyncError.is(error) && error.code === "dropbox.reset" && restarts < 3) continue;
+        throw error;
+      }
+    }
+  }
+
+  async remove(folder: string, name: string, signal?: AbortSignal): Promise<void> {
+    const path = filePath(folder, name);
+    try {
+      await this.#call("delete_v2", `file "${path}"`, (sdk) => sdk.filesDeleteV2({ path }), signal);
+    } catch (error) {
+      if (SyncError.is(error) && error.kind === "not-found") return;
+      throw error;
+    }
+  }
+
+  async put(folder: string, name: string, content: BackupDownload, options: PutOptions = {}): Promise<StoredFile> {
+    const path = filePath(folder, name);
+    const target = `file "${path}"`;
+    const signal = options.signal;
+    const mode = options.overwrite ? { ".tag": "overwrite" as const } : { ".tag": "add" as const };
+    const commit = (): files.CommitInfo => ({ path, mode, autorename: false, mute: true });
+    const hasher = new DropboxContentHasher();
+    const reader = new ChunkReader(content.stream, (bytes) => hasher.update(bytes), `the content for ${target}`);
+    const progress = options.onProgress ?? (() => undefined);
+    const buffers: Uint8Array[] = [new Uint8Array(this.#chunkBytes)];
+    let pendingFill: Promise<unknown> | undefined;
+
+    try {
+      let chunk = await reader.fill(buffers[0]!);
+      let metadata: FileMetadataLike;
+      let expectedHash: string;
+      if (chunk.last) {
+        // One request instead of start + finish: faster for everything that fits one chunk.
+        expectedHash = hasher.digest();
+        metadata = await this.#uploadWhole(chunk.bytes, commit, expectedHash, target, signal);
+        progress(chunk.bytes.length);
+      } else {
+        buffers.push(new Uint8Array(this.#chunkBytes));
+        let next = reader.fill(buffers[1]!);
+        pendingFill = next.catch(() => undefined);
+        const sessionId = await this.#startSession(chunk.bytes, target, signal);
+        let offset = chunk.bytes.length;
+        progress(offset);
+        let which = 1;
+        for (;;) {
+          chunk = await next;
+          if (chunk.last) break;
+          which = 1 - which;
+          next = reader.fill(buffers[which]!);
+          pendingFill = next.catch(() => undefined);
+          await this.#append(sessionId, offset, chunk.bytes, target, signal);
+          offset += chunk.bytes.length;
+          progress(offset);
+        }
+        pendingFill = undefined;
+        expectedHash = hasher.digest();
+        metadata = await this.#finish(sessionId, offset, chunk.bytes, commit, expectedHash, target, signal);
+        offset += chunk.bytes.length;
+        progress(offset);
+      }
+      await this.#verify(metadata, reader.bytesRead, expectedHash, folder, name, target, signal);
+      return { name: lastComponent(metadata), size: metadata.size, contentHash: expectedHash };
+    } catch (error) {
+      // Stop the download; a fill still waiting on a stalled source is left to finish or fail alone.
+      reader.cancel();
+      void pendingFill;
+      throw error;
+    }
+  }
+
+  async #uploadWhole(
+    bytes: Uint8Array, commit: () => files.CommitInfo, expectedHash: string, target: string, signal: AbortSignal | undefined,
+  ): Promise<FileMetadataLike> {
+    let answerLost = false;
+    return this.#call("upload", target, async (sdk) => {
+      try {
+        return (await sdk.filesUpload({ ...commit(), contents: bytes })).result;
+      } catch (error) {
+        if (answerLost) {
+          const stored = await this.#storedIfItMatches(sdk, commit, expectedHash, bytes.length, error);
+          if (stored) return stored;
+        }
+        answerLost = isNetworkFailure(error);
+        throw error;
+      }
+    }, signal);
+  }
+
+  async #startSession(bytes: Uint8Array, target: string, signal: AbortSignal | undefined): Promise<string> {
+    // A lost answer just means a fresh session on retry: the abandoned one expires unused.
+    const answer = await this.#call("upload_session/start", target, (sdk) => sdk.filesUploadSessionStart({ close: false, contents: bytes }), signal);
+    return answer.result.session_id;
+  }
+
+  /** Appends `bytes` at `offset`; after `incorrect_offset` sends only what Dropbox lacks. */
+  async #append(sessionId: string, offset: number, bytes: Uint8Array, target: string, signal: AbortSignal | undefined): Promise<void> {
+    let have = 0;
+    await this.#call("upload_session/append_v2", target, async (sdk) => {
+      try {
+        await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset: offset + have }, close: false, contents: bytes.subarray(have) });
+        have = bytes.length;
+      } catch (error) {
+        have = resyncedLength(error, offset, bytes.length, target);
+        if (have === bytes.length) return;
+        throw new OffsetResync(offset + have);
+      }
+    }, signal);
+  }
+
+  /** Sends the last bytes and commits; after `incorrect_offset` sends only what Dropbox lacks. */
+  async #finish(
+    sessionId: string, offset: number, bytes: Uint8Array, commit: () => files.CommitInfo, expectedHash: string, target: string,
+    signal: AbortSignal | undefined,
+  ): Promise<FileMetadataLike> {
+    let have = 0;
+    let answerLost = false;
+    return this.#call("upload_session/finish", target, async (sdk) => {
+      try {
+        const answer = await sdk.filesUploadSessionFinish({
+          cursor: { session_id: sessionId, offset: offset + have },
+          commit: commit(),
+          contents: bytes.subarray(have),
+        });
+        return answer.result;
+      } catch (error) {
+        if (correctOffsetOf(error) !== undefined) {
+          have = resyncedLength(error, offset, bytes.length, target);
+          throw new OffsetResync(offset + have);
+        }
+        if (answerLost) {
+          // The lost answer may have been a commit: the session is gone, the file may be there.
+          const stored = await this.#storedIfItMatches(sdk, commit, expectedHash, offset + bytes.length, error);
+          if (stored) return stored;
+        }
+        answerLost = isNetworkFailure(error);
+        throw error;
+      }
+    }, signal);
+  }
+
+  /** After a lost answer: the file at the commit path when it already holds exactly our bytes. */
+  async #storedIfItMatches(
+    sdk: Dropbox, commit: () => files.CommitInfo, expectedHash: string, size: number, error: unknown,
+  ): Promise<FileMetadataLike | undefined> {
+    if (!isDropboxFailure(error) || error.status !== 409) return undefined;
+    const tags = errorTags(error.error);
+    if (!tags.some((tag) => ["conflict", "not_found", "closed"].includes(tag))) return undefined;
+    const { path } = commit();
+    try {
+      const found = (await sdk.filesGetMetadata({ path })).result as FileMetadataLike & { ".tag"?: string };
+      return found[".tag"] === "file" && found.size === size && found.content_hash === expectedHash ? found : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #verify(
+    metadata: FileMetadataLike, bytesRead: number, expectedHash: string, folder: string, name: string, target: string,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    let storedHash = metadata.content_hash;
+    if (!storedHash) {
+      const path = filePath(folder, name);
+      const found = await this.#call("get_metadata", target, (sdk) => sdk.filesGetMetadata({ path }), signal);
+      storedHash = (found.result as FileMetadataLike).content_hash;
+    }
+    if (storedHash === expectedHash && metadata.size === bytesRead) return;
+    const what = storedHash === undefined
+      ? "Dropbox reported no content hash"
+      : storedHash !== expectedHash
+        ? `Dropbox reports content hash ${storedHash}, the bytes sent hash to ${expectedHash}`
+        : `Dropbox stored ${metadata.size} bytes, ${bytesRead} were sent`;
+    let cleanup = "the damaged copy was deleted";
+    try {
+      await this.remove(folder, name, signal);
+    } catch (error) {
+      cleanup = `deleting the damaged copy failed too (${error instanceof Error ? error.message : String(error)}): delete it by hand`;
+    }
+    throw new SyncError(`Verification of ${target} failed: ${what}; ${cleanup}. The backup will be sent again on the next run`, {
+      kind: "integrity",
+      code: "dropbox.content_hash_mismatch",
+    });
+  }
+
+  /** Every Dropbox request goes through here: fresh args per attempt, one classifier, mapped errors. */
+  readonly #call: Call = async (operation, target, run, signal) => {
+    let refreshed: string | undefined;
+    let token = "";
+    try {
+      return await retry(async () => {
+        token = refreshed ?? (await this.#tokens.accessToken(signal));
+        refreshed = undefined;
+        return run(this.#sdk(token, signal));
+      }, {
+        ...this.#retry,
+        classify: classifyDropboxFailure,
+        ...(signal ? { signal } : {}),
+        refresh: async (error) => {
+          const reason = isDropboxFailure(error) ? errorTags(error.error).join("/") || `HTTP ${error.status}` : "rejected";
+          refreshed = await this.#tokens.refreshAfterRejection(token, reason, signal);
+        },
+        onRetry: ({ attempt, reason, delayMs }) => this.#onRetry?.({ operation, attempt, reason, delayMs }),
+      });
+    } catch (error) {
+      throw toSyncError(error, { operation, target, secrets: [token] });
+    }
+  };
+
+  #sdk(accessToken: string, signal: AbortSignal | undefined): Dropbox {
+    const baseFetch = this.#fetch;
+    const fetchWithSignal = signal
+      ? ((input: RequestInfo | URL, init?: RequestInit) => baseFetch(input, { ...init, signal })) as typeof fetch
+      : baseFetch;
+    return new Dropbox({ accessToken, fetch: fetchWithSignal });
+  }
+}
+
+/** How much of a chunk Dropbox has, from an incorrect_offset answer; anything else is rethrown. */
+function resyncedLength(error: unknown, offset: number, length: number, target: string): number {
+  const correct = correctOffsetOf(error);
+  if (correct === undefined) throw error;
+  const have = correct - offset;
+  if (have < 0 || have > length) {
+    throw new SyncError(
+      `Dropbox upload for ${target} got out of step: Dropbox expects offset ${correct}, but the chunk being sent covers ${offset}..${offset + length}. The backup will be sent again on the next run`,
+      { kind: "permanent", code: "dropbox.incorrect_offset" },
+    );
+  }
+  return have;
+}
+
+function folderPath(folder: string): string {
+  const trimmed = folder.replace(/^\/+|\/+$/g, "");
+  return trimmed === "" ? "" : `/${trimmed}`;
+}
+
+function filePath(folder: string, name: string): string {
+  return `${folderPath(folder)}/${name}`;
+}
+
+/** The name as Dropbox displays it (rclone: only the last component of path_display keeps its case). */
+function lastComponent(file: { name: string; path_display?: string }): string {
+  return file.path_display?.split("/").pop() || file.name;
+}
+
+function rewritingFetch(inner: typeof fetch, baseUrl: string): typeof fetch {
+  const base = new URL(baseUrl);
+  const prefix = base.pathname.replace(/\/+$/, "");
+  return ((input: RequestInfo | URL, init?: RequestInit) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (!DROPBOX_HOSTS.includes(url.hostname)) return inner(input, init);
+    return inner(`${base.origin}${prefix}${url.pathname}${url.search}`, init);
+  }) as typeof fetch;
+}

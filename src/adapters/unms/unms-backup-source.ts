@@ -1,0 +1,163 @@
+/**
+ * BackupSource over the UNMS NMS API v2.1 (`openapi/unms.yaml`), with openapi-fetch typed by the
+ * generated schema. Backups are streamed, never held whole; every failure becomes a SyncError
+ * that names the endpoint and never the API token.
+ */
+import createClient from "openapi-fetch";
+import type { Client } from "openapi-fetch";
+import type { UnmsBackup } from "../../domain/backup.ts";
+import { configError, SyncError } from "../../domain/errors.ts";
+import type { BackupDownload, BackupSource } from "../../domain/ports.ts";
+import { announcedLength, guardedDownload } from "./download-stream.ts";
+import { realTimeout, RequestDeadline } from "./request-deadline.ts";
+import type { ScheduleTimeout } from "./request-deadline.ts";
+import type { paths } from "./schema.gen.ts";
+import { unmsApiRoot } from "./unms-api-root.ts";
+import { unmsHttpError, unmsMalformedResponse, unmsNetworkError } from "./unms-errors.ts";
+import type { UnmsCallContext } from "./unms-errors.ts";
+import { parseBackupList, parseJsonBody, parseSettingsTimeZone } from "./unms-parse.ts";
+import type { Parsed } from "./unms-parse.ts";
+
+export interface UnmsBackupSourceOptions {
+  /** The NMS base, like `https://uisp.example.com/nms` or `http://unms:8081/nms/`; the API is under `${baseUrl}/api/v2.1/`. */
+  baseUrl: string;
+  apiToken: string;
+  /** Defaults to `globalThis.fetch`, looked up at each call. */
+  fetch?: typeof fetch;
+  /** How long to wait for an answer, and for each next piece of a download. Default 60 s. */
+  timeoutMs?: number;
+  /** Timer used for `timeoutMs`; tests inject one to avoid real waiting. */
+  scheduleTimeout?: ScheduleTimeout;
+}
+
+export const DEFAULT_UNMS_TIMEOUT_MS = 60_000;
+
+interface Sent<R> {
+  result: R;
+  deadline: RequestDeadline;
+}
+
+export class UnmsBackupSource implements BackupSource {
+  private readonly client: Client<paths>;
+  private readonly apiRoot: string;
+  private readonly apiToken: string;
+  private readonly timeoutMs: number;
+  private readonly schedule: ScheduleTimeout;
+
+  /** @throws SyncError of kind `config` when the URL or token cannot be used. */
+  constructor(options: UnmsBackupSourceOptions) {
+    this.apiRoot = unmsApiRoot(options.baseUrl);
+    this.apiToken = checkedToken(options.apiToken);
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_UNMS_TIMEOUT_MS;
+    if (!(this.timeoutMs > 0)) {
+      throw configError(`The UNMS timeout must be a positive number of milliseconds, got ${options.timeoutMs}.`, "config.unms_timeout");
+    }
+    this.schedule = options.scheduleTimeout ?? realTimeout;
+    const customFetch = options.fetch;
+    this.client = createClient<paths>({
+      baseUrl: this.apiRoot,
+      // Resolved per call so a fetch patched after construction (msw) is still used.
+      fetch: (request) => (customFetch ?? globalThis.fetch)(request),
+      headers: { "x-auth-token": this.apiToken },
+      // Not followed: the token header would travel along to wherever a redirect points.
+      redirect: "manual",
+    });
+  }
+
+  async list(signal?: AbortSignal): Promise<UnmsBackup[]> {
+    const call = this.context("GET nms/backups", "/nms/backups");
+    const { result } = await this.send(call, signal, (s) => this.client.GET("/nms/backups", { parseAs: "text", signal: s }));
+    return this.orMalformed(call, parseJsonBody(result.data, result.response.headers.get("content-type")), parseBackupList);
+  }
+
+  /** The NMS time zone, or undefined when UNMS names none. Throws when it cannot be read. */
+  async timeZone(signal?: AbortSignal): Promise<string | undefined> {
+    const call = this.context("GET nms/settings", "/nms/settings");
+    const { result } = await this.send(call, signal, (s) => this.client.GET("/nms/settings", { parseAs: "text", signal: s }));
+    return this.orMalformed(call, parseJsonBody(result.data, result.response.headers.get("content-type")), parseSettingsTimeZone);
+  }
+
+  async open(id: string, signal?: AbortSignal): Promise<BackupDownload> {
+    if (id.trim() === "" || id === "." || id === "..") {
+      // Such an id would address another endpoint once put into the path.
+      throw new SyncError(`Cannot download UNMS backup "${id}": the id is empty or a dot segment.`, {
+        kind: "permanent",
+        code: "unms.invalid_backup_id",
+      });
+    }
+    const call = { ...this.context(`GET nms/backups/${id}`, `/nms/backups/${encodeURIComponent(id)}`), backupId: id };
+    const { result, deadline } = await this.send(
+      call,
+      signal,
+      (s) => this.client.GET("/nms/backups/{id}", { params: { path: { id } }, parseAs: "stream", signal: s }),
+      { keepDeadline: true },
+    );
+    const length = announcedLength(result.response.headers);
+    const body = result.data as ReadableStream<Uint8Array> | null | undefined;
+    const stream = guardedDownload(body, call, length, deadline);
+    return length === undefined ? { stream } : { stream, length };
+  }
+
+  /** Runs one request under a deadline and turns network failures and non-2xx answers into SyncErrors. */
+  private async send<R extends { response: Response; error?: unknown }>(
+    call: UnmsCallContext,
+    signal: AbortSignal | undefined,
+    run: (signal: AbortSignal) => Promise<R>,
+    options: { keepDeadline?: boolean } = {},
+  ): Promise<Sent<R>> {
+    const deadline = new RequestDeadline(signal, this.timeoutMs, this.schedule);
+    deadline.arm();
+    let result: R;
+    try {
+      result = await run(deadline.signal);
+    } catch (error) {
+      deadline.dispose();
+      if (deadline.callerAborted) throw deadline.callerReason;
+      throw unmsNetworkError(call, error, deadline.timedOut ? this.timeoutMs : undefined);
+    }
+    if (!result.response.ok) {
+      deadline.dispose();
+      // Leave nothing of an unexpected body hanging on the connection.
+      await result.response.body?.cancel().catch(() => {});
+      throw unmsHttpError(call, result.response, result.error);
+    }
+    if (options.keepDeadline) deadline.disarm();
+    else deadline.dispose();
+    return { result, deadline };
+  }
+
+  private orMalformed<T>(call: UnmsCallContext, body: Parsed<unknown>, parse: (value: unknown) => Parsed<T>): T {
+    const parsed = body.ok ? parse(body.value) : body;
+    if (!parsed.ok) throw unmsMalformedResponse(call, parsed.problem);
+    return parsed.value;
+  }
+
+  private context(endpoint: string, path: string): UnmsCallContext {
+    const url = `${this.apiRoot}${path}`;
+    const parsed = new URL(url);
+    return {
+      endpoint,
+      url,
+      location: `${parsed.host}${parsed.pathname}`,
+      redact: (text) => text.split(this.apiToken).join("[redacted]"),
+    };
+  }
+}
+
+/** A token that can go into a header; a bad one is refused without ever echoing it. */
+function checkedToken(token: string): string {
+  const trimmed = token.trim();
+  if (trimmed === "") {
+    throw configError(
+      "The UNMS API token setting (unmsApiToken / UNMS_API_TOKEN) is empty: create a token in UNMS under Network -> Settings -> Users and set it.",
+      "config.unms_api_token",
+    );
+  }
+  if (!/^[\x21-\x7e]+$/.test(trimmed)) {
+    throw configError(
+      `The UNMS API token setting (unmsApiToken / UNMS_API_TOKEN) contains spaces or characters a token cannot have (${trimmed.length} characters): paste the token again exactly as UNMS shows it.`,
+      "config.unms_api_token",
+    );
+  }
+  return trimmed;
+}

@@ -1,0 +1,136 @@
+/**
+ * The command line: `sync` for people, cron and containers (settings from the environment), and
+ * `ucrm` for the UCRM plugin launcher (settings from the plugin folder, lines to data/plugin.log).
+ * The same code runs under Node (dist/cli.mjs) and Deno (src/app/cli.ts).
+ */
+import { parseArgs } from "node:util";
+import { EnvConfigStore } from "../adapters/config/env-config-store.ts";
+import { consoleSink, LineReporter } from "../adapters/report/line-reporter.ts";
+import type { Reporter } from "../domain/ports.ts";
+import { describeError } from "../domain/errors.ts";
+import { createRedactor } from "./redact.ts";
+import { ExitCode, jsonSummary, runSync, type RunSyncInput } from "./run-sync.ts";
+import { runUcrmPlugin } from "./ucrm-main.ts";
+
+export const VERSION = "2.0.0";
+
+export const HELP = `unms-dropbox-backup-sync ${VERSION}: keep off-site copies of UNMS/UISP backups in Dropbox
+
+Usage:
+  backup-sync sync [--dry-run] [--json] [--allow-mass-delete]
+  backup-sync ucrm --plugin-dir <dir> [--dry-run]     (run by the UCRM plugin's main.php)
+  backup-sync --help | --version
+
+sync options:
+  --dry-run             list what would be uploaded and deleted, change nothing
+  --json                end with one line of JSON: {"uploaded":[...],"skipped":[...],"deleted":[...],
+                        "failed":[{"name","error"}],"guarded":[...],"bytesUploaded":n,...}
+  --allow-mass-delete   lift the guard that holds back deletions of more than half of the copies
+
+Settings (environment):
+  UNMS_URL              NMS base URL, e.g. https://uisp.example.com/nms (API under /api/v2.1/)
+  UNMS_API_TOKEN        UNMS API token (Network -> Settings -> Users)
+  DROPBOX_APP_KEY       Dropbox app key; with DROPBOX_APP_SECRET or alone (PKCE)
+  DROPBOX_APP_SECRET    Dropbox app secret (optional: without it PKCE is used)
+  DROPBOX_ACCESS_CODE   the code Dropbox shows after you open the authorization URL
+  DROPBOX_REFRESH_TOKEN a refresh token (else the one obtained and kept in STATE_DIR)
+  DROPBOX_ACCESS_TOKEN  legacy long-lived token (deprecated; still works, with a warning)
+  DROPBOX_FOLDER        folder inside the app folder (default: the app folder itself)
+  STATE_DIR             private state: obtained refresh token, PKCE verifier, run lock
+                        (default: $XDG_CONFIG_HOME/unms-dropbox-backup-sync)
+  DROPBOX_CHUNK_MIB     upload chunk size in MiB, a multiple of 4
+  MAX_DELETES           most deletions per run without --allow-mass-delete (default: half)
+  TARGET_DIR            copy into this local folder instead of Dropbox
+
+Exit codes: 0 in sync; 1 the run failed or a backup could not be stored; 2 configuration or usage
+error; 3 waiting for you to authorize Dropbox (the URL is printed).
+`;
+
+export interface CliIo {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  /** Test seams, see RunSyncInput. */
+  unmsFetch?: typeof fetch;
+  dropboxFetch?: typeof fetch;
+  signal?: AbortSignal;
+}
+
+export async function main(argv: string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        "dry-run": { type: "boolean" },
+        json: { type: "boolean" },
+        "allow-mass-delete": { type: "boolean" },
+        "plugin-dir": { type: "string" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean" },
+      },
+    });
+  } catch (error) {
+    io.stderr.write(`Usage error: ${describeError(error)}\nRun with --help to see the commands and options.\n`);
+    return ExitCode.Config;
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals[0] === "help") {
+    io.stdout.write(HELP);
+    return ExitCode.InSync;
+  }
+  if (values.version) {
+    io.stdout.write(`${VERSION}\n`);
+    return ExitCode.InSync;
+  }
+  const [command, ...rest] = positionals;
+  if (rest.length > 0) {
+    io.stderr.write(`Usage error: unexpected argument "${rest[0]}"\nRun with --help to see the commands and options.\n`);
+    return ExitCode.Config;
+  }
+
+  if (command === "ucrm") {
+    if (!values["plugin-dir"]) {
+      io.stderr.write("Usage error: ucrm needs --plugin-dir <the plugin's folder>\n");
+      return ExitCode.Config;
+    }
+    return runUcrmPlugin({
+      pluginDir: values["plugin-dir"],
+      dryRun: values["dry-run"] === true,
+      stdout: io.stdout,
+      ...passThrough(io),
+    });
+  }
+  if (command !== "sync") {
+    io.stderr.write(
+      command === undefined
+        ? "Usage error: no command given; did you mean `sync`?\nRun with --help to see the commands and options.\n"
+        : `Usage error: unknown command "${command}"; the commands are sync and ucrm.\nRun with --help to see the commands and options.\n`,
+    );
+    return ExitCode.Config;
+  }
+
+  const secrets = new Set<string>();
+  const redact = (text: string) => createRedactor(secrets)(text);
+  const reporter: Reporter = new LineReporter(consoleSink({ stdout: io.stdout, stderr: io.stderr }), redact);
+  const input: RunSyncInput = {
+    configStore: new EnvConfigStore(env),
+    reporter,
+    registerSecrets: (values) => values.forEach((s) => s && secrets.add(s)),
+    dryRun: values["dry-run"] === true,
+    allowMassDelete: values["allow-mass-delete"] === true,
+    ...passThrough(io),
+  };
+  const outcome = await runSync(input);
+  if (values.json) io.stdout.write(`${redact(jsonSummary(outcome))}\n`);
+  return outcome.exitCode;
+}
+
+function passThrough(io: CliIo): Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal"> {
+  return {
+    ...(io.unmsFetch ? { unmsFetch: io.unmsFetch } : {}),
+    ...(io.dropboxFetch ? { dropboxFetch: io.dropboxFetch } : {}),
+    ...(io.signal ? { signal: io.signal } : {}),
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * The composition root: which adapter plays which port, decided once from the settings.
+ *
+ * Entry points (CLI, UCRM plugin, library) differ only in where settings come from and where lines
+ * go; they hand those in, plus any adapters an embedder brings, and resolve `SyncBackups`.
+ */
+import "reflect-metadata";
+import { Container, ContainerModule } from "inversify";
+import type { AccessTokenProvider, BackupSource, BackupStore, Clock, Reporter } from "../domain/ports.ts";
+import type { Settings } from "../domain/settings.ts";
+import { UnmsBackupSource } from "../adapters/unms/unms-backup-source.ts";
+import { DropboxBackupStore } from "../adapters/dropbox/dropbox-backup-store.ts";
+import { LocalDirBackupStore } from "../adapters/local-dir/local-dir-backup-store.ts";
+import { createNodeHttpFetch } from "../adapters/http/node-http-fetch.ts";
+import { SyncError } from "../domain/errors.ts";
+import { ids } from "./service-ids.ts";
+import { SyncBackups } from "./sync-backups.ts";
+
+export interface SyncContainerInput {
+  settings: Settings;
+  reporter: Reporter;
+  /** Required unless the target is a local folder or a store is given. */
+  tokens?: AccessTokenProvider;
+  /** Adapters that replace the defaults (embedders, tests). */
+  source?: BackupSource;
+  store?: BackupStore;
+  /** Description of `store` for messages, when one is given. */
+  storeDescription?: string;
+  clock?: Clock;
+  unmsFetch?: typeof fetch;
+  dropboxFetch?: typeof fetch;
+}
+
+const MiB = 1024 * 1024;
+
+export const monotonicClock: Clock = { now: () => performance.now() };
+
+export function describeTarget(settings: Settings): string {
+  if (settings.targetDir) return `local folder ${settings.targetDir}${settings.dropboxFolder ? `/${settings.dropboxFolder}` : ""}`;
+  return `Dropbox app folder /${settings.dropboxFolder}`;
+}
+
+export function syncModule(input: SyncContainerInput): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    bind(ids.Settings).toConstantValue(input.settings);
+    bind(ids.Reporter).toConstantValue(input.reporter);
+    bind(ids.Clock).toConstantValue(input.clock ?? monotonicClock);
+    bind(ids.UnmsFetch).toConstantValue(input.unmsFetch ?? ((url, init) => fetch(url, init)));
+    bind(ids.DropboxFetch)
+      .toResolvedValue((settings: Settings) => input.dropboxFetch ?? createNodeHttpFetch({ baseUrl: settings.dropboxBaseUrl }), [ids.Settings])
+      .inSingletonScope();
+
+    if (input.tokens) bind(ids.AccessTokenProvider).toConstantValue(input.tokens);
+
+    if (input.source) bind(ids.BackupSource).toConstantValue(input.source);
+    else
+      bind(ids.BackupSource)
+        .toResolvedValue(
+          (settings: Settings, unmsFetch: typeof fetch) =>
+            new UnmsBackupSource({ baseUrl: settings.unmsUrl, apiToken: settings.unmsApiToken, fetch: unmsFetch }),
+          [ids.Settings, ids.UnmsFetch],
+        )
+        .inSingletonScope();
+
+    if (input.store) {
+      bind(ids.BackupStore).toConstantValue(input.store);
+      bind(ids.TargetDescription).toConstantValue(input.storeDescription ?? "the given store");
+    } else {
+      bind(ids.TargetDescription).toConstantValue(describeTarget(input.settings));
+      if (input.settings.targetDir) {
+        bind(ids.BackupStore).toConstantValue(new LocalDirBackupStore(input.settings.targetDir));
+      } else {
+        if (!input.tokens) {
+          throw new SyncError("Dropbox is the target but no access token provider was set up", { kind: "config", code: "config.no_tokens" });
+        }
+        bind(ids.BackupStore)
+          .toResolvedValue(
+            (settings: Settings, tokens: AccessTokenProvider, dropboxFetch: typeof fetch, reporter: Reporter) =>
+              new DropboxBackupStore({
+                tokens,
+                fetch: dropboxFetch,
+                ...(settings.chunkMiB ? { chunkBytes: settings.chunkMiB * MiB } : {}),
+                onRetry: ({ operation, attempt, reason, delayMs }) =>
+                  reporter.report({ type: "warning", message: `Dropbox ${operation}: ${reason}; retry ${attempt} in ${Math.round(delayMs)} ms` }),
+              }),
+            [ids.Settings, ids.AccessTokenProvider, ids.DropboxFetch, ids.Reporter],
+          )
+          .inSingletonScope();
+      }
+    }
+
+    bind(ids.SyncBackups)
+      .toResolvedValue(
+        (source: BackupSource, store: BackupStore, reporter: Reporter, clock: Clock, target: string) =>
+          new SyncBackups(source, store, reporter, clock, target),
+        [ids.BackupSource, ids.BackupStore, ids.Reporter, ids.Clock, ids.TargetDescription],
+      )
+      .inSingletonScope();
+  });
+}
+
+export function createSyncContainer(input: SyncContainerInput): Container {
+  const container = new Container();
+  container.load(syncModule(input));
+  return container;
+}

@@ -1,0 +1,155 @@
+/**
+ * One whole run, shared by the command line and the UCRM plugin: load settings, take the run lock,
+ * get Dropbox authorized (or say how), sync, and turn the outcome into an exit code.
+ */
+import { SyncError, describeError } from "../domain/errors.ts";
+import type { AccessTokenProvider, Reporter } from "../domain/ports.ts";
+import type { Settings } from "../domain/settings.ts";
+import type { ConfigStore } from "../adapters/config/config-store.ts";
+import { acquireRunLock } from "../adapters/lock/run-lock.ts";
+import { authorizeDropbox } from "./authorize.ts";
+import { createSyncContainer } from "./container.ts";
+import { ids } from "./service-ids.ts";
+import type { SyncReport } from "./sync-backups.ts";
+
+export const ExitCode = {
+  InSync: 0,
+  Failed: 1,
+  Config: 2,
+  AwaitingAuthorization: 3,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export interface RunSyncInput {
+  configStore: ConfigStore;
+  reporter: Reporter;
+  /** Called with the secrets of the loaded settings, so every output path can redact them. */
+  registerSecrets: (secrets: (string | undefined)[]) => void;
+  dryRun?: boolean;
+  allowMassDelete?: boolean;
+  signal?: AbortSignal;
+  /** Test seams: replace how HTTP is done, never what is done. */
+  unmsFetch?: typeof fetch;
+  dropboxFetch?: typeof fetch;
+}
+
+export interface RunOutcome {
+  exitCode: ExitCode;
+  report?: SyncReport;
+  /** Set when the run stopped before or outside the per-backup work. */
+  error?: string;
+  authorizationUrl?: string;
+}
+
+export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
+  const { reporter } = input;
+  const fail = (error: unknown): RunOutcome => {
+    const message = describeError(error);
+    reporter.report({ type: "failed", message });
+    return { exitCode: exitCodeFor(error), error: message };
+  };
+
+  let settings: Settings;
+  try {
+    settings = await input.configStore.load();
+  } catch (error) {
+    return fail(error);
+  }
+  input.registerSecrets([
+    settings.unmsApiToken,
+    settings.dropboxAppSecret,
+    settings.dropboxAccessCode,
+    settings.dropboxRefreshToken,
+    settings.dropboxAccessToken,
+  ]);
+
+  let lock;
+  try {
+    lock = await acquireRunLock(settings.stateDir, {
+      onStaleLock: (info: string) => reporter.report({ type: "warning", message: `Took over a stale run lock: ${info}` }),
+    });
+  } catch (error) {
+    return fail(error);
+  }
+
+  try {
+    let tokens: AccessTokenProvider | undefined;
+    if (!settings.targetDir) {
+      const auth = await authorizeDropbox({
+        settings,
+        store: input.configStore,
+        reporter,
+        registerSecrets: input.registerSecrets,
+        ...(input.dropboxFetch ? { fetch: input.dropboxFetch } : {}),
+      });
+      if (auth.status === "awaiting-user") {
+        reporter.report({ type: "authorization-required", message: auth.message, url: auth.url });
+        return { exitCode: ExitCode.AwaitingAuthorization, authorizationUrl: auth.url, error: auth.message };
+      }
+      tokens = auth.tokens;
+    }
+
+    const container = createSyncContainer({
+      settings,
+      reporter,
+      ...(tokens ? { tokens } : {}),
+      ...(input.unmsFetch ? { unmsFetch: input.unmsFetch } : {}),
+      ...(input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}),
+    });
+    const report = await container.get(ids.SyncBackups).run({
+      folder: settings.dropboxFolder,
+      dryRun: input.dryRun ?? false,
+      policy: {
+        ...(settings.maxDeletes === undefined ? {} : { maxDeletes: settings.maxDeletes }),
+        allowMassDelete: input.allowMassDelete === true || settings.allowMassDelete === true,
+      },
+      ...(input.signal ? { signal: input.signal } : {}),
+    });
+    reporter.report({ type: "run-finished", summary: summarize(report) });
+    return { exitCode: report.failed.length > 0 ? ExitCode.Failed : ExitCode.InSync, report };
+  } catch (error) {
+    return fail(error);
+  } finally {
+    await lock.release();
+  }
+}
+
+export function exitCodeFor(error: unknown): ExitCode {
+  if (!SyncError.is(error)) return ExitCode.Failed;
+  if (error.kind === "config") return ExitCode.Config;
+  if (error.kind === "authorization-required") return ExitCode.AwaitingAuthorization;
+  return ExitCode.Failed;
+}
+
+export function summarize(report: SyncReport): string {
+  const verb = report.dryRun ? "would be " : "";
+  const parts = [
+    `${report.uploaded.length} ${verb}uploaded`,
+    `${report.skipped.length} already stored`,
+    `${report.deleted.length} ${verb}deleted`,
+  ];
+  if (report.failed.length) parts.push(`${report.failed.length} failed`);
+  if (report.guarded.length) parts.push(`${report.guarded.length} guard(s) held deletions back`);
+  const outcome = report.failed.length ? "Sync finished with failures" : report.dryRun ? "Dry run finished" : "Sync finished";
+  return `${outcome}: ${parts.join(", ")}.`;
+}
+
+/** The JSON summary line of `--json`. */
+export function jsonSummary(outcome: RunOutcome): string {
+  const report = outcome.report;
+  return JSON.stringify({
+    uploaded: report?.uploaded ?? [],
+    skipped: report?.skipped ?? [],
+    deleted: report?.deleted ?? [],
+    failed: report?.failed ?? (outcome.error ? [{ name: "", error: outcome.error }] : []),
+    guarded: report?.guarded ?? [],
+    bytesUploaded: report?.bytesUploaded ?? 0,
+    uploads: report?.uploads ?? [],
+    ignored: report?.ignored ?? [],
+    warnings: report?.warnings ?? [],
+    dryRun: report?.dryRun ?? false,
+    durationMs: Math.round(report?.durationMs ?? 0),
+    exitCode: outcome.exitCode,
+    ...(outcome.authorizationUrl ? { authorizationUrl: outcome.authorizationUrl } : {}),
+  });
+}

@@ -1,0 +1,26 @@
+/**
+ * Service identifiers for the inversify container: one typed `Symbol.for` constant per role.
+ * Wiring uses `toResolvedValue(factory, [ids])`, so nothing relies on emitted decorator metadata.
+ */
+import type { ServiceIdentifier } from "inversify";
+import type { AccessTokenProvider, BackupSource, BackupStore, Clock, Reporter } from "../domain/ports.ts";
+import type { Settings } from "../domain/settings.ts";
+import type { SyncBackups } from "./sync-backups.ts";
+
+const id = <T>(name: string): ServiceIdentifier<T> => Symbol.for(`unms-dropbox-backup-sync.${name}`);
+
+export const ids = {
+  Settings: id<Settings>("Settings"),
+  Reporter: id<Reporter>("Reporter"),
+  Clock: id<Clock>("Clock"),
+  /** `fetch` for Dropbox calls (node:http based, URL-rewriting when DROPBOX_BASE_URL is set). */
+  DropboxFetch: id<typeof fetch>("DropboxFetch"),
+  /** `fetch` for UNMS calls. */
+  UnmsFetch: id<typeof fetch>("UnmsFetch"),
+  AccessTokenProvider: id<AccessTokenProvider>("AccessTokenProvider"),
+  BackupSource: id<BackupSource>("BackupSource"),
+  BackupStore: id<BackupStore>("BackupStore"),
+  /** Where copies go, for people: "Dropbox app folder /backups" or "local folder /srv/x". */
+  TargetDescription: id<string>("TargetDescription"),
+  SyncBackups: id<SyncBackups>("SyncBackups"),
+} as const;

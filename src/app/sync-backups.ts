@@ -1,0 +1,212 @@
+/**
+ * The sync use case: list both sides, let the domain decide, carry the plan out through the ports.
+ *
+ * Backups are copied one at a time, so memory stays that of one upload whatever the count. A failed
+ * backup never stops the others; the deletions the plan deems safe still happen (they depend only
+ * on what UNMS lists, not on this run's uploads), and the failure is reported.
+ */
+import { isKnownTimeZone } from "../domain/backup.ts";
+import { SyncError, describeError } from "../domain/errors.ts";
+import type { BackupSource, BackupStore, Clock, Reporter } from "../domain/ports.ts";
+import { reconcile, type PlannedUpload, type SyncPolicy } from "../domain/reconcile.ts";
+
+export interface SyncOptions {
+  /** Folder in the store; "" is its root. */
+  folder: string;
+  dryRun?: boolean;
+  policy?: SyncPolicy;
+  signal?: AbortSignal;
+}
+
+export interface UploadRecord {
+  name: string;
+  bytes: number;
+  durationMs: number;
+}
+
+export interface SyncReport {
+  dryRun: boolean;
+  /** Names stored this run (with dryRun: names that would be). */
+  uploaded: string[];
+  /** Names already present and kept. */
+  skipped: string[];
+  /** Names deleted this run (with dryRun: names that would be). */
+  deleted: string[];
+  failed: { name: string; error: string }[];
+  /** Why deletions were held back, with what to do. */
+  guarded: string[];
+  bytesUploaded: number;
+  uploads: UploadRecord[];
+  ignored: { backupId: string; reason: string }[];
+  warnings: string[];
+  durationMs: number;
+}
+
+/** Restarts of one backup whose download broke off before we give up on it for this run. */
+export const SOURCE_ATTEMPTS = 3;
+
+/** Failures after which every further call would fail the same way. */
+const RUN_ENDING_KINDS = new Set(["unauthorized", "authorization-required"]);
+
+export class SyncBackups {
+  constructor(
+    private readonly source: BackupSource,
+    private readonly store: BackupStore,
+    private readonly reporter: Reporter,
+    private readonly clock: Clock,
+    private readonly targetDescription: string,
+  ) {}
+
+  /** Runs one sync. Throws only when a listing fails; per-backup failures land in the report. */
+  async run(options: SyncOptions): Promise<SyncReport> {
+    const { folder, dryRun = false, signal } = options;
+    const started = this.clock.now();
+    const report: SyncReport = {
+      dryRun,
+      uploaded: [],
+      skipped: [],
+      deleted: [],
+      failed: [],
+      guarded: [],
+      bytesUploaded: 0,
+      uploads: [],
+      ignored: [],
+      warnings: [],
+      durationMs: 0,
+    };
+    const warn = (message: string) => {
+      report.warnings.push(message);
+      this.reporter.report({ type: "warning", message });
+    };
+
+    this.reporter.report({ type: "run-started", target: this.targetDescription, dryRun });
+    const backups = await this.source.list(signal);
+    const timeZone = await this.#timeZone(warn, signal);
+    const stored = await this.store.list(folder, signal);
+    const plan = reconcile({ backups, stored, timeZone, policy: options.policy });
+    this.reporter.report({
+      type: "listed",
+      backups: backups.length,
+      successful: plan.uploads.length + plan.keeps.length,
+      stored: stored.length,
+      timeZone,
+    });
+
+    for (const { backup, reason } of plan.ignored) {
+      report.ignored.push({ backupId: backup.id, reason });
+      this.reporter.report({ type: "ignored", backupId: backup.id, reason });
+    }
+    for (const { file } of plan.keeps) {
+      report.skipped.push(file.name);
+      this.reporter.report({ type: "skipped", name: file.name });
+    }
+
+    let runEnding: SyncError | undefined;
+    for (const upload of plan.uploads) {
+      signal?.throwIfAborted();
+      if (runEnding) {
+        report.failed.push({ name: upload.name, error: `Not attempted: ${runEnding.message}` });
+        continue;
+      }
+      if (dryRun) {
+        report.uploaded.push(upload.name);
+        this.reporter.report({ type: "uploaded", name: upload.name, bytes: 0, durationMs: 0, dryRun });
+        continue;
+      }
+      try {
+        const record = await this.#upload(folder, upload, signal);
+        report.uploaded.push(record.name);
+        report.uploads.push(record);
+        report.bytesUploaded += record.bytes;
+        this.reporter.report({ type: "uploaded", ...record, dryRun });
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        const message = describeError(error);
+        report.failed.push({ name: upload.name, error: message });
+        this.reporter.report({ type: "failed", name: upload.name, message });
+        if (SyncError.is(error) && RUN_ENDING_KINDS.has(error.kind)) runEnding = error;
+      }
+    }
+
+    for (const guard of plan.guards) {
+      const text = `${guard.message}. ${guard.advice}`;
+      report.guarded.push(text);
+      this.reporter.report({ type: "guarded", message: guard.message, advice: guard.advice });
+    }
+    for (const { file } of plan.deletions) {
+      signal?.throwIfAborted();
+      if (runEnding) {
+        report.failed.push({ name: file.name, error: `Not deleted: ${runEnding.message}` });
+        continue;
+      }
+      try {
+        if (!dryRun) await this.store.remove(folder, file.name, signal);
+        report.deleted.push(file.name);
+        this.reporter.report({ type: "deleted", name: file.name, dryRun });
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        const message = `Could not delete ${file.name}: ${describeError(error)}`;
+        report.failed.push({ name: file.name, error: message });
+        this.reporter.report({ type: "failed", name: file.name, message });
+        if (SyncError.is(error) && RUN_ENDING_KINDS.has(error.kind)) runEnding = error;
+      }
+    }
+
+    report.durationMs = this.clock.now() - started;
+    return report;
+  }
+
+  /** One backup, restarted from scratch when the download from the source broke off. */
+  async #upload(folder: string, upload: PlannedUpload, signal: AbortSignal | undefined): Promise<UploadRecord> {
+    const { backup, name } = upload;
+    for (let attempt = 1; ; attempt++) {
+      const started = this.clock.now();
+      const download = await this.source.open(backup.id, signal);
+      this.reporter.report({ type: "uploading", name, ...(download.length === undefined ? {} : { size: download.length }) });
+      try {
+        const stored = await this.store.put(folder, name, download, {
+          overwrite: upload.reason === "size-mismatch",
+          signal,
+          onProgress: (bytesDone) =>
+            this.reporter.report({
+              type: "progress",
+              name,
+              bytesDone,
+              ...(download.length === undefined ? {} : { size: download.length }),
+              elapsedMs: this.clock.now() - started,
+            }),
+        });
+        return { name, bytes: stored.size ?? 0, durationMs: this.clock.now() - started };
+      } catch (error) {
+        if (!SyncError.is(error) || error.kind !== "source-interrupted" || attempt >= SOURCE_ATTEMPTS || signal?.aborted) {
+          throw error;
+        }
+        this.reporter.report({
+          type: "retrying",
+          name,
+          attempt: attempt + 1,
+          reason: `the download from UNMS broke off (${error.message}); starting this backup over`,
+        });
+      }
+    }
+  }
+
+  async #timeZone(warn: (message: string) => void, signal: AbortSignal | undefined): Promise<string> {
+    let zone: string | undefined;
+    try {
+      zone = await this.source.timeZone(signal);
+    } catch (error) {
+      warn(`Could not read the NMS time zone (${describeError(error)}); new file names use UTC`);
+      return "UTC";
+    }
+    if (!zone) {
+      warn("The NMS settings name no time zone; new file names use UTC");
+      return "UTC";
+    }
+    if (!isKnownTimeZone(zone)) {
+      warn(`The NMS time zone "${zone}" is unknown to this runtime; new file names use UTC`);
+      return "UTC";
+    }
+    return zone;
+  }
+}

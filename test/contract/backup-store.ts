@@ -1,0 +1,208 @@
+/**
+ * What every BackupStore must do, as node:test cases. An adapter's test file calls
+ * `backupStoreContract(name, setup)` with a setup that gives a fresh store and a folder in it;
+ * capability differences (case folding, content hashes) are options, not copies of the suite.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { SyncError } from "../../src/domain/errors.ts";
+import type { BackupStore, ByteStream } from "../../src/domain/ports.ts";
+import { refContentHash } from "../fakes/content-hash-ref.ts";
+
+export interface BackupStoreFixture {
+  store: BackupStore;
+  /** The folder the tests write into ("" for the store's root). */
+  folder: string;
+  teardown?(): Promise<void>;
+}
+
+export interface BackupStoreContractOptions {
+  /** Names differing only in case are the same file (Dropbox). Default false. */
+  caseInsensitive?: boolean;
+  /** list() and put() report a Dropbox content hash. Default false. */
+  reportsContentHash?: boolean;
+  /** A size larger than the store's chunk (so a multi-chunk upload is exercised). Default 9 MiB + 5. */
+  multiChunkBytes?: number;
+}
+
+const MiB = 1024 * 1024;
+
+/** Deterministic, non-repeating-looking bytes. */
+export function patternBytes(size: number, seed = 1): Uint8Array {
+  const bytes = new Uint8Array(size);
+  let x = seed * 2654435761 >>> 0;
+  for (let i = 0; i < size; i++) {
+    x = (x ^ (x << 13)) >>> 0;
+    x = (x ^ (x >>> 17)) >>> 0;
+    x = (x ^ (x << 5)) >>> 0;
+    bytes[i] = x & 0xff;
+  }
+  return bytes;
+}
+
+/** Yields `bytes` in pieces of `pieceBytes` (as a network download would). */
+export async function* streamOf(bytes: Uint8Array, pieceBytes = 64 * 1024): AsyncGenerator<Uint8Array> {
+  for (let offset = 0; offset < bytes.length; offset += pieceBytes) yield bytes.subarray(offset, offset + pieceBytes);
+}
+
+/** Yields `before` bytes, then throws like a download that broke off. */
+export async function* breakingStream(before: number): AsyncGenerator<Uint8Array> {
+  yield* streamOf(patternBytes(before, 7));
+  throw Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+}
+
+export function backupStoreContract(
+  name: string,
+  setup: () => Promise<BackupStoreFixture>,
+  options: BackupStoreContractOptions = {},
+): void {
+  const multiChunkBytes = options.multiChunkBytes ?? 9 * MiB + 5;
+
+  describe(`BackupStore contract: ${name}`, () => {
+    const withStore = (title: string, body: (fixture: BackupStoreFixture) => Promise<void>) =>
+      test(title, async () => {
+        const fixture = await setup();
+        try {
+          await body(fixture);
+        } finally {
+          await fixture.teardown?.();
+        }
+      });
+
+    const put = (fixture: BackupStoreFixture, fileName: string, bytes: Uint8Array, overwrite = false) =>
+      fixture.store.put(fixture.folder, fileName, { stream: streamOf(bytes), length: bytes.length }, { overwrite });
+
+    withStore("list() of an empty folder is an empty array", async ({ store, folder }) => {
+      assert.deepEqual(await store.list(folder), []);
+    });
+
+    withStore("list() of a folder that does not exist is an empty array", async ({ store, folder }) => {
+      const missing = folder ? `${folder}/never-created-${Date.now()}` : `never-created-${Date.now()}`;
+      assert.deepEqual(await store.list(missing), []);
+    });
+
+    withStore("put() then list() shows the file with its size (and its Dropbox content hash)", async (fixture) => {
+      const bytes = patternBytes(100_000);
+      const stored = await put(fixture, "unms-backup-20240301-0200_a.unms", bytes);
+      assert.equal(stored.name, "unms-backup-20240301-0200_a.unms");
+      assert.equal(stored.size, bytes.length);
+      const listed = await fixture.store.list(fixture.folder);
+      assert.equal(listed.length, 1);
+      assert.equal(listed[0]!.name, "unms-backup-20240301-0200_a.unms");
+      assert.equal(listed[0]!.size, bytes.length);
+      if (options.reportsContentHash) {
+        assert.equal(stored.contentHash, refContentHash(bytes));
+        assert.equal(listed[0]!.contentHash, refContentHash(bytes));
+      } else if (listed[0]!.contentHash !== undefined) {
+        assert.equal(listed[0]!.contentHash, refContentHash(bytes));
+      }
+    });
+
+    withStore("put() of an existing name without overwrite fails specifically and keeps the old file", async (fixture) => {
+      const old = patternBytes(1000, 1);
+      await put(fixture, "same.unms", old);
+      await assert.rejects(put(fixture, "same.unms", patternBytes(2000, 2)), (error: unknown) => {
+        assert.ok(SyncError.is(error), `expected a SyncError, got ${String(error)}`);
+        assert.equal(error.kind, "permanent");
+        assert.match(error.message, /same\.unms/);
+        assert.notEqual(error.code, "dropbox.unexpected");
+        return true;
+      });
+      const listed = await fixture.store.list(fixture.folder);
+      assert.deepEqual(listed.map((f) => [f.name, f.size]), [["same.unms", 1000]]);
+    });
+
+    withStore("put() with overwrite replaces an existing file", async (fixture) => {
+      await put(fixture, "replace.unms", patternBytes(1000, 1));
+      const fresh = patternBytes(3000, 3);
+      const stored = await put(fixture, "replace.unms", fresh, true);
+      assert.equal(stored.size, 3000);
+      const listed = await fixture.store.list(fixture.folder);
+      assert.deepEqual(listed.map((f) => [f.name, f.size]), [["replace.unms", 3000]]);
+      if (options.reportsContentHash) assert.equal(listed[0]!.contentHash, refContentHash(fresh));
+    });
+
+    for (const [label, before] of [["within the first chunk", 1000], ["after more than a chunk", multiChunkBytes]] as const) {
+      withStore(`put() from a stream that breaks ${label} fails as source-interrupted and leaves no file`, async ({ store, folder }) => {
+        await assert.rejects(store.put(folder, "broken.unms", { stream: breakingStream(before) }), (error: unknown) => {
+          assert.ok(SyncError.is(error), `expected a SyncError, got ${String(error)}`);
+          assert.equal(error.kind, "source-interrupted");
+          return true;
+        });
+        assert.deepEqual(await store.list(folder), []);
+      });
+    }
+
+    withStore("put() passes a source-interrupted SyncError from the stream through unchanged", async ({ store, folder }) => {
+      const own = new SyncError("UNMS download of backup x broke off", { kind: "source-interrupted", code: "unms.download_interrupted" });
+      async function* failing(): AsyncGenerator<Uint8Array> {
+        yield new Uint8Array(10);
+        throw own;
+      }
+      await assert.rejects(store.put(folder, "own.unms", { stream: failing() }), (error: unknown) => error === own);
+    });
+
+    withStore("remove() deletes the file", async (fixture) => {
+      await put(fixture, "keep.unms", patternBytes(10, 1));
+      await put(fixture, "drop.unms", patternBytes(20, 2));
+      await fixture.store.remove(fixture.folder, "drop.unms");
+      const listed = await fixture.store.list(fixture.folder);
+      assert.deepEqual(listed.map((f) => f.name), ["keep.unms"]);
+    });
+
+    withStore("remove() of a missing file is not an error", async ({ store, folder }) => {
+      await store.remove(folder, "not-there.unms");
+      assert.deepEqual(await store.list(folder), []);
+    });
+
+    withStore("put() and list() handle non-ASCII file names", async (fixture) => {
+      const fileName = "zálohа-ünms-😀-备份.unms";
+      const bytes = patternBytes(500, 5);
+      const stored = await put(fixture, fileName, bytes);
+      assert.equal(stored.name, fileName);
+      const listed = await fixture.store.list(fixture.folder);
+      assert.deepEqual(listed.map((f) => [f.name, f.size]), [[fileName, 500]]);
+      await fixture.store.remove(fixture.folder, fileName);
+      assert.deepEqual(await fixture.store.list(fixture.folder), []);
+    });
+
+    if (options.caseInsensitive) {
+      withStore("names differing only in case are the same file", async (fixture) => {
+        await put(fixture, "Case.unms", patternBytes(10, 1));
+        await assert.rejects(put(fixture, "case.UNMS", patternBytes(20, 2)), (error: unknown) => SyncError.is(error));
+        await put(fixture, "CASE.unms", patternBytes(30, 3), true);
+        const listed = await fixture.store.list(fixture.folder);
+        assert.equal(listed.length, 1);
+        assert.equal(listed[0]!.size, 30);
+        await fixture.store.remove(fixture.folder, "case.unms");
+        assert.deepEqual(await fixture.store.list(fixture.folder), []);
+      });
+    }
+
+    withStore("put() stores a 0-byte file", async (fixture) => {
+      const stored = await put(fixture, "empty.unms", new Uint8Array(0));
+      assert.equal(stored.size, 0);
+      if (options.reportsContentHash) assert.equal(stored.contentHash, refContentHash(new Uint8Array(0)));
+      assert.deepEqual((await fixture.store.list(fixture.folder)).map((f) => [f.name, f.size]), [["empty.unms", 0]]);
+    });
+
+    withStore("put() stores a file larger than one chunk, byte for byte", async (fixture) => {
+      const bytes = patternBytes(multiChunkBytes, 9);
+      const stored = await put(fixture, "large.unms", bytes);
+      assert.equal(stored.size, bytes.length);
+      const listed = await fixture.store.list(fixture.folder);
+      assert.equal(listed[0]!.size, bytes.length);
+      if (options.reportsContentHash) assert.equal(listed[0]!.contentHash, refContentHash(bytes));
+    });
+
+    withStore("put() reports monotonic progress ending at the size", async ({ store, folder }) => {
+      for (const size of [0, 777, multiChunkBytes]) {
+        const seen: number[] = [];
+        await store.put(folder, `progress-${size}.unms`, { stream: streamOf(patternBytes(size)) }, { onProgress: (done) => seen.push(done) });
+        assert.ok(seen.length > 0, `no progress reported for ${size} bytes`);
+        for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, `progress went back: ${seen.join(", ")}`);
+        assert.equal(seen.at(-1), size);
+      }
+    });
+  });
+}

@@ -1,0 +1,249 @@
+/**
+ * Serves msw request handlers on a real HTTP port (127.0.0.1), so code under test can talk to a fake
+ * over a socket: real streaming, real backpressure, real connection resets.
+ *
+ * Bodies stream both ways in constant memory (a 1 GiB upload or download never sits in memory).
+ * Handlers must match on the path only (`http.post("*\/2/files/upload", …)`) so the same handlers work
+ * under msw interception (https://api.dropboxapi.com/…) and here (http://127.0.0.1:PORT/…).
+ */
+import { createServer } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { getResponse } from "msw";
+import type { RequestHandler } from "msw";
+
+export interface LoopbackServer {
+  /** "http://127.0.0.1:PORT", no trailing slash. */
+  readonly url: string;
+  /** Requests received so far (handled or not). */
+  readonly requestCount: number;
+  close(): Promise<void>;
+}
+
+export interface LoopbackOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+}
+
+/** Request bodies are queued up to this many bytes before the socket is paused. */
+const REQUEST_QUEUE_BYTES = 1024 * 1024;
+
+export async function startLoopbackServer(
+  handlers: RequestHandler[] | (() => RequestHandler[]),
+  options: LoopbackOptions = {},
+): Promise<LoopbackServer> {
+  const currentHandlers = typeof handlers === "function" ? handlers : () => handlers;
+  let requestCount = 0;
+  let origin = "";
+
+  const server = createServer((req, res) => {
+    requestCount += 1;
+    handle(req, res, origin, currentHandlers()).catch((error: unknown) => {
+      // A failure after the headers went out can only be signalled by breaking the connection.
+      if (res.headersSent) res.destroy();
+      else sendText(res, 500, `Loopback server: handler for ${req.method} ${pathOf(req)} threw: ${describe(error)}`);
+    });
+  });
+  // Benchmarks push large bodies; do not let Node's default timeouts cut them off.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  origin = `http://127.0.0.1:${port}`;
+
+  return {
+    url: origin,
+    get requestCount() {
+      return requestCount;
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, origin: string, handlers: RequestHandler[]): Promise<void> {
+  const method = req.method ?? "GET";
+  const hasBody = method !== "GET" && method !== "HEAD";
+  const body = hasBody ? requestBodyStream(req) : undefined;
+  const request = new LoopbackRequest(origin + (req.url ?? "/"), {
+    method,
+    headers: headersOf(req),
+    body: body?.stream ?? null,
+    duplex: "half",
+  } as RequestInit);
+
+  let response: Response | undefined;
+  try {
+    response = await getResponse(handlers, request);
+  } catch (error) {
+    body?.discardRest();
+    throw error;
+  }
+
+  if (!response) {
+    body?.discardRest();
+    sendText(res, 404, `Loopback server: no handler for ${method} ${pathOf(req)}`);
+    return;
+  }
+  if (response.type === "error") {
+    // HttpResponse.error(): the client must see a broken connection, not an HTTP answer.
+    req.socket.destroy();
+    return;
+  }
+  await sendResponse(res, response, method === "HEAD");
+  // Keep-alive needs the whole request read even if the handler answered without looking at it.
+  body?.discardRest();
+}
+
+/**
+ * msw clones every request "for logging"; cloning a streamed body tees it, and the unread branch would
+ * buffer the whole upload. getResponse never reads the clone, so hand out a body-less one.
+ */
+class LoopbackRequest extends Request {
+  override clone(): Request {
+    return new Request(this.url, { method: this.method, headers: this.headers });
+  }
+}
+
+/**
+ * Like `Readable.toWeb(req)` (pull-driven, paused while the consumer lags), but lets us drop the unread
+ * remainder after answering without buffering it or resetting the connection.
+ */
+function requestBodyStream(req: IncomingMessage): { stream: ReadableStream<Uint8Array>; discardRest(): void } {
+  let discarding = false;
+  let finished = false;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        controller = c;
+        req.on("data", (chunk: Buffer) => {
+          if (discarding) return;
+          controller.enqueue(chunk);
+          if ((controller.desiredSize ?? 0) <= 0) req.pause();
+        });
+        req.once("end", () => {
+          finished = true;
+          if (!discarding) controller.close();
+        });
+        req.once("error", (error) => {
+          finished = true;
+          if (!discarding) controller.error(error);
+        });
+        req.once("close", () => {
+          if (finished || discarding) return;
+          finished = true;
+          controller.error(new Error("client closed the connection before the request body was complete"));
+        });
+        req.pause();
+      },
+      pull() {
+        req.resume();
+      },
+      cancel() {
+        discarding = true;
+        req.resume();
+      },
+    },
+    new ByteLengthQueuingStrategy({ highWaterMark: REQUEST_QUEUE_BYTES }),
+  );
+
+  return {
+    stream,
+    discardRest() {
+      if (finished || discarding) return;
+      discarding = true;
+      req.resume();
+    },
+  };
+}
+
+function headersOf(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.startsWith(":")) continue;
+    headers.append(name, raw[i + 1]!);
+  }
+  return headers;
+}
+
+async function sendResponse(res: ServerResponse, response: Response, headOnly: boolean): Promise<void> {
+  res.statusCode = response.status;
+  if (response.statusText) res.statusMessage = response.statusText;
+  const cookies = response.headers.getSetCookie();
+  for (const [name, value] of response.headers) {
+    if (name === "set-cookie") continue;
+    res.setHeader(name, value);
+  }
+  if (cookies.length > 0) res.setHeader("set-cookie", cookies);
+
+  if (!response.body || headOnly) {
+    await response.body?.cancel();
+    res.end();
+    return;
+  }
+
+  const reader = response.body.getReader();
+  let clientGone = false;
+  const onClose = () => {
+    clientGone = true;
+  };
+  res.once("close", onClose);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (clientGone) {
+        await reader.cancel();
+        return;
+      }
+      if (!res.write(value)) await drained(res);
+    }
+    res.end();
+  } catch (error) {
+    await reader.cancel().catch(() => undefined);
+    // The body broke off mid-stream: the client must see a truncated, failed transfer.
+    res.destroy(error instanceof Error ? error : undefined);
+  } finally {
+    res.off("close", onClose);
+  }
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.once("drain", done);
+    res.once("close", done);
+  });
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
+  res.statusCode = status;
+  res.setHeader("content-type", "text/plain; charset=utf-8");
+  res.end(text);
+}
+
+function pathOf(req: IncomingMessage): string {
+  return (req.url ?? "/").split("?")[0]!;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message || error.name : String(error);
+}

@@ -1,0 +1,324 @@
+/**
+ * An in-memory UNMS (NMS API v2.1) as msw handlers: backups, settings, faithful errors, and faults
+ * injected on demand. Handlers match the path only (`*\/api/v2.1/...`), so the same instance works
+ * behind msw's `setupServer` and behind a loopback HTTP server that feeds requests to them.
+ *
+ * Backup bytes are generated on the fly from the id, chunk by chunk, so a 1 GiB backup costs
+ * one 64 KiB block of memory and streams at memcpy speed.
+ */
+import { createHash } from "node:crypto";
+import { http, HttpResponse } from "msw";
+import type { RequestHandler } from "msw";
+import type { SetupServerApi } from "msw/node";
+import type { UnmsBackup } from "../../src/domain/backup.ts";
+
+export type UnmsRoute = "list" | "download" | "settings";
+
+export type UnmsFault =
+  /** Answer with this status; the body defaults to UNMS's `{statusCode, error, message}`. */
+  | { type: "status"; status: number; body?: unknown; headers?: Record<string, string> }
+  /** Announce the full content-length but end the body cleanly after `bytes`. */
+  | { type: "truncate-after"; bytes: number }
+  /** Error the body stream after `bytes`, like a connection reset. */
+  | { type: "reset-after"; bytes: number }
+  /** 200 with an HTML page instead of JSON, like a proxy's error page. */
+  | { type: "non-json" };
+
+export interface FakeUnmsOptions {
+  apiToken: string;
+  /** The NMS time zone; null makes `GET nms/settings` fail with 500. Default `Europe/Prague`. */
+  timezone?: string | null;
+}
+
+export interface AddBackupOptions {
+  id?: string;
+  createdAt?: string;
+  state?: string;
+  /** Bytes; default 1 MiB. */
+  size?: number;
+}
+
+/** Chunk size of generated backup bodies. A divisor of 4 MiB, so Dropbox hash blocks align. */
+export const FAKE_CHUNK_BYTES = 64 * 1024;
+const DEFAULT_SIZE = 1024 * 1024;
+const EXPECTED_BYTES_LIMIT = 64 * 1024 * 1024;
+const DROPBOX_BLOCK_BYTES = 4 * 1024 * 1024;
+
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+interface StoredBackup {
+  id: string;
+  createdAt: string;
+  state: string;
+  size: number;
+}
+
+export class FakeUnms {
+  readonly handlers: RequestHandler[];
+  /** Every request that reached a handler, authorized or not. */
+  requestCount = 0;
+  readonly requestCounts: Record<UnmsRoute, number> = { list: 0, download: 0, settings: 0 };
+
+  private readonly apiToken: string;
+  private timezone: string | null;
+  private readonly stored = new Map<string, StoredBackup>();
+  private readonly faults: Record<UnmsRoute, { fault: UnmsFault; remaining: number }[]> = {
+    list: [],
+    download: [],
+    settings: [],
+  };
+  private sequence = 0;
+
+  constructor(options: FakeUnmsOptions) {
+    this.apiToken = options.apiToken;
+    this.timezone = options.timezone === undefined ? "Europe/Prague" : options.timezone;
+    this.handlers = [
+      http.get("*/api/v2.1/nms/backups", ({ request }) =>
+        this.handle("list", request, (fault) => this.listResponse(cutOf(fault))),
+      ),
+      http.get("*/api/v2.1/nms/backups/:id", ({ request, params }) =>
+        this.handle("download", request, (fault) => this.downloadResponse(String(params.id), fault)),
+      ),
+      http.get("*/api/v2.1/nms/settings", ({ request }) =>
+        this.handle("settings", request, (fault) => this.settingsResponse(cutOf(fault))),
+      ),
+    ];
+  }
+
+  /** Adds a backup; ids, dates and states default to deterministic values. */
+  addBackup(options: AddBackupOptions = {}): UnmsBackup {
+    this.sequence += 1;
+    const backup: StoredBackup = {
+      id: options.id ?? `00000000-0000-4000-8000-${this.sequence.toString(16).padStart(12, "0")}`,
+      createdAt: options.createdAt ?? new Date(Date.UTC(2024, 0, 1, this.sequence)).toISOString(),
+      state: options.state ?? "success",
+      size: options.size ?? DEFAULT_SIZE,
+    };
+    if (!Number.isSafeInteger(backup.size) || backup.size < 0) {
+      throw new RangeError(`FakeUnms.addBackup: size ${backup.size} of backup ${backup.id} is not a byte count`);
+    }
+    this.stored.set(backup.id, backup);
+    return { ...backup };
+  }
+
+  removeBackup(id: string): void {
+    this.stored.delete(id);
+  }
+
+  backups(): UnmsBackup[] {
+    return [...this.stored.values()].map((b) => ({ ...b }));
+  }
+
+  /** Changes the NMS time zone; null makes the settings endpoint fail with 500. */
+  setTimezone(timezone: string | null): void {
+    this.timezone = timezone;
+  }
+
+  /** The next `times` requests to `route` get `fault` (queued after faults already injected). */
+  injectFault(route: UnmsRoute, fault: UnmsFault, times = 1): void {
+    this.faults[route].push({ fault, remaining: times });
+  }
+
+  /** The whole content of a small backup (up to 64 MiB). */
+  expectedBytes(id: string): Uint8Array {
+    const backup = this.require(id);
+    if (backup.size > EXPECTED_BYTES_LIMIT) {
+      throw new RangeError(`FakeUnms.expectedBytes: backup ${id} has ${backup.size} bytes; use expectedSha256 for large ones`);
+    }
+    const out = new Uint8Array(backup.size);
+    let offset = 0;
+    for (const chunk of backupChunks(id, backup.size)) {
+      out.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return out;
+  }
+
+  /** Hex SHA-256 of a backup's content, computed without holding it. */
+  expectedSha256(id: string): string {
+    const hash = createHash("sha256");
+    for (const chunk of backupChunks(id, this.require(id).size)) hash.update(chunk);
+    return hash.digest("hex");
+  }
+
+  /** Dropbox's content hash (SHA-256 of the SHA-256s of 4 MiB blocks), hex. */
+  expectedContentHash(id: string): string {
+    const overall = createHash("sha256");
+    let block = createHash("sha256");
+    let inBlock = 0;
+    for (const chunk of backupChunks(id, this.require(id).size)) {
+      block.update(chunk);
+      inBlock += chunk.byteLength;
+      if (inBlock === DROPBOX_BLOCK_BYTES) {
+        overall.update(block.digest());
+        block = createHash("sha256");
+        inBlock = 0;
+      }
+    }
+    if (inBlock > 0) overall.update(block.digest());
+    return overall.digest("hex");
+  }
+
+  private require(id: string): StoredBackup {
+    const backup = this.stored.get(id);
+    if (!backup) throw new RangeError(`FakeUnms: no backup ${id}`);
+    return backup;
+  }
+
+  private handle(route: UnmsRoute, request: Request, respond: (fault: UnmsFault | undefined) => Response): Response {
+    this.requestCount += 1;
+    this.requestCounts[route] += 1;
+    if (request.headers.get("x-auth-token") !== this.apiToken) {
+      return unmsError(401, "Invalid or missing API token (x-auth-token).");
+    }
+    const fault = this.takeFault(route);
+    if (fault?.type === "status") {
+      const headers = fault.headers ?? {};
+      return fault.body === undefined
+        ? unmsError(fault.status, `Injected failure ${fault.status}`, headers)
+        : HttpResponse.json(fault.body as never, { status: fault.status, headers });
+    }
+    if (fault?.type === "non-json") {
+      return new HttpResponse("<html><body><h1>502 Bad Gateway</h1></body></html>", {
+        status: 200,
+        headers: { "content-type": "text/html" },
+      });
+    }
+    return respond(fault);
+  }
+
+  private takeFault(route: UnmsRoute): UnmsFault | undefined {
+    const queue = this.faults[route];
+    const head = queue[0];
+    if (!head) return undefined;
+    head.remaining -= 1;
+    if (head.remaining <= 0) queue.shift();
+    return head.fault;
+  }
+
+  private listResponse(cut: Cut | undefined): Response {
+    // Extra fields, as real UNMS sends, so clients prove they tolerate them.
+    const items = [...this.stored.values()].map((b) => ({
+      id: b.id,
+      createdAt: b.createdAt,
+      state: b.state,
+      type: "manual",
+      name: `backup ${b.id}`,
+    }));
+    return jsonResponse(items, cut);
+  }
+
+  private settingsResponse(cut: Cut | undefined): Response {
+    if (this.timezone === null) return unmsError(500, "Settings could not be loaded.");
+    return jsonResponse({ timezone: this.timezone, hostname: "unms.example.test", language: "en" }, cut);
+  }
+
+  private downloadResponse(id: string, fault: UnmsFault | undefined): Response {
+    const backup = this.stored.get(id);
+    if (!backup) return unmsError(404, `Backup ${id} not found.`);
+    return new HttpResponse(chunkStream(backupChunks(id, backup.size), cutOf(fault)), {
+      status: 200,
+      headers: {
+        "content-type": "application/octet-stream",
+        "content-length": String(backup.size),
+        "content-disposition": `attachment; filename="${id}.unms"`,
+      },
+    });
+  }
+}
+
+/**
+ * msw hands a tee'd copy of every mocked response to its `response:mocked` listeners; unread, that
+ * copy buffers the whole body (1 GiB for a 1 GiB backup). Call once after `setupServer()` when
+ * streaming large bodies through msw; the loopback server does not need it.
+ */
+export function discardMockedResponseCopies(server: Pick<SetupServerApi, "events">): void {
+  server.events.on("response:mocked", ({ response }) => {
+    response.body?.cancel().catch(() => {});
+  });
+}
+
+type Cut = Extract<UnmsFault, { type: "truncate-after" | "reset-after" }>;
+
+function cutOf(fault: UnmsFault | undefined): Cut | undefined {
+  return fault?.type === "truncate-after" || fault?.type === "reset-after" ? fault : undefined;
+}
+
+function jsonResponse(value: unknown, cut: Cut | undefined): Response {
+  const bytes = new TextEncoder().encode(JSON.stringify(value));
+  return new HttpResponse(chunkStream([bytes][Symbol.iterator](), cut), {
+    status: 200,
+    headers: { "content-type": "application/json", "content-length": String(bytes.byteLength) },
+  });
+}
+
+function unmsError(status: number, message: string, headers: Record<string, string> = {}): Response {
+  const error = REASONS[status] ?? "Error";
+  return HttpResponse.json({ statusCode: status, error, message }, { status, headers });
+}
+
+/** A stream over chunks that can end early (`truncate-after`) or break (`reset-after`). */
+function chunkStream(chunks: Iterator<Uint8Array>, cut?: Cut): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (cut && sent >= cut.bytes) {
+        if (cut.type === "truncate-after") controller.close();
+        else controller.error(new Error(`fake UNMS reset the connection after ${sent} bytes`));
+        return;
+      }
+      const next = chunks.next();
+      if (next.done) {
+        controller.close();
+        return;
+      }
+      let chunk = next.value;
+      if (cut && sent + chunk.byteLength > cut.bytes) chunk = chunk.subarray(0, cut.bytes - sent);
+      sent += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+  });
+}
+
+/**
+ * The content of backup `id`: a 64 KiB xorshift block seeded from the id, copied per chunk with
+ * the chunk index stamped into its first 8 bytes, so reordered or repeated chunks change the hash.
+ */
+export function* backupChunks(id: string, size: number): Generator<Uint8Array> {
+  const seed = fnv1a(id);
+  const base = new Uint8Array(FAKE_CHUNK_BYTES);
+  const words = new Uint32Array(base.buffer);
+  let x = seed || 0x9e3779b9;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = x >>> 0;
+  }
+  for (let index = 0, offset = 0; offset < size; index++, offset += FAKE_CHUNK_BYTES) {
+    const length = Math.min(FAKE_CHUNK_BYTES, size - offset);
+    const chunk = base.slice(0, length);
+    const stamp = new DataView(chunk.buffer, 0, Math.min(8, length));
+    for (let b = 0; b < stamp.byteLength; b++) stamp.setUint8(b, ((b < 4 ? index : index ^ seed) >>> ((b % 4) * 8)) & 0xff);
+    yield chunk;
+  }
+}
+
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(text)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
