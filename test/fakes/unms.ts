@@ -69,7 +69,7 @@ export class FakeUnms {
   requestCount = 0;
   readonly requestCounts: Record<UnmsRoute, number> = { list: 0, download: 0, settings: 0 };
 
-  private readonly apiToken: string;
+  readonly apiToken: string;
   private timezone: string | null;
   private readonly stored = new Map<string, StoredBackup>();
   private readonly faults: Record<UnmsRoute, { fault: UnmsFault; remaining: number }[]> = {
@@ -226,12 +226,14 @@ export class FakeUnms {
   private downloadResponse(id: string, fault: UnmsFault | undefined): Response {
     const backup = this.stored.get(id);
     if (!backup) return unmsError(404, `Backup ${id} not found.`);
-    return new HttpResponse(chunkStream(backupChunks(id, backup.size), cutOf(fault)), {
+    const cut = cutOf(fault);
+    return new HttpResponse(chunkStream(backupChunks(id, backup.size), cut), {
       status: 200,
       headers: {
         "content-type": "application/octet-stream",
         "content-length": String(backup.size),
         "content-disposition": `attachment; filename="${id}.unms"`,
+        ...closeAfter(cut),
       },
     });
   }
@@ -254,11 +256,16 @@ function cutOf(fault: UnmsFault | undefined): Cut | undefined {
   return fault?.type === "truncate-after" || fault?.type === "reset-after" ? fault : undefined;
 }
 
+/** Over a real socket a short body only shows once the server closes the connection. */
+function closeAfter(cut: Cut | undefined): Record<string, string> {
+  return cut?.type === "truncate-after" ? { connection: "close" } : {};
+}
+
 function jsonResponse(value: unknown, cut: Cut | undefined): Response {
   const bytes = new TextEncoder().encode(JSON.stringify(value));
   return new HttpResponse(chunkStream([bytes][Symbol.iterator](), cut), {
     status: 200,
-    headers: { "content-type": "application/json", "content-length": String(bytes.byteLength) },
+    headers: { "content-type": "application/json", "content-length": String(bytes.byteLength), ...closeAfter(cut) },
   });
 }
 

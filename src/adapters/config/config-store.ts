@@ -3,6 +3,7 @@
  * outcome is written back. Two adapters: `UcrmFileConfigStore` (ucrm.json + data/config.json) and
  * `EnvConfigStore` (environment variables + files in STATE_DIR). Both pass test/contract/config-store.ts.
  */
+import type { SettingLabels } from "../../domain/legacy-migration.ts";
 import type { Settings } from "../../domain/settings.ts";
 
 /**
@@ -41,6 +42,8 @@ export interface PrivateState {
 export interface ConfigStore {
   /** Where the settings live, for messages: e.g. "/data/config.json" or "the environment". */
   readonly location: string;
+  /** How the admin knows the Dropbox settings here (env variable names or config.json keys). */
+  readonly labels: SettingLabels;
   /** Settings of this run, validated; throws SyncError kind "config" listing every problem. */
   load(): Promise<Settings>;
   /** Writes `patch` atomically, keeping every other key and value as it was. */

@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { ENV_LABELS } from "../../domain/legacy-migration.ts";
 import type { Settings } from "../../domain/settings.ts";
 import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "./config-store.ts";
 import { parseSettings, text, type RawSettings, type SettingField } from "./parse-settings.ts";
@@ -45,6 +46,7 @@ export function sha256Hex(value: string): string {
 
 export class EnvConfigStore implements ConfigStore {
   readonly location = "the environment";
+  readonly labels = ENV_LABELS;
   readonly stateDir: string;
   private readonly state: PrivateStateFile;
 

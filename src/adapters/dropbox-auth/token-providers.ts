@@ -35,6 +35,8 @@ interface DriverOptions {
   /** Epoch milliseconds. */
   now: () => number;
   onAuthorizationLost?: AuthorizationLossHandler;
+  /** Told each access token obtained, for redaction. */
+  registerSecret?: (secret: string) => void;
 }
 
 /** Runs events through the machine and carries out the effects a token provider is concerned with. */
@@ -151,6 +153,7 @@ export class RefreshingAccessTokenProvider extends MachineDrivenProvider {
       this.step({ type: "refresh-failed", reason: "other", detail: describeError(error) });
       throw error;
     }
+    this.options.registerSecret?.(grant.accessToken);
     const access = { token: grant.accessToken, expiresAt: this.options.now() + grant.expiresInSeconds * 1000 };
     return this.carryOut(this.step({ type: "refresh-succeeded", access }));
   }
