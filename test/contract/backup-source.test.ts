@@ -1,7 +1,6 @@
 import { after, before } from "node:test";
 import { setupServer } from "msw/node";
 import { UnmsBackupSource } from "../../src/adapters/unms/unms-backup-source.ts";
-import { startLoopbackServer } from "../fakes/loopback.ts";
 import { discardMockedResponseCopies, FakeUnms } from "../fakes/unms.ts";
 import { backupSourceContract } from "./backup-source.ts";
 
@@ -24,20 +23,5 @@ backupSourceContract("UnmsBackupSource over FakeUnms (msw)", async () => {
     async teardown() {
       server.resetHandlers();
     },
-  };
-});
-
-backupSourceContract("UnmsBackupSource over FakeUnms (loopback socket)", async () => {
-  const apiToken = "contract-loopback-token";
-  const unms = new FakeUnms({ apiToken, timezone: "Australia/Adelaide" });
-  const loopback = await startLoopbackServer(unms.handlers);
-  return {
-    source: new UnmsBackupSource({ baseUrl: `${loopback.url}/nms`, apiToken }),
-    seed(backups) {
-      for (const backup of backups) unms.addBackup(backup);
-    },
-    expectedSha256: (id) => unms.expectedSha256(id),
-    expectedTimeZone: "Australia/Adelaide",
-    teardown: () => loopback.close(),
   };
 });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { SyncError } from "../../src/domain/errors.ts";
-import type { BackupStore, ByteStream } from "../../src/domain/ports.ts";
+import type { BackupStore } from "../../src/domain/ports.ts";
 import { refContentHash } from "../fakes/content-hash-ref.ts";
 
 export interface BackupStoreFixture {

@@ -65,7 +65,7 @@ function content(route: string, args: unknown, body: Uint8Array | string = new U
       "Dropbox-API-Arg": headerSafeJson(args),
       ...extraHeaders,
     },
-    body,
+    body: body as BodyInit,
   });
 }
 
@@ -113,7 +113,7 @@ describe("FakeDropbox through the official SDK", () => {
       all.map((e) => `${e[".tag"]}:${e.path_display}`),
       ["file:/Backups/a.tar", "file:/Backups/b.tar", "file:/Backups/c.tar", "file:/Backups/d.tar", "file:/Backups/e.tar", "folder:/Backups/sub"],
     );
-    const file = all[0] as Record<string, unknown>;
+    const file = all[0] as unknown as Record<string, unknown>;
     assert.equal(file.name, "a.tar");
     assert.equal(file.path_lower, "/backups/a.tar");
     assert.equal(file.size, 9);
@@ -121,7 +121,7 @@ describe("FakeDropbox through the official SDK", () => {
     assert.match(String(file.id), /^id:/);
     assert.match(String(file.rev), /^[0-9a-f]{9,}$/);
     assert.match(String(file.server_modified), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    const folder = all[5] as Record<string, unknown>;
+    const folder = all[5] as unknown as Record<string, unknown>;
     assert.equal(folder.size, undefined);
     assert.equal(folder.content_hash, undefined);
   });
@@ -160,7 +160,7 @@ describe("FakeDropbox through the official SDK", () => {
   test("upload then download round trip; result is FileMetadata without .tag and the documented hash", async () => {
     const dbx = sdk();
     const uploaded = await dbx.filesUpload({ path: "/Backups/hello.txt", contents: bytesOf("hello"), mode: { ".tag": "add" } });
-    const result = uploaded.result as Record<string, unknown>;
+    const result = uploaded.result as unknown as Record<string, unknown>;
     assert.equal(result[".tag"], undefined);
     assert.equal(result.content_hash, "9595c9df90075148eb06860365df33584b75bff782a510c6cd4883a419833d50");
     assert.equal(result.size, 5);
@@ -223,7 +223,7 @@ describe("FakeDropbox through the official SDK", () => {
       contents: part3,
     });
     const all = new Uint8Array([...part1, ...part2, ...part3]);
-    assert.equal((finished.result as Record<string, unknown>)[".tag"], undefined);
+    assert.equal((finished.result as unknown as Record<string, unknown>)[".tag"], undefined);
     assert.equal(finished.result.size, all.length);
     assert.equal(finished.result.content_hash, refContentHash(all));
     assert.deepEqual(fake.listFiles(), [{ path: "/Big.bin", size: all.length, contentHash: refContentHash(all) }]);
@@ -288,7 +288,7 @@ describe("FakeDropbox through the official SDK", () => {
     assert.equal(meta.result.path_display, "/Backups/UNMS-2024.tar.gz");
     assert.equal(meta.result.path_lower, "/backups/unms-2024.tar.gz");
     await dbx.filesUpload({ path: "/backups/other.tar.gz", contents: bytesOf("b") });
-    assert.deepEqual(fake.listFiles().map((f) => f.path), ["/Backups/UNMS-2024.tar.gz", "/Backups/other.tar.gz"]);
+    assert.deepEqual(fake.listFiles().map((f) => f.path), ["/Backups/other.tar.gz", "/Backups/UNMS-2024.tar.gz"]);
   });
 
   test("non-ASCII names travel \\u-escaped in Dropbox-API-Arg and come back intact", async () => {

@@ -453,7 +453,7 @@ export class FakeDropbox {
     const args = await this.readArgs(route, def.style, request, url);
     const response = await def.run({ route, args, request, corruptHash: fault?.type === "corrupt-hash" });
     if (fault?.type === "apply-then-network-error") {
-      await response.body?.cancel();
+      void response.body?.cancel().catch(() => undefined);
       return HttpResponse.error();
     }
     return response;
@@ -1085,7 +1085,8 @@ export class FakeDropbox {
         if (done) break;
         size += value.length;
         if (size > this.maxRequestBodyBytes) {
-          await reader.cancel();
+          // Not awaited: under msw interception cancelling the request body never settles.
+          void reader.cancel().catch(() => undefined);
           return "too-large";
         }
         hasher.update(value);

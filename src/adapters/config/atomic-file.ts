@@ -44,20 +44,40 @@ export function parseJsonObject(content: string): { value: Record<string, unknow
   try {
     parsed = JSON.parse(content);
   } catch (error) {
-    const position = /position (\d+)/.exec(error instanceof Error ? error.message : "");
-    if (position) {
-      const before = content.slice(0, Number(position[1]));
-      const line = before.split("\n").length;
-      const column = before.length - before.lastIndexOf("\n");
-      return { problem: `it is not valid JSON (syntax error at line ${line}, column ${column})` };
-    }
     if (/end of JSON input/i.test(error instanceof Error ? error.message : "")) {
       return { problem: "it is not valid JSON (the text ends early: a closing bracket or quote is missing)" };
     }
-    return { problem: "it is not valid JSON (look for a stray character, a missing quote or comma)" };
+    const offset = firstBadOffset(content);
+    const before = content.slice(0, offset);
+    const line = before.split("\n").length;
+    const column = offset - before.lastIndexOf("\n");
+    return { problem: `it is not valid JSON (syntax error at line ${line}, column ${column})` };
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     return { problem: `it must hold a JSON object ({...}), not ${Array.isArray(parsed) ? "an array" : parsed === null ? "null" : `a ${typeof parsed}`}` };
   }
   return { value: parsed as Record<string, unknown> };
+}
+
+/**
+ * Offset of the first character that makes `content` invalid JSON, found by bisecting prefixes
+ * (a prefix is fine while parsing it only runs out of input); Node's own message may lack it.
+ */
+function firstBadOffset(content: string): number {
+  const fine = (length: number) => {
+    try {
+      JSON.parse(content.slice(0, length));
+      return true;
+    } catch (error) {
+      return /end of JSON input/i.test(error instanceof Error ? error.message : "");
+    }
+  };
+  let low = 0; // fine(low) holds
+  let high = content.length; // fine(high) fails
+  while (high - low > 1) {
+    const mid = (low + high) >> 1;
+    if (fine(mid)) low = mid;
+    else high = mid;
+  }
+  return high - 1;
 }

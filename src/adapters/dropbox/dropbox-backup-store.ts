@@ -22,6 +22,7 @@ import {
 } from "./dropbox-errors.ts";
 
 const MiB = 1024 * 1024;
+const EMPTY = new Uint8Array(0);
 
 /**
  * Default upload chunk: 16 MiB. Measured with scripts/measure-chunk-size.ts (256 MiB through the
@@ -210,30 +211,59 @@ export class DropboxBackupStore implements BackupStore {
     return answer.result.session_id;
   }
 
-  /** Appends `bytes` at `offset`; after `incorrect_offset` sends only what Dropbox lacks. */
+  /**
+   * Appends `bytes` at `offset`. When an earlier attempt's answer may have been lost (network error,
+   * 5xx), an empty append first asks Dropbox where it stands (`incorrect_offset` tells), so bytes it
+   * already has are never sent twice.
+   */
   async #append(sessionId: string, offset: number, bytes: Uint8Array, target: string, signal: AbortSignal | undefined): Promise<void> {
     let have = 0;
+    let answerMayBeLost = false;
     await this.#call("upload_session/append_v2", target, async (sdk) => {
       try {
+        if (answerMayBeLost) {
+          await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset: offset + have }, close: false, contents: EMPTY });
+          answerMayBeLost = false;
+        }
         await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset: offset + have }, close: false, contents: bytes.subarray(have) });
         have = bytes.length;
       } catch (error) {
-        have = resyncedLength(error, offset, bytes.length, target);
-        if (have === bytes.length) return;
-        throw new OffsetResync(offset + have);
+        if (correctOffsetOf(error) !== undefined) {
+          answerMayBeLost = false;
+          have = resyncedLength(error, offset, bytes.length, target);
+          if (have === bytes.length) return;
+          throw new OffsetResync(offset + have);
+        }
+        answerMayBeLost = answerMayBeLost || mayHaveBeenApplied(error);
+        throw error;
       }
     }, signal);
   }
 
-  /** Sends the last bytes and commits; after `incorrect_offset` sends only what Dropbox lacks. */
+  /** Sends the last bytes and commits; after a possibly lost answer, asks first (as #append does). */
   async #finish(
     sessionId: string, offset: number, bytes: Uint8Array, commit: () => files.CommitInfo, expectedHash: string, target: string,
     signal: AbortSignal | undefined,
   ): Promise<FileMetadataLike> {
     let have = 0;
-    let answerLost = false;
+    let answerMayBeLost = false;
     return this.#call("upload_session/finish", target, async (sdk) => {
       try {
+        if (answerMayBeLost) {
+          try {
+            await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset: offset + have }, close: false, contents: EMPTY });
+          } catch (probeError) {
+            if (correctOffsetOf(probeError) !== undefined) {
+              have = resyncedLength(probeError, offset, bytes.length, target);
+            } else {
+              // The lost answer may have been the commit itself: the session is gone, the file there.
+              const stored = await this.#storedIfItMatches(sdk, commit, expectedHash, offset + bytes.length, probeError);
+              if (stored) return stored;
+              throw probeError;
+            }
+          }
+          answerMayBeLost = false;
+        }
         const answer = await sdk.filesUploadSessionFinish({
           cursor: { session_id: sessionId, offset: offset + have },
           commit: commit(),
@@ -245,12 +275,7 @@ export class DropboxBackupStore implements BackupStore {
           have = resyncedLength(error, offset, bytes.length, target);
           throw new OffsetResync(offset + have);
         }
-        if (answerLost) {
-          // The lost answer may have been a commit: the session is gone, the file may be there.
-          const stored = await this.#storedIfItMatches(sdk, commit, expectedHash, offset + bytes.length, error);
-          if (stored) return stored;
-        }
-        answerLost = isNetworkFailure(error);
+        answerMayBeLost = answerMayBeLost || mayHaveBeenApplied(error);
         throw error;
       }
     }, signal);
@@ -345,6 +370,11 @@ function resyncedLength(error: unknown, offset: number, length: number, target: 
     );
   }
   return have;
+}
+
+/** Whether a failed request may still have been carried out (its answer lost on the way back). */
+function mayHaveBeenApplied(error: unknown): boolean {
+  return isNetworkFailure(error) || (isDropboxFailure(error) && error.status >= 500);
 }
 
 function folderPath(folder: string): string {

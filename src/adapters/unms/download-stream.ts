@@ -42,7 +42,7 @@ export async function* guardedDownload(
           if (deadline.callerAborted) throw deadline.callerReason;
           const why = deadline.timedOut
             ? `no data arrived for ${deadline.timeoutMs} ms`
-            : `the connection broke (${networkReason(error)})`;
+            : `the connection broke (${call.redact(networkReason(error))})`;
           throw interrupted(why, error);
         } finally {
           deadline.disarm();

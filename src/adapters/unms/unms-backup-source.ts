@@ -139,7 +139,8 @@ export class UnmsBackupSource implements BackupSource {
       endpoint,
       url,
       location: `${parsed.host}${parsed.pathname}`,
-      redact: (text) => text.split(this.apiToken).join("[redacted]"),
+      // A token of a few characters cannot be told apart from words; real ones are UUID-long.
+      redact: (text) => (this.apiToken.length < 8 ? text : text.split(this.apiToken).join("[redacted]")),
     };
   }
 }

@@ -121,7 +121,7 @@ export function unmsMalformedResponse(call: UnmsCallContext, problem: string): S
   );
 }
 
-/** The backup body broke off or ended short; the whole backup must be fetched again. */
+/** The backup body broke off or ended short; the whole backup must be fetched again. `why` must be redacted already. */
 export function unmsDownloadInterrupted(
   call: UnmsCallContext & { backupId: string },
   received: number,
@@ -131,7 +131,7 @@ export function unmsDownloadInterrupted(
 ): SyncError {
   const of = expected === undefined ? "" : ` of ${expected}`;
   return new SyncError(
-    `The download of UNMS backup "${call.backupId}" (${call.endpoint}) broke off after ${received}${of} bytes: ${call.redact(why)}. It will be downloaded again from the start.`,
+    `The download of UNMS backup "${call.backupId}" (${call.endpoint}) broke off after ${received}${of} bytes: ${why}. It will be downloaded again from the start.`,
     { kind: "source-interrupted", code: "unms.download_interrupted", ...(cause === undefined ? {} : { cause }) },
   );
 }

@@ -1,6 +1,7 @@
 /**
  * UnmsBackupSource over a real socket (the loopback server feeding FakeUnms's handlers): broken and
- * short transfers must surface as source-interrupted there too, not hang or end quietly.
+ * short transfers must surface as source-interrupted there too, not hang or end quietly. No msw here:
+ * its interception would stand between the client and the socket.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -10,6 +11,7 @@ import type { ByteStream } from "../../../src/domain/ports.ts";
 import { FakeUnms } from "../../fakes/unms.ts";
 import { startLoopbackServer } from "../../fakes/loopback.ts";
 import type { LoopbackServer } from "../../fakes/loopback.ts";
+import { backupSourceContract } from "../../contract/backup-source.ts";
 
 const TOKEN = "loopback-secret-token-9c2e";
 const unms = new FakeUnms({ apiToken: TOKEN, timezone: "Europe/Lisbon" });
@@ -73,4 +75,19 @@ describe("UnmsBackupSource over a loopback socket", () => {
     const wrong = new UnmsBackupSource({ baseUrl: `${server.url}/nms`, apiToken: "not-the-token" });
     await assert.rejects(wrong.list(), (error: unknown) => SyncError.is(error) && error.code === "unms.unauthorized" && error.status === 401);
   });
+});
+
+backupSourceContract("UnmsBackupSource over FakeUnms (loopback socket)", async () => {
+  const apiToken = "contract-loopback-token";
+  const unms = new FakeUnms({ apiToken, timezone: "Australia/Adelaide" });
+  const loopback = await startLoopbackServer(unms.handlers);
+  return {
+    source: new UnmsBackupSource({ baseUrl: `${loopback.url}/nms`, apiToken }),
+    seed(backups) {
+      for (const backup of backups) unms.addBackup(backup);
+    },
+    expectedSha256: (id) => unms.expectedSha256(id),
+    expectedTimeZone: "Australia/Adelaide",
+    teardown: () => loopback.close(),
+  };
 });

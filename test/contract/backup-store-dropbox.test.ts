@@ -1,0 +1,72 @@
+/**
+ * The BackupStore contract against DropboxBackupStore, twice: with msw intercepting the requests
+ * in-process, and over a real socket to the loopback server (real streaming and keep-alive).
+ */
+import { after, before } from "node:test";
+import { setupServer } from "msw/node";
+import { DropboxBackupStore } from "../../src/adapters/dropbox/dropbox-backup-store.ts";
+import type { AccessTokenProvider } from "../../src/domain/ports.ts";
+import { FakeDropbox } from "../fakes/dropbox.ts";
+import { startLoopbackServer, type LoopbackServer } from "../fakes/loopback.ts";
+import { backupStoreContract } from "./backup-store.ts";
+
+const MiB = 1024 * 1024;
+
+function staticTokens(token: string): AccessTokenProvider {
+  return {
+    accessToken: async () => token,
+    refreshAfterRejection: async () => {
+      throw new Error("the contract tests never expire tokens");
+    },
+  };
+}
+
+const contractOptions = { caseInsensitive: true, reportsContentHash: true, multiChunkBytes: 9 * MiB + 5 };
+
+// msw interception: one server, handlers swapped per test.
+const msw = setupServer();
+let mswListening = false;
+before(() => {
+  msw.listen({ onUnhandledRequest: "error" });
+  mswListening = true;
+});
+/** msw would intercept the loopback requests too (its handlers match any host), so it stops first. */
+function stopMsw(): void {
+  if (mswListening) msw.close();
+  mswListening = false;
+}
+after(stopMsw);
+
+backupStoreContract(
+  "DropboxBackupStore over msw",
+  async () => {
+    const fake = new FakeDropbox();
+    msw.resetHandlers(...fake.handlers);
+    const store = new DropboxBackupStore({ tokens: staticTokens(fake.issueAccessToken()), chunkBytes: 4 * MiB });
+    return { store, folder: "UNMS backups" };
+  },
+  contractOptions,
+);
+
+// Loopback: the fake behind a real HTTP port, reached through the URL-rewriting node:http fetch.
+let currentFake = new FakeDropbox();
+let loopback: LoopbackServer;
+before(async () => {
+  loopback = await startLoopbackServer(() => currentFake.handlers);
+});
+after(() => loopback.close());
+
+backupStoreContract(
+  "DropboxBackupStore over the loopback server",
+  async () => {
+    stopMsw();
+    currentFake = new FakeDropbox();
+    const store = new DropboxBackupStore({
+      tokens: staticTokens(currentFake.issueAccessToken()),
+      baseUrl: loopback.url,
+      chunkBytes: 4 * MiB,
+    });
+    return { store, folder: "" };
+  },
+  contractOptions,
+);

@@ -1,0 +1,129 @@
+/**
+ * The ConfigStore contract: every adapter (and any embedder's own) must pass it.
+ * `factory(initial)` sets up a store holding `initial` in the adapter's own form and returns it,
+ * plus `reopen()` (a fresh instance over the same storage, as the next run sees it).
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { ConfigStore } from "../../src/adapters/config/config-store.ts";
+import { SyncError } from "../../src/domain/errors.ts";
+
+export interface ContractValues {
+  unmsUrl?: string;
+  unmsApiToken?: string;
+  dropboxAppKey?: string;
+  dropboxAppSecret?: string;
+  dropboxAccessCode?: string;
+  dropboxRefreshToken?: string;
+  dropboxAccessToken?: string;
+  dropboxFolder?: string;
+  maxDeletes?: string;
+  allowMassDelete?: string;
+  chunkMiB?: string;
+}
+
+export interface ContractFixture {
+  store: ConfigStore;
+  reopen(): ConfigStore;
+  cleanup(): Promise<void>;
+}
+
+export type ConfigStoreFactory = (initial: ContractValues) => Promise<ContractFixture>;
+
+const BASE: ContractValues = { unmsUrl: "https://uisp.example.com/nms/", unmsApiToken: "unms-token-contract-1" };
+
+export function configStoreContract(name: string, factory: ConfigStoreFactory): void {
+  describe(`ConfigStore contract: ${name}`, () => {
+    async function withStore(initial: ContractValues, body: (f: ContractFixture) => Promise<void>): Promise<void> {
+      const fixture = await factory({ ...BASE, ...initial });
+      try {
+        await body(fixture);
+      } finally {
+        await fixture.cleanup();
+      }
+    }
+
+    test("load() returns trimmed values, empty ones as absent, and a state folder", () =>
+      withStore(
+        { dropboxAppKey: "  key-1 ", dropboxAppSecret: "", dropboxFolder: "/Off site/UISP/", maxDeletes: "3", allowMassDelete: "1", chunkMiB: "16" },
+        async ({ store }) => {
+          const s = await store.load();
+          assert.equal(s.unmsUrl, "https://uisp.example.com/nms");
+          assert.equal(s.unmsApiToken, "unms-token-contract-1");
+          assert.equal(s.dropboxAppKey, "key-1");
+          assert.equal(s.dropboxAppSecret, undefined);
+          assert.equal(s.dropboxFolder, "Off site/UISP");
+          assert.equal(s.maxDeletes, 3);
+          assert.equal(s.allowMassDelete, true);
+          assert.equal(s.chunkMiB, 16);
+          assert.ok(s.stateDir.length > 0);
+        },
+      ));
+
+    test("invalid values fail with kind config, naming every bad setting and no secret", () =>
+      withStore({ unmsApiToken: "", maxDeletes: "many", chunkMiB: "5", dropboxAccessToken: "legacy-secret-xyz" }, async ({ store }) => {
+        await assert.rejects(store.load(), (error: unknown) => {
+          assert.ok(SyncError.is(error));
+          assert.equal(error.kind, "config");
+          assert.match(error.message, /unmsApiToken|UNMS_API_TOKEN/);
+          assert.match(error.message, /maxDeletes|MAX_DELETES/);
+          assert.match(error.message, /chunkMiB|DROPBOX_CHUNK_MIB/);
+          assert.doesNotMatch(error.message, /legacy-secret-xyz/);
+          return true;
+        });
+      }));
+
+    test("a saved refresh token is what the next run loads; the used code is gone", () =>
+      withStore({ dropboxAppKey: "k", dropboxAccessCode: "code-abc-123" }, async ({ store, reopen }) => {
+        await store.save({ dropboxRefreshToken: "refresh-new-1", dropboxAccessCode: null });
+        const next = await reopen().load();
+        assert.equal(next.dropboxRefreshToken, "refresh-new-1");
+        assert.equal(next.dropboxAccessCode, undefined);
+        assert.equal(next.dropboxAppKey, "k", "other settings kept");
+      }));
+
+    test("a revoked refresh token can be cleared", () =>
+      withStore({ dropboxAppKey: "k" }, async ({ store, reopen }) => {
+        await store.save({ dropboxRefreshToken: "refresh-old" });
+        assert.equal((await reopen().load()).dropboxRefreshToken, "refresh-old");
+        await store.save({ dropboxRefreshToken: null });
+        assert.equal((await reopen().load()).dropboxRefreshToken, undefined);
+      }));
+
+    test("clearing the legacy token clears it or says which setting to remove", () =>
+      withStore({ dropboxAppKey: "k", dropboxAccessToken: "legacy-token-1" }, async ({ store, reopen }) => {
+        const { notes } = await store.save({ dropboxRefreshToken: "refresh-2", dropboxAccessToken: null });
+        const next = await reopen().load();
+        assert.equal(next.dropboxRefreshToken, "refresh-2");
+        if (next.dropboxAccessToken !== undefined) {
+          assert.ok(notes.some((n) => n.includes(store.labels.legacyToken)), "a note names the setting to remove");
+        }
+        for (const note of notes) assert.doesNotMatch(note, /legacy-token-1|refresh-2/);
+      }));
+
+    test("private state round-trips, survives save() and stays out of the settings", () =>
+      withStore({ dropboxAppKey: "k" }, async ({ store, reopen }) => {
+        assert.deepEqual(await store.readPrivateState(), {});
+        const verifier = "V".repeat(43) + "erifier-0123456789";
+        await store.writePrivateState({ pkceVerifier: verifier, pkceClientId: "k" });
+        await store.save({ dropboxRefreshToken: "refresh-3" });
+        const again = reopen();
+        assert.deepEqual(await again.readPrivateState(), { pkceVerifier: verifier, pkceClientId: "k" });
+        const settings = await again.load();
+        assert.ok(!JSON.stringify(settings).includes(verifier));
+        const file = join(settings.stateDir, "dropbox-authorization.json");
+        assert.equal((await stat(file)).mode & 0o777, 0o600);
+        await again.writePrivateState({});
+        assert.deepEqual(await reopen().readPrivateState(), {});
+        assert.equal((await reopen().load()).dropboxRefreshToken, "refresh-3", "writing private state keeps the refresh token");
+      }));
+
+    test("labels name the store's own settings", () =>
+      withStore({}, async ({ store }) => {
+        assert.ok(store.location.length > 0);
+        for (const label of Object.values(store.labels)) assert.match(label, /dropbox|DROPBOX/);
+      }));
+  });
+}

@@ -1,0 +1,116 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { UcrmFileConfigStore } from "../../../src/adapters/config/ucrm-file-config-store.ts";
+import { SyncError } from "../../../src/domain/errors.ts";
+
+async function plugin(config: string | Record<string, unknown>, ucrm: string | Record<string, unknown> = { unmsLocalUrl: "http://unms:8081/nms/" }) {
+  const dir = await mkdtemp(join(tmpdir(), "ucrm-store-"));
+  await mkdir(join(dir, "data"));
+  await writeFile(join(dir, "ucrm.json"), typeof ucrm === "string" ? ucrm : JSON.stringify(ucrm));
+  await writeFile(join(dir, "data", "config.json"), typeof config === "string" ? config : JSON.stringify(config));
+  return { dir, configPath: join(dir, "data", "config.json"), store: new UcrmFileConfigStore(dir) };
+}
+
+async function configError(promise: Promise<unknown>): Promise<SyncError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(SyncError.is(error));
+    assert.equal(error.kind, "config");
+    return error;
+  }
+  assert.fail("expected a config error");
+}
+
+describe("UcrmFileConfigStore", () => {
+  test("reads unmsLocalUrl from ucrm.json and the original plugin's keys from data/config.json", async () => {
+    const { dir, store } = await plugin({
+      unmsApiToken: " tok-123456 ",
+      dropboxAppKey: "key",
+      dropboxAppSecret: null,
+      dropboxAccessCode: "",
+      dropboxRefreshToken: "refresh-xyz",
+      dropboxAccessToken: null,
+    });
+    const s = await store.load();
+    assert.equal(s.unmsUrl, "http://unms:8081/nms");
+    assert.equal(s.unmsApiToken, "tok-123456");
+    assert.equal(s.dropboxAppKey, "key");
+    assert.equal(s.dropboxAppSecret, undefined);
+    assert.equal(s.dropboxAccessCode, undefined);
+    assert.equal(s.dropboxRefreshToken, "refresh-xyz");
+    assert.equal(s.stateDir, join(dir, "data"));
+    assert.equal(s.dropboxFolder, "");
+    await rm(dir, { recursive: true });
+  });
+
+  for (const [value, expected] of [["1", true], ["0", false], [true, true], [false, false], [1, true], [0, false], [null, undefined]] as const) {
+    test(`allowMassDelete checkbox value ${JSON.stringify(value)} reads as ${expected}`, async () => {
+      const { dir, store } = await plugin({ unmsApiToken: "t-123456", allowMassDelete: value, maxDeletes: 5, chunkMiB: "8" });
+      const s = await store.load();
+      assert.equal(s.allowMassDelete, expected);
+      assert.equal(s.maxDeletes, 5);
+      assert.equal(s.chunkMiB, 8);
+      await rm(dir, { recursive: true });
+    });
+  }
+
+  test("write-back changes only the patched keys, keeps every other key, value and the layout", async () => {
+    const original = {
+      unmsApiToken: "t-123456",
+      dropboxAppKey: "key",
+      dropboxAppSecret: "secret-1",
+      dropboxAccessCode: "code-1",
+      dropboxRefreshToken: null,
+      dropboxAccessToken: "legacy-1",
+      someFutureKey: { nested: [1, "two", null] },
+      number: 3.5,
+    };
+    const { dir, configPath, store } = await plugin(JSON.stringify(original, null, 4) + "\n");
+    await chmod(configPath, 0o640);
+    await store.save({ dropboxRefreshToken: "refresh-1", dropboxAccessCode: null, dropboxAccessToken: null });
+    const text = await readFile(configPath, "utf8");
+    assert.deepEqual(JSON.parse(text), { ...original, dropboxRefreshToken: "refresh-1", dropboxAccessCode: "", dropboxAccessToken: "" });
+    assert.deepEqual(Object.keys(JSON.parse(text)), Object.keys(original), "key order kept");
+    assert.match(text, /^\{\n {4}"unmsApiToken"/, "indentation kept");
+    assert.equal((await stat(configPath)).mode & 0o777, 0o640, "file mode kept");
+    assert.deepEqual((await readdir(join(dir, "data"))).sort(), ["config.json"], "no temp file left behind");
+    await rm(dir, { recursive: true });
+  });
+
+  test("a malformed config.json is named with the problem, never echoed and never overwritten", async () => {
+    const content = '{"unmsApiToken": "super-secret-value", "dropboxAppKey": key}';
+    const { dir, configPath, store } = await plugin(content);
+    const error = await configError(store.load());
+    assert.ok(error.message.includes(configPath));
+    assert.match(error.message, /not valid JSON \(syntax error at line 1, column \d+\)/);
+    assert.doesNotMatch(error.message, /super-secret-value/);
+    await configError(store.save({ dropboxRefreshToken: "r" }));
+    assert.equal(await readFile(configPath, "utf8"), content);
+    await rm(dir, { recursive: true });
+  });
+
+  test("a config.json that is not an object, a malformed or missing ucrm.json: specific errors", async () => {
+    let p = await plugin("[1,2]");
+    assert.match((await configError(p.store.load())).message, /config\.json is malformed: it must hold a JSON object \(\{\.\.\.\}\), not an array/);
+    await rm(p.dir, { recursive: true });
+
+    p = await plugin({ unmsApiToken: "t-123456" }, "{oops");
+    const error = await configError(p.store.load());
+    assert.ok(error.message.includes(join(p.dir, "ucrm.json")));
+    assert.equal(error.code, "config.file_malformed");
+    await rm(p.dir, { recursive: true });
+
+    p = await plugin({ unmsApiToken: "t-123456" }, {});
+    assert.match((await configError(p.store.load())).message, /unmsLocalUrl in .*ucrm\.json is not set/);
+    await rm(p.dir, { recursive: true });
+
+    p = await plugin({ unmsApiToken: "t-123456" });
+    await rm(p.configPath);
+    assert.match((await configError(p.store.load())).message, /config\.json does not exist\. Open the plugin's configuration in UCRM and save it/);
+    await rm(p.dir, { recursive: true });
+  });
+});

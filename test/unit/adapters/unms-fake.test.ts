@@ -1,0 +1,121 @@
+/**
+ * The UNMS fake itself (others' tests trust it) and the generated schema being current.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { describe, test } from "node:test";
+import { getResponse } from "msw";
+import { backupChunks, FakeUnms } from "../../fakes/unms.ts";
+
+const TOKEN = "fake-test-token";
+
+/** `token` null sends no x-auth-token header. */
+function get(unms: FakeUnms, path: string, token: string | null = TOKEN): Promise<Response | undefined> {
+  const headers: Record<string, string> = token === null ? {} : { "x-auth-token": token };
+  return getResponse(unms.handlers, new Request(`http://anywhere.test:1234/nms/api/v2.1/${path}`, { headers }));
+}
+
+async function bytesOf(response: Response | undefined): Promise<Uint8Array> {
+  assert.ok(response, "no handler answered");
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+describe("FakeUnms", () => {
+  test("content is deterministic per id, differs between ids, and has the asked size", () => {
+    const unms = new FakeUnms({ apiToken: TOKEN });
+    const a = unms.addBackup({ id: "a", size: 70_000 });
+    const b = unms.addBackup({ id: "b", size: 70_000 });
+    assert.equal(unms.expectedBytes(a.id).byteLength, 70_000);
+    const other = new FakeUnms({ apiToken: "another" });
+    other.addBackup({ id: "a", size: 70_000 });
+    assert.deepEqual(unms.expectedBytes(a.id), other.expectedBytes("a"));
+    assert.notDeepEqual(unms.expectedBytes(a.id), unms.expectedBytes(b.id));
+    const sha = createHash("sha256").update(unms.expectedBytes(a.id)).digest("hex");
+    assert.equal(unms.expectedSha256(a.id), sha);
+  });
+
+  test("chunks of one backup differ from each other, so reordering changes the hash", () => {
+    const [first, second] = [...backupChunks("same", 2 * 65_536)];
+    assert.ok(first && second);
+    assert.notDeepEqual(first, second);
+  });
+
+  test("generates 1 GiB without holding it", () => {
+    let bytes = 0;
+    let chunks = 0;
+    for (const chunk of backupChunks("huge", 1024 ** 3)) {
+      bytes += chunk.byteLength;
+      chunks += 1;
+    }
+    assert.equal(bytes, 1024 ** 3);
+    assert.equal(chunks, 16_384);
+  });
+
+  test("lists backups with defaults, serves them with content-length, and counts requests", async () => {
+    const unms = new FakeUnms({ apiToken: TOKEN });
+    const backup = unms.addBackup();
+    assert.equal(backup.state, "success");
+    assert.equal(backup.size, 1024 * 1024);
+    const listed = (await (await get(unms, "nms/backups"))?.json()) as { id: string }[];
+    assert.deepEqual(listed.map((b) => b.id), [backup.id]);
+    const download = await get(unms, `nms/backups/${backup.id}`);
+    assert.equal(download?.headers.get("content-length"), String(1024 * 1024));
+    assert.deepEqual(await bytesOf(download), unms.expectedBytes(backup.id));
+    assert.equal(unms.requestCount, 2);
+    assert.deepEqual(unms.requestCounts, { list: 1, download: 1, settings: 0 });
+  });
+
+  test("answers 401 without the right token and 404 for an unknown backup, in UNMS's error shape", async () => {
+    const unms = new FakeUnms({ apiToken: TOKEN });
+    const unauthorized = await get(unms, "nms/backups", null);
+    assert.equal(unauthorized?.status, 401);
+    assert.deepEqual(Object.keys((await unauthorized?.json()) as object).sort(), ["error", "message", "statusCode"]);
+    assert.equal((await get(unms, "nms/backups", "wrong"))?.status, 401);
+    const missing = await get(unms, "nms/backups/nope");
+    assert.equal(missing?.status, 404);
+    assert.deepEqual(await missing?.json(), { statusCode: 404, error: "Not Found", message: "Backup nope not found." });
+  });
+
+  test("settings carry the time zone, or fail with 500 when it is null", async () => {
+    assert.equal(((await (await get(new FakeUnms({ apiToken: TOKEN }), "nms/settings"))?.json()) as { timezone: string }).timezone, "Europe/Prague");
+    assert.equal((await get(new FakeUnms({ apiToken: TOKEN, timezone: null }), "nms/settings"))?.status, 500);
+  });
+
+  test("faults apply the given number of times, then the route behaves again", async () => {
+    const unms = new FakeUnms({ apiToken: TOKEN });
+    const backup = unms.addBackup({ size: 200_000 });
+    unms.injectFault("list", { type: "status", status: 502 }, 2);
+    assert.equal((await get(unms, "nms/backups"))?.status, 502);
+    assert.equal((await get(unms, "nms/backups"))?.status, 502);
+    assert.equal((await get(unms, "nms/backups"))?.status, 200);
+
+    unms.injectFault("download", { type: "truncate-after", bytes: 1000 });
+    const short = await get(unms, `nms/backups/${backup.id}`);
+    assert.equal(short?.headers.get("content-length"), "200000");
+    assert.equal((await bytesOf(short)).byteLength, 1000);
+
+    unms.injectFault("download", { type: "reset-after", bytes: 1000 });
+    await assert.rejects(bytesOf(await get(unms, `nms/backups/${backup.id}`)), /reset the connection/);
+
+    unms.injectFault("settings", { type: "non-json" });
+    const html = await get(unms, "nms/settings");
+    assert.equal(html?.headers.get("content-type"), "text/html");
+  });
+
+  test("removeBackup() makes a backup unknown", async () => {
+    const unms = new FakeUnms({ apiToken: TOKEN });
+    const backup = unms.addBackup({ size: 1 });
+    unms.removeBackup(backup.id);
+    assert.deepEqual(unms.backups(), []);
+    assert.equal((await get(unms, `nms/backups/${backup.id}`))?.status, 404);
+  });
+});
+
+test("src/adapters/unms/schema.gen.ts is what openapi/unms.yaml generates", async () => {
+  const script = fileURLToPath(new URL("../../../scripts/check-generated.mjs", import.meta.url));
+  const { stdout } = await promisify(execFile)(process.execPath, [script]);
+  assert.match(stdout, /matches openapi\/unms\.yaml/);
+});
