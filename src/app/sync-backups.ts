@@ -152,7 +152,7 @@ export class SyncBackups {
       }
     }
 
-    report.durationMs = this.clock.now() - started;
+    report.durationMs = Math.round(this.clock.now() - started);
     return report;
   }
 
@@ -176,7 +176,7 @@ export class SyncBackups {
               elapsedMs: this.clock.now() - started,
             }),
         });
-        return { name, bytes: stored.size ?? 0, durationMs: this.clock.now() - started };
+        return { name, bytes: stored.size ?? 0, durationMs: Math.round(this.clock.now() - started) };
       } catch (error) {
         if (!SyncError.is(error) || error.kind !== "source-interrupted" || attempt >= SOURCE_ATTEMPTS || signal?.aborted) {
           throw error;

@@ -15,6 +15,8 @@ export interface ProgressSample {
 
 export const LINE_EVERY_PERCENT = 10;
 export const LINE_EVERY_MS = 60_000;
+/** Uploads done within this time get no progress lines at all: their result line says enough. */
+export const QUIET_FIRST_MS = 5_000;
 
 /** Decides which samples deserve a line when the output is not a terminal. */
 export class ProgressThrottle {
@@ -33,7 +35,7 @@ export class ProgressThrottle {
     const step = percent === undefined ? 0 : Math.floor(percent / LINE_EVERY_PERCENT);
     const dueByPercent = percent !== undefined && step > this.#lastPercentStep && percent < 100;
     const dueByTime = sample.elapsedMs - this.#lastLineMs >= LINE_EVERY_MS;
-    if (!dueByPercent && !dueByTime) return undefined;
+    if (sample.elapsedMs < QUIET_FIRST_MS || (!dueByPercent && !dueByTime)) return undefined;
     this.#lastPercentStep = Math.max(step, this.#lastPercentStep);
     this.#lastLineMs = sample.elapsedMs;
     return describeProgress(sample);

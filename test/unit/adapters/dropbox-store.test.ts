@@ -11,7 +11,7 @@ import { SyncError } from "../../../src/domain/errors.ts";
 import type { AccessTokenProvider } from "../../../src/domain/ports.ts";
 import { refContentHash } from "../../fakes/content-hash-ref.ts";
 import {
-  FakeDropbox, invalidAccessTokenBody, pathWriteErrorBody, rateLimitedFault, serverErrorFault, type FakeDropboxOptions,
+  FakeDropbox, incorrectOffsetBody, invalidAccessTokenBody, pathWriteErrorBody, rateLimitedFault, serverErrorFault, type FakeDropboxOptions,
 } from "../../fakes/dropbox.ts";
 import { patternBytes, streamOf } from "../../contract/backup-store.ts";
 
@@ -176,17 +176,32 @@ describe("DropboxBackupStore: lost answers (incorrect_offset)", () => {
     await h.put("lost.unms", bytes);
     assertStored(h, "lost.unms", bytes);
     assert.equal(uploadBytes(h), bytes.length, "every byte crossed the wire exactly once");
-    assert.ok(h.retries.some((r) => /continuing from/.test(r.reason)), JSON.stringify(h.retries));
+    // chunk 2 (applied, answer lost), an empty probe told incorrect_offset, chunk 3; the rest rides on start/finish.
+    const appends = h.fake.requests.filter((r) => r.route === "files/upload_session/append_v2").map((r) => r.status);
+    assert.deepEqual(appends, [0, 409, 200]);
   });
 
-  test("put() continues from correct_offset when Dropbox answers incorrect_offset directly", async () => {
+  test("put() resends from correct_offset when Dropbox answers incorrect_offset to a data-carrying append", async () => {
     const h = harness();
-    // start sends chunk 1; the first append is lost after being applied, its retry is told the offset.
-    h.fake.injectFault("files/upload_session/append_v2", { type: "apply-then-network-error" });
-    const bytes = patternBytes(4 * CHUNK);
+    // Dropbox says it has everything up to CHUNK (the end of start's chunk): the append is sent again whole.
+    h.fake.injectFault("files/upload_session/append_v2", { type: "status", status: 409, body: incorrectOffsetBody(CHUNK) });
+    const bytes = patternBytes(3 * CHUNK + 1);
     await h.put("offset.unms", bytes);
     assertStored(h, "offset.unms", bytes);
-    assert.ok(h.fake.requestCount("files/upload_session/append_v2") >= 3);
+    assert.ok(h.retries.some((r) => /continuing from there/.test(r.reason)), JSON.stringify(h.retries));
+    assert.deepEqual(h.sleeps, [], "no wait: nothing to wait for");
+  });
+
+  test("put() fails specifically when correct_offset lies outside the chunk being sent", async () => {
+    const h = harness();
+    h.fake.injectFault("files/upload_session/append_v2", { type: "status", status: 409, body: incorrectOffsetBody(99 * CHUNK) });
+    await assert.rejects(h.put("lost-step.unms", patternBytes(3 * CHUNK)), (error: unknown) => {
+      assert.ok(SyncError.is(error));
+      assert.equal(error.code, "dropbox.incorrect_offset");
+      assert.match(error.message, /got out of step: Dropbox expects offset 415236096/);
+      return true;
+    });
+    assert.equal(h.fake.listFiles().length, 0);
   });
 
   test("put() recognises a finish that committed although its answer was lost", async () => {
