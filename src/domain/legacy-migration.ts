@@ -78,7 +78,7 @@ export function legacyDeprecationWarning(labels: SettingLabels, offerAuthorizati
 
 /** Told once the legacy token was replaced. */
 export function legacyReplacedNote(labels: SettingLabels): string {
-  return `Dropbox now uses the refresh token; the legacy token (${labels.legacyToken}) is no longer used and was cleared.`;
+  return `Dropbox now uses the refresh token; the legacy token (${labels.legacyToken}) is no longer used.`;
 }
 
 /** Dropbox answered 401 to the legacy token. */

@@ -8,6 +8,7 @@ import type { LoopbackServer } from "./loopback.ts";
 import { RefContentHasher } from "./content-hash-ref.ts";
 
 const MiB = 1024 * 1024;
+const isDeno = "Deno" in globalThis;
 
 /** Deterministic, non-repeating-per-block bytes generated chunk by chunk (never held whole). */
 function patternStream(total: number, chunkSize: number, hasher: RefContentHasher): ReadableStream<Uint8Array> {
@@ -118,9 +119,15 @@ describe("FakeDropbox served on loopback", () => {
       () => undefined,
       (error: unknown) => error,
     );
-    assert.ok(failure instanceof TypeError, `expected fetch to fail, got ${String(failure)}`);
-    assert.match(String(errorCode(failure)), /UND_ERR_SOCKET|ECONNRESET/);
-    assert.equal(fake.hasFile("/loop/reset"), false);
+    assert.deepEqual(fake.requests.find((r) => r.status === 0), { route: "files/upload", status: 0 }, "the fault was served");
+    if (isDeno) {
+      // Deno's fetch silently resends a POST whose reused connection was reset, so the retry may succeed.
+      if (failure === undefined) assert.equal(fake.hasFile("/loop/reset"), true);
+    } else {
+      assert.ok(failure instanceof TypeError, `expected fetch to fail, got ${String(failure)}`);
+      assert.match(String(errorCode(failure)), /UND_ERR_SOCKET|ECONNRESET/);
+      assert.equal(fake.hasFile("/loop/reset"), false);
+    }
     // The server itself keeps serving.
     assert.equal((await post("files/upload", { path: "/Loop/reset" }, "x")).status, 200);
   });
@@ -166,7 +173,8 @@ describe("startLoopbackServer with plain handlers", () => {
     try {
       const response = await fetch(`${server.url}/stream`);
       assert.equal(response.status, 207);
-      assert.equal(response.statusText, "multi/..");
+      // Deno's HTTP stack replaces custom reason phrases with the standard one.
+      if (!isDeno) assert.equal(response.statusText, "multi/..");
       assert.equal(response.headers.get("x-custom"), "yes");
       const bytes = new Uint8Array(await response.arrayBuffer());
       assert.equal(bytes.length, 8 * MiB);

@@ -228,7 +228,7 @@ describe("DropboxBackupStore: tokens", () => {
   test("put() refreshes an access token that expires mid-upload and retries the same request", async () => {
     const h = harness();
     const bytes = patternBytes(3 * CHUNK + 1);
-    const firstToken = await (async () => (await h.fake.secretsIssued()).at(-1)!)();
+    const firstToken = h.fake.secretsIssued().at(-1)!; // the harness's access token, issued last
     let expired = false;
     await h.put("long.unms", bytes, (done) => {
       if (!expired && done >= CHUNK) {
