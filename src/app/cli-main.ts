@@ -8,7 +8,7 @@ import { EnvConfigStore } from "../adapters/config/env-config-store.ts";
 import { consoleSink, LineReporter } from "../adapters/report/line-reporter.ts";
 import type { Reporter } from "../domain/ports.ts";
 import { describeError } from "../domain/errors.ts";
-import { createRedactor } from "./redact.ts";
+import { Redactor } from "./redact.ts";
 import { ExitCode, jsonSummary, runSync, type RunSyncInput } from "./run-sync.ts";
 import { runUcrmPlugin } from "./ucrm-main.ts";
 
@@ -97,6 +97,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     }
     return runUcrmPlugin({
       pluginDir: values["plugin-dir"],
+      env,
       dryRun: values["dry-run"] === true,
       stdout: io.stdout,
       ...passThrough(io),
@@ -111,13 +112,13 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return ExitCode.Config;
   }
 
-  const secrets = new Set<string>();
-  const redact = (text: string) => createRedactor(secrets)(text);
+  const redactor = new Redactor();
+  const redact = (text: string) => redactor.redact(text);
   const reporter: Reporter = new LineReporter(consoleSink({ stdout: io.stdout, stderr: io.stderr }), redact);
   const input: RunSyncInput = {
     configStore: new EnvConfigStore(env),
     reporter,
-    registerSecrets: (values) => values.forEach((s) => s && secrets.add(s)),
+    registerSecrets: (values) => values.forEach((s) => redactor.addSecret(s)),
     dryRun: values["dry-run"] === true,
     allowMassDelete: values["allow-mass-delete"] === true,
     ...passThrough(io),

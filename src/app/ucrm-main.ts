@@ -9,11 +9,13 @@ import { LineReporter, type LineSink } from "../adapters/report/line-reporter.ts
 import { PluginLog } from "../adapters/report/plugin-log.ts";
 import type { Reporter, SyncEvent } from "../domain/ports.ts";
 import { describeError } from "../domain/errors.ts";
-import { createRedactor } from "./redact.ts";
+import { Redactor } from "./redact.ts";
 import { ExitCode, runSync, type RunSyncInput } from "./run-sync.ts";
 
 export interface UcrmRunInput extends Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal" | "dryRun"> {
   pluginDir: string;
+  /** The process environment; only the test-only DROPBOX_BASE_URL is read from it. */
+  env?: Record<string, string | undefined>;
   /** Lines are echoed here too (UCRM shows a manual run's output). */
   stdout?: NodeJS.WritableStream;
 }
@@ -22,8 +24,8 @@ const RULE = "=".repeat(72);
 
 export async function runUcrmPlugin(input: UcrmRunInput): Promise<number> {
   const log = new PluginLog(input.pluginDir);
-  const secrets = new Set<string>();
-  const redact = (text: string) => createRedactor(secrets)(text);
+  const redactor = new Redactor();
+  const redact = (text: string) => redactor.redact(text);
   try {
     await log.trim();
   } catch (error) {
@@ -49,9 +51,9 @@ export async function runUcrmPlugin(input: UcrmRunInput): Promise<number> {
 
   try {
     const outcome = await runSync({
-      configStore: new UcrmFileConfigStore(input.pluginDir),
+      configStore: new UcrmFileConfigStore(input.pluginDir, input.env?.DROPBOX_BASE_URL ? { dropboxBaseUrl: input.env.DROPBOX_BASE_URL } : {}),
       reporter,
-      registerSecrets: (values) => values.forEach((s) => s && secrets.add(s)),
+      registerSecrets: (values) => values.forEach((s) => redactor.addSecret(s)),
       ...(input.dryRun ? { dryRun: true } : {}),
       ...(input.unmsFetch ? { unmsFetch: input.unmsFetch } : {}),
       ...(input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}),
