@@ -1,5 +1,6 @@
 import { test, describe, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { setupServer } from "msw/node";
 import { Dropbox, DropboxAuth } from "dropbox";
@@ -7,6 +8,7 @@ import {
   FakeDropbox,
   rateLimitedFault,
   serverErrorFault,
+  endpointErrorFault,
   headerSafeJson,
   incorrectOffsetBody,
   finishIncorrectOffsetBody,
@@ -471,6 +473,61 @@ describe("FakeDropbox with raw fetch", () => {
   });
 });
 
+describe("FakeDropbox state over time", () => {
+  test("upload sessions expire after 7 days on the injected clock", async () => {
+    let now = 1_700_000_000_000;
+    useFake({ now: () => now, accessTokenTtlSeconds: 30 * 24 * 3600 });
+    const start = await content("files/upload_session/start", {}, "abc");
+    const { session_id } = await start.json();
+    now += 7 * 24 * 3600 * 1000 + 1;
+    const append = await content("files/upload_session/append_v2", { cursor: { session_id, offset: 3 } }, "d");
+    assert.equal(append.status, 409);
+    assert.equal((await append.json()).error[".tag"], "not_found");
+  });
+
+  test("autorename picks a free name instead of conflicting", async () => {
+    useFake();
+    fake.putFile("/r/report.tar.gz", "one");
+    const response = await content("files/upload", { path: "/r/report.tar.gz", mode: "add", autorename: true }, "two");
+    assert.equal(response.status, 200);
+    assert.equal((await response.json()).path_display, "/r/report.tar (1).gz");
+    assert.equal(new TextDecoder().decode(fake.readFile("/r/report.tar.gz")), "one");
+  });
+
+  test("update mode overwrites only the given rev", async () => {
+    useFake();
+    fake.putFile("/u", "v1");
+    const rev = fake.fileMetadata("/u")!.rev as string;
+    const stale = await content("files/upload", { path: "/u", mode: { ".tag": "update", update: "0123456789abcdef" } }, "v2");
+    assert.equal(stale.status, 409);
+    assert.deepEqual((await stale.json()).error.reason, { ".tag": "conflict", conflict: { ".tag": "file" } });
+    const fresh = await content("files/upload", { path: "/u", mode: { ".tag": "update", update: rev } }, "v2");
+    assert.equal(fresh.status, 200);
+    const body = await fresh.json();
+    assert.notEqual(body.rev, rev);
+    assert.equal(body.id, fake.fileMetadata("/u")!.id, "the id survives an overwrite");
+  });
+
+  test("resetCursors makes list_folder/continue answer 409 reset", async () => {
+    useFake();
+    const listed = await (await rpc("files/list_folder", { path: "" })).json();
+    fake.resetCursors();
+    const response = await rpc("files/list_folder/continue", { cursor: listed.cursor });
+    assert.equal(response.status, 409);
+    assert.equal((await response.json()).error[".tag"], "reset");
+  });
+
+  test("tokens and codes are random, never constant", () => {
+    const a = new FakeDropbox();
+    const b = new FakeDropbox();
+    const issued = [a.issueAccessToken(), b.issueAccessToken(), a.issueRefreshToken(), b.issueRefreshToken()];
+    assert.equal(new Set(issued).size, issued.length);
+    assert.notEqual(a.appSecret, b.appSecret);
+    assert.notEqual(a.issueAuthorizationCode(), a.issueAuthorizationCode());
+    assert.match(a.issueLongLivedToken(), /^[A-Za-z0-9_-]{60,}$/);
+  });
+});
+
 describe("FakeDropbox fault injection", () => {
   beforeEach(() => useFake());
 
@@ -484,6 +541,16 @@ describe("FakeDropbox fault injection", () => {
     assert.equal(fake.hasFile("/r"), false);
     assert.equal((await content("files/upload", { path: "/r" }, "x")).status, 200);
     assert.deepEqual(fake.requests.map((r) => r.status), [429, 200]);
+  });
+
+  test("endpointErrorFault answers a 409 with that error, e.g. too_many_write_operations on finish", async () => {
+    fake.injectFault("files/upload_session/finish", endpointErrorFault({ ".tag": "too_many_write_operations" }));
+    const response = await content("files/upload_session/finish", { cursor: { session_id: "x", offset: 0 }, commit: { path: "/f" } });
+    assert.equal(response.status, 409);
+    assert.deepEqual(await response.json(), {
+      error_summary: "too_many_write_operations/..",
+      error: { ".tag": "too_many_write_operations" },
+    });
   });
 
   test("5xx faults repeat `times` times", async () => {

@@ -8,6 +8,7 @@
  * Upload bodies are consumed as streams and hashed incrementally; file bytes are kept only up to
  * `keepBytesLimit`, so gigabyte uploads cost no memory (their bytes cannot be downloaded back).
  */
+import { Buffer } from "node:buffer";
 import { randomBytes, createHash } from "node:crypto";
 import { http, HttpResponse } from "msw";
 import type { RequestHandler } from "msw";
@@ -82,6 +83,11 @@ export function rateLimitedFault(
 
 export function serverErrorFault(status: 500 | 502 | 503 | 504 = 503): Fault {
   return { type: "status", status, body: "Service temporarily unavailable. Please try again later." };
+}
+
+/** A 409 with the given endpoint error, e.g. `endpointErrorFault({ ".tag": "too_many_write_operations" })` on finish. */
+export function endpointErrorFault(error: Record<string, unknown>): Fault {
+  return { type: "status", status: 409, body: errorBody(error) };
 }
 
 export const invalidAccessTokenBody = (): DropboxErrorBody => ({

@@ -186,6 +186,21 @@ describe("startLoopbackServer with plain handlers", () => {
     }
   });
 
+  test("a handler may clone the request and read both copies", async () => {
+    const server = await startLoopbackServer([
+      http.post("*/twice", async ({ request }) => {
+        const copy = request.clone();
+        return HttpResponse.text(`${await copy.text()}|${await request.text()}`);
+      }),
+    ]);
+    try {
+      const response = await fetch(`${server.url}/twice`, { method: "POST", body: "abc" });
+      assert.equal(await response.text(), "abc|abc");
+    } finally {
+      await server.close();
+    }
+  });
+
   test("a handler that throws gives a 500 naming the route", async () => {
     const server = await startLoopbackServer([
       http.get("*/throws", () => {

@@ -106,11 +106,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, origin: string,
 }
 
 /**
- * msw clones every request "for logging"; cloning a streamed body tees it, and the unread branch would
- * buffer the whole upload. getResponse never reads the clone, so hand out a body-less one.
+ * msw clones every request "for logging" before running the first handler; cloning a streamed body tees
+ * it, and the never-read branch would buffer the whole upload. getResponse never reads that clone, so
+ * the first clone is body-less; clones a handler asks for later are real.
  */
 class LoopbackRequest extends Request {
+  private loggingCloneTaken = false;
+
   override clone(): Request {
+    if (this.loggingCloneTaken) return super.clone();
+    this.loggingCloneTaken = true;
     return new Request(this.url, { method: this.method, headers: this.headers });
   }
 }
