@@ -14,6 +14,7 @@ import { LocalDirBackupStore } from "../adapters/local-dir/local-dir-backup-stor
 import { createNodeHttpFetch } from "../adapters/http/node-http-fetch.ts";
 import { SyncError } from "../domain/errors.ts";
 import { ids } from "./service-ids.ts";
+import { RetryingBackupSource } from "./retrying-source.ts";
 import { SyncBackups } from "./sync-backups.ts";
 
 export interface SyncContainerInput {
@@ -52,15 +53,19 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
 
     if (input.tokens) bind(ids.AccessTokenProvider).toConstantValue(input.tokens);
 
-    if (input.source) bind(ids.BackupSource).toConstantValue(input.source);
-    else
-      bind(ids.BackupSource)
-        .toResolvedValue(
-          (settings: Settings, unmsFetch: typeof fetch) =>
-            new UnmsBackupSource({ baseUrl: settings.unmsUrl, apiToken: settings.unmsApiToken, fetch: unmsFetch }),
-          [ids.Settings, ids.UnmsFetch],
-        )
-        .inSingletonScope();
+    bind(ids.BackupSource)
+      .toResolvedValue(
+        (settings: Settings, unmsFetch: typeof fetch, reporter: Reporter) =>
+          new RetryingBackupSource(
+            input.source ?? new UnmsBackupSource({ baseUrl: settings.unmsUrl, apiToken: settings.unmsApiToken, fetch: unmsFetch }),
+            {
+              onRetry: ({ operation, attempt, reason, delayMs }) =>
+                reporter.report({ type: "warning", message: `${reason} Retrying ${operation} (attempt ${attempt}) in ${(delayMs / 1000).toFixed(1)} s.` }),
+            },
+          ),
+        [ids.Settings, ids.UnmsFetch, ids.Reporter],
+      )
+      .inSingletonScope();
 
     if (input.store) {
       bind(ids.BackupStore).toConstantValue(input.store);

@@ -180,6 +180,8 @@ interface Cursor {
   pending: Record<string, unknown>[];
   /** What the caller has been told so far: path_lower → rev (files) or "folder". */
   seen: Map<string, string>;
+  /** Invalidated by resetCursors(): continue answers 409 reset. */
+  reset: boolean;
 }
 
 interface AccessTokenRecord {
@@ -425,7 +427,7 @@ export class FakeDropbox {
 
   /** Invalidates every list_folder cursor: continue answers 409 reset. */
   resetCursors(): void {
-    for (const key of this.cursors.keys()) this.cursors.set(key, { ...this.cursors.get(key)!, folderLower: "\u0000reset" });
+    for (const cursor of this.cursors.values()) cursor.reset = true;
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -551,6 +553,7 @@ export class FakeDropbox {
       pageSize: Math.min(limit ?? LIST_LIMIT_MAX, this.listLimitMax),
       pending: listing.map(([, entry]) => this.metadataOf(entry)),
       seen: new Map(listing.map(([lower, entry]) => [lower, entry.kind === "file" ? entry.rev : "folder"])),
+      reset: false,
     };
     return this.nextPage(cursor);
   }
@@ -559,7 +562,7 @@ export class FakeDropbox {
     const token = stringField(route, "request body", args, "cursor");
     const cursor = this.cursors.get(token);
     if (!cursor) throw badInput(route, `Invalid "cursor" parameter: the cursor was not issued by this server.`);
-    if (cursor.folderLower === "\u0000reset") throw new Answer(jsonResponse(409, errorBody({ ".tag": "reset" })));
+    if (cursor.reset) throw new Answer(jsonResponse(409, errorBody({ ".tag": "reset" })));
     if (cursor.pending.length === 0) {
       if (cursor.folderLower !== "" && this.entries.get(cursor.folderLower)?.kind !== "folder") {
         throw new Answer(jsonResponse(409, pathNotFoundBody()));

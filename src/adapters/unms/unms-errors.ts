@@ -78,7 +78,7 @@ export function unmsHttpError(
   if (status === 429) {
     const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), now);
     const wait = retryAfterMs === undefined ? "" : ` for ${Math.ceil(retryAfterMs / 1000)} s`;
-    return new SyncError(`UNMS asked us to slow down${wait} (${http} at ${call.location}); the request will be retried.`, {
+    return new SyncError(`UNMS asked us to slow down${wait} (${http} at ${call.location}).`, {
       kind: "rate-limited",
       code: "unms.rate_limited",
       status,
@@ -87,7 +87,7 @@ export function unmsHttpError(
   }
   if (status >= 500 || status === 408) {
     return new SyncError(
-      `UNMS failed to answer ${call.endpoint} at ${call.location} (${http}). This is usually temporary (UNMS busy, restarting or upgrading) and will be retried; if it persists, check the UNMS logs.`,
+      `UNMS failed to answer ${call.endpoint} at ${call.location} (${http}). This is usually temporary (UNMS busy, restarting or upgrading); if it persists, check the UNMS logs.`,
       { kind: "transient", code: "unms.server_error", status },
     );
   }
@@ -101,13 +101,13 @@ export function unmsHttpError(
 export function unmsNetworkError(call: UnmsCallContext, error: unknown, timeoutMs: number | undefined): SyncError {
   if (timeoutMs !== undefined) {
     return new SyncError(
-      `UNMS did not answer ${call.endpoint} at ${call.location} within ${formatSeconds(timeoutMs)}; the request will be retried. If this persists, check that UNMS is running and reachable from here.`,
+      `UNMS did not answer ${call.endpoint} at ${call.location} within ${formatSeconds(timeoutMs)}. If this persists, check that UNMS is running and reachable from here.`,
       { kind: "transient", code: "unms.timeout", cause: error },
     );
   }
   return new SyncError(
     `Could not reach UNMS for ${call.endpoint} at ${call.location}: ${call.redact(networkReason(error))}. ` +
-      `The request will be retried; if this persists, check that UNMS is running and ${URL_ADVICE.replace("check that ", "")}.`,
+      `If this persists, check that UNMS is running and ${URL_ADVICE.replace("check that ", "")}.`,
     { kind: "transient", code: "unms.unreachable", cause: error },
   );
 }
