@@ -3,7 +3,9 @@
  * `fetch` from the fake UNMS into a Dropbox upload session: same chunk size, no hashing, no retries),
  * side by side, on generated backups served by the loopback fakes.
  *
- *   node --import tsx scripts/bench.ts [--sizes 64,1024] [--repeat 1]
+ *   node --import tsx scripts/bench.ts [--sizes 64,1024] [--repeat 1] [--node-options "--max-semi-space-size=4"]
+ *
+ * --node-options sets NODE_OPTIONS for both children (for experiments on memory; the targets hold without).
  *
  * The fakes run in this process; each measured run is a child process, so its peak RSS (getrusage
  * ru_maxrss, read by a tiny preloaded exit hook) is the uploader's alone. Every measurement gets
@@ -26,6 +28,7 @@ const TARGET_RATIO = 0.8;
 const TARGET_PEAK_RSS_MIB = 160;
 const TARGET_RSS_GROWTH_MIB = 16;
 const cli = resolve("dist/cli.mjs");
+let childNodeOptions = "";
 
 /** Preloaded into every measured child: its own peak RSS from the kernel, written at exit. */
 const RSS_HOOK = `import { writeFileSync } from "node:fs";
@@ -105,7 +108,7 @@ async function runChild(workDir: string, args: string[], env: Record<string, str
   const started = performance.now();
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done, fail) => {
     const child = spawn(process.execPath, ["--import", hook, ...args], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env, BENCH_RSS_FILE: rssFile },
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_OPTIONS: childNodeOptions, ...env, BENCH_RSS_FILE: rssFile },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -252,8 +255,10 @@ async function main(): Promise<number> {
     options: {
       sizes: { type: "string", default: "64,1024" },
       repeat: { type: "string", default: "1" },
+      "node-options": { type: "string", default: "" },
     },
   });
+  childNodeOptions = values["node-options"];
   const sizes = parseSizes(values.sizes);
   const repeat = Number(values.repeat);
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat ${values.repeat}: expected a whole number >= 1`);
@@ -264,7 +269,8 @@ async function main(): Promise<number> {
   try {
     console.log(
       `Backup sync benchmark: UNMS -> Dropbox through the loopback fakes, chunk ${DEFAULT_DROPBOX_CHUNK_BYTES / MiB} MiB (default), ` +
-        `best of ${repeat}; Node ${process.version}, ${process.platform}/${process.arch}`,
+        `best of ${repeat}; Node ${process.version}, ${process.platform}/${process.arch}` +
+        (childNodeOptions ? `; NODE_OPTIONS=${childNodeOptions}` : ""),
     );
     const rows: { mib: number; raw: Measurement; real: Measurement }[] = [];
     for (const mib of sizes) {

@@ -37,6 +37,11 @@ if (existsSync("src/testing.ts")) {
   await build({ ...common, entryPoints: ["src/testing.ts"], outfile: "dist/testing.mjs", packages: "external" });
   console.log("built dist/testing.mjs");
 }
+if (existsSync("scripts/build-types.mjs") && existsSync("src/index.ts")) {
+  const { buildTypes } = await import("./build-types.mjs");
+  const types = await buildTypes();
+  console.log(`built ${types.files} declaration files in dist/types`);
+}
 if (existsSync("scripts/build-plugin.mjs")) {
   const { buildPluginZip } = await import("./build-plugin.mjs");
   const zip = await buildPluginZip();

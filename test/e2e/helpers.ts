@@ -131,7 +131,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         ...extraSecrets,
         ...SECRET_VARIABLES.map((name) => merged[name]).filter((v): v is string => !!v),
         // What the CLI obtained and keeps (refresh token, PKCE verifier) is secret too.
-        ...Object.values(privateState() ?? {}),
+        ...[privateState()?.refreshToken, privateState()?.pkceVerifier].filter((v): v is string => !!v),
       ];
       assertNoSecrets(result, secrets, `node dist/cli.mjs ${args.join(" ")}`);
       return result;

@@ -98,7 +98,11 @@ export function classifyDropboxFailure(error: unknown): RetryDecision {
     if (error.status === 429 || tags.some((tag) => RATE_LIMIT_TAGS.includes(tag))) {
       return { action: "retry-after", delayMs: retryAfterMs(error), reason };
     }
-    if (error.status === 401 && tags.includes("expired_access_token")) return { action: "refresh-token", reason };
+    // Both 401s go to the token provider, once: it refreshes (expired, or a token Dropbox dropped)
+    // or, for a legacy token that cannot be refreshed, fails with the migration steps.
+    if (error.status === 401 && (tags.includes("expired_access_token") || tags.includes("invalid_access_token"))) {
+      return { action: "refresh-token", reason };
+    }
     if (error.status >= 500) return { action: "retry", reason };
     return { action: "fatal", reason };
   }

@@ -56,7 +56,8 @@ export async function acquireRunLock(dir: string, options: RunLockOptions = {}):
   };
   const content = `${JSON.stringify(owner)}\n`;
 
-  await mkdir(dir, { recursive: true }).catch((error: unknown) => {
+  // 0700: the state folder also holds the refresh token (an existing folder keeps its mode).
+  await mkdir(dir, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
     throw unwritable(path, error);
   });
 

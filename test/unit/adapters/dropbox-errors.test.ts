@@ -23,8 +23,10 @@ describe("Dropbox failure classifier", () => {
     assert.equal(classifyDropboxFailure(sdkError(503, "Service unavailable")).action, "retry");
     assert.equal(classifyDropboxFailure(new TypeError("fetch failed", { cause: Object.assign(new Error("x"), { code: "ECONNRESET" }) })).action, "retry");
     assert.equal(classifyDropboxFailure(sdkError(401, { error: { ".tag": "expired_access_token" } })).action, "refresh-token");
+    // The token provider decides: refresh once, or fail with the legacy migration steps.
+    assert.equal(classifyDropboxFailure(sdkError(401, { error: { ".tag": "invalid_access_token" } })).action, "refresh-token");
     for (const fatal of [
-      sdkError(401, { error: { ".tag": "invalid_access_token" } }),
+      sdkError(401, { error: { ".tag": "missing_scope" } }),
       sdkError(409, { error: { ".tag": "path", reason: { ".tag": "insufficient_space" } } }),
       sdkError(409, { error: { ".tag": "path", path: { ".tag": "malformed_path" } } }),
       sdkError(409, { error: { ".tag": "path", path: { ".tag": "disallowed_name" } } }),

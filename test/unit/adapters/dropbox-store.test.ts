@@ -252,9 +252,9 @@ describe("DropboxBackupStore: tokens", () => {
     assertStored(h, "finish.unms", bytes);
   });
 
-  test("an invalid token is fatal: not retried, unauthorized, and the token never appears in the message", async () => {
+  test("an invalid token goes to the provider once, then is fatal: unauthorized, and the token never appears in the message", async () => {
     const h = harness();
-    h.fake.injectFault("files/list_folder", { type: "status", status: 401, body: invalidAccessTokenBody() });
+    h.fake.injectFault("files/list_folder", { type: "status", status: 401, body: invalidAccessTokenBody() }, 2);
     await assert.rejects(h.store.list(FOLDER), (error: unknown) => {
       assert.ok(SyncError.is(error));
       assert.equal(error.kind, "unauthorized");
@@ -263,8 +263,8 @@ describe("DropboxBackupStore: tokens", () => {
       assertNoSecrets(h, error.message);
       return true;
     });
-    assert.equal(h.fake.requestCount("files/list_folder"), 1);
-    assert.equal(h.refreshes.length, 0);
+    assert.equal(h.fake.requestCount("files/list_folder"), 2);
+    assert.equal(h.refreshes.length, 1);
   });
 
   test("a 400 that echoes the Authorization header is reported without the token", async () => {

@@ -1,0 +1,701 @@
+/**
+ * The embeddable library: `createBackupSync(options).sync()` runs the same sync as the CLI, with the
+ * adapters an embedder chooses, and resolves to the run's `SyncReport`.
+ *
+ * Everything the sync touches is a port (BackupSource, BackupStore, AccessTokenProvider, Reporter),
+ * so an embedder may bring their own adapter for any of them and check it with the contract suites
+ * of `<package>/testing`.
+ */
+import "reflect-metadata";
+import { SyncError, configError, describeError } from "./domain/errors.ts";
+import type { SettingLabels } from "./domain/legacy-migration.ts";
+import type { AccessTokenProvider, BackupSource, BackupStore, Reporter, SyncEvent } from "./domain/ports.ts";
+import type { SyncPolicy } from "./domain/reconcile.ts";
+import type { Settings } from "./domain/settings.ts";
+import { DropboxBackupStore } from "./adapters/dropbox/dropbox-backup-store.ts";
+import { DropboxOAuthClient } from "./adapters/dropbox-auth/dropbox-oauth-client.ts";
+import { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "./adapters/dropbox-auth/token-providers.ts";
+import { createSyncContainer } from "./app/container.ts";
+import { summarize } from "./app/run-sync.ts";
+import { ids } from "./app/service-ids.ts";
+import type { SyncReport } from "./app/sync-backups.ts";
+
+// ---------------------------------------------------------------------------------------------------
+// createBackupSync
+
+/**
+ * Dropbox credentials, as the CLI takes them: a refresh token with the app key it was issued for
+ * (plus the app secret unless it came from a PKCE authorization), or a legacy long-lived token.
+ *
+ * @example
+ * ```ts
+ * const dropbox: DropboxCredentials = { appKey: "abc123", refreshToken: process.env.DROPBOX_REFRESH_TOKEN };
+ * ```
+ */
+export interface DropboxCredentials {
+  appKey?: string;
+  appSecret?: string;
+  refreshToken?: string;
+  /** Legacy long-lived token: still works, with a warning on every run. */
+  accessToken?: string;
+  /** Send every Dropbox request here instead (a test double such as the loopback FakeDropbox). */
+  baseUrl?: string;
+}
+
+/**
+ * Dropbox with access tokens from your own AccessTokenProvider (a token vault, a shared refresher).
+ *
+ * @example
+ * ```ts
+ * const dropbox: DropboxTokenSource = {
+ *   tokens: { accessToken: async () => vault.dropboxToken(), refreshAfterRejection: async () => vault.renewDropboxToken() },
+ * };
+ * ```
+ */
+export interface DropboxTokenSource {
+  tokens: AccessTokenProvider;
+  /** Send every Dropbox request here instead (a test double). */
+  baseUrl?: string;
+}
+
+/**
+ * What `createBackupSync` needs: where backups come from (`unms` or your own `source`) and where
+ * copies go (`dropbox` or your own `store`); the rest is optional.
+ *
+ * @example
+ * ```ts
+ * const options: BackupSyncOptions = {
+ *   unms: { url: "https://uisp.example.com/nms", apiToken: process.env.UNMS_API_TOKEN! },
+ *   dropbox: { appKey: "abc123", refreshToken: process.env.DROPBOX_REFRESH_TOKEN },
+ *   folder: "UISP",
+ *   policy: { maxDeletes: 5 },
+ * };
+ * ```
+ */
+export interface BackupSyncOptions {
+  /** Read backups from this UNMS/UISP (the NMS base URL, e.g. `https://uisp.example.com/nms`). */
+  unms?: { url: string; apiToken: string };
+  /** Your own BackupSource instead of `unms`. */
+  source?: BackupSource;
+  /** Copy into this Dropbox app folder. */
+  dropbox?: DropboxCredentials | DropboxTokenSource;
+  /** Your own BackupStore instead of `dropbox`. */
+  store?: BackupStore;
+  /** Folder inside the store ("" or absent: its root); leading and trailing "/" are ignored. */
+  folder?: string;
+  /** Deletion guards; by default at most half of our files go in one run. */
+  policy?: SyncPolicy;
+  /** Told everything worth telling (uploads, deletions, guards, warnings). Default: silent. */
+  reporter?: Reporter;
+  /** Used for UNMS and Dropbox requests instead of the defaults (global fetch, node:http). */
+  fetch?: typeof fetch;
+}
+
+/**
+ * Options of one run.
+ *
+ * @example
+ * ```ts
+ * await backupSync.sync({ dryRun: true, signal: AbortSignal.timeout(3_600_000) });
+ * ```
+ */
+export interface SyncRunOptions {
+  /** Plan and report only: nothing is uploaded or deleted. */
+  dryRun?: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * A configured sync; each `sync()` is one run (runs of one instance never overlap).
+ *
+ * @example
+ * ```ts
+ * const report = await backupSync.sync();
+ * if (report.failed.length > 0) process.exitCode = 1;
+ * ```
+ */
+export interface BackupSync {
+  /**
+   * Runs one sync. Per-backup failures land in `report.failed`; the promise rejects (with a
+   * SyncError) only when a listing, the authorization or the signal stops the whole run.
+   */
+  sync(options?: SyncRunOptions): Promise<SyncReport>;
+}
+
+/**
+ * Sets up a sync from UNMS (or your own source) into Dropbox (or your own store).
+ *
+ * @throws SyncError of kind `config` naming the missing or unusable option.
+ *
+ * @example
+ * ```ts
+ * import { createBackupSync, LineReporter, consoleSink } from "unms-dropbox-backup-sync";
+ *
+ * const backupSync = createBackupSync({
+ *   unms: { url: "https://uisp.example.com/nms", apiToken: process.env.UNMS_API_TOKEN! },
+ *   dropbox: { appKey: process.env.DROPBOX_APP_KEY, refreshToken: process.env.DROPBOX_REFRESH_TOKEN },
+ *   folder: "UISP",
+ *   reporter: new LineReporter(consoleSink()),
+ * });
+ * const report = await backupSync.sync({ dryRun: true });
+ * console.log(report.uploaded, report.deleted);
+ * ```
+ */
+export function createBackupSync(options: BackupSyncOptions): BackupSync {
+  if (typeof options !== "object" || options === null) {
+    throw configError("createBackupSync: options are missing; pass { unms or source, dropbox or store, ... }.", "config.library.options_missing");
+  }
+  const reporter = options.reporter ?? silentReporter;
+  if (typeof reporter.report !== "function") {
+    throw configError("createBackupSync: reporter has no report(event) method; pass a Reporter or leave it out.", "config.library.reporter");
+  }
+  const folder = normalizeFolder(options.folder);
+  const unms = checkSource(options);
+  const target = checkTarget(options, reporter, folder);
+
+  const settings: Settings = {
+    unmsUrl: unms?.url ?? "",
+    unmsApiToken: unms?.apiToken ?? "",
+    dropboxFolder: folder,
+    // The library takes no run lock and keeps no private state; the embedder owns both.
+    stateDir: "",
+  };
+  const container = createSyncContainer({
+    settings,
+    reporter,
+    ...(options.source ? { source: options.source } : {}),
+    store: target.store,
+    storeDescription: target.description,
+    ...(options.fetch ? { unmsFetch: options.fetch } : {}),
+  });
+  // Resolved now, so an unusable UNMS URL or token fails here rather than at the first run.
+  const syncBackups = container.get(ids.SyncBackups);
+
+  let running = false;
+  return {
+    async sync(runOptions: SyncRunOptions = {}): Promise<SyncReport> {
+      if (running) {
+        throw new SyncError("createBackupSync: a sync of this instance is still running; wait for it before starting another.", {
+          kind: "permanent",
+          code: "library.sync_in_progress",
+        });
+      }
+      running = true;
+      try {
+        for (const warning of target.warnings) reporter.report({ type: "warning", message: warning });
+        const report = await syncBackups.run({
+          folder,
+          dryRun: runOptions.dryRun === true,
+          ...(options.policy ? { policy: options.policy } : {}),
+          ...(runOptions.signal ? { signal: runOptions.signal } : {}),
+        });
+        report.warnings.unshift(...target.warnings);
+        reporter.report({ type: "run-finished", summary: summarize(report) });
+        return report;
+      } catch (error) {
+        reporter.report({ type: "failed", message: describeError(error) });
+        throw error;
+      } finally {
+        running = false;
+      }
+    },
+  };
+}
+
+/**
+ * A Reporter that drops every event: the default of `createBackupSync`.
+ *
+ * @example
+ * ```ts
+ * createBackupSync({ source, store, reporter: silentReporter });
+ * ```
+ */
+export const silentReporter: Reporter = { report: (_event: SyncEvent) => undefined };
+
+/** How the token providers name the library's options in their messages. */
+const LIBRARY_LABELS: SettingLabels = {
+  appKey: "dropbox.appKey",
+  appSecret: "dropbox.appSecret",
+  accessCode: "the access code (exchange it with the backup-sync CLI)",
+  refreshToken: "dropbox.refreshToken",
+  legacyToken: "dropbox.accessToken",
+};
+
+function present(value: unknown): string | undefined {
+  return typeof value === "string" && value.trim() !== "" ? value.trim() : undefined;
+}
+
+function normalizeFolder(folder: string | undefined): string {
+  if (folder === undefined) return "";
+  if (typeof folder !== "string") throw configError(`createBackupSync: folder must be a string such as "UISP/backups", got ${typeof folder}.`, "config.folder");
+  const normalized = folder.trim().replace(/^\/+|\/+$/g, "");
+  if (normalized !== "" && normalized.split("/").some((part) => part === "" || part.trim() === "." || part.trim() === "..")) {
+    throw configError(`createBackupSync: folder "${folder}" is not usable: folder names may not be empty, "." or "..".`, "config.folder");
+  }
+  return normalized;
+}
+
+function checkSource(options: BackupSyncOptions): { url: string; apiToken: string } | undefined {
+  if (options.source && options.unms) {
+    throw configError("createBackupSync: both unms and source are set; pass only one (source replaces the UNMS adapter).", "config.library.source_ambiguous");
+  }
+  if (options.source) {
+    for (const method of ["list", "timeZone", "open"] as const) {
+      if (typeof options.source[method] !== "function") {
+        throw configError(`createBackupSync: source has no ${method}() method; it must implement BackupSource (list, timeZone, open).`, "config.library.source_invalid");
+      }
+    }
+    return undefined;
+  }
+  if (!options.unms) {
+    throw configError(
+      "createBackupSync: no backup source: pass unms: { url, apiToken } to read backups from UNMS/UISP, or source with your own BackupSource.",
+      "config.library.source_missing",
+    );
+  }
+  const url = present(options.unms.url);
+  if (!url) {
+    throw configError("createBackupSync: unms.url is missing: set it to the NMS base URL, e.g. https://uisp.example.com/nms.", "config.unms_url_missing");
+  }
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
+    throw configError(`createBackupSync: unms.url "${url}" is not an http(s) URL: set it to the NMS base URL, e.g. https://uisp.example.com/nms.`, "config.unms_url");
+  }
+  const apiToken = present(options.unms.apiToken);
+  if (!apiToken) {
+    throw configError(
+      "createBackupSync: unms.apiToken is missing: create an API token in UISP (Settings > Users > API tokens) and pass it as unms.apiToken.",
+      "config.unms_token_missing",
+    );
+  }
+  return { url, apiToken };
+}
+
+interface Target {
+  store: BackupStore;
+  description: string;
+  /** Told on every run (a legacy Dropbox token). */
+  warnings: string[];
+}
+
+function checkTarget(options: BackupSyncOptions, reporter: Reporter, folder: string): Target {
+  if (options.store && options.dropbox) {
+    throw configError("createBackupSync: both dropbox and store are set; pass only one (store replaces the Dropbox adapter).", "config.library.store_ambiguous");
+  }
+  if (options.store) {
+    for (const method of ["list", "put", "remove"] as const) {
+      if (typeof options.store[method] !== "function") {
+        throw configError(`createBackupSync: store has no ${method}() method; it must implement BackupStore (list, put, remove).`, "config.library.store_invalid");
+      }
+    }
+    const kind = options.store.constructor?.name;
+    const named = kind && kind !== "Object" ? kind : "the given store";
+    return { store: options.store, description: folder ? `${named}, folder ${folder}` : named, warnings: [] };
+  }
+  if (!options.dropbox) {
+    throw configError(
+      "createBackupSync: no target: pass dropbox with credentials ({ appKey, refreshToken } or { tokens }) to copy into a Dropbox app folder, or store with your own BackupStore.",
+      "config.library.store_missing",
+    );
+  }
+  const { tokens, warnings } = dropboxTokens(options.dropbox, options.fetch);
+  const baseUrl = present(options.dropbox.baseUrl);
+  const store = new DropboxBackupStore({
+    tokens,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(baseUrl ? { baseUrl } : {}),
+    onRetry: ({ operation, attempt, reason, delayMs }) =>
+      reporter.report({ type: "warning", message: `Dropbox ${operation}: ${reason}; retry ${attempt} in ${Math.round(delayMs)} ms` }),
+  });
+  return { store, description: `Dropbox app folder /${folder}`, warnings };
+}
+
+function dropboxTokens(dropbox: DropboxCredentials | DropboxTokenSource, fetchImpl: typeof fetch | undefined): { tokens: AccessTokenProvider; warnings: string[] } {
+  if ("tokens" in dropbox) {
+    const tokens = dropbox.tokens;
+    if (!tokens || typeof tokens.accessToken !== "function" || typeof tokens.refreshAfterRejection !== "function") {
+      throw configError(
+        "createBackupSync: dropbox.tokens is not an AccessTokenProvider; it needs accessToken() and refreshAfterRejection(rejected, reason).",
+        "config.library.tokens_invalid",
+      );
+    }
+    return { tokens, warnings: [] };
+  }
+  const driver = { labels: LIBRARY_LABELS, now: Date.now };
+  const refreshToken = present(dropbox.refreshToken);
+  if (refreshToken) {
+    const appKey = present(dropbox.appKey);
+    if (!appKey) {
+      throw configError(
+        "createBackupSync: dropbox.appKey is missing: a refresh token can only be used with the app key of the Dropbox app that issued it (App Console > your app > Settings).",
+        "config.dropbox_app_key_missing",
+      );
+    }
+    const appSecret = present(dropbox.appSecret);
+    const baseUrl = present(dropbox.baseUrl);
+    const oauth = new DropboxOAuthClient({ ...(fetchImpl ? { fetch: fetchImpl } : {}), ...(baseUrl ? { baseUrl } : {}) });
+    const tokens = new RefreshingAccessTokenProvider({ ...driver, oauth, clientId: appKey, ...(appSecret ? { clientSecret: appSecret } : {}), refreshToken });
+    return { tokens, warnings: [] };
+  }
+  const legacyToken = present(dropbox.accessToken);
+  if (legacyToken) {
+    return {
+      tokens: new StaticAccessTokenProvider({ ...driver, token: legacyToken }),
+      warnings: [
+        "dropbox.accessToken is a legacy long-lived Dropbox token, which Dropbox is retiring; authorize once with the backup-sync CLI and pass dropbox.appKey with dropbox.refreshToken instead.",
+      ],
+    };
+  }
+  throw configError(
+    "createBackupSync: dropbox has no credentials: pass dropbox.refreshToken with dropbox.appKey (and dropbox.appSecret unless the token came from a PKCE authorization), a legacy dropbox.accessToken, or dropbox.tokens with your own AccessTokenProvider. The backup-sync CLI obtains a refresh token (see its README, Dropbox setup).",
+    "config.dropbox_credentials_missing",
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Ports and domain types
+
+/**
+ * The ports an embedder may implement: where backups come from, where copies go, who hears about it.
+ *
+ * @example
+ * ```ts
+ * class S3BackupStore implements BackupStore {
+ *   async list(folder: string) { return []; }
+ *   async put(folder: string, name: string, content: BackupDownload) { return { name }; }
+ *   async remove(folder: string, name: string) {}
+ * }
+ * ```
+ */
+export type { BackupSource, BackupStore, BackupDownload, ByteStream, PutOptions } from "./domain/ports.ts";
+
+/**
+ * Events a Reporter hears, and the Reporter port itself.
+ *
+ * @example
+ * ```ts
+ * const reporter: Reporter = { report: (event: SyncEvent) => { if (event.type === "uploaded") metrics.inc(event.bytes); } };
+ * ```
+ */
+export type { Reporter, SyncEvent } from "./domain/ports.ts";
+
+/**
+ * Supplies Dropbox access tokens (see `DropboxTokenSource`); `Clock` is the monotonic clock port.
+ *
+ * @example
+ * ```ts
+ * const tokens: AccessTokenProvider = { accessToken: async () => token, refreshAfterRejection: async () => { throw new Error("no refresh"); } };
+ * ```
+ */
+export type { AccessTokenProvider, Clock } from "./domain/ports.ts";
+
+/**
+ * A backup as UNMS lists it.
+ *
+ * @example
+ * ```ts
+ * const backup: UnmsBackup = { id: "3f1c…", createdAt: "2024-03-01T02:00:00Z", state: "success", size: 1048576 };
+ * ```
+ */
+export type { UnmsBackup } from "./domain/backup.ts";
+
+/**
+ * Reconciliation types: a stored file, the deletion policy, and the plan `reconcile()` returns.
+ *
+ * @example
+ * ```ts
+ * const plan: SyncPlan = reconcile({ backups, stored, timeZone: "Europe/Prague", policy: { maxDeletes: 3 } });
+ * ```
+ */
+export type {
+  StoredFile,
+  SyncPolicy,
+  SyncPlan,
+  PlannedUpload,
+  PlannedKeep,
+  PlannedDeletion,
+  IgnoredBackup,
+  Guard,
+  GuardCode,
+  ReconcileInput,
+  UploadReason,
+} from "./domain/reconcile.ts";
+
+/**
+ * The outcome of one run, as `sync()` resolves it.
+ *
+ * @example
+ * ```ts
+ * const { uploaded, deleted, failed }: SyncReport = await backupSync.sync();
+ * ```
+ */
+export type { SyncReport, UploadRecord } from "./app/sync-backups.ts";
+
+/**
+ * One run's settings, as the CLI and the UCRM plugin load them.
+ *
+ * @example
+ * ```ts
+ * const settings: Settings = await new EnvConfigStore(process.env).load();
+ * ```
+ */
+export type { Settings } from "./domain/settings.ts";
+
+/**
+ * The ConfigStore port (settings in, authorization outcome written back) and its value types.
+ *
+ * @example
+ * ```ts
+ * const store: ConfigStore = new UcrmFileConfigStore("/data/ucrm/data/plugins/backup-sync-dropbox");
+ * ```
+ */
+export type { ConfigStore, ConfigPatch, PrivateState, SaveOutcome } from "./adapters/config/config-store.ts";
+
+/**
+ * How a failure should be handled, and the options of a SyncError.
+ *
+ * @example
+ * ```ts
+ * const retryable = (kind: FailureKind) => kind === "transient" || kind === "rate-limited";
+ * ```
+ */
+export type { FailureKind, SyncErrorOptions } from "./domain/errors.ts";
+
+// ---------------------------------------------------------------------------------------------------
+// Domain functions and errors
+
+/**
+ * The typed failure every part throws: a `kind` to act on, a stable `code`, an actionable message.
+ *
+ * @example
+ * ```ts
+ * try { await backupSync.sync(); } catch (error) { if (SyncError.is(error) && error.kind === "config") showSettings(); }
+ * ```
+ */
+export { SyncError } from "./domain/errors.ts";
+
+/**
+ * A readable, never empty message for any thrown value.
+ *
+ * @example
+ * ```ts
+ * catch (error) { log(describeError(error)); }
+ * ```
+ */
+export { describeError } from "./domain/errors.ts";
+
+/**
+ * The pure planning step: what to upload, keep and delete, from the two listings alone.
+ *
+ * @example
+ * ```ts
+ * const plan = reconcile({ backups: await source.list(), stored: await store.list(""), timeZone: "UTC" });
+ * ```
+ */
+export { reconcile } from "./domain/reconcile.ts";
+
+/**
+ * The file name of a backup's copy, `unms-backup-YYYYMMDD-HHmm_<id>.unms` (the original plugin's format).
+ *
+ * @example
+ * ```ts
+ * backupFileName({ id: "abc", createdAt: "2024-01-31T23:59:00Z" }, "UTC"); // "unms-backup-20240131-2359_abc.unms"
+ * ```
+ */
+export { backupFileName } from "./domain/backup.ts";
+
+/**
+ * The backup id a copy's file name carries, or undefined for files that are not ours.
+ *
+ * @example
+ * ```ts
+ * backupIdFromFileName("unms-backup-20240131-2359_abc.unms"); // "abc"
+ * ```
+ */
+export { backupIdFromFileName } from "./domain/backup.ts";
+
+/**
+ * True when a file name is one of ours (only those are ever deleted).
+ *
+ * @example
+ * ```ts
+ * isBackupFileName("notes.txt"); // false
+ * ```
+ */
+export { isBackupFileName } from "./domain/backup.ts";
+
+/**
+ * The one-line summary of a report, as the CLI prints it.
+ *
+ * @example
+ * ```ts
+ * console.log(summarize(await backupSync.sync())); // "Sync finished: 2 uploaded, 5 already stored, 1 deleted."
+ * ```
+ */
+export { summarize } from "./app/run-sync.ts";
+
+/**
+ * Dropbox's content hash of bytes in memory, and the streaming hasher behind it.
+ *
+ * @example
+ * ```ts
+ * contentHashOf(new TextEncoder().encode("hello")); // 64 hex characters, as Dropbox lists it
+ * ```
+ */
+export { contentHashOf, DropboxContentHasher } from "./adapters/dropbox/content-hash.ts";
+
+// ---------------------------------------------------------------------------------------------------
+// Adapters
+
+/**
+ * The UNMS/UISP BackupSource (NMS API v2.1, streamed downloads, timeouts, specific errors).
+ *
+ * @example
+ * ```ts
+ * const source = new UnmsBackupSource({ baseUrl: "https://uisp.example.com/nms", apiToken });
+ * ```
+ */
+export { UnmsBackupSource } from "./adapters/unms/unms-backup-source.ts";
+
+/**
+ * Options of UnmsBackupSource.
+ *
+ * @example
+ * ```ts
+ * const options: UnmsBackupSourceOptions = { baseUrl: "https://uisp.example.com/nms", apiToken, timeoutMs: 120_000 };
+ * ```
+ */
+export type { UnmsBackupSourceOptions } from "./adapters/unms/unms-backup-source.ts";
+
+/**
+ * The Dropbox BackupStore (chunked upload sessions, content-hash verified, retries with backoff).
+ *
+ * @example
+ * ```ts
+ * const store = new DropboxBackupStore({ tokens });
+ * createBackupSync({ unms, store, folder: "UISP" });
+ * ```
+ */
+export { DropboxBackupStore } from "./adapters/dropbox/dropbox-backup-store.ts";
+
+/**
+ * Options of DropboxBackupStore.
+ *
+ * @example
+ * ```ts
+ * const options: DropboxBackupStoreOptions = { tokens, chunkBytes: 32 * 1024 * 1024 };
+ * ```
+ */
+export type { DropboxBackupStoreOptions } from "./adapters/dropbox/dropbox-backup-store.ts";
+
+/**
+ * A BackupStore in a local directory (a NAS mount, a second disk).
+ *
+ * @example
+ * ```ts
+ * createBackupSync({ unms, store: new LocalDirBackupStore("/mnt/nas/uisp-backups") });
+ * ```
+ */
+export { LocalDirBackupStore } from "./adapters/local-dir/local-dir-backup-store.ts";
+
+/**
+ * A BackupStore in memory, for tests and experiments.
+ *
+ * @example
+ * ```ts
+ * const store = new MemoryBackupStore();
+ * await createBackupSync({ unms, store }).sync();
+ * console.log(store.paths());
+ * ```
+ */
+export { MemoryBackupStore } from "./adapters/memory/memory-backup-store.ts";
+
+/**
+ * Options of MemoryBackupStore.
+ *
+ * @example
+ * ```ts
+ * new MemoryBackupStore({ caseInsensitive: true } satisfies MemoryBackupStoreOptions); // folds case like Dropbox
+ * ```
+ */
+export type { MemoryBackupStoreOptions } from "./adapters/memory/memory-backup-store.ts";
+
+/**
+ * A Reporter writing readable lines (the CLI's output), with a console sink.
+ *
+ * @example
+ * ```ts
+ * createBackupSync({ unms, store, reporter: new LineReporter(consoleSink()) });
+ * ```
+ */
+export { LineReporter, consoleSink } from "./adapters/report/line-reporter.ts";
+
+/**
+ * Where a LineReporter writes.
+ *
+ * @example
+ * ```ts
+ * const sink: LineSink = { write: ({ level, text }: Line) => logger[level === "error" ? "error" : "info"](text) };
+ * ```
+ */
+export type { LineSink } from "./adapters/report/line-reporter.ts";
+
+/**
+ * One line a LineReporter writes: its level and its (already redacted) text.
+ *
+ * @example
+ * ```ts
+ * const line: Line = { level: "warning", text: "The NMS settings name no time zone; new file names use UTC" };
+ * ```
+ */
+export type { Line } from "./adapters/report/format.ts";
+
+/**
+ * AccessTokenProviders: a refresh token (short-lived tokens renewed before expiry and after a 401)
+ * and a legacy long-lived token.
+ *
+ * @example
+ * ```ts
+ * const tokens = new RefreshingAccessTokenProvider({
+ *   oauth: new DropboxOAuthClient(), clientId: appKey, refreshToken,
+ *   labels: { appKey: "appKey", appSecret: "appSecret", accessCode: "code", refreshToken: "refreshToken", legacyToken: "token" },
+ *   now: Date.now,
+ * });
+ * ```
+ */
+export { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "./adapters/dropbox-auth/token-providers.ts";
+
+/**
+ * Dropbox's OAuth token endpoint client (code exchange, refresh), secrets in the body only.
+ *
+ * @example
+ * ```ts
+ * const grant = await new DropboxOAuthClient().refresh({ clientId: appKey, refreshToken });
+ * ```
+ */
+export { DropboxOAuthClient } from "./adapters/dropbox-auth/dropbox-oauth-client.ts";
+
+/**
+ * ConfigStores of the CLI (environment + state dir) and the UCRM plugin (ucrm.json + data/config.json).
+ *
+ * @example
+ * ```ts
+ * const settings = await new EnvConfigStore(process.env).load();
+ * ```
+ */
+export { EnvConfigStore } from "./adapters/config/env-config-store.ts";
+
+/**
+ * The UCRM plugin's ConfigStore.
+ *
+ * @example
+ * ```ts
+ * const settings = await new UcrmFileConfigStore(pluginDir).load();
+ * ```
+ */
+export { UcrmFileConfigStore } from "./adapters/config/ucrm-file-config-store.ts";
