@@ -62,6 +62,7 @@ export class LocalDirBackupStore implements BackupStore {
           if (!out.write(chunk)) await once(out, "drain");
           options.onProgress?.(size);
         }
+        if (size === 0) options.onProgress?.(0);
       } finally {
         out.end();
         await closed;
