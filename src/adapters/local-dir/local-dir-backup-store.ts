@@ -11,6 +11,7 @@ import { join, resolve, sep } from "node:path";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { SyncError, describeError } from "../../domain/errors.ts";
+import { checkFileName, readSource } from "../store-input.ts";
 import type { BackupDownload, BackupStore, PutOptions } from "../../domain/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
 import { DropboxContentHasher } from "../dropbox/content-hash.ts";
@@ -44,7 +45,7 @@ export class LocalDirBackupStore implements BackupStore {
 
   async put(folder: string, name: string, content: BackupDownload, options: PutOptions = {}): Promise<StoredFile> {
     const dir = this.#folderPath(folder);
-    const target = join(dir, checkName(name));
+    const target = join(dir, checkFileName(name));
     await mkdir(dir, { recursive: true }).catch((error) => {
       throw this.#fsError(`create the folder ${dir}`, error);
     });
@@ -82,7 +83,7 @@ export class LocalDirBackupStore implements BackupStore {
   }
 
   async remove(folder: string, name: string): Promise<void> {
-    const target = join(this.#folderPath(folder), checkName(name));
+    const target = join(this.#folderPath(folder), checkFileName(name));
     await rm(target, { force: true }).catch((error) => {
       throw this.#fsError(`delete ${target}`, error);
     });
@@ -128,29 +129,4 @@ export class LocalDirBackupStore implements BackupStore {
   }
 }
 
-function checkName(name: string): string {
-  if (name === "" || name === "." || name === ".." || /[/\\\u0000]/.test(name)) {
-    throw new SyncError(`"${name}" is not a valid file name`, { kind: "permanent", code: "store.bad_name" });
-  }
-  return name;
-}
 
-/** The source's bytes; a failure of the source itself becomes `source-interrupted`. */
-async function* readSource(content: BackupDownload, name: string): AsyncGenerator<Uint8Array> {
-  const iterator = content.stream[Symbol.asyncIterator]();
-  for (;;) {
-    let next: IteratorResult<Uint8Array>;
-    try {
-      next = await iterator.next();
-    } catch (error) {
-      if (SyncError.is(error)) throw error;
-      throw new SyncError(`Reading the backup for ${name} broke off: ${describeError(error)}`, {
-        kind: "source-interrupted",
-        code: "source.read_failed",
-        cause: error,
-      });
-    }
-    if (next.done) return;
-    yield next.value;
-  }
-}

@@ -6,7 +6,8 @@
  * first, committed only after the stream ended cleanly and at the announced length), an existing
  * name is never clobbered without `overwrite`, and a broken stream fails as `source-interrupted`.
  */
-import { SyncError, describeError } from "../../domain/errors.ts";
+import { SyncError } from "../../domain/errors.ts";
+import { checkFileName, readSource } from "../store-input.ts";
 import type { BackupDownload, BackupStore, PutOptions } from "../../domain/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
 import { DropboxContentHasher } from "../dropbox/content-hash.ts";
@@ -48,7 +49,7 @@ export class MemoryBackupStore implements BackupStore {
 
   async put(folder: string, name: string, content: BackupDownload, options: PutOptions = {}): Promise<StoredFile> {
     const folderKey = this.#folderKey(folder);
-    const nameKey = this.#key(checkName(name));
+    const nameKey = this.#key(checkFileName(name));
     const overwrite = options.overwrite === true;
     // Checked before reading too, so a conflict costs no download; checked again at commit below.
     if (!overwrite) this.#refuseExisting(folderKey, nameKey, name, folder);
@@ -84,7 +85,7 @@ export class MemoryBackupStore implements BackupStore {
     signal?.throwIfAborted();
     const folderKey = this.#folderKey(folder);
     const files = this.#folders.get(folderKey);
-    files?.delete(this.#key(checkName(name)));
+    files?.delete(this.#key(checkFileName(name)));
     if (files?.size === 0) this.#folders.delete(folderKey);
   }
 
@@ -123,15 +124,6 @@ export class MemoryBackupStore implements BackupStore {
   }
 }
 
-function checkName(name: string): string {
-  if (name === "" || name === "." || name === ".." || /[/\\\u0000]/.test(name)) {
-    throw new SyncError(`"${name}" is not a valid file name: it must be non-empty and hold no path separator`, {
-      kind: "permanent",
-      code: "store.bad_name",
-    });
-  }
-  return name;
-}
 
 function concat(pieces: Uint8Array[], size: number): Uint8Array {
   const bytes = new Uint8Array(size);
@@ -143,22 +135,3 @@ function concat(pieces: Uint8Array[], size: number): Uint8Array {
   return bytes;
 }
 
-/** The source's bytes; a failure of the source itself becomes `source-interrupted`. */
-async function* readSource(content: BackupDownload, name: string): AsyncGenerator<Uint8Array> {
-  const iterator = content.stream[Symbol.asyncIterator]();
-  for (;;) {
-    let next: IteratorResult<Uint8Array>;
-    try {
-      next = await iterator.next();
-    } catch (error) {
-      if (SyncError.is(error)) throw error;
-      throw new SyncError(`Reading the backup for ${name} broke off: ${describeError(error)}; nothing was stored`, {
-        kind: "source-interrupted",
-        code: "source.read_failed",
-        cause: error,
-      });
-    }
-    if (next.done) return;
-    yield next.value;
-  }
-}
