@@ -3,8 +3,10 @@
  * `fetch` from the fake UNMS into a Dropbox upload session: same chunk size, no hashing, no retries),
  * side by side, on generated backups served by the loopback fakes.
  *
- *   node --import tsx scripts/bench.ts [--sizes 64,1024] [--repeat 1] [--node-options "--max-semi-space-size=4"]
+ *   node --import tsx scripts/bench.ts [--sizes 64,1024] [--repeat 1] [--chunk-mib 16] [--node-options=--max-semi-space-size=4]
  *
+ * --chunk-mib sets DROPBOX_CHUNK_MIB for the real path and the same chunk for the baseline (default:
+ * DEFAULT_DROPBOX_CHUNK_BYTES; the memory target is defined for the default).
  * --node-options sets NODE_OPTIONS for both children (for experiments on memory; the targets hold without).
  *
  * The fakes run in this process; each measured run is a child process, so its peak RSS (getrusage
@@ -29,6 +31,7 @@ const TARGET_PEAK_RSS_MIB = 160;
 const TARGET_RSS_GROWTH_MIB = 16;
 const cli = resolve("dist/cli.mjs");
 let childNodeOptions = "";
+let chunkBytes = DEFAULT_DROPBOX_CHUNK_BYTES;
 
 /** Preloaded into every measured child: its own peak RSS from the kernel, written at exit. */
 const RSS_HOOK = `import { writeFileSync } from "node:fs";
@@ -170,7 +173,7 @@ async function measureRaw(workDir: string, bytes: number, expectedHash: string):
       BACKUP_ID: fakes.backupId,
       DROPBOX_BASE_URL: fakes.dropboxUrl,
       ACCESS_TOKEN: fakes.dropbox.issueAccessToken(),
-      CHUNK_BYTES: String(DEFAULT_DROPBOX_CHUNK_BYTES),
+      CHUNK_BYTES: String(chunkBytes),
       TARGET_PATH: `/raw/${fakes.backupId}.unms`,
     });
     const line = outcome.stdout.split("\n").find((l) => l.startsWith("RESULT "));
@@ -204,6 +207,7 @@ async function measureReal(workDir: string, bytes: number, expectedHash: string)
       DROPBOX_REFRESH_TOKEN: fakes.dropbox.issueRefreshToken(),
       DROPBOX_BASE_URL: fakes.dropboxUrl,
       STATE_DIR: stateDir,
+      ...(chunkBytes === DEFAULT_DROPBOX_CHUNK_BYTES ? {} : { DROPBOX_CHUNK_MIB: String(chunkBytes / MiB) }),
     });
     const summaryLine = outcome.stdout.split("\n").find((l) => l.startsWith("{"));
     const summary = summaryLine ? (JSON.parse(summaryLine) as { uploads?: { bytes: number; durationMs: number }[] }) : undefined;
@@ -256,9 +260,14 @@ async function main(): Promise<number> {
       sizes: { type: "string", default: "64,1024" },
       repeat: { type: "string", default: "1" },
       "node-options": { type: "string", default: "" },
+      "chunk-mib": { type: "string", default: String(DEFAULT_DROPBOX_CHUNK_BYTES / MiB) },
     },
   });
   childNodeOptions = values["node-options"];
+  chunkBytes = Number(values["chunk-mib"]) * MiB;
+  if (!Number.isInteger(chunkBytes) || chunkBytes <= 0 || chunkBytes % (4 * MiB) !== 0) {
+    throw new Error(`--chunk-mib ${values["chunk-mib"]}: expected a multiple of 4 (MiB), e.g. --chunk-mib 16`);
+  }
   const sizes = parseSizes(values.sizes);
   const repeat = Number(values.repeat);
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat ${values.repeat}: expected a whole number >= 1`);
@@ -268,7 +277,7 @@ async function main(): Promise<number> {
   await writeFile(join(workDir, "raw-baseline.mjs"), RAW_BASELINE);
   try {
     console.log(
-      `Backup sync benchmark: UNMS -> Dropbox through the loopback fakes, chunk ${DEFAULT_DROPBOX_CHUNK_BYTES / MiB} MiB (default), ` +
+      `Backup sync benchmark: UNMS -> Dropbox through the loopback fakes, chunk ${chunkBytes / MiB} MiB${chunkBytes === DEFAULT_DROPBOX_CHUNK_BYTES ? " (default)" : ""}, ` +
         `best of ${repeat}; Node ${process.version}, ${process.platform}/${process.arch}` +
         (childNodeOptions ? `; NODE_OPTIONS=${childNodeOptions}` : ""),
     );
@@ -304,7 +313,7 @@ function report(rows: { mib: number; raw: Measurement; real: Measurement }[]): n
     `${raw.unmsRequests}+${raw.dropboxRequests}`,
     `${real.unmsRequests}+${real.dropboxRequests}`,
     (real.wallMs / 1000).toFixed(1),
-    raw.hashOk && real.hashOk ? "match" : `MISMATCH (${raw.hashOk ? "" : "raw "}${real.hashOk ? "" : "real"})`.replace(" )", ")"),
+    raw.hashOk && real.hashOk ? "match" : `MISMATCH (${[raw.hashOk ? "" : "raw", real.hashOk ? "" : "real"].filter(Boolean).join(", ")})`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const format = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ");

@@ -51,7 +51,7 @@ const EMPTY = new Uint8Array(0);
  *          32 |   435 |          194 |               34
  *
  * The CLI holds ~30 MiB more than the upload alone (the download's 64 KiB pieces wait for the GC),
- * so 16 MiB chunks peaked at 147-169 MiB over runs; 8 MiB stays at 137-141.
+ * so 16 MiB chunks peaked at 147-162 MiB over eight runs (four at or over 160); 8 MiB: 132-144.
  */
 export const DEFAULT_DROPBOX_CHUNK_BYTES = 8 * MiB;
 /** Dropbox refuses request bodies over 150 MiB; the largest multiple of 4 MiB below that. */
