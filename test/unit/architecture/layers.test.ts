@@ -1,0 +1,50 @@
+/**
+ * Dependencies point inward: the domain imports only the domain; adapters never import the app
+ * layer. Checked from the source text, so a violation fails CI rather than waiting for a review.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const src = join(root, "src");
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? files(path) : path.endsWith(".ts") ? [path] : [];
+  });
+}
+
+/** Every module specifier a file imports or re-exports. */
+function imports(file: string): string[] {
+  const text = readFileSync(file, "utf8");
+  return [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+"([^"]+)"|(?:^|\n)\s*import\s+"([^"]+)"/g)].map((m) => m[1] ?? m[2]!);
+}
+
+function violations(layer: string, allowed: (specifier: string, target: string | undefined) => boolean): string[] {
+  const found: string[] = [];
+  for (const file of files(join(src, layer))) {
+    for (const specifier of imports(file)) {
+      const target = specifier.startsWith(".") ? relative(src, resolve(dirname(file), specifier)) : undefined;
+      if (!allowed(specifier, target)) found.push(`${relative(root, file)} imports "${specifier}"`);
+    }
+  }
+  return found;
+}
+
+test("src/domain imports nothing but the domain: no I/O, no SDK, no container", () => {
+  assert.deepEqual(violations("domain", (_s, target) => target !== undefined && target.startsWith("domain/")), []);
+});
+
+test("src/adapters never import the app layer", () => {
+  assert.deepEqual(violations("adapters", (_s, target) => target === undefined || !target.startsWith("app/")), []);
+});
+
+test("the checker itself sees imports (it would catch a violation)", () => {
+  const sample = files(join(src, "app")).flatMap(imports);
+  assert.ok(sample.some((s) => s.startsWith("../domain/")), "expected app modules to import the domain");
+  assert.ok(sample.includes("inversify"), "expected the container to import inversify");
+});
