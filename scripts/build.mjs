@@ -26,7 +26,12 @@ const common = {
   define: { "process.env.BACKUP_SYNC_VERSION": JSON.stringify(pkg.version) },
 };
 
-await build({ ...common, entryPoints: ["src/app/cli.ts"], outfile: "dist/cli.mjs" });
+await build({
+  ...common,
+  entryPoints: ["src/app/cli.ts"],
+  outfile: "dist/cli.mjs",
+  alias: { "node-fetch": "./scripts/shims/node-fetch.cjs" },
+});
 console.log("built dist/cli.mjs");
 
 if (existsSync("src/index.ts")) {

@@ -232,6 +232,10 @@ export async function authorizeDropbox(input: AuthorizeInput): Promise<Authorize
     try {
       const grant = await oauth.exchangeCode({ ...credentials(), code, ...(verifier ? { codeVerifier: verifier } : {}) });
       register(grant.refreshToken, grant.accessToken);
+      input.reporter?.report({
+        type: "info",
+        message: "Dropbox is authorized: the access code was exchanged for a refresh token, which is saved; from now on each run gets a short-lived access token from it.",
+      });
       access = { token: grant.accessToken, expiresAt: now() + grant.expiresInSeconds * 1000 };
       return { type: "code-exchanged", refreshToken: grant.refreshToken ?? "", access };
     } catch (error) {

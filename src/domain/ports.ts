@@ -62,6 +62,7 @@ export type SyncEvent =
   | { type: "ignored"; backupId: string; reason: string }
   | { type: "deleted"; name: string; dryRun: boolean }
   | { type: "guarded"; message: string; advice: string }
+  | { type: "info"; message: string }
   | { type: "warning"; message: string }
   | { type: "failed"; name?: string; message: string }
   | { type: "authorization-required"; message: string; url: string }

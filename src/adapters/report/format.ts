@@ -62,6 +62,8 @@ export function formatEvent(event: SyncEvent): Line | undefined {
       return info(`${event.dryRun ? "Would delete" : "Deleted"} ${event.name} (UNMS no longer lists its backup)`);
     case "guarded":
       return { level: "warning", text: `Deletions held back: ${event.message}. ${event.advice}` };
+    case "info":
+      return info(event.message);
     case "warning":
       return { level: "warning", text: event.message };
     case "failed":
