@@ -71,8 +71,13 @@ try {
   unms.removeBackup(newest.id);
   await run(`4. UNMS deleted backup ${newest.id}: the copy is deleted too; the admin's own file stays`, {});
   showDropbox();
+  const remaining = unms.backups();
+  for (const backup of remaining) unms.removeBackup(backup.id);
+  await run("5. UNMS suddenly lists no backup at all (a reinstall, an outage): the guard deletes nothing", {});
+  showDropbox();
+  for (const backup of remaining) unms.addBackup(backup);
   await rm(localTarget, { recursive: true, force: true });
-  await run(`5. The same backups into a local folder (${localTarget})`, { TARGET_DIR: localTarget, DROPBOX_FOLDER: "" }, ["sync", "--json"]);
+  await run(`6. The same backups into a local folder (${localTarget})`, { TARGET_DIR: localTarget, DROPBOX_FOLDER: "" }, ["sync", "--json"]);
   console.log(`\nThe demo made ${dropboxServer.requestCount} requests to the Dropbox simulator and ${unmsServer.requestCount} to the UNMS simulator.`);
 } finally {
   await unmsServer.close();
