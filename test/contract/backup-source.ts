@@ -5,9 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { describe, test } from "node:test";
+import { describe } from "node:test";
 import { SyncError } from "../../src/domain/errors.ts";
 import type { BackupSource, ByteStream } from "../../src/domain/ports.ts";
+import { fixtureTest } from "./fixture.ts";
 
 export interface SeedBackup {
   id: string;
@@ -29,15 +30,7 @@ export interface BackupSourceFixture {
 
 export function backupSourceContract(name: string, setup: () => Promise<BackupSourceFixture>): void {
   describe(`BackupSource contract: ${name}`, () => {
-    const withSource = (title: string, body: (fixture: BackupSourceFixture) => Promise<void>) =>
-      test(title, async () => {
-        const fixture = await setup();
-        try {
-          await body(fixture);
-        } finally {
-          await fixture.teardown?.();
-        }
-      });
+    const withSource = fixtureTest(setup);
 
     withSource("list() of an empty source is an empty array", async ({ source }) => {
       assert.deepEqual(await source.list(), []);

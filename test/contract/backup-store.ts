@@ -4,10 +4,11 @@
  * capability differences (case folding, content hashes) are options, not copies of the suite.
  */
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe } from "node:test";
 import { SyncError } from "../../src/domain/errors.ts";
 import type { BackupStore } from "../../src/domain/ports.ts";
 import { refContentHash } from "../fakes/content-hash-ref.ts";
+import { fixtureTest } from "./fixture.ts";
 
 export interface BackupStoreFixture {
   store: BackupStore;
@@ -59,15 +60,7 @@ export function backupStoreContract(
   const multiChunkBytes = options.multiChunkBytes ?? 9 * MiB + 5;
 
   describe(`BackupStore contract: ${name}`, () => {
-    const withStore = (title: string, body: (fixture: BackupStoreFixture) => Promise<void>) =>
-      test(title, async () => {
-        const fixture = await setup();
-        try {
-          await body(fixture);
-        } finally {
-          await fixture.teardown?.();
-        }
-      });
+    const withStore = fixtureTest(setup);
 
     const put = (fixture: BackupStoreFixture, fileName: string, bytes: Uint8Array, overwrite = false) =>
       fixture.store.put(fixture.folder, fileName, { stream: streamOf(bytes), length: bytes.length }, { overwrite });
