@@ -9,7 +9,6 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { FakeDropbox } from "../fakes/dropbox.ts";
 import { startLoopbackServer } from "../fakes/loopback.ts";
 import { FakeUnms } from "../fakes/unms.ts";
+import { runProcess } from "./process.ts";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const denoBin = join(repoRoot, "node_modules", ".bin", process.platform === "win32" ? "deno.cmd" : "deno");
@@ -74,15 +74,7 @@ function commandFor(runtime: Runtime, args: string[]): [string, string[]] {
 
 function run(runtime: Runtime, args: string[], env: Record<string, string>, cwd: string): Promise<RunResult> {
   const [command, argv] = commandFor(runtime, args);
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, argv, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runProcess(command, argv, { env, cwd, timeoutMs: 60_000 });
 }
 
 function lastJsonLine(result: RunResult, context: string): Summary {

@@ -7,7 +7,6 @@
  * deadlock them.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
@@ -19,6 +18,7 @@ import { startLoopbackServer, type LoopbackServer } from "../fakes/loopback.ts";
 import { FakeUnms } from "../fakes/unms.ts";
 import { RUN_LOCK_FILE } from "../../src/adapters/lock/run-lock.ts";
 import { PRIVATE_STATE_FILE } from "../../src/adapters/config/private-state-file.ts";
+import { runProcess } from "./process.ts";
 
 export const MiB = 1024 * 1024;
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -153,29 +153,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   return harness;
 }
 
-function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
-    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
-    const timer = setTimeout(() => child.kill("SIGKILL"), RUN_TIMEOUT_MS);
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      fail(error);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      const stdout = Buffer.concat(out).toString("utf8");
-      const stderr = Buffer.concat(err).toString("utf8");
-      if (signal) {
-        fail(new Error(`node dist/cli.mjs ${args.join(" ")} was killed by ${signal} (timeout ${RUN_TIMEOUT_MS} ms)`));
-        return;
-      }
-      done({ code, stdout, stderr, output: `${stdout}${stderr}` });
-    });
-  });
+async function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
+  const { code, stdout, stderr } = await runProcess(process.execPath, [cliPath, ...args], { env, timeoutMs: RUN_TIMEOUT_MS });
+  return { code, stdout, stderr, output: `${stdout}${stderr}` };
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
@@ -20,6 +20,7 @@ import { startLoopbackServer, type LoopbackServer } from "../fakes/loopback.ts";
 import { FakeUnms } from "../fakes/unms.ts";
 import { assertNoSecrets } from "./helpers.ts";
 import { PRIVATE_STATE_FILE } from "../../src/adapters/config/private-state-file.ts";
+import { runProcess } from "./process.ts";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const pluginZip = join(repoRoot, "dist", "backup-sync-dropbox.zip");
@@ -155,25 +156,8 @@ function privateSecrets(pluginDir: string): string[] {
   return [state.pkceVerifier].filter((value): value is string => typeof value === "string" && value !== "");
 }
 
-/** Asynchronous on purpose: the fakes answer from this process, so spawnSync would deadlock. */
 function runPhp(mainPhp: string, cwd: string, env: Record<string, string>): Promise<PhpRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("php", [mainPhp], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill("SIGKILL"), RUN_TIMEOUT_MS);
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      if (signal) reject(new Error(`php ${mainPhp} was killed by ${signal} after ${RUN_TIMEOUT_MS} ms\n${stdout}${stderr}`));
-      else resolve({ code, stdout, stderr });
-    });
-  });
+  return runProcess("php", [mainPhp], { env, cwd, timeoutMs: RUN_TIMEOUT_MS });
 }
 
 function explain(plugin: Plugin, run: PhpRun): string {
