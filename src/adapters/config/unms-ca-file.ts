@@ -31,7 +31,7 @@ export function readUnmsCaFile(path: string): { certificates: string[] } | { pro
  * The PEM certificates in `content`, each one parsed once to prove it is a certificate.
  * `which` and `but` start the problem text: "names /x.pem, which" / "names /x.pem, but".
  */
-export function certificatesIn(content: string, which = "holds text that", but = "holds text, but"): { certificates: string[] } | { problem: string } {
+export function certificatesIn(content: string, which = "is text that", but = "is PEM text, but"): { certificates: string[] } | { problem: string } {
   const certificates = content.match(PEM_CERTIFICATE) ?? [];
   if (certificates.length === 0) {
     const hint = /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(content) ? " (it holds a private key; give the certificate, never the key)" : "";
