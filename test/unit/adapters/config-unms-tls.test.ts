@@ -129,3 +129,18 @@ describe("UcrmFileConfigStore: unmsCaFile and unmsTlsInsecure", () => {
     assert.equal((await off.load()).unmsTlsInsecure, false);
   });
 });
+
+describe("where an admin finds the two settings", () => {
+  test("the UCRM form offers unmsCaFile as text and unmsTlsInsecure as an optional checkbox; --help lists both variables", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const { HELP } = await import("../../../src/app/cli-main.ts");
+    const manifest = JSON.parse(await readFile(new URL("../../../plugin/manifest.json", import.meta.url), "utf8")) as {
+      configuration: { key: string; type?: string; required: number }[];
+    };
+    const field = (key: string) => manifest.configuration.find((f) => f.key === key);
+    assert.deepEqual([field("unmsCaFile")?.type, field("unmsCaFile")?.required], ["text", 0]);
+    assert.deepEqual([field("unmsTlsInsecure")?.type, field("unmsTlsInsecure")?.required], ["checkbox", 0]);
+    assert.match(HELP, /^ {2}UNMS_CA_FILE {10}\S/m);
+    assert.match(HELP, /^ {2}UNMS_TLS_INSECURE {5}\S/m);
+  });
+});
