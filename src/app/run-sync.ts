@@ -75,9 +75,8 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
 
   // Told on every run, whatever happens next, until the setting is turned off.
   const tlsWarnings = settings.unmsTlsInsecure ? [insecureTlsWarning("UNMS_TLS_INSECURE / unmsTlsInsecure")] : [];
-  for (const message of tlsWarnings) reporter.report({ type: "warning", message });
-
   try {
+    for (const message of tlsWarnings) reporter.report({ type: "warning", message });
     let tokens: AccessTokenProvider | undefined;
     if (!settings.targetDir) {
       const auth = await authorizeDropbox({
