@@ -16,6 +16,8 @@ import { DropboxBackupStore } from "./adapters/dropbox/dropbox-backup-store.ts";
 import { DropboxOAuthClient } from "./adapters/dropbox-auth/dropbox-oauth-client.ts";
 import { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "./adapters/dropbox-auth/token-providers.ts";
 import { createSyncContainer } from "./app/container.ts";
+import { certificatesIn, readUnmsCaFile } from "./adapters/config/unms-ca-file.ts";
+import { insecureTlsWarning } from "./adapters/unms/unms-tls-fetch.ts";
 import { summarize } from "./app/run-sync.ts";
 import { ids } from "./app/service-ids.ts";
 import type { SyncReport } from "./app/sync-backups.ts";
@@ -59,6 +61,26 @@ export interface DropboxTokenSource {
 }
 
 /**
+ * Where UNMS is, its API token, and how to trust its HTTPS certificate when no public CA signed it.
+ * The TLS options apply to UNMS calls only, never to Dropbox.
+ *
+ * @example
+ * ```ts
+ * const unms: UnmsConnection = { url: "https://10.0.0.5/nms", apiToken: process.env.UNMS_API_TOKEN!, caFile: "/etc/uisp/ca.pem" };
+ * ```
+ */
+export interface UnmsConnection {
+  url: string;
+  apiToken: string;
+  /** PEM file with one or more certificates (UISP's own, or the CA that issued it) to trust besides the public CAs. */
+  caFile?: string;
+  /** The same as PEM text, for certificates you already hold in memory. */
+  ca?: string | string[];
+  /** Skip certificate verification for UNMS (a warning on every run); prefer `caFile`. */
+  tlsInsecure?: boolean;
+}
+
+/**
  * What `createBackupSync` needs: where backups come from (`unms` or your own `source`) and where
  * copies go (`dropbox` or your own `store`); the rest is optional.
  *
@@ -74,7 +96,7 @@ export interface DropboxTokenSource {
  */
 export interface BackupSyncOptions {
   /** Read backups from this UNMS/UISP (the NMS base URL, e.g. `https://uisp.example.com/nms`). */
-  unms?: { url: string; apiToken: string };
+  unms?: UnmsConnection;
   /** Your own BackupSource instead of `unms`. */
   source?: BackupSource;
   /** Copy into this Dropbox app folder. */
@@ -152,11 +174,14 @@ export function createBackupSync(options: BackupSyncOptions): BackupSync {
   const folder = normalizeFolder(options.folder);
   const unms = checkSource(options);
   const target = checkTarget(options, reporter, folder);
+  const unmsTls = unms ? checkUnmsTls(options.unms!, options.fetch) : {};
+  if (unmsTls.unmsTlsInsecure) target.warnings.unshift(insecureTlsWarning("unms.tlsInsecure"));
 
   const settings: Settings = {
     unmsUrl: unms?.url ?? "",
     unmsApiToken: unms?.apiToken ?? "",
     dropboxFolder: folder,
+    ...unmsTls,
     // The library takes no run lock and keeps no private state; the embedder owns both.
     stateDir: "",
   };
@@ -233,6 +258,43 @@ function normalizeFolder(folder: string | undefined): string {
     throw configError(`createBackupSync: folder "${folder}" is not usable: folder names may not be empty, "." or "..".`, "config.folder");
   }
   return normalized;
+}
+
+/** The CA certificates and insecure switch of `unms`, checked now so a bad file fails here. */
+function checkUnmsTls(unms: UnmsConnection, customFetch: typeof fetch | undefined): Pick<Settings, "unmsCaCertificates" | "unmsTlsInsecure"> {
+  const certificates: string[] = [];
+  if (unms.caFile !== undefined) {
+    if (typeof unms.caFile !== "string" || unms.caFile.trim() === "") {
+      throw configError("createBackupSync: unms.caFile must be the path of a PEM file, e.g. /etc/uisp/ca.pem.", "config.unms_ca_file");
+    }
+    const read = readUnmsCaFile(unms.caFile.trim());
+    if ("problem" in read) {
+      throw configError(`createBackupSync: unms.caFile ${read.problem}; give a PEM file with the UISP certificate or the CA that issued it.`, "config.unms_ca_file");
+    }
+    certificates.push(...read.certificates);
+  }
+  if (unms.ca !== undefined) {
+    const texts = Array.isArray(unms.ca) ? unms.ca : [unms.ca];
+    for (const [index, pem] of texts.entries()) {
+      const parsed = typeof pem === "string" ? certificatesIn(pem) : { problem: `is a ${typeof pem}, not PEM text` };
+      if ("problem" in parsed) {
+        const which = Array.isArray(unms.ca) ? `unms.ca[${index}]` : "unms.ca";
+        throw configError(`createBackupSync: ${which} ${parsed.problem}; give the PEM text of the UISP certificate or of the CA that issued it.`, "config.unms_ca");
+      }
+      certificates.push(...parsed.certificates);
+    }
+  }
+  if (unms.tlsInsecure !== undefined && typeof unms.tlsInsecure !== "boolean") {
+    throw configError(`createBackupSync: unms.tlsInsecure must be true or false, got ${typeof unms.tlsInsecure}.`, "config.unms_tls_insecure");
+  }
+  const insecure = unms.tlsInsecure === true;
+  if (customFetch && (insecure || certificates.length > 0)) {
+    throw configError(
+      "createBackupSync: unms.caFile, unms.ca and unms.tlsInsecure configure the built-in HTTPS client, but fetch replaces it; drop fetch, or set up TLS in your fetch and drop those options.",
+      "config.unms_tls_with_fetch",
+    );
+  }
+  return { ...(certificates.length > 0 ? { unmsCaCertificates: certificates } : {}), ...(insecure ? { unmsTlsInsecure: true } : {}) };
 }
 
 function checkSource(options: BackupSyncOptions): { url: string; apiToken: string } | undefined {

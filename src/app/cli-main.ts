@@ -41,6 +41,8 @@ Settings (environment):
   DROPBOX_CHUNK_MIB     upload chunk size in MiB, a multiple of 4
   MAX_DELETES           most deletions per run without --allow-mass-delete (default: half)
   TARGET_DIR            copy into this local folder instead of Dropbox
+  UNMS_CA_FILE          PEM file of certificates (UISP's own or its CA) trusted for UNMS only
+  UNMS_TLS_INSECURE     true: do not verify UNMS's certificate (UNMS only; warns every run)
 
 Exit codes: 0 in sync; 1 the run failed or a backup could not be stored; 2 configuration or usage
 error; 3 waiting for you to authorize Dropbox (the URL is printed).

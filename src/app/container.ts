@@ -12,6 +12,7 @@ import { UnmsBackupSource } from "../adapters/unms/unms-backup-source.ts";
 import { DropboxBackupStore } from "../adapters/dropbox/dropbox-backup-store.ts";
 import { LocalDirBackupStore } from "../adapters/local-dir/local-dir-backup-store.ts";
 import { createNodeHttpFetch } from "../adapters/http/node-http-fetch.ts";
+import { createUnmsTlsFetch, needsUnmsTlsFetch, type UnmsTlsOptions } from "../adapters/unms/unms-tls-fetch.ts";
 import { SyncError } from "../domain/errors.ts";
 import { ids } from "./service-ids.ts";
 import { RetryingBackupSource } from "./retrying-source.ts";
@@ -46,7 +47,10 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
     bind(ids.Settings).toConstantValue(input.settings);
     bind(ids.Reporter).toConstantValue(input.reporter);
     bind(ids.Clock).toConstantValue(input.clock ?? monotonicClock);
-    bind(ids.UnmsFetch).toConstantValue(input.unmsFetch ?? ((url, init) => fetch(url, init)));
+    const unmsTls: UnmsTlsOptions = { caCertificates: input.settings.unmsCaCertificates ?? [], insecure: input.settings.unmsTlsInsecure === true };
+    bind(ids.UnmsFetch).toConstantValue(
+      input.unmsFetch ?? (needsUnmsTlsFetch(unmsTls) ? createUnmsTlsFetch(unmsTls) : (url, init) => fetch(url, init)),
+    );
     bind(ids.DropboxFetch)
       .toResolvedValue((settings: Settings) => input.dropboxFetch ?? createNodeHttpFetch({ baseUrl: settings.dropboxBaseUrl }), [ids.Settings])
       .inSingletonScope();

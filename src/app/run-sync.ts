@@ -7,6 +7,7 @@ import type { AccessTokenProvider, Reporter } from "../domain/ports.ts";
 import type { Settings } from "../domain/settings.ts";
 import type { ConfigStore } from "../adapters/config/config-store.ts";
 import { acquireRunLock } from "../adapters/lock/run-lock.ts";
+import { insecureTlsWarning } from "../adapters/unms/unms-tls-fetch.ts";
 import { authorizeDropbox } from "./authorize.ts";
 import { createSyncContainer } from "./container.ts";
 import { ids } from "./service-ids.ts";
@@ -72,7 +73,10 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
     return fail(error);
   }
 
+  // Told on every run, whatever happens next, until the setting is turned off.
+  const tlsWarnings = settings.unmsTlsInsecure ? [insecureTlsWarning("UNMS_TLS_INSECURE / unmsTlsInsecure")] : [];
   try {
+    for (const message of tlsWarnings) reporter.report({ type: "warning", message });
     let tokens: AccessTokenProvider | undefined;
     if (!settings.targetDir) {
       const auth = await authorizeDropbox({
@@ -105,6 +109,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
       },
       ...(input.signal ? { signal: input.signal } : {}),
     });
+    report.warnings.unshift(...tlsWarnings);
     reporter.report({ type: "run-finished", summary: summarize(report) });
     return { exitCode: report.failed.length > 0 ? ExitCode.Failed : ExitCode.InSync, report };
   } catch (error) {

@@ -25,6 +25,12 @@ export interface Settings {
   allowMassDelete?: boolean;
   /** Test-only: replaces scheme and host of Dropbox's API hosts. */
   dropboxBaseUrl?: string;
+  /** PEM file of certificates trusted for UNMS calls only (besides the public CAs). */
+  unmsCaFile?: string;
+  /** The certificates read from `unmsCaFile` when the settings were loaded. */
+  unmsCaCertificates?: string[];
+  /** Skip certificate verification for UNMS calls only (a warning on every run). */
+  unmsTlsInsecure?: boolean;
   /** Where private state (obtained refresh token, PKCE verifier, run lock) is kept. */
   stateDir: string;
 }

@@ -44,6 +44,8 @@ export interface HarnessOptions {
   timezone?: string | null;
   /** Options for FakeDropbox (app key/secret default to generated values). */
   dropbox?: FakeDropboxOptions;
+  /** Serve FakeUnms over HTTPS with this key and certificate (UNMS_URL becomes https://127.0.0.1:PORT/nms). */
+  unmsTls?: { key: string; cert: string };
 }
 
 export interface Harness {
@@ -80,7 +82,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const unms = new FakeUnms({ apiToken: unmsApiToken, ...(options.timezone === undefined ? {} : { timezone: options.timezone }) });
   const dropbox = new FakeDropbox({ appKey: `appkey${randomText(9)}`, ...options.dropbox });
   const unmsOverrides: RequestHandler[] = [];
-  const unmsServer = await startLoopbackServer(() => [...unmsOverrides, ...unms.handlers]);
+  const unmsServer = await startLoopbackServer(() => [...unmsOverrides, ...unms.handlers], options.unmsTls ? { tls: options.unmsTls } : {});
   const dropboxServer = await startLoopbackServer(dropbox.handlers);
   const root = await mkdtemp(join(tmpdir(), "backup-sync-e2e-"));
   const stateDir = join(root, "state");

@@ -135,6 +135,8 @@ describe("UCRM plugin zip and PHP launcher (real php)", () => {
       allowMassDelete: 0,
       chunkMiB: 0,
       runtimePath: 0,
+      unmsCaFile: 0,
+      unmsTlsInsecure: 0,
     });
     for (const item of manifest.configuration) assert.ok(item.label && item.description, `${item.key} needs a label and a description`);
   });

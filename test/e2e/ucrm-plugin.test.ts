@@ -18,6 +18,7 @@ import { unzipSync } from "fflate";
 import { FakeDropbox } from "../fakes/dropbox.ts";
 import { startLoopbackServer, type LoopbackServer } from "../fakes/loopback.ts";
 import { FakeUnms } from "../fakes/unms.ts";
+import { makeTestCertificates } from "../fakes/tls-certificates.ts";
 import { assertNoSecrets } from "./helpers.ts";
 import { PRIVATE_STATE_FILE } from "../../src/adapters/config/private-state-file.ts";
 import { runProcess } from "./process.ts";
@@ -63,12 +64,12 @@ async function unpackPlugin(dir: string): Promise<string[]> {
   return entries.map(([name]) => name);
 }
 
-async function startPlugin(options: { config?: Record<string, unknown> } = {}): Promise<Plugin> {
+async function startPlugin(options: { config?: Record<string, unknown>; unmsTls?: { key: string; cert: string } } = {}): Promise<Plugin> {
   assert.ok(existsSync(pluginZip), `${pluginZip} is missing: run \`npm run build\` before the e2e tests (npm test does).`);
   const unmsApiToken = `ucrm-unms-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
   const unms = new FakeUnms({ apiToken: unmsApiToken, timezone: "Europe/Prague" });
   const dropbox = new FakeDropbox({ appKey: "ucrmappkey" });
-  const unmsServer: LoopbackServer = await startLoopbackServer(unms.handlers);
+  const unmsServer: LoopbackServer = await startLoopbackServer(unms.handlers, options.unmsTls ? { tls: options.unmsTls } : {});
   const dropboxServer: LoopbackServer = await startLoopbackServer(dropbox.handlers);
   const root = await mkdtemp(join(tmpdir(), "backup-sync-ucrm-e2e-"));
   const dir = join(root, "plugins", "backup-sync-dropbox");
@@ -317,4 +318,36 @@ test("php main.php: a second run while another holds the lock exits 1 and says s
   assert.equal(plugin.uploadRequests(), 0, "a locked-out run must not upload");
   assert.deepEqual(storedNames(plugin), []);
   assert.equal(await readFile(lockPath, "utf8"), lock, "the other run's lock must be left alone");
+});
+
+test("php main.php: an HTTPS UNMS with a self-signed certificate stops at once, then syncs with unmsCaFile or the unmsTlsInsecure checkbox", { timeout: 180_000 }, async (t) => {
+  phpAvailable();
+  const certs = makeTestCertificates();
+  t.after(() => certs.remove());
+  const plugin = await startPlugin({ unmsTls: certs.selfSigned });
+  t.after(() => plugin.close());
+  await plugin.setConfig({ dropboxRefreshToken: plugin.dropbox.issueRefreshToken() });
+  const names = addBackups(plugin.unms);
+
+  const refused = await plugin.run();
+  assert.equal(refused.code, 2, explain(plugin, refused));
+  const error = plugin.logLines().find((line) => line.startsWith("ERROR: UNMS's HTTPS certificate was refused"));
+  assert.ok(error, explain(plugin, refused));
+  assert.match(error, /self-signed/);
+  assert.match(error, /UCRM plugin: unmsCaFile/);
+  assert.match(error, /UCRM plugin: unmsTlsInsecure/);
+  assert.deepEqual(storedNames(plugin), []);
+
+  // The admin drops the certificate into data/ and names it in the form (a relative path).
+  await writeFile(join(plugin.dir, "data", "uisp.pem"), certs.selfSigned.cert);
+  await plugin.setConfig({ unmsCaFile: "uisp.pem" });
+  const trusted = await plugin.run();
+  assert.equal(trusted.code, 0, explain(plugin, trusted));
+  assert.deepEqual(storedNames(plugin), names);
+
+  await plugin.setConfig({ unmsCaFile: "", unmsTlsInsecure: true });
+  const insecure = await plugin.run();
+  assert.equal(insecure.code, 0, explain(plugin, insecure));
+  const warnings = plugin.logLines().filter((line) => line.startsWith("WARNING: UNMS_TLS_INSECURE / unmsTlsInsecure is on"));
+  assert.equal(warnings.length, 1, explain(plugin, insecure));
 });

@@ -7,22 +7,27 @@
  * under msw interception (https://api.dropboxapi.com/…) and here (http://127.0.0.1:PORT/…).
  */
 import { createServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getResponse } from "msw";
 import type { RequestHandler } from "msw";
 
 export interface LoopbackServer {
-  /** "http://127.0.0.1:PORT", no trailing slash. */
+  /** "http://127.0.0.1:PORT" (https with `tls`), no trailing slash. */
   readonly url: string;
   /** Requests received so far (handled or not). */
   readonly requestCount: number;
+  /** TCP connections accepted so far (a refused TLS handshake counts, but makes no request). */
+  readonly connectionCount: number;
   close(): Promise<void>;
 }
 
 export interface LoopbackOptions {
   /** 0 (default) picks a free port. */
   port?: number;
+  /** Serve HTTPS with this key and certificate (PEM), e.g. from test/fakes/tls-certificates.ts. */
+  tls?: { key: string; cert: string };
 }
 
 /** Request bodies are queued up to this many bytes before the socket is paused. */
@@ -36,14 +41,17 @@ export async function startLoopbackServer(
   let requestCount = 0;
   let origin = "";
 
-  const server = createServer((req, res) => {
+  let connectionCount = 0;
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     requestCount += 1;
     handle(req, res, origin, currentHandlers()).catch((error: unknown) => {
       // A failure after the headers went out can only be signalled by breaking the connection.
       if (res.headersSent) res.destroy();
       else sendText(res, 500, `Loopback server: handler for ${req.method} ${pathOf(req)} threw: ${describe(error)}`);
     });
-  });
+  };
+  const server = options.tls ? createHttpsServer(options.tls, onRequest) : createServer(onRequest);
+  server.on("connection", () => (connectionCount += 1));
   // Benchmarks push large bodies; do not let Node's default timeouts cut them off.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
@@ -56,12 +64,15 @@ export async function startLoopbackServer(
     });
   });
   const { port } = server.address() as AddressInfo;
-  origin = `http://127.0.0.1:${port}`;
+  origin = `${options.tls ? "https" : "http"}://127.0.0.1:${port}`;
 
   return {
     url: origin,
     get requestCount() {
       return requestCount;
+    },
+    get connectionCount() {
+      return connectionCount;
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

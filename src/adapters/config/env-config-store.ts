@@ -33,6 +33,8 @@ export const ENV_NAMES: Record<SettingField, string> = {
   maxDeletes: "MAX_DELETES",
   allowMassDelete: "ALLOW_MASS_DELETE",
   dropboxBaseUrl: "DROPBOX_BASE_URL",
+  unmsCaFile: "UNMS_CA_FILE",
+  unmsTlsInsecure: "UNMS_TLS_INSECURE",
 };
 
 export interface EnvConfigStoreOptions {

@@ -5,11 +5,12 @@
  */
 import { SyncError } from "../../domain/errors.ts";
 import type { Settings } from "../../domain/settings.ts";
+import { readUnmsCaFile } from "./unms-ca-file.ts";
 
 export type RawValue = string | number | boolean | null | undefined;
 
-/** Settings fields a store can supply (stateDir is the store's own business). */
-export type SettingField = Exclude<keyof Settings, "stateDir">;
+/** Settings fields a store can supply (stateDir is the store's own business; CA certificates are read from unmsCaFile). */
+export type SettingField = Exclude<keyof Settings, "stateDir" | "unmsCaCertificates">;
 
 export type RawSettings = Partial<Record<SettingField, RawValue>>;
 
@@ -101,6 +102,26 @@ export function parseSettings(raw: RawSettings, context: ParseContext): Settings
     }
   }
 
+  let unmsTlsInsecure: boolean | undefined;
+  if (raw.unmsTlsInsecure === true || raw.unmsTlsInsecure === false) unmsTlsInsecure = raw.unmsTlsInsecure;
+  else {
+    const insecureText = text(raw.unmsTlsInsecure);
+    if (insecureText) {
+      unmsTlsInsecure = parseBoolean(insecureText);
+      if (unmsTlsInsecure === undefined) {
+        problems.push(`${name("unmsTlsInsecure")} is ${shown("unmsTlsInsecure", insecureText)}: use true or false (or 1 / 0, yes / no)`);
+      }
+    }
+  }
+
+  const unmsCaFile = text(raw.unmsCaFile);
+  let unmsCaCertificates: string[] | undefined;
+  if (unmsCaFile) {
+    const read = readUnmsCaFile(unmsCaFile);
+    if ("problem" in read) problems.push(`${name("unmsCaFile")} ${read.problem}; give a PEM file with the UISP certificate or the CA that issued it`);
+    else unmsCaCertificates = read.certificates;
+  }
+
   const dropboxFolder = (text(raw.dropboxFolder) ?? "").replace(/^\/+|\/+$/g, "");
   if (dropboxFolder !== "" && dropboxFolder.split("/").some((part) => part === "" || part === "." || part === "..")) {
     problems.push(`${name("dropboxFolder")} is ${shown("dropboxFolder", dropboxFolder)}: folder names may not be empty, "." or ".."`);
@@ -131,6 +152,9 @@ export function parseSettings(raw: RawSettings, context: ParseContext): Settings
   if (maxDeletes !== undefined) settings.maxDeletes = maxDeletes;
   if (allowMassDelete !== undefined) settings.allowMassDelete = allowMassDelete;
   if (dropboxBaseUrl !== undefined) settings.dropboxBaseUrl = dropboxBaseUrl;
+  if (unmsCaFile !== undefined) settings.unmsCaFile = unmsCaFile;
+  if (unmsCaCertificates !== undefined) settings.unmsCaCertificates = unmsCaCertificates;
+  if (unmsTlsInsecure !== undefined) settings.unmsTlsInsecure = unmsTlsInsecure;
   return settings;
 }
 

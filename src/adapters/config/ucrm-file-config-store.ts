@@ -8,7 +8,7 @@
  * because UCRM drops unknown keys from config.json whenever the admin saves the form.
  */
 import { stat } from "node:fs/promises";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { SyncError, describeError } from "../../domain/errors.ts";
 import { UCRM_LABELS } from "../../domain/legacy-migration.ts";
 import type { Settings } from "../../domain/settings.ts";
@@ -31,6 +31,8 @@ export const UCRM_CONFIG_KEYS: Record<Exclude<SettingField, "unmsUrl">, string> 
   maxDeletes: "maxDeletes",
   allowMassDelete: "allowMassDelete",
   dropboxBaseUrl: "dropboxBaseUrl",
+  unmsCaFile: "unmsCaFile",
+  unmsTlsInsecure: "unmsTlsInsecure",
 };
 
 export interface UcrmFileConfigStoreOptions {
@@ -67,6 +69,10 @@ export class UcrmFileConfigStore implements ConfigStore {
       raw[field] = rawValue(config[key]);
     }
     if (raw.dropboxBaseUrl === undefined && this.options.dropboxBaseUrl) raw.dropboxBaseUrl = this.options.dropboxBaseUrl;
+    // The admin can only place files under the plugin's data folder; a relative CA file path means there.
+    if (typeof raw.unmsCaFile === "string" && raw.unmsCaFile.trim() !== "" && !isAbsolute(raw.unmsCaFile.trim())) {
+      raw.unmsCaFile = join(this.stateDir, raw.unmsCaFile.trim());
+    }
     const settings = parseSettings(raw, {
       names: { ...UCRM_CONFIG_KEYS, unmsUrl: `unmsLocalUrl in ${this.ucrmJsonPath}` },
       location: this.configPath,

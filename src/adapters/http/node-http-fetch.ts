@@ -25,6 +25,11 @@ export interface NodeHttpFetchOptions {
   baseUrl?: string;
   /** Per-request socket inactivity timeout in ms (default 120 000; 0 = none). */
   timeoutMs?: number;
+  /**
+   * TLS settings of this fetch's https agent only (the process-wide trust is left alone): `ca`
+   * replaces the default CAs, `rejectUnauthorized: false` skips certificate checks.
+   */
+  tls?: { ca?: string | string[]; rejectUnauthorized?: boolean };
 }
 
 /** Hosts the Dropbox SDK and OAuth clients talk to; `baseUrl` stands in for all of them. */
@@ -37,7 +42,7 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): typeof 
   const base = options.baseUrl === undefined ? undefined : parseBaseUrl(options.baseUrl);
   const timeoutMs = options.timeoutMs ?? 120_000;
   const httpAgent = new http.Agent({ keepAlive: true });
-  const httpsAgent = new https.Agent({ keepAlive: true });
+  const httpsAgent = new https.Agent({ keepAlive: true, ...options.tls });
 
   const nodeHttpFetch = async (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> => {
     const request = input instanceof Request ? input : undefined;

@@ -4,6 +4,7 @@
  * message, socket errors) passes through `redact` first.
  */
 import { SyncError } from "../../domain/errors.ts";
+import { certificateProblem, unmsCertificateError } from "./unms-tls-errors.ts";
 
 /** Which call failed, for messages: `GET nms/backups` at `unms:8081/nms/api/v2.1/nms/backups`. */
 export interface UnmsCallContext {
@@ -99,6 +100,9 @@ export function unmsHttpError(
 
 /** Connection refused, DNS, TLS, reset, or our own timeout before an answer arrived. */
 export function unmsNetworkError(call: UnmsCallContext, error: unknown, timeoutMs: number | undefined): SyncError {
+  // A refused certificate stays refused: say so now instead of retrying.
+  const certificate = certificateProblem(error);
+  if (certificate) return unmsCertificateError(call, certificate, error);
   if (timeoutMs !== undefined) {
     return new SyncError(
       `UNMS did not answer ${call.endpoint} at ${call.location} within ${formatSeconds(timeoutMs)}. If this persists, check that UNMS is running and reachable from here.`,
