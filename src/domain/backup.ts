@@ -26,6 +26,8 @@ export interface UnmsBackup {
    * non-guid id): the backup is ignored with this reason, the rest sync.
    */
   unusable?: string;
+  /** Set by the source when a field was dropped (a `size` that is not a byte count), for the log. */
+  warning?: string;
 }
 
 export const BACKUP_FILE_PREFIX = "unms-backup-";

@@ -117,7 +117,7 @@ export function reconcile({ backups, stored, timeZone, policy = {}, downloads = 
   const ignored: IgnoredBackup[] = [];
   const wanted = new Map<string, UnmsBackup>();
   for (const backup of backups) {
-    const why = backup.state !== "success" ? `its state is "${backup.state}", not "success"` : (backup.unusable ?? unusableBackupId(backup.id));
+    const why = backup.unusable ?? (backup.state !== "success" ? `its state is "${backup.state}", not "success"` : unusableBackupId(backup.id));
     if (why) ignored.push({ backup, reason: why });
     else if (wanted.has(backupKey(backup.id))) ignored.push({ backup, reason: "UNMS listed the same id twice" });
     else wanted.set(backupKey(backup.id), backup);
