@@ -294,6 +294,15 @@ export class FakeUnms {
 }
 
 /**
+ * A guid made from a readable label, the same for the same label: tests name backups "summer" or
+ * "seed-0" and still get the guid ids real UNMS uses (only guid-named files are the tool's own).
+ */
+export function guid(label: string): string {
+  const hex = createHash("sha256").update(label).digest("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
  * msw hands a tee'd copy of every mocked response to its `response:mocked` listeners; unread, that
  * copy buffers the whole body (1 GiB for a 1 GiB backup). Call once after `setupServer()` when
  * streaming large bodies through msw; the loopback server does not need it.
