@@ -427,7 +427,7 @@ test("issue 9: an HTML 200 or an empty 200 is refused and nothing stored; a copy
   const cut = await h.run(["sync", "--json"]);
   assert.equal(cut.code, 0, explain(cut));
   assert.equal(h.dropbox.fileMetadata(inFolder(FOLDER, name))?.size, MiB);
-  assert.match(lastJsonLine(cut).warnings.join("\n"), new RegExp(`as ${3 * MiB} bytes, but its download sent ${MiB} bytes.*downloads it once more`));
+  assert.match((lastJsonLine(cut).warnings as string[]).join("\n"), new RegExp(`as ${3 * MiB} bytes, but its download sent ${MiB} bytes.*downloads it once more`));
 
   const honest = await h.run(["sync", "--json"]);
   assert.equal(honest.code, 0, explain(honest));
