@@ -8,7 +8,11 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { setupServer } from "msw/node";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
+  DownloadLedgerFile,
   MemoryBackupStore,
   SyncError,
   backupFileName,
@@ -252,6 +256,28 @@ describe("createBackupSync with your own source and store", () => {
       ["run-started", "listed", "uploading", "uploaded", "run-finished"],
     );
     assert.match(reporter.of("run-started")[0]!.target, /MemoryBackupStore/);
+  });
+
+  test("a wrong listed size uploads once across instances sharing a DownloadLedgerFile, and once per instance by default", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "library-ledger-"));
+    try {
+      const bytes = new Uint8Array(100).fill(3);
+      const source = arraySource([{ id: OWN, createdAt: "2024-05-01T10:20:00Z", state: "success", size: 1024, bytes }]);
+      const store = new MemoryBackupStore();
+      const uploads: number[] = [];
+      for (let run = 0; run < 3; run++) {
+        // A fresh instance per run, as a cron job would make.
+        const report = await createBackupSync({ source, store, downloadLedger: new DownloadLedgerFile(dir) }).sync();
+        uploads.push(report.uploaded.length);
+      }
+      assert.deepEqual(uploads, [1, 0, 0]);
+      const sameInstance = createBackupSync({ source, store: new MemoryBackupStore() });
+      const counts = [];
+      for (let run = 0; run < 3; run++) counts.push((await sameInstance.sync()).uploaded.length);
+      assert.deepEqual(counts, [1, 0, 0], "the default in-memory ledger lives as long as the instance");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test("a failing backup lands in report.failed while the others are stored", async () => {
