@@ -116,8 +116,11 @@ export function defaultMaxDeletes(ourFileCount: number): number {
 export function reconcile({ backups, stored, timeZone, policy = {}, downloads = new Map() }: ReconcileInput): SyncPlan {
   const ignored: IgnoredBackup[] = [];
   const wanted = new Map<string, UnmsBackup>();
+  // A success item skipped for a bad field still exists in UNMS: its copy is not deleted.
+  const listedUnusable = new Set<string>();
   for (const backup of backups) {
     const why = backup.unusable ?? (backup.state !== "success" ? `its state is "${backup.state}", not "success"` : unusableBackupId(backup.id));
+    if (why && backup.state === "success") listedUnusable.add(backupKey(backup.id));
     if (why) ignored.push({ backup, reason: why });
     else if (wanted.has(backupKey(backup.id))) ignored.push({ backup, reason: "UNMS listed the same id twice" });
     else wanted.set(backupKey(backup.id), backup);
@@ -153,7 +156,7 @@ export function reconcile({ backups, stored, timeZone, policy = {}, downloads = 
 
   const due: PlannedDeletion[] = [];
   for (const [key, files] of ours) {
-    if (wanted.has(key)) continue;
+    if (wanted.has(key) || listedUnusable.has(key)) continue;
     for (const file of files) due.push({ file, backupId: backupIdFromFileName(file.name)! });
   }
 
@@ -169,7 +172,7 @@ export function reconcile({ backups, stored, timeZone, policy = {}, downloads = 
       heldBack: due,
     });
     deletions = [];
-  } else if (due.length > 0 && ourFileCount >= 2 && ![...wanted.keys()].some((key) => ours.has(key))) {
+  } else if (due.length > 0 && ourFileCount >= 2 && ![...wanted.keys(), ...listedUnusable].some((key) => ours.has(key))) {
     guards.push({
       code: "no-overlap",
       message: `None of the ${wanted.size} successful backup(s) UNMS lists matches any of the ${ourFileCount} backup file(s) in the folder, so none were deleted (was UNMS reinstalled, or does this folder hold another NMS's backups?)`,

@@ -135,6 +135,16 @@ describe("reconcile()", () => {
     assert.deepEqual(plan.ignored.map((i) => [i.backup.id, i.reason]), [[id("b"), 'its createdAt "yesterday" is not an ISO-8601 date']]);
   });
 
+  test("the copy of a success item skipped for a bad field is kept, not deleted, and counts as overlap", () => {
+    const odd = { ...ok(id("b")), unusable: "it has no createdAt" };
+    // One new backup plus the odd one: the odd one's copy proves this is the same NMS.
+    const plan = reconcile({ backups: [odd, ok(id("new"))], stored: [file(id("b")), file(id("old"))], timeZone: "UTC" });
+    assert.deepEqual(plan.deletions.map((d) => d.backupId), [id("old")]);
+    assert.deepEqual(plan.guards, []);
+    const alone = reconcile({ backups: [odd], stored: [file(id("b"))], timeZone: "UTC" });
+    assert.deepEqual([alone.deletions, alone.uploads], [[], []]);
+  });
+
   test("ignores a success item whose id is not a guid: its copy could never be matched again", () => {
     const plan = reconcile({ backups: [ok("backup-7")], stored: [], timeZone: "UTC" });
     assert.deepEqual(plan.uploads, []);
