@@ -47,7 +47,7 @@ function grantTypes(h: Harness): string[] {
 function addBackups(h: Harness, count: number): string[] {
   const names: string[] = [];
   for (let i = 0; i < count; i++) {
-    const backup = h.unms.addBackup({ id: `auth-${i}`, createdAt: `2024-03-0${i + 1}T10:00:00Z`, size: MiB });
+    const backup = h.unms.addBackup({ id: guid(`auth-${i}`), createdAt: `2024-03-0${i + 1}T10:00:00Z`, size: MiB });
     names.push(`unms-backup-2024030${i + 1}-1100_${backup.id}.unms`);
   }
   return names;
