@@ -42,6 +42,14 @@ export interface SyncReport {
   durationMs: number;
 }
 
+/** The download ledger within one run: what was last written, what is known now. */
+interface LedgerRun {
+  written: ReadonlyMap<string, DownloadRecord>;
+  current: Map<string, DownloadRecord>;
+  /** Set after a failed write: one warning per run is enough. */
+  failed: boolean;
+}
+
 /** Restarts of one backup whose download broke off before we give up on it for this run. */
 export const SOURCE_ATTEMPTS = 3;
 
@@ -101,7 +109,7 @@ export class SyncBackups {
     }
     for (const backup of backups) if (backup.warning && !backup.unusable) warn(backup.warning);
     for (const { name, why } of plan.uploads) if (why) this.reporter.report({ type: "info", message: `Replacing ${name}: ${why}` });
-    const downloaded = new Map(downloads);
+    const records: LedgerRun = { written: downloads, current: new Map(downloads), failed: false };
     for (const { file } of plan.keeps) {
       report.skipped.push(file.name);
       this.reporter.report({ type: "skipped", name: file.name });
@@ -121,7 +129,9 @@ export class SyncBackups {
       }
       try {
         const { announced, ...record } = await this.#upload(folder, upload, signal);
-        downloaded.set(backupKey(upload.backup.id), this.#downloadRecord(upload.backup, record.bytes, announced, downloads, warn));
+        records.current.set(backupKey(upload.backup.id), this.#downloadRecord(upload.backup, record.bytes, announced, downloads, warn));
+        // Kept at once, so a run killed later still remembers what this one downloaded.
+        await this.#writeLedger(backups, records, warn);
         report.uploaded.push(record.name);
         report.uploads.push(record);
         report.bytesUploaded += record.bytes;
@@ -159,7 +169,7 @@ export class SyncBackups {
       }
     }
 
-    if (!dryRun) await this.#writeLedger(backups, downloads, downloaded, warn);
+    if (!dryRun) await this.#writeLedger(backups, records, warn);
     report.durationMs = Math.round(this.clock.now() - started);
     return report;
   }
@@ -195,24 +205,26 @@ export class SyncBackups {
     }
   }
 
-  /** Keeps records of backups UNMS still lists (all of them when it lists none) plus this run's. */
-  async #writeLedger(
-    backups: readonly UnmsBackup[],
-    before: ReadonlyMap<string, DownloadRecord>,
-    after: Map<string, DownloadRecord>,
-    warn: (message: string) => void,
-  ): Promise<void> {
-    if (!this.ledger) return;
+  /**
+   * Keeps records of backups UNMS still lists (all of them when it lists none) plus this run's;
+   * writes only what changed since the last write, and warns once if the ledger cannot be written.
+   */
+  async #writeLedger(backups: readonly UnmsBackup[], records: LedgerRun, warn: (message: string) => void): Promise<void> {
+    if (!this.ledger || records.failed) return;
     const listed = new Set(backups.map((b) => backupKey(b.id)));
-    if (listed.size > 0) for (const key of after.keys()) if (!listed.has(key)) after.delete(key);
-    const same = after.size === before.size && [...after].every(([k, r]) => before.get(k)?.bytes === r.bytes && before.get(k)?.verified === r.verified);
+    if (listed.size > 0) for (const key of records.current.keys()) if (!listed.has(key)) records.current.delete(key);
+    const { written, current } = records;
+    const same = current.size === written.size && [...current].every(([k, r]) => written.get(k)?.bytes === r.bytes && written.get(k)?.verified === r.verified);
     if (same) return;
     try {
-      await this.ledger.write(after);
+      await this.ledger.write(current);
+      records.written = new Map(current);
     } catch (error) {
+      records.failed = true;
       warn(`${describeError(error)} The next run may upload a backup again whose listed size differs from its download.`);
     }
   }
+
 
   /** One backup, restarted from scratch when the download from the source broke off. */
   async #upload(folder: string, upload: PlannedUpload, signal: AbortSignal | undefined): Promise<UploadRecord & { announced?: number }> {

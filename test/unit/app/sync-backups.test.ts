@@ -335,6 +335,22 @@ describe("SyncBackups.run(): listed sizes, short copies, refused downloads", () 
     assert.deepEqual(await ledger.read(), new Map([[gid("a"), { bytes: 4, verified: true }]]));
   });
 
+  test("each upload is recorded at once, and an unwritable ledger is warned about once per run", async () => {
+    const writes: number[] = [];
+    const ledger = { read: async () => new Map(), write: async (records: ReadonlyMap<string, unknown>) => void writes.push(records.size) };
+    const source = new ArraySource([{ backup: backup(gid("a")), bytes: bytes(4, 1) }, { backup: backup(gid("b")), bytes: bytes(4, 2) }]);
+    await new SyncBackups(source, new LocalDirBackupStore(dir), reporter, clock, "t", ledger).run({ folder: "" });
+    assert.deepEqual(writes, [1, 2], "one write per upload, none at the end when nothing else changed");
+
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir);
+    const broken = { read: async () => new Map(), write: () => Promise.reject(new SyncError("Cannot write the download ledger /s/downloads.json: EROFS.", { kind: "config", code: "config.ledger_unwritable" })) };
+    const report = await new SyncBackups(source, new LocalDirBackupStore(dir), reporter, clock, "t", broken).run({ folder: "" });
+    assert.deepEqual(report.uploaded.length, 2);
+    assert.equal(report.warnings.length, 1, report.warnings.join("\n"));
+    assert.match(report.warnings[0]!, /Cannot write the download ledger \/s\/downloads\.json: EROFS\. The next run may upload a backup again/);
+  });
+
   test("an unreadable ledger is a warning, and the run goes on", async () => {
     const ledger = { read: () => Promise.reject(new SyncError("The download ledger /s/downloads.json is malformed: x.", { kind: "config", code: "config.ledger_malformed" })), write: async () => {} };
     const source = new ArraySource([{ backup: backup(gid("a")), bytes: bytes(4, 1) }]);
