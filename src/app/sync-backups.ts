@@ -108,7 +108,7 @@ export class SyncBackups {
       this.reporter.report({ type: "ignored", backupId: backup.id, reason });
     }
     for (const backup of backups) if (backup.warning && !backup.unusable) warn(backup.warning);
-    for (const { name, why } of plan.uploads) if (why) this.reporter.report({ type: "info", message: `Replacing ${name}: ${why}` });
+    for (const { name, why } of plan.uploads) if (why) this.reporter.report({ type: "info", message: `${dryRun ? "Would replace" : "Replacing"} ${name}: ${why}` });
     const records: LedgerRun = { written: downloads, current: new Map(downloads), failed: false };
     for (const { file } of plan.keeps) {
       report.skipped.push(file.name);
