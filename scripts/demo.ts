@@ -75,6 +75,10 @@ try {
   for (const backup of remaining) unms.removeBackup(backup.id);
   await run("5. UNMS suddenly lists no backup at all (a reinstall, an outage): the guard deletes nothing", {});
   showDropbox();
+  const reinstalled = unms.addBackup({ createdAt: new Date(now).toISOString(), size: MiB });
+  await run("5b. UISP reinstalled, one new backup, --allow-mass-delete given: no old copy matches, so nothing is deleted", {}, ["sync", "--allow-mass-delete"]);
+  showDropbox();
+  unms.removeBackup(reinstalled.id);
   for (const backup of remaining) unms.addBackup(backup);
   await rm(localTarget, { recursive: true, force: true });
   await run(`6. The same backups into a local folder (${localTarget})`, { TARGET_DIR: localTarget, DROPBOX_FOLDER: "" }, ["sync", "--json"]);

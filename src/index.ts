@@ -9,7 +9,7 @@
 import "reflect-metadata";
 import { SyncError, configError, describeError } from "./domain/errors.ts";
 import type { SettingLabels } from "./domain/legacy-migration.ts";
-import type { AccessTokenProvider, BackupSource, BackupStore, Reporter, SyncEvent } from "./domain/ports.ts";
+import type { AccessTokenProvider, BackupSource, BackupStore, DownloadLedger, Reporter, SyncEvent } from "./domain/ports.ts";
 import type { SyncPolicy } from "./domain/reconcile.ts";
 import type { Settings } from "./domain/settings.ts";
 import { DropboxBackupStore } from "./adapters/dropbox/dropbox-backup-store.ts";
@@ -111,6 +111,12 @@ export interface BackupSyncOptions {
   reporter?: Reporter;
   /** Used for UNMS and Dropbox requests instead of the defaults (global fetch, node:http). */
   fetch?: typeof fetch;
+  /**
+   * Where the bytes each backup's download sent are remembered, so a wrong listed size never
+   * causes a re-upload every run. Default: in memory for this instance; a process that runs once
+   * should pass `new DownloadLedgerFile(dir)`.
+   */
+  downloadLedger?: DownloadLedger;
 }
 
 /**
@@ -192,6 +198,7 @@ export function createBackupSync(options: BackupSyncOptions): BackupSync {
     store: target.store,
     storeDescription: target.description,
     ...(options.fetch ? { unmsFetch: options.fetch } : {}),
+    ...(options.downloadLedger ? { ledger: options.downloadLedger } : {}),
   });
   // Resolved now, so an unusable UNMS URL or token fails here rather than at the first run.
   const syncBackups = container.get(ids.SyncBackups);
@@ -761,3 +768,43 @@ export { EnvConfigStore } from "./adapters/config/env-config-store.ts";
  * ```
  */
 export { UcrmFileConfigStore } from "./adapters/config/ucrm-file-config-store.ts";
+
+/**
+ * Remembers per backup the bytes its download sent (the size rule); see `BackupSyncOptions.downloadLedger`.
+ *
+ * @example
+ * ```ts
+ * createBackupSync({ unms, dropbox, downloadLedger: new DownloadLedgerFile("/var/lib/uisp-sync") });
+ * ```
+ */
+export { DownloadLedgerFile } from "./adapters/config/download-ledger-file.ts";
+
+/**
+ * A DownloadLedger in memory (the library's default, per createBackupSync instance).
+ *
+ * @example
+ * ```ts
+ * const ledger = new MemoryDownloadLedger();
+ * ```
+ */
+export { MemoryDownloadLedger } from "./adapters/memory/memory-download-ledger.ts";
+
+/**
+ * The port behind `downloadLedger`.
+ *
+ * @example
+ * ```ts
+ * const ledger: DownloadLedger = { read: async () => new Map(), write: async () => {} };
+ * ```
+ */
+export type { DownloadLedger } from "./domain/ports.ts";
+
+/**
+ * One backup's entry in a DownloadLedger.
+ *
+ * @example
+ * ```ts
+ * const record: DownloadRecord = { bytes: 1048576, verified: true };
+ * ```
+ */
+export type { DownloadRecord } from "./domain/reconcile.ts";

@@ -58,7 +58,7 @@ export { backupSourceContract } from "../test/contract/backup-source.ts";
  *
  * @example
  * ```ts
- * const seedOne: SeedBackup = { id: "b1", createdAt: "2024-03-01T02:00:00.000Z", state: "success", size: 10 };
+ * const seedOne: SeedBackup = { id: "3f1c2a9e-0000-4000-8000-0000000000b1", createdAt: "2024-03-01T02:00:00.000Z", state: "success", size: 10 };
  * ```
  */
 export type { BackupSourceFixture, SeedBackup } from "../test/contract/backup-source.ts";

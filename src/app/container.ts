@@ -6,13 +6,15 @@
  */
 import "reflect-metadata";
 import { Container, ContainerModule } from "inversify";
-import type { AccessTokenProvider, BackupSource, BackupStore, Clock, Reporter } from "../domain/ports.ts";
+import type { AccessTokenProvider, BackupSource, BackupStore, Clock, DownloadLedger, Reporter } from "../domain/ports.ts";
 import type { Settings } from "../domain/settings.ts";
 import { UnmsBackupSource } from "../adapters/unms/unms-backup-source.ts";
 import { DropboxBackupStore } from "../adapters/dropbox/dropbox-backup-store.ts";
 import { LocalDirBackupStore } from "../adapters/local-dir/local-dir-backup-store.ts";
 import { createNodeHttpFetch } from "../adapters/http/node-http-fetch.ts";
 import { createUnmsTlsFetch, needsUnmsTlsFetch, type UnmsTlsOptions } from "../adapters/unms/unms-tls-fetch.ts";
+import { DownloadLedgerFile } from "../adapters/config/download-ledger-file.ts";
+import { MemoryDownloadLedger } from "../adapters/memory/memory-download-ledger.ts";
 import { SyncError } from "../domain/errors.ts";
 import { ids } from "./service-ids.ts";
 import { RetryingBackupSource } from "./retrying-source.ts";
@@ -29,6 +31,8 @@ export interface SyncContainerInput {
   /** Description of `store` for messages, when one is given. */
   storeDescription?: string;
   clock?: Clock;
+  /** Default: `downloads.json` in `settings.stateDir`, or in memory when there is no state folder. */
+  ledger?: DownloadLedger;
   unmsFetch?: typeof fetch;
   dropboxFetch?: typeof fetch;
 }
@@ -98,11 +102,14 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
       }
     }
 
+    bind(ids.DownloadLedger).toConstantValue(
+      input.ledger ?? (input.settings.stateDir ? new DownloadLedgerFile(input.settings.stateDir) : new MemoryDownloadLedger()),
+    );
     bind(ids.SyncBackups)
       .toResolvedValue(
-        (source: BackupSource, store: BackupStore, reporter: Reporter, clock: Clock, target: string) =>
-          new SyncBackups(source, store, reporter, clock, target),
-        [ids.BackupSource, ids.BackupStore, ids.Reporter, ids.Clock, ids.TargetDescription],
+        (source: BackupSource, store: BackupStore, reporter: Reporter, clock: Clock, target: string, ledger: DownloadLedger) =>
+          new SyncBackups(source, store, reporter, clock, target, ledger),
+        [ids.BackupSource, ids.BackupStore, ids.Reporter, ids.Clock, ids.TargetDescription, ids.DownloadLedger],
       )
       .inSingletonScope();
   });

@@ -28,6 +28,11 @@ export interface RunSyncInput {
   registerSecrets: (secrets: (string | undefined)[]) => void;
   dryRun?: boolean;
   allowMassDelete?: boolean;
+  /**
+   * The stored allowMassDelete setting is one-shot (the UCRM checkbox): after a run that had it
+   * set, write it back as false and say so, so a forgotten tick cannot delete copies night after night.
+   */
+  allowMassDeleteOneShot?: boolean;
   signal?: AbortSignal;
   /** Test seams: replace how HTTP is done, never what is done. */
   unmsFetch?: typeof fetch;
@@ -110,13 +115,32 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
       ...(input.signal ? { signal: input.signal } : {}),
     });
     report.warnings.unshift(...tlsWarnings);
+    const cleared = input.allowMassDeleteOneShot && settings.allowMassDelete === true && !report.dryRun ? await clearAllowMassDelete(input) : true;
     reporter.report({ type: "run-finished", summary: summarize(report) });
-    return { exitCode: report.failed.length > 0 ? ExitCode.Failed : ExitCode.InSync, report };
+    return { exitCode: report.failed.length > 0 || !cleared ? ExitCode.Failed : ExitCode.InSync, report };
   } catch (error) {
     return fail(error);
   } finally {
     await lock.release();
   }
+}
+
+/** Writes allowMassDelete = false back; false (reported) when that failed. */
+async function clearAllowMassDelete({ configStore, reporter }: RunSyncInput): Promise<boolean> {
+  try {
+    await configStore.save({ allowMassDelete: false });
+  } catch (error) {
+    reporter.report({
+      type: "failed",
+      message: `"Allow mass deletion" (allowMassDelete) was used by this run but could not be cleared in ${configStore.location}: ${describeError(error)} Untick it by hand in the plugin configuration, or every run may delete many copies.`,
+    });
+    return false;
+  }
+  reporter.report({
+    type: "info",
+    message: `"Allow mass deletion" (allowMassDelete) was used by this run and has been cleared (set to false) in ${configStore.location}; tick it again only for a run that really should delete many copies.`,
+  });
+  return true;
 }
 
 export function exitCodeFor(error: unknown): ExitCode {

@@ -3,7 +3,7 @@
  * Wiring uses `toResolvedValue(factory, [ids])`, so nothing relies on emitted decorator metadata.
  */
 import type { ServiceIdentifier } from "inversify";
-import type { AccessTokenProvider, BackupSource, BackupStore, Clock, Reporter } from "../domain/ports.ts";
+import type { AccessTokenProvider, BackupSource, BackupStore, Clock, DownloadLedger, Reporter } from "../domain/ports.ts";
 import type { Settings } from "../domain/settings.ts";
 import type { SyncBackups } from "./sync-backups.ts";
 
@@ -23,4 +23,6 @@ export const ids = {
   /** Where copies go, for people: "Dropbox app folder /backups" or "local folder /srv/x". */
   TargetDescription: id<string>("TargetDescription"),
   SyncBackups: id<SyncBackups>("SyncBackups"),
+  /** Bytes downloaded per backup in earlier runs (`downloads.json` in the state folder). */
+  DownloadLedger: id<DownloadLedger>("DownloadLedger"),
 } as const;

@@ -5,10 +5,10 @@
  * backup never stops the others; the deletions the plan deems safe still happen (they depend only
  * on what UNMS lists, not on this run's uploads), and the failure is reported.
  */
-import { isKnownTimeZone } from "../domain/backup.ts";
+import { backupKey, isKnownTimeZone, type UnmsBackup } from "../domain/backup.ts";
 import { SyncError, describeError } from "../domain/errors.ts";
-import type { BackupSource, BackupStore, Clock, Reporter } from "../domain/ports.ts";
-import { reconcile, type PlannedUpload, type SyncPolicy } from "../domain/reconcile.ts";
+import type { BackupSource, BackupStore, Clock, DownloadLedger, Reporter } from "../domain/ports.ts";
+import { reconcile, type DownloadRecord, type PlannedUpload, type SyncPolicy } from "../domain/reconcile.ts";
 
 export interface SyncOptions {
   /** Folder in the store; "" is its root. */
@@ -42,6 +42,14 @@ export interface SyncReport {
   durationMs: number;
 }
 
+/** The download ledger within one run: what was last written, what is known now. */
+interface LedgerRun {
+  written: ReadonlyMap<string, DownloadRecord>;
+  current: Map<string, DownloadRecord>;
+  /** Set after a failed write: one warning per run is enough. */
+  failed: boolean;
+}
+
 /** Restarts of one backup whose download broke off before we give up on it for this run. */
 export const SOURCE_ATTEMPTS = 3;
 
@@ -55,6 +63,8 @@ export class SyncBackups {
     private readonly reporter: Reporter,
     private readonly clock: Clock,
     private readonly targetDescription: string,
+    /** Bytes downloaded per backup in earlier runs; without one, only listed sizes are known. */
+    private readonly ledger?: DownloadLedger,
   ) {}
 
   /** Runs one sync. Throws only when a listing fails; per-backup failures land in the report. */
@@ -83,7 +93,8 @@ export class SyncBackups {
     const backups = await this.source.list(signal);
     const timeZone = await this.#timeZone(warn, signal);
     const stored = await this.store.list(folder, signal);
-    const plan = reconcile({ backups, stored, timeZone, policy: options.policy });
+    const downloads = await this.#readLedger(warn);
+    const plan = reconcile({ backups, stored, timeZone, policy: options.policy, downloads });
     this.reporter.report({
       type: "listed",
       backups: backups.length,
@@ -96,6 +107,9 @@ export class SyncBackups {
       report.ignored.push({ backupId: backup.id, reason });
       this.reporter.report({ type: "ignored", backupId: backup.id, reason });
     }
+    for (const backup of backups) if (backup.warning && !backup.unusable) warn(backup.warning);
+    for (const { name, why } of plan.uploads) if (why) this.reporter.report({ type: "info", message: `${dryRun ? "Would replace" : "Replacing"} ${name}: ${why}` });
+    const records: LedgerRun = { written: downloads, current: new Map(downloads), failed: false };
     for (const { file } of plan.keeps) {
       report.skipped.push(file.name);
       this.reporter.report({ type: "skipped", name: file.name });
@@ -114,7 +128,10 @@ export class SyncBackups {
         continue;
       }
       try {
-        const record = await this.#upload(folder, upload, signal);
+        const { announced, ...record } = await this.#upload(folder, upload, signal);
+        records.current.set(backupKey(upload.backup.id), this.#downloadRecord(upload.backup, record.bytes, announced, downloads, warn));
+        // Kept at once, so a run killed later still remembers what this one downloaded.
+        await this.#writeLedger(backups, records, warn);
         report.uploaded.push(record.name);
         report.uploads.push(record);
         report.bytesUploaded += record.bytes;
@@ -152,12 +169,65 @@ export class SyncBackups {
       }
     }
 
+    if (!dryRun) await this.#writeLedger(backups, records, warn);
     report.durationMs = Math.round(this.clock.now() - started);
     return report;
   }
 
+  /**
+   * What this download tells about the backup (the size rule in reconcile.ts), with a WARNING when
+   * the listed size disagrees: once per backup, since a copy that matches its record is kept.
+   */
+  #downloadRecord(
+    backup: UnmsBackup,
+    bytes: number,
+    announced: number | undefined,
+    before: ReadonlyMap<string, DownloadRecord>,
+    warn: (message: string) => void,
+  ): DownloadRecord {
+    const previous = before.get(backupKey(backup.id));
+    const verified = bytes === announced || bytes === backup.size || previous?.bytes === bytes;
+    if (backup.size !== undefined && backup.size !== bytes && previous?.bytes !== bytes) {
+      const confirm = verified ? "" : " It came without a length, so the next run downloads it once more to confirm the count.";
+      warn(
+        `UNMS lists backup ${backup.id} as ${backup.size} bytes, but its download sent ${bytes} bytes; the copy holds what was sent, and re-uploads are decided by the bytes downloaded, not the listed size.${confirm}`,
+      );
+    }
+    return { bytes, verified };
+  }
+
+  async #readLedger(warn: (message: string) => void): Promise<Map<string, DownloadRecord>> {
+    try {
+      return (await this.ledger?.read()) ?? new Map();
+    } catch (error) {
+      warn(`${describeError(error)} It is rebuilt from this run; until then listed sizes decide which copies are short.`);
+      return new Map();
+    }
+  }
+
+  /**
+   * Keeps records of backups UNMS still lists (all of them when it lists none) plus this run's;
+   * writes only what changed since the last write, and warns once if the ledger cannot be written.
+   */
+  async #writeLedger(backups: readonly UnmsBackup[], records: LedgerRun, warn: (message: string) => void): Promise<void> {
+    if (!this.ledger || records.failed) return;
+    const listed = new Set(backups.map((b) => backupKey(b.id)));
+    if (listed.size > 0) for (const key of records.current.keys()) if (!listed.has(key)) records.current.delete(key);
+    const { written, current } = records;
+    const same = current.size === written.size && [...current].every(([k, r]) => written.get(k)?.bytes === r.bytes && written.get(k)?.verified === r.verified);
+    if (same) return;
+    try {
+      await this.ledger.write(current);
+      records.written = new Map(current);
+    } catch (error) {
+      records.failed = true;
+      warn(`${describeError(error)} The next run may upload a backup again whose listed size differs from its download.`);
+    }
+  }
+
+
   /** One backup, restarted from scratch when the download from the source broke off. */
-  async #upload(folder: string, upload: PlannedUpload, signal: AbortSignal | undefined): Promise<UploadRecord> {
+  async #upload(folder: string, upload: PlannedUpload, signal: AbortSignal | undefined): Promise<UploadRecord & { announced?: number }> {
     const { backup, name } = upload;
     for (let attempt = 1; ; attempt++) {
       const started = this.clock.now();
@@ -176,7 +246,7 @@ export class SyncBackups {
               elapsedMs: this.clock.now() - started,
             }),
         });
-        return { name, bytes: stored.size ?? 0, durationMs: Math.round(this.clock.now() - started) };
+        return { name, bytes: stored.size ?? 0, durationMs: Math.round(this.clock.now() - started), announced: download.length };
       } catch (error) {
         if (!SyncError.is(error) || error.kind !== "source-interrupted" || attempt >= SOURCE_ATTEMPTS || signal?.aborted) {
           throw error;

@@ -54,6 +54,8 @@ export async function runUcrmPlugin(input: UcrmRunInput): Promise<number> {
       configStore: new UcrmFileConfigStore(input.pluginDir, input.env?.DROPBOX_BASE_URL ? { dropboxBaseUrl: input.env.DROPBOX_BASE_URL } : {}),
       reporter,
       registerSecrets: (values) => values.forEach((s) => redactor.addSecret(s)),
+      // The checkbox in UCRM is one-shot: cleared after the run that used it.
+      allowMassDeleteOneShot: true,
       ...(input.dryRun ? { dryRun: true } : {}),
       ...(input.unmsFetch ? { unmsFetch: input.unmsFetch } : {}),
       ...(input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}),

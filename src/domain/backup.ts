@@ -5,6 +5,10 @@
  * time being `createdAt` in the NMS time zone, so files written by the old plugin are recognised.
  * Identity is the backup id parsed back from the name (case-insensitively): the timestamp part is
  * only for people, so a time-zone change never causes a re-upload or a deletion.
+ *
+ * UNMS ids are guids (its swagger's `UnmsBackup.id`), so only a name whose id part is a guid is one
+ * of ours: `unms-backup-20240101-0000_my-copy.unms`, an admin's own file, is never a candidate for
+ * deletion. The date part has eight or more digits, so a year above 9999 still parses back.
  */
 
 export interface UnmsBackup {
@@ -13,15 +17,28 @@ export interface UnmsBackup {
   createdAt: string;
   /** `success`, `in-progress`, `failed`, ... Only `success` backups are copied. */
   state: string;
-  /** Size in bytes when UNMS reports one; never required. */
+  /** Size in bytes when UNMS reports one; never required, and never trusted over a verified copy. */
   size?: number;
+  /** `auto` or `manual` in UNMS's swagger; for the record only. */
+  origin?: string;
+  /**
+   * Set by the source when a `success` item carries a field we cannot use (a bad createdAt, a
+   * non-guid id): the backup is ignored with this reason, the rest sync.
+   */
+  unusable?: string;
+  /** Set by the source when a field was dropped (a `size` that is not a byte count), for the log. */
+  warning?: string;
 }
 
 export const BACKUP_FILE_PREFIX = "unms-backup-";
 export const BACKUP_FILE_EXTENSION = ".unms";
 
-/** `unms-backup-20240131-2359_<id>.unms`; the id may contain anything but a path separator. */
-const BACKUP_FILE_PATTERN = /^unms-backup-(\d{8})-(\d{4})_([^/\\]+)\.unms$/i;
+/** A UNMS backup id: a guid, 8-4-4-4-12 hex digits, any case. */
+const GUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+const GUID_PATTERN = new RegExp(`^${GUID}$`, "i");
+
+/** `unms-backup-20240131-2359_<guid>.unms`; years above 9999 make the date part longer. */
+const BACKUP_FILE_PATTERN = new RegExp(`^unms-backup-(\\d{8,})-(\\d{4})_(${GUID})\\.unms$`, "i");
 
 /** A backup id as a comparison key: Dropbox paths are case-insensitive, and so is our identity. */
 export function backupKey(id: string): string {
@@ -73,6 +90,7 @@ function formatStamp(instant: Date, timeZone: string): string {
     hourCycle: "h23",
   }).formatToParts(instant);
   const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? "00";
+  // Eight or more digits for the date: a five-digit year stays matchable by BACKUP_FILE_PATTERN.
   return `${part("year").padStart(4, "0")}${part("month")}${part("day")}-${part("hour")}${part("minute")}`;
 }
 
@@ -86,5 +104,6 @@ export function unusableBackupId(id: string): string | undefined {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(id)) return "the id contains a control character";
   if (id.length > 200) return "the id is longer than 200 characters";
+  if (!GUID_PATTERN.test(id)) return `the id "${id}" is not a guid (8-4-4-4-12 hex digits), so its copy could not be told apart from other files`;
   return undefined;
 }

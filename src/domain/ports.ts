@@ -4,7 +4,7 @@
  * adapter (and any embedder's own) must pass.
  */
 import type { UnmsBackup } from "./backup.ts";
-import type { StoredFile } from "./reconcile.ts";
+import type { DownloadRecord, StoredFile } from "./reconcile.ts";
 
 /** Bytes as both Node and Deno can iterate them: web ReadableStreams and Node streams both are. */
 export type ByteStream = AsyncIterable<Uint8Array>;
@@ -48,6 +48,17 @@ export interface BackupStore {
   put(folder: string, name: string, content: BackupDownload, options?: PutOptions): Promise<StoredFile>;
   /** Deletes one file; a file that is already gone is not an error. */
   remove(folder: string, name: string, signal?: AbortSignal): Promise<void>;
+}
+
+/**
+ * What this tool downloaded per backup in earlier runs, so UNMS's listed size never causes a
+ * re-upload every night (the size rule in reconcile.ts). Keyed by `backupKey(id)`.
+ */
+export interface DownloadLedger {
+  /** The records kept so far; empty when there are none. */
+  read(): Promise<Map<string, DownloadRecord>>;
+  /** Replaces the records (atomically, where the adapter writes a file). */
+  write(records: ReadonlyMap<string, DownloadRecord>): Promise<void>;
 }
 
 /** Something worth telling the person running the sync. */

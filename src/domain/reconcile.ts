@@ -8,7 +8,16 @@
  * - a file is ours to delete only when its backup id is no longer among UNMS's `success` backups;
  * - if UNMS lists no successful backup at all while the folder holds files of ours, nothing is
  *   deleted (an empty list is far more often an outage or a reinstalled NMS than a real wish);
+ * - likewise when none of the backups UNMS lists matches any of our (two or more) copies: a
+ *   reinstalled or different NMS, not a wish to delete them all; no override lifts either guard;
  * - if more deletions than the policy allows are due, nothing is deleted unless the policy says so.
+ *
+ * The size rule (a listed size must never cause a re-upload every night): UNMS's listed `size` is
+ * not documented to equal the bytes its download sends. So a copy is replaced only when it is
+ * really shorter: shorter than the bytes this tool downloaded for it before (`downloads`), or
+ * shorter than the listed size unless this tool verified a download of exactly the copy's length
+ * (its byte count matched the announced Content-Length or the listed size, or two downloads agreed).
+ * A copy whose size the store does not tell is kept.
  */
 import { backupFileName, backupIdFromFileName, backupKey, unusableBackupId, type UnmsBackup } from "./backup.ts";
 
@@ -32,12 +41,25 @@ export interface SyncPolicy {
 
 export type UploadReason = "missing" | "size-mismatch";
 
+/** What this tool downloaded and stored for one backup in an earlier run. */
+export interface DownloadRecord {
+  /** Bytes the download sent (and the store verified). */
+  bytes: number;
+  /**
+   * True when that byte count is known to be what UNMS sends: it matched the announced
+   * Content-Length or the listed size, or two downloads gave the same count.
+   */
+  verified: boolean;
+}
+
 export interface PlannedUpload {
   backup: UnmsBackup;
   name: string;
   reason: UploadReason;
   /** The existing file this upload replaces (size mismatch), if any. */
   replaces?: StoredFile;
+  /** Why the existing copy is replaced, for the log. */
+  why?: string;
 }
 
 export interface PlannedKeep {
@@ -55,7 +77,7 @@ export interface IgnoredBackup {
   reason: string;
 }
 
-export type GuardCode = "empty-source" | "mass-delete";
+export type GuardCode = "empty-source" | "no-overlap" | "mass-delete";
 
 export interface Guard {
   code: GuardCode;
@@ -83,17 +105,22 @@ export interface ReconcileInput {
   /** IANA time zone for new file names; unknown zones fall back to UTC. */
   timeZone: string;
   policy?: SyncPolicy;
+  /** Earlier downloads by backup key (`backupKey(id)`); see the size rule above. */
+  downloads?: ReadonlyMap<string, DownloadRecord>;
 }
 
 export function defaultMaxDeletes(ourFileCount: number): number {
   return Math.max(1, Math.floor(ourFileCount / 2));
 }
 
-export function reconcile({ backups, stored, timeZone, policy = {} }: ReconcileInput): SyncPlan {
+export function reconcile({ backups, stored, timeZone, policy = {}, downloads = new Map() }: ReconcileInput): SyncPlan {
   const ignored: IgnoredBackup[] = [];
   const wanted = new Map<string, UnmsBackup>();
+  // A success item skipped for a bad field still exists in UNMS: its copy is not deleted.
+  const listedUnusable = new Set<string>();
   for (const backup of backups) {
-    const why = backup.state !== "success" ? `its state is "${backup.state}", not "success"` : unusableBackupId(backup.id);
+    const why = backup.unusable ?? (backup.state !== "success" ? `its state is "${backup.state}", not "success"` : unusableBackupId(backup.id));
+    if (why && backup.state === "success") listedUnusable.add(backupKey(backup.id));
     if (why) ignored.push({ backup, reason: why });
     else if (wanted.has(backupKey(backup.id))) ignored.push({ backup, reason: "UNMS listed the same id twice" });
     else wanted.set(backupKey(backup.id), backup);
@@ -119,15 +146,17 @@ export function reconcile({ backups, stored, timeZone, policy = {} }: ReconcileI
       uploads.push({ backup, name: backupFileName(backup, timeZone), reason: "missing" });
       continue;
     }
-    // A size is trusted only when both sides know it; otherwise the id alone decides.
-    const intact = files.find((f) => backup.size === undefined || f.size === undefined || f.size === backup.size);
+    const intact = files.find((f) => shortCopy(backup, f, downloads.get(key)) === undefined);
     if (intact) keeps.push({ backup, file: intact });
-    else uploads.push({ backup, name: files[0]!.name, reason: "size-mismatch", replaces: files[0]! });
+    else {
+      const why = shortCopy(backup, files[0]!, downloads.get(key));
+      uploads.push({ backup, name: files[0]!.name, reason: "size-mismatch", replaces: files[0]!, ...(why ? { why } : {}) });
+    }
   }
 
   const due: PlannedDeletion[] = [];
   for (const [key, files] of ours) {
-    if (wanted.has(key)) continue;
+    if (wanted.has(key) || listedUnusable.has(key)) continue;
     for (const file of files) due.push({ file, backupId: backupIdFromFileName(file.name)! });
   }
 
@@ -140,6 +169,15 @@ export function reconcile({ backups, stored, timeZone, policy = {} }: ReconcileI
       message: `UNMS lists no successful backup, so none of the ${due.length} backup file(s) in the folder were deleted`,
       advice:
         "Check that UNMS is creating backups (Network -> Settings -> Backups). If you really want these copies gone, delete them by hand.",
+      heldBack: due,
+    });
+    deletions = [];
+  } else if (due.length > 0 && ourFileCount >= 2 && ![...wanted.keys(), ...listedUnusable].some((key) => ours.has(key))) {
+    guards.push({
+      code: "no-overlap",
+      message: `None of the ${wanted.size} successful backup(s) UNMS lists matches any of the ${ourFileCount} backup file(s) in the folder, so none were deleted (was UNMS reinstalled, or does this folder hold another NMS's backups?)`,
+      advice:
+        "Check the UNMS URL and that this folder belongs to this NMS. If the old copies really should go, delete them by hand; no setting lifts this guard.",
       heldBack: due,
     });
     deletions = [];
@@ -157,4 +195,18 @@ export function reconcile({ backups, stored, timeZone, policy = {} }: ReconcileI
   }
 
   return { uploads, keeps, deletions, ignored, guards, foreign };
+}
+
+/**
+ * Why `file` is too short to be a copy of `backup`, or undefined when it is to be kept. See the
+ * size rule at the top of this module.
+ */
+export function shortCopy(backup: UnmsBackup, file: StoredFile, download: DownloadRecord | undefined): string | undefined {
+  if (file.size === undefined) return undefined;
+  if (download && file.size < download.bytes) {
+    return `the copy holds ${file.size} bytes, fewer than the ${download.bytes} bytes UNMS sent for it`;
+  }
+  if (backup.size === undefined || file.size >= backup.size) return undefined;
+  if (download?.verified && file.size === download.bytes) return undefined;
+  return `the copy holds ${file.size} bytes, fewer than the ${backup.size} bytes UNMS lists`;
 }

@@ -61,48 +61,50 @@ export function backupSourceContract(name: string, setup: () => Promise<BackupSo
 
     withSource("open() streams exactly the backup's bytes, twice alike", async (fixture) => {
       const size = 5 * 1024 * 1024 + 3; // not a multiple of any chunk size
-      await fixture.seed([{ id: "big-one", createdAt: "2024-03-01T02:00:00.000Z", state: "success", size }]);
-      const first = await fixture.source.open("big-one");
+      await fixture.seed([{ id: "3f1c2a9e-0000-4000-8000-0000000000b1", createdAt: "2024-03-01T02:00:00.000Z", state: "success", size }]);
+      const first = await fixture.source.open("3f1c2a9e-0000-4000-8000-0000000000b1");
       if (first.length !== undefined) assert.equal(first.length, size, "announced length");
       const a = await digest(first.stream);
-      const b = await digest((await fixture.source.open("big-one")).stream);
+      const b = await digest((await fixture.source.open("3f1c2a9e-0000-4000-8000-0000000000b1")).stream);
       assert.equal(a.bytes, size);
       assert.equal(b.sha256, a.sha256, "a second download must give the same bytes");
-      if (fixture.expectedSha256) assert.equal(a.sha256, await fixture.expectedSha256("big-one"));
+      if (fixture.expectedSha256) assert.equal(a.sha256, await fixture.expectedSha256("3f1c2a9e-0000-4000-8000-0000000000b1"));
     });
 
-    withSource("open() of an empty backup streams nothing and ends cleanly", async (fixture) => {
-      await fixture.seed([{ id: "empty", createdAt: "2024-03-01T02:00:00.000Z", state: "success", size: 0 }]);
-      const download = await fixture.source.open("empty");
-      if (download.length !== undefined) assert.equal(download.length, 0);
-      assert.equal((await digest(download.stream)).bytes, 0);
+    // A real backup is never empty (UNMS sends an archive), and the UNMS source refuses an empty
+    // body as "not the backup"; the smallest case every source must stream is one byte.
+    withSource("open() of a one-byte backup streams that byte and ends cleanly", async (fixture) => {
+      await fixture.seed([{ id: "3f1c2a9e-0000-4000-8000-0000000000e1", createdAt: "2024-03-01T02:00:00.000Z", state: "success", size: 1 }]);
+      const download = await fixture.source.open("3f1c2a9e-0000-4000-8000-0000000000e1");
+      if (download.length !== undefined) assert.equal(download.length, 1);
+      assert.equal((await digest(download.stream)).bytes, 1);
     });
 
     withSource("open() streams two backups side by side without mixing them up", async (fixture) => {
       const size = 300 * 1024;
       await fixture.seed([
-        { id: "left", createdAt: "2024-03-01T02:00:00.000Z", state: "success", size },
-        { id: "right", createdAt: "2024-03-02T02:00:00.000Z", state: "success", size: size + 1 },
+        { id: "3f1c2a9e-0000-4000-8000-0000000000c1", createdAt: "2024-03-01T02:00:00.000Z", state: "success", size },
+        { id: "3f1c2a9e-0000-4000-8000-0000000000c2", createdAt: "2024-03-02T02:00:00.000Z", state: "success", size: size + 1 },
       ]);
-      const [left, right] = await Promise.all([fixture.source.open("left"), fixture.source.open("right")]);
+      const [left, right] = await Promise.all([fixture.source.open("3f1c2a9e-0000-4000-8000-0000000000c1"), fixture.source.open("3f1c2a9e-0000-4000-8000-0000000000c2")]);
       const [l, r] = await Promise.all([digest(left.stream), digest(right.stream)]);
       assert.equal(l.bytes, size);
       assert.equal(r.bytes, size + 1);
       if (fixture.expectedSha256) {
-        assert.equal(l.sha256, await fixture.expectedSha256("left"));
-        assert.equal(r.sha256, await fixture.expectedSha256("right"));
+        assert.equal(l.sha256, await fixture.expectedSha256("3f1c2a9e-0000-4000-8000-0000000000c1"));
+        assert.equal(r.sha256, await fixture.expectedSha256("3f1c2a9e-0000-4000-8000-0000000000c2"));
       }
     });
 
     withSource("open() of an unknown id fails with a not-found SyncError naming the id", async (fixture) => {
-      await fixture.seed([{ id: "known", createdAt: "2024-03-01T02:00:00.000Z", state: "success", size: 1 }]);
+      await fixture.seed([{ id: "3f1c2a9e-0000-4000-8000-0000000000d1", createdAt: "2024-03-01T02:00:00.000Z", state: "success", size: 1 }]);
       const error = await rejection(async () => {
-        const download = await fixture.source.open("no-such-backup");
+        const download = await fixture.source.open("3f1c2a9e-0000-4000-8000-00000000ffff");
         await digest(download.stream);
       });
       assert.ok(SyncError.is(error), `expected a SyncError, got ${String(error)}`);
       assert.equal(error.kind, "not-found");
-      assert.match(error.message, /no-such-backup/);
+      assert.match(error.message, /3f1c2a9e-0000-4000-8000-00000000ffff/);
     });
 
     withSource("timeZone() gives a known IANA zone or undefined", async (fixture) => {

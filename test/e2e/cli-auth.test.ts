@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { http } from "msw";
 import { PRIVATE_STATE_FILE } from "../../src/adapters/config/private-state-file.ts";
 import { assertNoSecrets, explain, inFolder, lastJsonLine, MiB, startHarness, type CliRun, type Harness } from "./helpers.ts";
+import { guid } from "../fakes/unms.ts";
 
 const FOLDER = "Backups";
 const AUTHORIZE = "https://www.dropbox.com/oauth2/authorize";
@@ -46,7 +47,7 @@ function grantTypes(h: Harness): string[] {
 function addBackups(h: Harness, count: number): string[] {
   const names: string[] = [];
   for (let i = 0; i < count; i++) {
-    const backup = h.unms.addBackup({ id: `auth-${i}`, createdAt: `2024-03-0${i + 1}T10:00:00Z`, size: MiB });
+    const backup = h.unms.addBackup({ id: guid(`auth-${i}`), createdAt: `2024-03-0${i + 1}T10:00:00Z`, size: MiB });
     names.push(`unms-backup-2024030${i + 1}-1100_${backup.id}.unms`);
   }
   return names;
@@ -177,7 +178,7 @@ test("PKCE without an app secret: S256 challenge, verifier kept between runs, ex
 test("an access token expiring mid-run is refreshed and the call retried", async (t) => {
   const h = await authHarness(t);
   h.baseEnv.DROPBOX_REFRESH_TOKEN = h.dropbox.issueRefreshToken();
-  const backup = h.unms.addBackup({ id: "long-one", createdAt: "2024-02-01T00:00:00Z", size: 9 * MiB });
+  const backup = h.unms.addBackup({ id: guid("long-one"), createdAt: "2024-02-01T00:00:00Z", size: 9 * MiB });
   h.dropbox.injectFault("files/list_folder", { type: "expired-token" });
   h.dropbox.injectFault("files/upload_session/append_v2", { type: "expired-token" });
 
@@ -191,11 +192,11 @@ test("an access token expiring mid-run is refreshed and the call retried", async
 test("access tokens that really expire between listing and upload are refreshed", async (t) => {
   const h = await authHarness(t);
   h.baseEnv.DROPBOX_REFRESH_TOKEN = h.dropbox.issueRefreshToken();
-  const backup = h.unms.addBackup({ id: "tick-1", createdAt: "2024-02-01T00:00:00Z", size: MiB });
+  const backup = h.unms.addBackup({ id: guid("tick-1"), createdAt: "2024-02-01T00:00:00Z", size: MiB });
   // The download starts after the Dropbox listing: expire every token right then, then fall
   // through to FakeUnms's own handler.
   h.unmsOverrides.push(
-    http.get("*/api/v2.1/nms/backups/:id", () => {
+    http.get("*/nms/api/v2.1/nms/backups/:id", () => {
       h.dropbox.expireAccessTokens();
       return undefined;
     }),
@@ -260,7 +261,7 @@ test("legacy token plus app key plus code: exchanged, switches to the refresh to
 test("a revoked legacy token: says so and how to migrate, exit 3, nothing deleted", async (t) => {
   const h = await authHarness(t);
   const legacy = h.dropbox.issueLongLivedToken();
-  const stale = inFolder(FOLDER, "unms-backup-20230101-0100_gone.unms");
+  const stale = inFolder(FOLDER, `unms-backup-20230101-0100_${guid("gone")}.unms`);
   h.dropbox.putFile(stale, "old copy");
   addBackups(h, 1);
   h.dropbox.revokeAccessToken(legacy);

@@ -11,6 +11,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { http, HttpResponse } from "msw";
 import { rateLimitedFault, serverErrorFault } from "../fakes/dropbox.ts";
+import { guid } from "../fakes/unms.ts";
 import { explain, inFolder, lastJsonLine, MiB, startHarness, type Harness, type HarnessOptions } from "./helpers.ts";
 
 const FOLDER = "Backups";
@@ -45,7 +46,7 @@ function storedNames(h: Harness, folder = FOLDER): string[] {
 async function seedSynced(h: Harness, count: number): Promise<{ ids: string[]; names: string[] }> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
-    ids.push(h.unms.addBackup({ id: `seed-${i}`, createdAt: `2024-03-0${i + 1}T10:00:00Z`, size: MiB }).id);
+    ids.push(h.unms.addBackup({ id: guid(`seed-${i}`), createdAt: `2024-03-0${i + 1}T10:00:00Z`, size: MiB }).id);
   }
   const run = await h.run(["sync"]);
   assert.equal(run.code, 0, explain(run));
@@ -58,10 +59,10 @@ async function seedSynced(h: Harness, count: number): Promise<{ ids: string[]; n
 test("first sync uploads every success backup under its NMS-time-zone name and skips the others", async (t) => {
   const h = await syncHarness(t);
   // 22:30 UTC in July is 00:30 the next day in Prague (UTC+2): the date rolls over.
-  const summer = h.unms.addBackup({ id: "0aa11bb2-summer", createdAt: "2024-07-15T22:30:00Z", size: 5 * MiB });
-  const winter = h.unms.addBackup({ id: "0aa11bb2-winter", createdAt: "2024-01-10T08:05:00Z", size: MiB + 12345 });
-  const running = h.unms.addBackup({ id: "0aa11bb2-running", createdAt: "2024-07-16T01:00:00Z", state: "in-progress" });
-  const broken = h.unms.addBackup({ id: "0aa11bb2-broken", createdAt: "2024-07-16T02:00:00Z", state: "failed" });
+  const summer = h.unms.addBackup({ id: guid("0aa11bb2-summer"), createdAt: "2024-07-15T22:30:00Z", size: 5 * MiB });
+  const winter = h.unms.addBackup({ id: guid("0aa11bb2-winter"), createdAt: "2024-01-10T08:05:00Z", size: MiB + 12345 });
+  const running = h.unms.addBackup({ id: guid("0aa11bb2-running"), createdAt: "2024-07-16T01:00:00Z", state: "in-progress" });
+  const broken = h.unms.addBackup({ id: guid("0aa11bb2-broken"), createdAt: "2024-07-16T02:00:00Z", state: "failed" });
 
   const run = await h.run(["sync"]);
   assert.equal(run.code, 0, explain(run));
@@ -90,8 +91,8 @@ test("a backup removed from UNMS is deleted from Dropbox; files that are not our
   const foreign = [
     inFolder(FOLDER, "notes.txt"),
     inFolder(FOLDER, "unms-backup-final.unms"),
-    inFolder(FOLDER, "old/unms-backup-20200101-0000_seed-0.unms"),
-    "/unms-backup-20200101-0000_seed-1.unms",
+    inFolder(FOLDER, `old/unms-backup-20200101-0000_${guid("seed-0")}.unms`),
+    `/unms-backup-20200101-0000_${guid("seed-1")}.unms`,
   ];
   for (const path of foreign) h.dropbox.putFile(path, `kept: ${path}\n`);
   const { ids, names } = await seedSynced(h, 3);
@@ -159,8 +160,8 @@ test("MAX_DELETES sets how many deletions one run may do", async (t) => {
 
 test("--dry-run changes nothing and says what it would upload and delete", async (t) => {
   const h = await syncHarness(t);
-  const fresh = h.unms.addBackup({ id: "dry-new", createdAt: "2024-05-01T12:00:00Z", size: 2 * MiB });
-  const staleName = "unms-backup-20230101-0100_dry-gone.unms";
+  const fresh = h.unms.addBackup({ id: guid("dry-new"), createdAt: "2024-05-01T12:00:00Z", size: 2 * MiB });
+  const staleName = `unms-backup-20230101-0100_${guid("dry-gone")}.unms`;
   h.dropbox.putFile(inFolder(FOLDER, staleName), "an old copy whose backup UNMS no longer lists");
   const before = h.dropbox.listFiles();
   const requestsBefore = uploadRequests(h);
@@ -183,8 +184,8 @@ test("--dry-run changes nothing and says what it would upload and delete", async
 
 test("--json ends stdout with the summary: uploaded, skipped, deleted, failed, guarded, bytesUploaded, uploads", async (t) => {
   const h = await syncHarness(t);
-  const a = h.unms.addBackup({ id: "json-a", createdAt: "2024-02-01T00:00:00Z", size: 3 * MiB });
-  const b = h.unms.addBackup({ id: "json-b", createdAt: "2024-02-02T00:00:00Z", size: 1 * MiB + 7 });
+  const a = h.unms.addBackup({ id: guid("json-a"), createdAt: "2024-02-01T00:00:00Z", size: 3 * MiB });
+  const b = h.unms.addBackup({ id: guid("json-b"), createdAt: "2024-02-02T00:00:00Z", size: 1 * MiB + 7 });
 
   const run = await h.run(["sync", "--json"]);
   assert.equal(run.code, 0, explain(run));
@@ -241,7 +242,7 @@ test("a missing UNMS_URL exits 2 naming the variable; an unknown flag exits 2", 
 
 test("when the NMS settings endpoint fails, names use UTC and a warning says so", async (t) => {
   const h = await syncHarness(t, { timezone: null });
-  const backup = h.unms.addBackup({ id: "utc-one", createdAt: "2024-07-15T22:30:00Z", size: MiB });
+  const backup = h.unms.addBackup({ id: guid("utc-one"), createdAt: "2024-07-15T22:30:00Z", size: MiB });
 
   const run = await h.run(["sync"]);
   assert.equal(run.code, 0, explain(run));
@@ -252,7 +253,7 @@ test("when the NMS settings endpoint fails, names use UTC and a warning says so"
 test("a non-ASCII DROPBOX_FOLDER works, and a rerun finds its files", async (t) => {
   const h = await syncHarness(t);
   const folder = "Zálohy/UISP 💾";
-  const backup = h.unms.addBackup({ id: "unicode-1", createdAt: "2024-02-01T00:00:00Z", size: 2 * MiB });
+  const backup = h.unms.addBackup({ id: guid("unicode-1"), createdAt: "2024-02-01T00:00:00Z", size: 2 * MiB });
 
   const run = await h.run(["sync"], { DROPBOX_FOLDER: folder });
   assert.equal(run.code, 0, explain(run));
@@ -270,8 +271,8 @@ test("a non-ASCII DROPBOX_FOLDER works, and a rerun finds its files", async (t) 
 test("TARGET_DIR writes whole files (no temporary files left) and mirrors deletions, without Dropbox", async (t) => {
   const h = await syncHarness(t);
   const target = join(h.root, "local copies");
-  const a = h.unms.addBackup({ id: "local-a", createdAt: "2024-02-01T00:00:00Z", size: 3 * MiB });
-  const b = h.unms.addBackup({ id: "local-b", createdAt: "2024-02-02T00:00:00Z", size: MiB });
+  const a = h.unms.addBackup({ id: guid("local-a"), createdAt: "2024-02-01T00:00:00Z", size: 3 * MiB });
+  const b = h.unms.addBackup({ id: guid("local-b"), createdAt: "2024-02-02T00:00:00Z", size: MiB });
   const env = { TARGET_DIR: target, DROPBOX_FOLDER: undefined, DROPBOX_APP_KEY: undefined, DROPBOX_APP_SECRET: undefined, DROPBOX_REFRESH_TOKEN: undefined };
 
   const run = await h.run(["sync"], env);
@@ -291,7 +292,7 @@ test("TARGET_DIR writes whole files (no temporary files left) and mirrors deleti
 
 test("a download that resets mid-way is started over and succeeds", async (t) => {
   const h = await syncHarness(t);
-  const backup = h.unms.addBackup({ id: "flaky-1", createdAt: "2024-02-01T00:00:00Z", size: 6 * MiB });
+  const backup = h.unms.addBackup({ id: guid("flaky-1"), createdAt: "2024-02-01T00:00:00Z", size: 6 * MiB });
   h.unms.injectFault("download", { type: "reset-after", bytes: 5 * MiB }, 1);
 
   const run = await h.run(["sync", "--json"]);
@@ -305,12 +306,12 @@ test("a download that resets mid-way is started over and succeeds", async (t) =>
 
 test("a backup whose download always breaks fails alone: the others are uploaded, exit 1, failed[] names it", async (t) => {
   const h = await syncHarness(t);
-  const good1 = h.unms.addBackup({ id: "good-1", createdAt: "2024-02-01T00:00:00Z", size: MiB });
-  const bad = h.unms.addBackup({ id: "always-breaks", createdAt: "2024-02-02T00:00:00Z", size: 2 * MiB });
-  const good2 = h.unms.addBackup({ id: "good-2", createdAt: "2024-02-03T00:00:00Z", size: MiB });
+  const good1 = h.unms.addBackup({ id: guid("good-1"), createdAt: "2024-02-01T00:00:00Z", size: MiB });
+  const bad = h.unms.addBackup({ id: guid("always-breaks"), createdAt: "2024-02-02T00:00:00Z", size: 2 * MiB });
+  const good2 = h.unms.addBackup({ id: guid("good-2"), createdAt: "2024-02-03T00:00:00Z", size: MiB });
   let badDownloads = 0;
   h.unmsOverrides.push(
-    http.get(`*/api/v2.1/nms/backups/${bad.id}`, () => {
+    http.get(`*/nms/api/v2.1/nms/backups/${bad.id}`, () => {
       badDownloads += 1;
       let sent = false;
       const body = new ReadableStream<Uint8Array>({
@@ -338,7 +339,7 @@ test("a backup whose download always breaks fails alone: the others are uploaded
 
 test("Dropbox 429 and 503 answered once are retried and the sync still succeeds", async (t) => {
   const h = await syncHarness(t);
-  const backup = h.unms.addBackup({ id: "busy-1", createdAt: "2024-02-01T00:00:00Z", size: 9 * MiB });
+  const backup = h.unms.addBackup({ id: guid("busy-1"), createdAt: "2024-02-01T00:00:00Z", size: 9 * MiB });
   h.dropbox.injectFault("files/list_folder", serverErrorFault(503));
   h.dropbox.injectFault("files/upload_session/start", rateLimitedFault("too_many_write_operations", 0));
   h.dropbox.injectFault("files/upload_session/append_v2", serverErrorFault(503));
@@ -365,4 +366,100 @@ test("a second run while the lock is held exits 1 and does nothing", async (t) =
   assert.ok(existsSync(lock), "the other run's lock must stay");
   assert.equal(h.dropbox.requestCount(), 0);
   assert.equal(h.unms.requestCount, 0);
+});
+
+test("issue 9: a failed item with createdAt: null and a success item with a bad date never block the others", async (t) => {
+  const h = await syncHarness(t);
+  const good = h.unms.addBackup({ id: guid("fine"), createdAt: "2024-02-01T00:00:00Z", size: MiB });
+  h.unms.addListItem({ id: guid("failed-null"), state: "failed", createdAt: null, size: null, origin: "auto", compatible: false, unmsVersion: null });
+  h.unms.addListItem({ id: guid("bad-date"), state: "success", createdAt: "not a date", size: 10, origin: "manual", compatible: true, unmsVersion: { major: 2, minor: 4, patch: 211 } });
+
+  const run = await h.run(["sync", "--json"]);
+  assert.equal(run.code, 0, explain(run));
+  assert.deepEqual(storedNames(h), [`unms-backup-20240201-0100_${good.id}.unms`]);
+  const summary = lastJsonLine(run);
+  assert.deepEqual(summary.ignored, [
+    { backupId: guid("failed-null"), reason: 'its state is "failed", not "success"' },
+    { backupId: guid("bad-date"), reason: 'its createdAt "not a date" is not an ISO-8601 date' },
+  ]);
+});
+
+test("issue 9: three runs against a UNMS whose listed size is wrong upload each backup once and warn once", async (t) => {
+  const h = await syncHarness(t);
+  const kib = h.unms.addBackup({ id: guid("kib-rounded"), createdAt: "2024-02-01T00:00:00Z", size: MiB + 1000, listedSize: MiB + 1024 });
+  const off = h.unms.addBackup({ id: guid("off-by-one"), createdAt: "2024-02-02T00:00:00Z", size: 2 * MiB, listedSize: 2 * MiB - 1 });
+  const runs = [];
+  for (let i = 0; i < 3; i++) {
+    const run = await h.run(["sync", "--json"]);
+    assert.equal(run.code, 0, explain(run));
+    runs.push(lastJsonLine(run));
+  }
+  assert.deepEqual(runs.map((r) => r.uploaded.length), [2, 0, 0]);
+  assert.deepEqual(runs.map((r) => r.bytesUploaded), [3 * MiB + 1000, 0, 0]);
+  assert.equal(h.unms.requestCounts.download, 2, "each backup downloaded once in three runs");
+  const warnings = runs.flatMap((r) => r.warnings as string[]);
+  assert.equal(warnings.length, 2, warnings.join("\n"));
+  assert.match(warnings[0]!, new RegExp(`UNMS lists backup ${kib.id} as ${MiB + 1024} bytes, but its download sent ${MiB + 1000} bytes`));
+  assert.match(warnings[1]!, new RegExp(`UNMS lists backup ${off.id} as ${2 * MiB - 1} bytes, but its download sent ${2 * MiB} bytes`));
+  const ledger = JSON.parse(readFileSync(join(h.stateDir, "downloads.json"), "utf8"));
+  assert.deepEqual(ledger.backups[kib.id], { bytes: MiB + 1000, verified: true });
+});
+
+test("issue 9: an HTML 200 or an empty 200 is refused and nothing stored; a copy cut short is repaired by the next honest run", async (t) => {
+  const h = await syncHarness(t);
+  const backup = h.unms.addBackup({ id: guid("proxied"), createdAt: "2024-02-01T00:00:00Z", size: 3 * MiB });
+  const name = `unms-backup-20240201-0100_${backup.id}.unms`;
+
+  h.unms.injectFault("download", { type: "login-page" });
+  const page = await h.run(["sync"]);
+  assert.equal(page.code, 1, explain(page));
+  assert.match(page.output, new RegExp(`Refused the download of UNMS backup "${backup.id}" .*content-type text/html; charset=utf-8, starting "<!DOCTYPE html><html><head><title>Sign in`));
+  assert.deepEqual(storedNames(h), []);
+
+  h.unms.injectFault("download", { type: "empty-body" });
+  const empty = await h.run(["sync"]);
+  assert.equal(empty.code, 1, explain(empty));
+  assert.match(empty.output, new RegExp(`Refused the download of UNMS backup "${backup.id}" .*an empty body \\((0 bytes|content-length 0)\\)`));
+  assert.deepEqual(storedNames(h), []);
+
+  // A body cut short with no length declared looks complete: it is stored, and said to be short.
+  h.unms.injectFault("download", { type: "cut-short-unannounced", bytes: MiB });
+  const cut = await h.run(["sync", "--json"]);
+  assert.equal(cut.code, 0, explain(cut));
+  assert.equal(h.dropbox.fileMetadata(inFolder(FOLDER, name))?.size, MiB);
+  assert.match((lastJsonLine(cut).warnings as string[]).join("\n"), new RegExp(`as ${3 * MiB} bytes, but its download sent ${MiB} bytes.*downloads it once more`));
+
+  const honest = await h.run(["sync", "--json"]);
+  assert.equal(honest.code, 0, explain(honest));
+  assert.match(honest.stdout, new RegExp(`Replacing ${name}: the copy holds ${MiB} bytes, fewer than the ${3 * MiB} bytes UNMS lists`));
+  assert.equal(h.dropbox.fileMetadata(inFolder(FOLDER, name))?.size, 3 * MiB);
+  assert.equal(h.dropbox.fileMetadata(inFolder(FOLDER, name))?.content_hash, h.unms.expectedContentHash(backup.id));
+
+  const after = lastJsonLine(await h.run(["sync", "--json"]));
+  assert.deepEqual(after.uploaded, []);
+  assert.deepEqual(after.skipped, [name]);
+});
+
+test("issue 9: a reset NMS with one new backup deletes none of the old copies, even with --allow-mass-delete", async (t) => {
+  const h = await syncHarness(t);
+  const { ids, names } = await seedSynced(h, 4);
+  for (const id of ids) h.unms.removeBackup(id);
+  const fresh = h.unms.addBackup({ id: guid("after-reinstall"), createdAt: "2024-06-01T10:00:00Z", size: MiB });
+
+  const run = await h.run(["sync", "--allow-mass-delete", "--json"]);
+  assert.equal(run.code, 0, explain(run));
+  assert.match(run.stdout, /None of the 1 successful backup\(s\) UNMS lists matches any of the 4 backup file\(s\) in the folder, so none were deleted \(was UNMS reinstalled, or does this folder hold another NMS's backups\?\)/);
+  assert.match(run.stdout, /no setting lifts this guard/);
+  assert.deepEqual(storedNames(h), [...names, `unms-backup-20240601-1200_${fresh.id}.unms`].sort());
+  assert.equal(h.dropbox.requestCount("files/delete_v2"), 0);
+  assert.deepEqual(lastJsonLine(run).deleted, []);
+});
+
+test("issue 9: a UNMS_URL without /nms fails as it would in the field, naming the setting", async (t) => {
+  const h = await syncHarness(t);
+  h.unms.addBackup({ size: MiB });
+  const run = await h.run(["sync"], { UNMS_URL: h.unmsServer.url });
+  assert.equal(run.code, 1, explain(run));
+  assert.match(run.output, /UNMS has no GET nms\/backups at 127\.0\.0\.1:\d+\/api\/v2\.1\/nms\/backups \(HTTP 404/);
+  assert.match(run.output, /UNMS_URL/);
 });

@@ -8,7 +8,11 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { setupServer } from "msw/node";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
+  DownloadLedgerFile,
   MemoryBackupStore,
   SyncError,
   backupFileName,
@@ -25,6 +29,9 @@ const UNMS_URL = "https://uisp.example.test/nms";
 const API_TOKEN = "unms-api-token-library-e2e";
 const TIME_ZONE = "Europe/Prague";
 const KiB = 1024;
+const OWN = "0e0e0e0e-0000-4000-8000-000000000001";
+const GOOD = "0e0e0e0e-0000-4000-8000-000000000002";
+const BROKEN = "0e0e0e0e-0000-4000-8000-000000000003";
 
 const msw = setupServer();
 discardMockedResponseCopies(msw);
@@ -162,7 +169,7 @@ describe("createBackupSync with UNMS and Dropbox credentials", () => {
   test("a revoked refresh token stops the run before anything is deleted, without leaking it", async () => {
     const { unms, dropbox } = fakes();
     unms.addBackup({ size: KiB });
-    dropbox.putFile("/unms-backup-20230101-0100_gone.unms", new Uint8Array(4));
+    dropbox.putFile("/unms-backup-20230101-0100_0000dead-0000-4000-8000-00000000000f.unms", new Uint8Array(4));
     const refreshToken = dropbox.issueRefreshToken();
     dropbox.revokeRefreshToken(refreshToken);
     const reporter = new RecordingReporter();
@@ -181,7 +188,7 @@ describe("createBackupSync with UNMS and Dropbox credentials", () => {
         return true;
       },
     );
-    assert.ok(dropbox.hasFile("/unms-backup-20230101-0100_gone.unms"));
+    assert.ok(dropbox.hasFile("/unms-backup-20230101-0100_0000dead-0000-4000-8000-00000000000f.unms"));
     assert.equal(reporter.of("failed").length, 1);
   });
 });
@@ -236,14 +243,14 @@ describe("createBackupSync with your own source and store", () => {
 
   test("syncs without any network and tells a custom reporter every step", async () => {
     const bytes = new TextEncoder().encode("backup bytes");
-    const source = arraySource([{ id: "own-1", createdAt: "2024-05-01T10:20:00Z", state: "success", size: bytes.length, bytes }]);
+    const source = arraySource([{ id: OWN, createdAt: "2024-05-01T10:20:00Z", state: "success", size: bytes.length, bytes }]);
     const store = new MemoryBackupStore();
     const reporter = new RecordingReporter();
 
     const report = await createBackupSync({ source, store, reporter }).sync();
 
-    assert.deepEqual(report.uploaded, ["unms-backup-20240501-1020_own-1.unms"]);
-    assert.deepEqual(store.read("", "unms-backup-20240501-1020_own-1.unms"), bytes);
+    assert.deepEqual(report.uploaded, [`unms-backup-20240501-1020_${OWN}.unms`]);
+    assert.deepEqual(store.read("", `unms-backup-20240501-1020_${OWN}.unms`), bytes);
     assert.deepEqual(
       reporter.types().filter((t) => t !== "progress"),
       ["run-started", "listed", "uploading", "uploaded", "run-finished"],
@@ -251,21 +258,43 @@ describe("createBackupSync with your own source and store", () => {
     assert.match(reporter.of("run-started")[0]!.target, /MemoryBackupStore/);
   });
 
+  test("a wrong listed size uploads once across instances sharing a DownloadLedgerFile, and once per instance by default", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "library-ledger-"));
+    try {
+      const bytes = new Uint8Array(100).fill(3);
+      const source = arraySource([{ id: OWN, createdAt: "2024-05-01T10:20:00Z", state: "success", size: 1024, bytes }]);
+      const store = new MemoryBackupStore();
+      const uploads: number[] = [];
+      for (let run = 0; run < 3; run++) {
+        // A fresh instance per run, as a cron job would make.
+        const report = await createBackupSync({ source, store, downloadLedger: new DownloadLedgerFile(dir) }).sync();
+        uploads.push(report.uploaded.length);
+      }
+      assert.deepEqual(uploads, [1, 0, 0]);
+      const sameInstance = createBackupSync({ source, store: new MemoryBackupStore() });
+      const counts = [];
+      for (let run = 0; run < 3; run++) counts.push((await sameInstance.sync()).uploaded.length);
+      assert.deepEqual(counts, [1, 0, 0], "the default in-memory ledger lives as long as the instance");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test("a failing backup lands in report.failed while the others are stored", async () => {
     const good = new Uint8Array([1, 2, 3]);
-    const source = arraySource([{ id: "good", createdAt: "2024-05-01T10:20:00Z", state: "success", size: 3, bytes: good }]);
+    const source = arraySource([{ id: GOOD, createdAt: "2024-05-01T10:20:00Z", state: "success", size: 3, bytes: good }]);
     const broken: BackupSource = {
       ...source,
-      list: async () => [...(await source.list()), { id: "broken", createdAt: "2024-05-02T10:20:00Z", state: "success" }],
+      list: async () => [...(await source.list()), { id: BROKEN, createdAt: "2024-05-02T10:20:00Z", state: "success" }],
     };
     const report = await createBackupSync({ source: broken, store: new MemoryBackupStore() }).sync();
-    assert.deepEqual(report.uploaded, ["unms-backup-20240501-1020_good.unms"]);
+    assert.deepEqual(report.uploaded, [`unms-backup-20240501-1020_${GOOD}.unms`]);
     assert.equal(report.failed.length, 1);
-    assert.match(report.failed[0]!.error, /no backup broken/);
+    assert.match(report.failed[0]!.error, new RegExp(`no backup ${BROKEN}`));
   });
 
   test("an aborted signal stops the run with the abort reason", async () => {
-    const source = arraySource([{ id: "x", createdAt: "2024-05-01T10:20:00Z", state: "success", size: 1, bytes: new Uint8Array(1) }]);
+    const source = arraySource([{ id: OWN, createdAt: "2024-05-01T10:20:00Z", state: "success", size: 1, bytes: new Uint8Array(1) }]);
     const controller = new AbortController();
     const sync = createBackupSync({
       source: { ...source, timeZone: async () => { controller.abort(new Error("stopped by the embedder")); return "UTC"; } },

@@ -104,8 +104,8 @@ import { createBackupSync, MemoryBackupStore, SyncError } from "${pkg.name}";
 const bytes = new TextEncoder().encode("backup from an in-process source");
 const source = {
   list: async () => [
-    { id: "b-1", createdAt: "2024-02-03T04:05:00Z", state: "success", size: bytes.length },
-    { id: "b-2", createdAt: "2024-02-04T04:05:00Z", state: "failed" },
+    { id: "b1b1b1b1-0000-4000-8000-000000000001", createdAt: "2024-02-03T04:05:00Z", state: "success", size: bytes.length },
+    { id: "b1b1b1b1-0000-4000-8000-000000000002", createdAt: "2024-02-04T04:05:00Z", state: "failed" },
   ],
   timeZone: async () => "UTC",
   open: async () => ({ stream: (async function* () { yield bytes; })(), length: bytes.length }),
@@ -129,7 +129,7 @@ console.log(JSON.stringify({ dry: dry.uploaded, uploaded: report.uploaded, paths
     const smoke = await run(process.execPath, ["smoke.mjs"], project);
     assert.equal(smoke.code, 0, explain("node smoke.mjs", smoke));
     const result = JSON.parse(smoke.stdout.trim().split("\n").at(-1)!);
-    const name = "unms-backup-20240203-0405_b-1.unms";
+    const name = "unms-backup-20240203-0405_b1b1b1b1-0000-4000-8000-000000000001.unms";
     assert.deepEqual(result.dry, [name]);
     assert.deepEqual(result.uploaded, [name]);
     assert.deepEqual(result.paths, [`uisp/${name}`]);

@@ -351,3 +351,23 @@ test("php main.php: an HTTPS UNMS with a self-signed certificate stops at once, 
   const warnings = plugin.logLines().filter((line) => line.startsWith("WARNING: UNMS_TLS_INSECURE / unmsTlsInsecure is on"));
   assert.equal(warnings.length, 1, explain(plugin, insecure));
 });
+
+test("php main.php: a reset NMS deletes none of the old copies though 'Allow mass deletion' is ticked, and the tick is cleared", { timeout: 120_000 }, async (t) => {
+  phpAvailable();
+  const plugin = await startPlugin({ config: { allowMassDelete: true } });
+  t.after(() => plugin.close());
+  await plugin.setConfig({ dropboxRefreshToken: plugin.dropbox.issueRefreshToken() });
+  const old = [1, 2, 3].map((n) => `unms-backup-20230101-0100_0a0a0a0a-0000-4000-8000-00000000000${n}.unms`);
+  for (const name of old) plugin.dropbox.putFile(`/${name}`, "a copy from before UISP was reinstalled");
+  const names = addBackups(plugin.unms);
+
+  const run = await plugin.run();
+  assert.equal(run.code, 0, explain(plugin, run));
+  assert.deepEqual(storedNames(plugin), [...old, ...names].sort());
+  assert.equal(plugin.dropbox.requestCount("files/delete_v2"), 0);
+  const lines = plugin.logLines();
+  assert.ok(lines.some((line) => /None of the 2 successful backup\(s\) UNMS lists matches any of the 3 backup file\(s\).*reinstalled/.test(line)), explain(plugin, run));
+  assert.ok(lines.some((line) => /"Allow mass deletion" \(allowMassDelete\) was used by this run and has been cleared \(set to false\)/.test(line)), explain(plugin, run));
+  assert.equal(plugin.config().allowMassDelete, false);
+  assert.deepEqual(plugin.config().unrelatedSetting, { keep: ["me", 1, true] });
+});

@@ -517,6 +517,21 @@ describe("FakeDropbox state over time", () => {
     assert.equal((await response.json()).error[".tag"], "reset");
   });
 
+  test("makeListingEndless: has_more for ever, with the same or a fresh cursor; undefined ends it", async () => {
+    useFake();
+    fake.makeListingEndless("same-cursor");
+    const first = await (await rpc("files/list_folder", { path: "" })).json();
+    assert.equal(first.has_more, true);
+    const same = await (await rpc("files/list_folder/continue", { cursor: first.cursor })).json();
+    assert.deepEqual([same.cursor === first.cursor, same.has_more, same.entries], [true, true, []]);
+    fake.makeListingEndless("fresh-cursor");
+    const fresh = await (await rpc("files/list_folder/continue", { cursor: first.cursor })).json();
+    assert.deepEqual([fresh.cursor === first.cursor, fresh.has_more], [false, true]);
+    fake.makeListingEndless(undefined);
+    const end = await (await rpc("files/list_folder/continue", { cursor: fresh.cursor })).json();
+    assert.equal(end.has_more, false);
+  });
+
   test("tokens and codes are random, never constant", () => {
     const a = new FakeDropbox();
     const b = new FakeDropbox();

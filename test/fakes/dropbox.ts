@@ -237,6 +237,7 @@ export class FakeDropbox {
   private readonly keepBytesLimit: number;
   private readonly maxRequestBodyBytes: number;
   private quotaBytes: number | undefined;
+  private endlessListing: "same-cursor" | "fresh-cursor" | undefined;
 
   private readonly entries = new Map<string, Entry>();
   private readonly deleted = new Map<string, { name: string; pathDisplay: string }>();
@@ -425,6 +426,14 @@ export class FakeDropbox {
     return used;
   }
 
+  /**
+   * Plays a listing that never ends: every page says `has_more`, with the cursor it was given
+   * (`same-cursor`) or a new one each time (`fresh-cursor`); undefined ends it again.
+   */
+  makeListingEndless(mode: "same-cursor" | "fresh-cursor" | undefined): void {
+    this.endlessListing = mode;
+  }
+
   /** Invalidates every list_folder cursor: continue answers 409 reset. */
   resetCursors(): void {
     for (const cursor of this.cursors.values()) cursor.reset = true;
@@ -563,6 +572,8 @@ export class FakeDropbox {
     const cursor = this.cursors.get(token);
     if (!cursor) throw badInput(route, `Invalid "cursor" parameter: the cursor was not issued by this server.`);
     if (cursor.reset) throw new Answer(jsonResponse(409, errorBody({ ".tag": "reset" })));
+    if (this.endlessListing === "same-cursor") return jsonResponse(200, { entries: [], cursor: token, has_more: true });
+    if (this.endlessListing === "fresh-cursor") return this.nextPage({ ...cursor, pending: [] });
     if (cursor.pending.length === 0) {
       if (cursor.folderLower !== "" && this.entries.get(cursor.folderLower)?.kind !== "folder") {
         throw new Answer(jsonResponse(409, pathNotFoundBody()));
@@ -577,7 +588,7 @@ export class FakeDropbox {
     const next: Cursor = { ...cursor, pending: cursor.pending.slice(cursor.pageSize) };
     const token = randomToken(120);
     this.cursors.set(token, next);
-    return jsonResponse(200, { entries, cursor: token, has_more: next.pending.length > 0 });
+    return jsonResponse(200, { entries, cursor: token, has_more: next.pending.length > 0 || this.endlessListing !== undefined });
   }
 
   /** Entries changed since the cursor's snapshot (deletions as DeletedMetadata); updates the snapshot. */

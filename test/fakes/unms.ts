@@ -1,7 +1,12 @@
 /**
  * An in-memory UNMS (NMS API v2.1) as msw handlers: backups, settings, faithful errors, and faults
- * injected on demand. Handlers match the path only (`*\/api/v2.1/...`), so the same instance works
- * behind msw's `setupServer` and behind a loopback HTTP server that feeds requests to them.
+ * injected on demand. Handlers match the path below the host only (`*\/nms/api/v2.1/...`, the
+ * prefix real UISP answers under), so the same instance works behind msw's `setupServer` and behind
+ * a loopback HTTP server, and a base URL that lacks `/nms` fails here as it would in the field.
+ *
+ * The list items have exactly the shape of the official swagger's `UnmsBackup` (id, state,
+ * createdAt, size, origin, compatible, unmsVersion; no name, no type); errors are
+ * `{statusCode, error, message?}`.
  *
  * Backup bytes are generated on the fly from the id, chunk by chunk, so a 1 GiB backup costs
  * one 64 KiB block of memory and streams at memcpy speed.
@@ -22,20 +27,32 @@ export type UnmsFault =
   /** Error the body stream after `bytes`, like a connection reset. */
   | { type: "reset-after"; bytes: number }
   /** 200 with an HTML page instead of JSON, like a proxy's error page. */
-  | { type: "non-json" };
+  | { type: "non-json" }
+  /** Download: 200 with a proxy's HTML login page instead of the backup. */
+  | { type: "login-page" }
+  /** Download: 200 with an empty body (no content-type, no content-length). */
+  | { type: "empty-body" }
+  /** Download: the body ends cleanly after `bytes`, with no content-length announced. */
+  | { type: "cut-short-unannounced"; bytes: number };
 
 export interface FakeUnmsOptions {
   apiToken: string;
   /** The NMS time zone; null makes `GET nms/settings` fail with 500. Default `Europe/Prague`. */
   timezone?: string | null;
+  /** Send a content-length with downloads (default true; UNMS's own behaviour is undocumented). */
+  downloadContentLength?: boolean;
 }
 
 export interface AddBackupOptions {
   id?: string;
   createdAt?: string;
   state?: string;
-  /** Bytes; default 1 MiB. */
+  /** Bytes the download sends; default 1 MiB. */
   size?: number;
+  /** The `size` the list claims; default `size`. Set it to play a UNMS whose listed size is wrong. */
+  listedSize?: number;
+  /** `auto` (default) or `manual`. */
+  origin?: string;
 }
 
 /** Chunk size of generated backup bodies. A divisor of 4 MiB, so Dropbox hash blocks align. */
@@ -61,7 +78,12 @@ interface StoredBackup {
   createdAt: string;
   state: string;
   size: number;
+  listedSize: number;
+  origin: string;
 }
+
+/** The version the fake claims in `unmsVersion`. */
+const FAKE_UNMS_VERSION = { major: 2, minor: 4, patch: 211 };
 
 export class FakeUnms {
   readonly handlers: RequestHandler[];
@@ -78,18 +100,21 @@ export class FakeUnms {
     settings: [],
   };
   private sequence = 0;
+  private readonly extraItems: unknown[] = [];
+  private readonly downloadContentLength: boolean;
 
   constructor(options: FakeUnmsOptions) {
     this.apiToken = options.apiToken;
+    this.downloadContentLength = options.downloadContentLength ?? true;
     this.timezone = options.timezone === undefined ? "Europe/Prague" : options.timezone;
     this.handlers = [
-      http.get("*/api/v2.1/nms/backups", ({ request }) =>
+      http.get("*/nms/api/v2.1/nms/backups", ({ request }) =>
         this.handle("list", request, (fault) => this.listResponse(cutOf(fault))),
       ),
-      http.get("*/api/v2.1/nms/backups/:id", ({ request, params }) =>
+      http.get("*/nms/api/v2.1/nms/backups/:id", ({ request, params }) =>
         this.handle("download", request, (fault) => this.downloadResponse(String(params.id), fault)),
       ),
-      http.get("*/api/v2.1/nms/settings", ({ request }) =>
+      http.get("*/nms/api/v2.1/nms/settings", ({ request }) =>
         this.handle("settings", request, (fault) => this.settingsResponse(cutOf(fault))),
       ),
     ];
@@ -103,12 +128,27 @@ export class FakeUnms {
       createdAt: options.createdAt ?? new Date(Date.UTC(2024, 0, 1, this.sequence)).toISOString(),
       state: options.state ?? "success",
       size: options.size ?? DEFAULT_SIZE,
+      listedSize: options.listedSize ?? options.size ?? DEFAULT_SIZE,
+      origin: options.origin ?? "auto",
     };
     if (!Number.isSafeInteger(backup.size) || backup.size < 0) {
       throw new RangeError(`FakeUnms.addBackup: size ${backup.size} of backup ${backup.id} is not a byte count`);
     }
     this.stored.set(backup.id, backup);
-    return { ...backup };
+    return this.describe(backup);
+  }
+
+  /**
+   * Appends a raw item to the list as is (no download behind it), to play what a real UNMS may
+   * send: a `failed` backup with `createdAt: null`, an item with a broken field.
+   */
+  addListItem(item: unknown): void {
+    this.extraItems.push(item);
+  }
+
+  /** A backup as the domain sees it: `size` is what the list claims. */
+  private describe(b: StoredBackup): UnmsBackup {
+    return { id: b.id, createdAt: b.createdAt, state: b.state, size: b.listedSize, origin: b.origin };
   }
 
   removeBackup(id: string): void {
@@ -116,7 +156,12 @@ export class FakeUnms {
   }
 
   backups(): UnmsBackup[] {
-    return [...this.stored.values()].map((b) => ({ ...b }));
+    return [...this.stored.values()].map((b) => this.describe(b));
+  }
+
+  /** Bytes backup `id`'s download sends (which may differ from its listed size). */
+  downloadSize(id: string): number {
+    return this.require(id).size;
   }
 
   /** Changes the NMS time zone; null makes the settings endpoint fail with 500. */
@@ -179,7 +224,8 @@ export class FakeUnms {
     this.requestCount += 1;
     this.requestCounts[route] += 1;
     if (request.headers.get("x-auth-token") !== this.apiToken) {
-      return unmsError(401, "Invalid or missing API token (x-auth-token).");
+      // UNMS's 401 carries no message; only statusCode and error are required.
+      return unmsError(401);
     }
     const fault = this.takeFault(route);
     if (fault?.type === "status") {
@@ -207,15 +253,17 @@ export class FakeUnms {
   }
 
   private listResponse(cut: Cut | undefined): Response {
-    // Extra fields, as real UNMS sends, so clients prove they tolerate them.
-    const items = [...this.stored.values()].map((b) => ({
+    // The swagger's UnmsBackup, field for field.
+    const items: unknown[] = [...this.stored.values()].map((b) => ({
       id: b.id,
-      createdAt: b.createdAt,
       state: b.state,
-      type: "manual",
-      name: `backup ${b.id}`,
+      createdAt: b.createdAt,
+      size: b.listedSize,
+      origin: b.origin,
+      compatible: true,
+      unmsVersion: FAKE_UNMS_VERSION,
     }));
-    return jsonResponse(items, cut);
+    return jsonResponse([...items, ...this.extraItems], cut);
   }
 
   private settingsResponse(cut: Cut | undefined): Response {
@@ -226,17 +274,32 @@ export class FakeUnms {
   private downloadResponse(id: string, fault: UnmsFault | undefined): Response {
     const backup = this.stored.get(id);
     if (!backup) return unmsError(404, `Backup ${id} not found.`);
-    const cut = cutOf(fault);
+    if (fault?.type === "login-page") {
+      const page = `<!DOCTYPE html><html><head><title>Sign in</title></head><body><form action="/login">${"<!-- -->".repeat(200)}</form></body></html>`;
+      return new HttpResponse(page, { status: 200, headers: { "content-type": "text/html; charset=utf-8" } });
+    }
+    if (fault?.type === "empty-body") return new HttpResponse(null, { status: 200 });
+    const unannounced = fault?.type === "cut-short-unannounced";
+    const cut: Cut | undefined = unannounced ? { type: "truncate-after", bytes: fault.bytes } : cutOf(fault);
     return new HttpResponse(chunkStream(backupChunks(id, backup.size), cut), {
       status: 200,
       headers: {
         "content-type": "application/octet-stream",
-        "content-length": String(backup.size),
+        ...(this.downloadContentLength && !unannounced ? { "content-length": String(backup.size) } : {}),
         "content-disposition": `attachment; filename="${id}.unms"`,
         ...closeAfter(cut),
       },
     });
   }
+}
+
+/**
+ * A guid made from a readable label, the same for the same label: tests name backups "summer" or
+ * "seed-0" and still get the guid ids real UNMS uses (only guid-named files are the tool's own).
+ */
+export function guid(label: string): string {
+  const hex = createHash("sha256").update(label).digest("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 /**
@@ -269,9 +332,10 @@ function jsonResponse(value: unknown, cut: Cut | undefined): Response {
   });
 }
 
-function unmsError(status: number, message: string, headers: Record<string, string> = {}): Response {
+/** UNMS's error body: `{statusCode, error, message?}` (message is optional in its swagger). */
+function unmsError(status: number, message?: string, headers: Record<string, string> = {}): Response {
   const error = REASONS[status] ?? "Error";
-  return HttpResponse.json({ statusCode: status, error, message }, { status, headers });
+  return HttpResponse.json({ statusCode: status, error, ...(message === undefined ? {} : { message }) }, { status, headers });
 }
 
 /** A stream over chunks that can end early (`truncate-after`) or break (`reset-after`). */

@@ -17,6 +17,8 @@ export interface ConfigPatch {
   dropboxAccessCode?: null;
   /** Cleared once the legacy long-lived token was replaced by a refresh token. */
   dropboxAccessToken?: null;
+  /** The UCRM checkbox is one-shot: set to false after the run that used it (other stores ignore it). */
+  allowMassDelete?: false;
 }
 
 export interface SaveOutcome {

@@ -91,6 +91,7 @@ export class UcrmFileConfigStore implements ConfigStore {
     else if (patch.dropboxRefreshToken === null) config.dropboxRefreshToken = "";
     if (patch.dropboxAccessCode === null) config.dropboxAccessCode = "";
     if (patch.dropboxAccessToken === null) config.dropboxAccessToken = "";
+    if (patch.allowMassDelete === false) config.allowMassDelete = false;
     let mode: number | undefined;
     try {
       mode = (await stat(this.configPath)).mode & 0o777;

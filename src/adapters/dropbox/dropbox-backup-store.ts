@@ -76,7 +76,15 @@ export interface DropboxBackupStoreOptions {
   retry?: Partial<RetryOptions>;
   sleep?: (ms: number) => Promise<void>;
   onRetry?: (info: DropboxRetryInfo) => void;
+  /** Most list_folder pages one listing may take; default MAX_LIST_PAGES. */
+  maxListPages?: number;
 }
+
+/**
+ * A folder of backups lists in one page of up to 2000 entries; 1000 pages (two million entries)
+ * means a listing that will never end, not a folder, so it fails instead of looping for ever.
+ */
+export const MAX_LIST_PAGES = 1000;
 
 /** Throws a config SyncError unless `bytes` is a usable chunk size. */
 export function validateChunkBytes(bytes: number): number {
@@ -105,6 +113,7 @@ export class DropboxBackupStore implements BackupStore {
   readonly #chunkBytes: number;
   readonly #retry: Partial<RetryOptions>;
   readonly #onRetry: ((info: DropboxRetryInfo) => void) | undefined;
+  readonly #maxListPages: number;
 
   constructor(options: DropboxBackupStoreOptions) {
     this.#tokens = options.tokens;
@@ -114,6 +123,7 @@ export class DropboxBackupStore implements BackupStore {
     this.#chunkBytes = validateChunkBytes(options.chunkBytes ?? DEFAULT_DROPBOX_CHUNK_BYTES);
     this.#retry = { ...options.retry, ...(options.sleep ? { sleep: options.sleep } : {}) };
     this.#onRetry = options.onRetry;
+    this.#maxListPages = options.maxListPages ?? MAX_LIST_PAGES;
   }
 
   async list(folder: string, signal?: AbortSignal): Promise<StoredFile[]> {
@@ -123,15 +133,21 @@ export class DropboxBackupStore implements BackupStore {
       const files: StoredFile[] = [];
       try {
         let page = (await this.#call("list_folder", target, (sdk) => sdk.filesListFolder({ path, limit: 2000 }), signal)).result;
-        for (;;) {
+        for (let pages = 1; ; pages++) {
           for (const entry of page.entries) {
             if (entry[".tag"] !== "file") continue;
             const file = entry as FileMetadataLike;
             files.push({ name: lastComponent(file), size: file.size, ...(file.content_hash ? { contentHash: file.content_hash } : {}) });
           }
           if (!page.has_more) return files;
+          if (pages >= this.#maxListPages) {
+            throw endlessListing(target, `it still said has_more after ${pages} pages (${files.length} files so far)`);
+          }
           const cursor = page.cursor;
           page = (await this.#call("list_folder/continue", target, (sdk) => sdk.filesListFolderContinue({ cursor }), signal)).result;
+          if (page.has_more && page.cursor === cursor) {
+            throw endlessListing(target, `page ${pages + 1} said has_more but handed back the cursor it was given`);
+          }
         }
       } catch (error) {
         if (SyncError.is(error) && error.kind === "not-found") return [];
@@ -420,4 +436,12 @@ function rewritingFetch(inner: typeof fetch, baseUrl: string): typeof fetch {
     if (!DROPBOX_HOSTS.includes(url.hostname)) return inner(input, init);
     return inner(`${base.origin}${prefix}${url.pathname}${url.search}`, init);
   }) as typeof fetch;
+}
+
+/** A listing that would loop for ever: nothing is decided from half a listing. */
+function endlessListing(target: string, why: string): SyncError {
+  return new SyncError(
+    `Dropbox's listing of ${target} never ends: ${why}. Nothing was uploaded or deleted; this is a Dropbox-side fault, so try again later and report it if it persists.`,
+    { kind: "permanent", code: "dropbox.listing_endless" },
+  );
 }

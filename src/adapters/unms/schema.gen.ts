@@ -30,7 +30,7 @@ export interface paths {
         };
         /**
          * The backup file itself.
-         * @description Binary body; UNMS may or may not send a content-length.
+         * @description Binary body; UNMS may or may not send a content-length (or honour Range). A 200 with an empty, HTML, JSON or text body is not a backup (a proxy's login page) and is refused.
          */
         get: operations["downloadBackup"];
         put?: never;
@@ -62,19 +62,36 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        Backup: {
+        /** @description As in the official UNMS swagger.json (UNMS 1.x, the newest public one): every field below is required there. Only `state` is read before an item is known to be `success`, so an item that is not (e.g. `failed` with `createdAt: null`) never blocks the list. */
+        UnmsBackup: {
+            /**
+             * Format: guid
+             * @description 8-4-4-4-12 hex digits.
+             */
             id: string;
-            /** Format: date-time */
-            createdAt: string;
             /** @description success, in-progress, failed, ... The set is not closed: treat unknown values as "not ready to copy". */
             state: string;
-            name?: string;
-            type?: string;
+            /**
+             * Format: date
+             * @description Documented as a date; real values carry the time, e.g. 2020-11-06T21:38:10.123Z.
+             */
+            createdAt: string;
             /**
              * Format: int64
-             * @description Bytes, when UNMS reports it; never assumed.
+             * @description "Size in bytes". Whether it equals the bytes the download sends is documented nowhere, so it never drives repeated re-uploads.
              */
-            size?: number;
+            size: number;
+            /** @enum {string} */
+            origin: "auto" | "manual";
+            compatible: boolean;
+            unmsVersion: components["schemas"]["SemVer"];
+        } & {
+            [key: string]: unknown;
+        };
+        SemVer: {
+            major: number;
+            minor: number;
+            patch: number;
         } & {
             [key: string]: unknown;
         };
@@ -87,7 +104,10 @@ export interface components {
         Error: {
             statusCode: number;
             error: string;
-            message: string;
+            message?: string;
+            validation?: {
+                [key: string]: unknown;
+            };
         } & {
             [key: string]: unknown;
         };
@@ -125,7 +145,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Backup"][];
+                    "application/json": components["schemas"]["UnmsBackup"][];
                 };
             };
             400: components["responses"]["Error"];

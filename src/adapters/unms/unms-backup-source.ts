@@ -8,7 +8,7 @@ import type { Client } from "openapi-fetch";
 import type { UnmsBackup } from "../../domain/backup.ts";
 import { configError, SyncError } from "../../domain/errors.ts";
 import type { BackupDownload, BackupSource } from "../../domain/ports.ts";
-import { announcedLength, guardedDownload } from "./download-stream.ts";
+import { announcedLength, guardedDownload, refuseNonBackup } from "./download-stream.ts";
 import { realTimeout, RequestDeadline } from "./request-deadline.ts";
 import type { ScheduleTimeout } from "./request-deadline.ts";
 import type { paths } from "./schema.gen.ts";
@@ -94,6 +94,14 @@ export class UnmsBackupSource implements BackupSource {
     );
     const length = announcedLength(result.response.headers);
     const body = result.data as ReadableStream<Uint8Array> | null | undefined;
+    try {
+      deadline.arm(); // a stalled page must not hang the run either
+      await refuseNonBackup(result.response, body, call);
+      deadline.disarm();
+    } catch (error) {
+      deadline.dispose();
+      throw error;
+    }
     const stream = guardedDownload(body, call, length, deadline);
     return length === undefined ? { stream } : { stream, length };
   }

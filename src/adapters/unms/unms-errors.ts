@@ -140,6 +140,17 @@ export function unmsDownloadInterrupted(
   );
 }
 
+/**
+ * A 200 answer that is not the backup (a proxy's login page, an empty body): refused, never stored,
+ * and not retried within the run, since the same answer would come again.
+ */
+export function unmsDownloadRefused(call: UnmsCallContext & { backupId: string }, whatCame: string): SyncError {
+  return new SyncError(
+    `Refused the download of UNMS backup "${call.backupId}" (${call.endpoint} at ${call.location}): it answered with ${call.redact(whatCame)} instead of the backup file, so nothing was stored. A proxy or login page in front of UNMS does this: ${URL_ADVICE}.`,
+    { kind: "permanent", code: "unms.download_refused" },
+  );
+}
+
 /** Seconds (`120`) or an HTTP date; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | null, now: () => number = Date.now): number | undefined {
   if (value === null || value.trim() === "") return undefined;

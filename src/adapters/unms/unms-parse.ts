@@ -21,22 +21,16 @@ export function parseJsonBody(text: string | undefined, contentType: string | nu
   }
 }
 
-/** The backups of `GET nms/backups`; every item must carry a usable id, createdAt and state. */
+/**
+ * The backups of `GET nms/backups`. Only the list itself must be well formed: one odd item never
+ * blocks the run. An item's `state` is read first, and an item that is not `success` is passed on
+ * as it is (its other fields unchecked: a failed backup may have `createdAt: null`). A `success`
+ * item with an unusable field comes back marked `unusable` with the reason, so it is reported by id
+ * and skipped while the rest sync. A `size` that is not a byte count is dropped with a `warning`.
+ */
 export function parseBackupList(body: unknown): Parsed<UnmsBackup[]> {
   if (!Array.isArray(body)) return { ok: false, problem: `${describeJson(body)} where a list of backups was expected` };
-  const backups: UnmsBackup[] = [];
-  const problems: string[] = [];
-  body.forEach((item: unknown, index) => {
-    const where = `item ${index + 1} of ${body.length}`;
-    const problem = backupProblem(item);
-    if (problem) problems.push(`${where} ${problem}`);
-    else backups.push(toBackup(item as components["schemas"]["Backup"]));
-  });
-  if (problems.length > 0) {
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more malformed item${problems.length > 2 ? "s" : ""})` : "";
-    return { ok: false, problem: `a malformed list of backups: ${problems[0]}${more}` };
-  }
-  return { ok: true, value: backups };
+  return { ok: true, value: body.map((item: unknown, index) => toBackup(item, `item ${index + 1} of ${body.length}`)) };
 }
 
 /** The `timezone` of `GET nms/settings`, undefined when UNMS offers none. */
@@ -50,25 +44,37 @@ export function parseSettingsTimeZone(body: unknown): Parsed<string | undefined>
   return { ok: true, value: timezone.trim() || undefined };
 }
 
-function backupProblem(item: unknown): string | undefined {
-  if (typeof item !== "object" || item === null || Array.isArray(item)) return `is ${describeJson(item)}, not an object`;
-  const { id, createdAt, state } = item as Record<string, unknown>;
-  if (id === undefined) return "has no id";
-  if (typeof id !== "string" || id.trim() === "") return `has id ${describeJson(id)}, expected a non-empty string`;
-  const named = `(id "${id.slice(0, 80)}")`;
-  if (createdAt === undefined) return `${named} has no createdAt`;
-  if (typeof createdAt !== "string" || Number.isNaN(Date.parse(createdAt))) {
-    return `${named} has createdAt ${describeJson(createdAt)}, expected an ISO-8601 date`;
+function toBackup(item: unknown, where: string): UnmsBackup {
+  if (typeof item !== "object" || item === null || Array.isArray(item)) {
+    return { id: `(${where})`, createdAt: "", state: "", unusable: `UNMS listed ${where} as ${describeJson(item)}, not a backup object` };
   }
-  if (state === undefined) return `${named} has no state`;
-  if (typeof state !== "string") return `${named} has state ${describeJson(state)}, expected a string`;
-  return undefined;
+  const { id, createdAt, state, size, origin } = item as Partial<components["schemas"]["UnmsBackup"]> & Record<string, unknown>;
+  const label = typeof id === "string" && id.trim() !== "" ? id : `(${where})`;
+  if (typeof state !== "string") {
+    return { id: label, createdAt: "", state: "", unusable: `${where} has ${state === undefined ? "no state" : `state ${describeJson(state)}, not a string`}` };
+  }
+  const backup: UnmsBackup = { id: label, createdAt: typeof createdAt === "string" ? createdAt : "", state };
+  if (typeof origin === "string") backup.origin = origin;
+  if (state !== "success") return backup;
+
+  const unusable = successProblem(id, createdAt);
+  if (unusable) return { ...backup, unusable };
+  if (typeof size === "number" && Number.isSafeInteger(size) && size >= 0) backup.size = size;
+  else if (size !== undefined && size !== null) {
+    backup.warning = `UNMS lists backup ${label} with size ${describeJson(size)}, not a byte count; its size is treated as unknown`;
+  }
+  return backup;
 }
 
-function toBackup(item: components["schemas"]["Backup"]): UnmsBackup {
-  const backup: UnmsBackup = { id: item.id, createdAt: item.createdAt, state: item.state };
-  if (typeof item.size === "number" && Number.isSafeInteger(item.size) && item.size >= 0) backup.size = item.size;
-  return backup;
+/** Why a `success` item cannot be copied, or undefined. The guid rule itself is the domain's. */
+function successProblem(id: unknown, createdAt: unknown): string | undefined {
+  if (id === undefined || id === null) return "it has no id";
+  if (typeof id !== "string" || id.trim() === "") return `its id is ${describeJson(id)}, expected a guid`;
+  if (createdAt === undefined || createdAt === null) return "it has no createdAt";
+  if (typeof createdAt !== "string" || Number.isNaN(Date.parse(createdAt))) {
+    return `its createdAt ${describeJson(createdAt)} is not an ISO-8601 date`;
+  }
+  return undefined;
 }
 
 function describeJson(value: unknown): string {

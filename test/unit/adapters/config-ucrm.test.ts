@@ -81,6 +81,15 @@ describe("UcrmFileConfigStore", () => {
     await rm(dir, { recursive: true });
   });
 
+  test("save({ allowMassDelete: false }) unticks the one-shot checkbox and touches nothing else", async () => {
+    const original = { unmsApiToken: "tok-123456", allowMassDelete: "1", dropboxRefreshToken: "r-1", other: [1] };
+    const { dir, configPath, store } = await plugin(JSON.stringify(original, null, 2));
+    await store.save({ allowMassDelete: false });
+    assert.deepEqual(JSON.parse(await readFile(configPath, "utf8")), { ...original, allowMassDelete: false });
+    assert.equal((await store.load()).allowMassDelete, false);
+    await rm(dir, { recursive: true });
+  });
+
   test("a malformed config.json is named with the problem, never echoed and never overwritten", async () => {
     const content = '{"unmsApiToken": "super-secret-value", "dropboxAppKey": key}';
     const { dir, configPath, store } = await plugin(content);

@@ -34,7 +34,7 @@ interface Harness {
   put(name: string, bytes: Uint8Array, onProgress?: (done: number) => void): ReturnType<DropboxBackupStore["put"]>;
 }
 
-function harness(options: { fake?: FakeDropboxOptions; attempts?: number } = {}): Harness {
+function harness(options: { fake?: FakeDropboxOptions; attempts?: number; maxListPages?: number } = {}): Harness {
   const fake = new FakeDropbox(options.fake);
   msw.resetHandlers(...fake.handlers);
   let token = fake.issueAccessToken();
@@ -65,6 +65,7 @@ function harness(options: { fake?: FakeDropboxOptions; attempts?: number } = {})
     sleep: async (ms) => { sleeps.push(ms); },
     retry: { attempts: options.attempts ?? 6, random: () => 0.5 },
     onRetry: (info) => retries.push(info),
+    ...(options.maxListPages === undefined ? {} : { maxListPages: options.maxListPages }),
   });
   return {
     fake, store, sleeps, retries, refreshes, sentBytes,
@@ -87,6 +88,35 @@ function assertStored(h: Harness, name: string, bytes: Uint8Array): void {
 function assertNoSecrets(h: Harness, text: string): void {
   for (const secret of h.fake.secretsIssued()) assert.ok(!text.includes(secret), "a token leaked into an error message");
 }
+
+describe("DropboxBackupStore: a listing that never ends", () => {
+  test("has_more with the cursor it was given fails at once, naming the folder and the page", async () => {
+    const h = harness();
+    h.fake.putFile(`/${FOLDER}/a.unms`, new Uint8Array(3));
+    h.fake.makeListingEndless("same-cursor");
+    await assert.rejects(h.store.list(FOLDER), (error: unknown) => {
+      assert.ok(SyncError.is(error));
+      assert.equal(error.code, "dropbox.listing_endless");
+      assert.match(error.message, /^Dropbox's listing of folder "\/backups" never ends: page 2 said has_more but handed back the cursor it was given\. Nothing was uploaded or deleted/);
+      return true;
+    });
+    assert.equal(h.fake.requestCount("files/list_folder/continue"), 1);
+  });
+
+  test("has_more with a new cursor every time stops after maxListPages, naming the count", async () => {
+    const h = harness({ maxListPages: 25 });
+    h.fake.putFile(`/${FOLDER}/a.unms`, new Uint8Array(3));
+    h.fake.makeListingEndless("fresh-cursor");
+    await assert.rejects(h.store.list(FOLDER), /listing of folder "\/backups" never ends: it still said has_more after 25 pages \(1 files so far\)/);
+    assert.equal(h.fake.requestCount("files/list_folder/continue"), 24);
+  });
+
+  test("a long but finite listing under the limit is read whole", async () => {
+    const h = harness({ fake: { listLimitMax: 1 }, maxListPages: 5 });
+    for (const n of [1, 2, 3, 4, 5]) h.fake.putFile(`/${FOLDER}/f${n}.unms`, new Uint8Array(n));
+    assert.equal((await h.store.list(FOLDER)).length, 5);
+  });
+});
 
 describe("DropboxBackupStore: rate limits (429)", () => {
   for (const reason of ["too_many_requests", "too_many_write_operations"] as const) {

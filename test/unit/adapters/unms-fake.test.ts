@@ -26,12 +26,12 @@ async function bytesOf(response: Response | undefined): Promise<Uint8Array> {
 describe("FakeUnms", () => {
   test("content is deterministic per id, differs between ids, and has the asked size", () => {
     const unms = new FakeUnms({ apiToken: TOKEN });
-    const a = unms.addBackup({ id: "a", size: 70_000 });
-    const b = unms.addBackup({ id: "b", size: 70_000 });
+    const a = unms.addBackup({ id: "3f1c2a9e-0000-4000-8000-00000000000a", size: 70_000 });
+    const b = unms.addBackup({ id: "3f1c2a9e-0000-4000-8000-00000000000b", size: 70_000 });
     assert.equal(unms.expectedBytes(a.id).byteLength, 70_000);
     const other = new FakeUnms({ apiToken: "another" });
-    other.addBackup({ id: "a", size: 70_000 });
-    assert.deepEqual(unms.expectedBytes(a.id), other.expectedBytes("a"));
+    other.addBackup({ id: a.id, size: 70_000 });
+    assert.deepEqual(unms.expectedBytes(a.id), other.expectedBytes(a.id));
     assert.notDeepEqual(unms.expectedBytes(a.id), unms.expectedBytes(b.id));
     const sha = createHash("sha256").update(unms.expectedBytes(a.id)).digest("hex");
     assert.equal(unms.expectedSha256(a.id), sha);
@@ -72,7 +72,7 @@ describe("FakeUnms", () => {
     const unms = new FakeUnms({ apiToken: TOKEN });
     const unauthorized = await get(unms, "nms/backups", null);
     assert.equal(unauthorized?.status, 401);
-    assert.deepEqual(Object.keys((await unauthorized?.json()) as object).sort(), ["error", "message", "statusCode"]);
+    assert.deepEqual(await unauthorized?.json(), { statusCode: 401, error: "Unauthorized" });
     assert.equal((await get(unms, "nms/backups", "wrong"))?.status, 401);
     const missing = await get(unms, "nms/backups/nope");
     assert.equal(missing?.status, 404);
@@ -103,6 +103,56 @@ describe("FakeUnms", () => {
     unms.injectFault("settings", { type: "non-json" });
     const html = await get(unms, "nms/settings");
     assert.equal(html?.headers.get("content-type"), "text/html");
+  });
+
+  test("list items have exactly the swagger's UnmsBackup fields, size being the listed one", async () => {
+    const unms = new FakeUnms({ apiToken: TOKEN });
+    const backup = unms.addBackup({ size: 1000, listedSize: 1024, origin: "manual" });
+    unms.addListItem({ id: "3f1c2a9e-0000-4000-8000-00000000dead", state: "failed", createdAt: null });
+    const listed = (await (await get(unms, "nms/backups"))?.json()) as Record<string, unknown>[];
+    assert.deepEqual(listed[0], {
+      id: backup.id,
+      state: "success",
+      createdAt: backup.createdAt,
+      size: 1024,
+      origin: "manual",
+      compatible: true,
+      unmsVersion: { major: 2, minor: 4, patch: 211 },
+    });
+    assert.deepEqual(listed[1], { id: "3f1c2a9e-0000-4000-8000-00000000dead", state: "failed", createdAt: null });
+    assert.equal((await bytesOf(await get(unms, `nms/backups/${backup.id}`))).byteLength, 1000, "the download sends the real bytes");
+    assert.equal(unms.downloadSize(backup.id), 1000);
+    assert.equal(unms.backups()[0]!.size, 1024);
+  });
+
+  test("answers only under the /nms/api/v2.1/ prefix", async () => {
+    const unms = new FakeUnms({ apiToken: TOKEN });
+    const headers = { "x-auth-token": TOKEN };
+    assert.equal(await getResponse(unms.handlers, new Request("http://anywhere.test:1234/api/v2.1/nms/backups", { headers })), undefined);
+    assert.equal(await getResponse(unms.handlers, new Request("http://anywhere.test:1234/crm/api/v2.1/nms/backups", { headers })), undefined);
+    assert.equal((await getResponse(unms.handlers, new Request("http://anywhere.test:1234/nms/api/v2.1/nms/backups", { headers })))?.status, 200);
+  });
+
+  test("download faults: a login page, an empty body, a body cut short without a length, no content-length at all", async () => {
+    const unms = new FakeUnms({ apiToken: TOKEN });
+    const backup = unms.addBackup({ size: 200_000 });
+    unms.injectFault("download", { type: "login-page" });
+    const page = await get(unms, `nms/backups/${backup.id}`);
+    assert.equal(page?.status, 200);
+    assert.match(page?.headers.get("content-type") ?? "", /^text\/html/);
+    unms.injectFault("download", { type: "empty-body" });
+    const empty = await get(unms, `nms/backups/${backup.id}`);
+    assert.equal(empty?.status, 200);
+    assert.equal((await bytesOf(empty)).byteLength, 0);
+    unms.injectFault("download", { type: "cut-short-unannounced", bytes: 70_000 });
+    const cut = await get(unms, `nms/backups/${backup.id}`);
+    assert.equal(cut?.headers.get("content-length"), null);
+    assert.equal((await bytesOf(cut)).byteLength, 70_000);
+    const lengthless = new FakeUnms({ apiToken: TOKEN, downloadContentLength: false });
+    const other = lengthless.addBackup({ size: 5 });
+    const whole = await get(lengthless, `nms/backups/${other.id}`);
+    assert.equal(whole?.headers.get("content-length"), null);
+    assert.equal((await bytesOf(whole)).byteLength, 5);
   });
 
   test("removeBackup() makes a backup unknown", async () => {

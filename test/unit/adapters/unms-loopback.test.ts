@@ -31,9 +31,8 @@ async function drain(stream: ByteStream): Promise<number> {
 }
 
 async function interruption(id: string): Promise<SyncError> {
-  const download = await source.open(id);
   try {
-    await drain(download.stream);
+    await drain((await source.open(id)).stream);
   } catch (error) {
     assert.ok(SyncError.is(error), `expected a SyncError, got ${String(error)}`);
     assert.ok(!error.message.includes(TOKEN.slice(0, 8)));
@@ -44,7 +43,7 @@ async function interruption(id: string): Promise<SyncError> {
 
 describe("UnmsBackupSource over a loopback socket", () => {
   test("lists, reads the time zone and streams a backup byte-exact", async () => {
-    const backup = unms.addBackup({ id: "socket-ok", size: 3 * 1024 * 1024 + 5 });
+    const backup = unms.addBackup({ size: 3 * 1024 * 1024 + 5 });
     assert.ok((await source.list()).some((b) => b.id === backup.id));
     assert.equal(await source.timeZone(), "Europe/Lisbon");
     const download = await source.open(backup.id);
@@ -55,20 +54,36 @@ describe("UnmsBackupSource over a loopback socket", () => {
   });
 
   test("a body cut short of its content-length is source-interrupted", async () => {
-    unms.addBackup({ id: "socket-short", size: 2 * 1024 * 1024 });
+    const backup = unms.addBackup({ size: 2 * 1024 * 1024 });
     unms.injectFault("download", { type: "truncate-after", bytes: 100_000 });
-    const error = await interruption("socket-short");
+    const error = await interruption(backup.id);
     assert.equal(error.kind, "source-interrupted");
     assert.equal(error.code, "unms.download_interrupted");
-    assert.match(error.message, /UNMS backup "socket-short" .* broke off after \d+ of 2097152 bytes/);
+    assert.match(error.message, new RegExp(`UNMS backup "${backup.id}" .* broke off after \\d+ of 2097152 bytes`));
   });
 
   test("a connection reset mid-body is source-interrupted", async () => {
-    unms.addBackup({ id: "socket-reset", size: 2 * 1024 * 1024 });
+    const backup = unms.addBackup({ size: 2 * 1024 * 1024 });
     unms.injectFault("download", { type: "reset-after", bytes: 500_000 });
-    const error = await interruption("socket-reset");
+    const error = await interruption(backup.id);
     assert.equal(error.kind, "source-interrupted");
-    assert.match(error.message, /UNMS backup "socket-reset" .* broke off after \d+ of 2097152 bytes: the connection broke/);
+    assert.match(error.message, new RegExp(`UNMS backup "${backup.id}" .* broke off after \\d+ of 2097152 bytes: the connection broke`));
+  });
+
+  test("a login page or an empty 200 over the socket is refused, naming the backup", async () => {
+    const backup = unms.addBackup({ size: 100_000 });
+    unms.injectFault("download", { type: "login-page" });
+    const page = await interruption(backup.id);
+    assert.equal(page.code, "unms.download_refused");
+    assert.match(page.message, new RegExp(`backup "${backup.id}".*content-type text/html; charset=utf-8, starting "<!DOCTYPE html><html><head><title>Sign in`));
+    unms.injectFault("download", { type: "empty-body" });
+    const empty = await interruption(backup.id);
+    assert.equal(empty.code, "unms.download_refused");
+  });
+
+  test("a base URL without /nms reaches nothing: the fake answers only under /nms/api/v2.1/", async () => {
+    const bare = new UnmsBackupSource({ baseUrl: server.url, apiToken: TOKEN });
+    await assert.rejects(bare.list(), (error: unknown) => SyncError.is(error) && error.code === "unms.not_found" && /UNMS URL setting/.test(error.message));
   });
 
   test("a wrong token is unauthorized over the socket too", async () => {

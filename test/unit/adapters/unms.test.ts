@@ -11,6 +11,8 @@ import { discardMockedResponseCopies, FakeUnms } from "../../fakes/unms.ts";
 const TOKEN = "unit-secret-token-4f9a";
 const WRONG_TOKEN = "wrong-secret-token-77b1";
 const BASE = "http://unms.test:8081/nms";
+const G1 = "3f1c2a9e-0000-4000-8000-0000000000a1";
+const G2 = "3f1c2a9e-0000-4000-8000-0000000000a2";
 
 const server = setupServer();
 discardMockedResponseCopies(server);
@@ -88,7 +90,8 @@ describe("UnmsBackupSource error mapping", () => {
     assert.equal(error.kind, "unauthorized");
     assert.equal(error.code, "unms.unauthorized");
     assert.equal(error.status, 401);
-    assert.match(error.message, /^UNMS refused the API token \(HTTP 401 Unauthorized on GET nms\/backups; UNMS says "Invalid or missing API token/);
+    // UNMS's error body needs only statusCode and error; the fake sends no message, as UNMS may.
+    assert.match(error.message, /^UNMS refused the API token \(HTTP 401 Unauthorized on GET nms\/backups\): /);
     assert.match(error.message, /check the UNMS API token setting \(unmsApiToken \/ UNMS_API_TOKEN\)/);
     assert.match(error.message, /Network -> Settings -> Users\.$/);
   });
@@ -211,18 +214,62 @@ describe("UnmsBackupSource error mapping", () => {
 });
 
 describe("UnmsBackupSource.list()", () => {
-  test("returns id, createdAt and state, tolerating extra fields, with size when UNMS gives one", async () => {
+  test("returns the swagger's UnmsBackup fields we use, tolerating extra ones", async () => {
     const fetch = stubFetch(() =>
       Response.json([
-        { id: "a", createdAt: "2024-05-01T10:00:00Z", state: "success", name: "x", size: 1234 },
-        { id: "b", createdAt: "2024-05-02T10:00:00.000+02:00", state: "in-progress", size: "big" },
+        { id: G1, state: "success", createdAt: "2024-05-01T10:00:00Z", size: 1234, origin: "manual", compatible: true, unmsVersion: { major: 2, minor: 4, patch: 211 }, name: "x" },
+        { id: G2, state: "in-progress", createdAt: "2024-05-02T10:00:00.000+02:00", size: "big" },
       ]),
     );
     assert.deepEqual(await source({ fetch }).list(), [
-      { id: "a", createdAt: "2024-05-01T10:00:00Z", state: "success", size: 1234 },
-      { id: "b", createdAt: "2024-05-02T10:00:00.000+02:00", state: "in-progress" },
+      { id: G1, createdAt: "2024-05-01T10:00:00Z", state: "success", size: 1234, origin: "manual" },
+      { id: G2, createdAt: "2024-05-02T10:00:00.000+02:00", state: "in-progress" },
     ]);
   });
+
+  test("items that are not success are passed on before any other field is checked (createdAt: null is fine)", async () => {
+    const fetch = stubFetch(() =>
+      Response.json([
+        { id: G1, state: "failed", createdAt: null, size: null, origin: "auto", compatible: false, unmsVersion: null },
+        { state: "in-progress" },
+        { id: G2, state: "success", createdAt: "2024-05-01T10:00:00Z", size: 10, origin: "auto", compatible: true, unmsVersion: { major: 2, minor: 4, patch: 211 } },
+      ]),
+    );
+    const listed = await source({ fetch }).list();
+    assert.deepEqual(listed, [
+      { id: G1, createdAt: "", state: "failed", origin: "auto" },
+      { id: "(item 2 of 3)", createdAt: "", state: "in-progress" },
+      { id: G2, createdAt: "2024-05-01T10:00:00Z", state: "success", size: 10, origin: "auto" },
+    ]);
+  });
+
+  test("a success item whose size is not a byte count keeps the backup, size unknown, with a warning naming it", async () => {
+    const fetch = stubFetch(() => Response.json([{ id: G1, state: "success", createdAt: "2024-05-01T10:00:00Z", size: -5 }]));
+    const [backup] = await source({ fetch }).list();
+    assert.equal(backup!.size, undefined);
+    assert.equal(backup!.unusable, undefined);
+    assert.match(backup!.warning ?? "", new RegExp(`backup ${G1} with size -5, not a byte count; its size is treated as unknown`));
+  });
+
+  const oddItems: [string, unknown, string, RegExp][] = [
+    ["an item without id", { createdAt: "2024-05-01T10:00:00Z", state: "success" }, "(item 2 of 2)", /^it has no id$/],
+    ["an empty id", { id: " ", createdAt: "2024-05-01T10:00:00Z", state: "success" }, "(item 2 of 2)", /its id is " ", expected a guid/],
+    ["a numeric id", { id: 7, createdAt: "2024-05-01T10:00:00Z", state: "success" }, "(item 2 of 2)", /its id is 7, expected a guid/],
+    ["a bad date", { id: G2, createdAt: "yesterday", state: "success" }, G2, /its createdAt "yesterday" is not an ISO-8601 date/],
+    ["a null date", { id: G2, createdAt: null, state: "success" }, G2, /it has no createdAt/],
+    ["no state", { id: G2, createdAt: "2024-05-01T10:00:00Z" }, G2, /item 2 of 2 has no state/],
+    ["a null item", null, "(item 2 of 2)", /UNMS listed item 2 of 2 as null, not a backup object/],
+  ];
+  for (const [what, item, label, reason] of oddItems) {
+    test(`${what} is marked unusable by id and the other items still list`, async () => {
+      const good = { id: G1, state: "success", createdAt: "2024-05-01T10:00:00Z", size: 3 };
+      const fetch = stubFetch(() => Response.json([good, item]));
+      const [first, odd] = await source({ fetch }).list();
+      assert.deepEqual(first, { id: G1, createdAt: good.createdAt, state: "success", size: 3 });
+      assert.equal(odd!.id, label);
+      assert.match(odd!.unusable ?? "", reason);
+    });
+  }
 
   test("a non-JSON body is a malformed-response error naming the endpoint", async () => {
     const unms = fakeUnms();
@@ -236,20 +283,6 @@ describe("UnmsBackupSource.list()", () => {
 
   const shapes: [string, unknown, RegExp][] = [
     ["an object instead of a list", { backups: [] }, /a JSON object where a list of backups was expected/],
-    [
-      "an item without id",
-      [
-        { id: "a", createdAt: "2024-05-01T10:00:00Z", state: "success" },
-        { id: "b", createdAt: "2024-05-01T10:00:00Z", state: "success" },
-        { createdAt: "2024-05-01T10:00:00Z", state: "success" },
-      ],
-      /a malformed list of backups: item 3 of 3 has no id/,
-    ],
-    ["an empty id", [{ id: " ", createdAt: "2024-05-01T10:00:00Z", state: "success" }], /item 1 of 1 has id " ", expected a non-empty string/],
-    ["a numeric id", [{ id: 7, createdAt: "2024-05-01T10:00:00Z", state: "success" }], /item 1 of 1 has id 7/],
-    ["a bad date", [{ id: "a", createdAt: "yesterday", state: "success" }], /item 1 of 1 \(id "a"\) has createdAt "yesterday", expected an ISO-8601 date/],
-    ["no state", [{ id: "a", createdAt: "2024-05-01T10:00:00Z" }], /item 1 of 1 \(id "a"\) has no state/],
-    ["a null item", [null, null], /item 1 of 2 is null, not an object \(and 1 more malformed item\)/],
     ["an empty body", "", /an empty body where JSON was expected/],
   ];
   for (const [what, body, expected] of shapes) {
@@ -274,6 +307,44 @@ describe("UnmsBackupSource.open()", () => {
     assert.deepEqual(Buffer.concat(chunks), Buffer.from(unms.expectedBytes(backup.id)));
   });
 
+  const refused: [string, () => Response, RegExp][] = [
+    [
+      "a 200 HTML login page",
+      () => new Response("<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>…</body></html>", { headers: { "content-type": "text/html; charset=utf-8" } }),
+      /answered with content-type text\/html; charset=utf-8, starting "<!DOCTYPE html> <html><head><title>Sign in<\/title>/,
+    ],
+    ["a 200 JSON message", () => Response.json({ statusCode: 200, error: "none" }), /answered with content-type application\/json/],
+    ["a 200 plain text", () => new Response("Service starting", { headers: { "content-type": "text/plain" } }), /content-type text\/plain, starting "Service starting"/],
+    ["a 200 with content-length 0", () => new Response(new Uint8Array(0), { headers: { "content-type": "application/octet-stream", "content-length": "0" } }), /an empty body \(content-length 0\)/],
+  ];
+  for (const [what, respond, detail] of refused) {
+    test(`${what} is refused at open(), naming the backup and what came instead`, async () => {
+      const error = await failure(() => source({ fetch: stubFetch(respond) }).open(G1));
+      assert.equal(error.code, "unms.download_refused");
+      assert.equal(error.kind, "permanent");
+      assert.match(error.message, new RegExp(`Refused the download of UNMS backup "${G1}" \\(GET nms/backups/${G1} at unms\\.test:8081/nms/api/v2\\.1/nms/backups/${G1}\\)`));
+      assert.match(error.message, detail);
+      assert.match(error.message, /nothing was stored/);
+    });
+  }
+
+  test("a 200 with an empty body and no length is refused when the stream ends", async () => {
+    const fetch = stubFetch(() => new Response(new Uint8Array(0), { headers: { "content-type": "application/octet-stream" } }));
+    const download = await source({ fetch }).open(G1);
+    const error = await failure(() => drain(download.stream));
+    assert.equal(error.code, "unms.download_refused");
+    assert.match(error.message, new RegExp(`backup "${G1}" .*an empty body \\(0 bytes\\)`));
+  });
+
+  test("the fake's login page and empty body are refused over msw too", async () => {
+    const unms = fakeUnms();
+    const backup = unms.addBackup();
+    unms.injectFault("download", { type: "login-page" });
+    assert.equal((await failure(() => source().open(backup.id))).code, "unms.download_refused");
+    unms.injectFault("download", { type: "empty-body" });
+    assert.equal((await failure(async () => drain((await source().open(backup.id)).stream))).code, "unms.download_refused");
+  });
+
   test("a body without content-length has no length and still streams", async () => {
     const fetch = stubFetch(() => new Response(new Uint8Array([1, 2, 3]), { headers: { "content-type": "application/octet-stream" } }));
     const download = await source({ fetch }).open("x");
@@ -289,19 +360,19 @@ describe("UnmsBackupSource.open()", () => {
 
   test("a body ending short of its content-length throws source-interrupted naming the id and bytes", async () => {
     const unms = fakeUnms();
-    const backup = unms.addBackup({ id: "short-one", size: 1_000_000 });
+    const backup = unms.addBackup({ size: 1_000_000 });
     unms.injectFault("download", { type: "truncate-after", bytes: 300_000 });
     const download = await source().open(backup.id);
     assert.equal(download.length, 1_000_000);
     const error = await failure(() => drain(download.stream));
     assert.equal(error.kind, "source-interrupted");
     assert.equal(error.code, "unms.download_interrupted");
-    assert.match(error.message, /The download of UNMS backup "short-one" \(GET nms\/backups\/short-one\) broke off after 300000 of 1000000 bytes: the body ended 700000 bytes short/);
+    assert.match(error.message, new RegExp(`The download of UNMS backup "${backup.id}" \\(GET nms/backups/${backup.id}\\) broke off after 300000 of 1000000 bytes: the body ended 700000 bytes short`));
   });
 
   test("a connection reset mid-body throws source-interrupted naming the id and bytes", async () => {
     const unms = fakeUnms();
-    const backup = unms.addBackup({ id: "reset-one", size: 500_000 });
+    const backup = unms.addBackup({ size: 500_000 });
     unms.injectFault("download", { type: "reset-after", bytes: 131_072 });
     const download = await source().open(backup.id);
     let received = 0;
@@ -312,7 +383,7 @@ describe("UnmsBackupSource.open()", () => {
     assert.equal(error.code, "unms.download_interrupted");
     // A reset drops what was still buffered, so fewer bytes than the fake sent may arrive.
     assert.ok(received > 0 && received <= 131_072, `received ${received}`);
-    assert.match(error.message, new RegExp(`UNMS backup "reset-one" .* broke off after ${received} of 500000 bytes: the connection broke \\(fake UNMS reset the connection`));
+    assert.match(error.message, new RegExp(`UNMS backup "${backup.id}" .* broke off after ${received} of 500000 bytes: the connection broke \\(fake UNMS reset the connection`));
     // The next attempt gets the whole backup.
     assert.equal(await drain((await source().open(backup.id)).stream), 500_000);
   });

@@ -3,26 +3,30 @@ import assert from "node:assert/strict";
 import { backupFileName, backupIdFromFileName, isKnownTimeZone, unusableBackupId } from "../../../src/domain/backup.ts";
 
 describe("backupFileName()", () => {
+  const abc = "0000abc0-0000-4000-8000-000000000abc";
+  const upper = "5F3C1A2B-0000-4C3E-9D1E-ABCDEFABCDEF";
   const cases: [string, string, string, string][] = [
     // [createdAt, time zone, id, expected]
-    ["2024-01-31T23:59:00.000Z", "UTC", "abc", "unms-backup-20240131-2359_abc.unms"],
-    ["2024-01-31T23:59:00.000Z", "Europe/Prague", "abc", "unms-backup-20240201-0059_abc.unms"],
-    ["2024-07-01T03:30:00Z", "America/New_York", "x1", "unms-backup-20240630-2330_x1.unms"],
-    ["2024-03-10T12:05:09+02:00", "Asia/Kolkata", "ID-9", "unms-backup-20240310-1535_ID-9.unms"],
-    ["2024-01-01T00:00:00Z", "Not/AZone", "abc", "unms-backup-20240101-0000_abc.unms"],
+    ["2024-01-31T23:59:00.000Z", "UTC", abc, `unms-backup-20240131-2359_${abc}.unms`],
+    ["2024-01-31T23:59:00.000Z", "Europe/Prague", abc, `unms-backup-20240201-0059_${abc}.unms`],
+    ["2024-07-01T03:30:00Z", "America/New_York", abc, `unms-backup-20240630-2330_${abc}.unms`],
+    ["2024-03-10T12:05:09+02:00", "Asia/Kolkata", upper, `unms-backup-20240310-1535_${upper}.unms`],
+    ["2024-01-01T00:00:00Z", "Not/AZone", abc, `unms-backup-20240101-0000_${abc}.unms`],
+    ["+010000-01-01T00:00:00Z", "UTC", abc, `unms-backup-100000101-0000_${abc}.unms`],
   ];
   for (const [createdAt, zone, id, expected] of cases) {
     test(`formats ${createdAt} in ${zone} as ${expected}`, () => {
       assert.equal(backupFileName({ id, createdAt }, zone), expected);
+      assert.equal(backupIdFromFileName(expected), id, "the name parses back to its id");
     });
   }
 
   test("uses 00 for midnight, not 24", () => {
-    assert.equal(backupFileName({ id: "m", createdAt: "2024-05-05T00:00:00Z" }, "UTC"), "unms-backup-20240505-0000_m.unms");
+    assert.equal(backupFileName({ id: abc, createdAt: "2024-05-05T00:00:00Z" }, "UTC"), `unms-backup-20240505-0000_${abc}.unms`);
   });
 
   test("throws a RangeError naming the backup for an invalid createdAt", () => {
-    assert.throws(() => backupFileName({ id: "bad-1", createdAt: "yesterday" }, "UTC"), /bad-1.*"yesterday"/);
+    assert.throws(() => backupFileName({ id: abc, createdAt: "yesterday" }, "UTC"), /0000abc0-.*"yesterday"/);
   });
 });
 
@@ -32,10 +36,28 @@ describe("backupIdFromFileName()", () => {
     assert.equal(backupIdFromFileName(backupFileName({ id, createdAt: "2024-01-01T00:00:00Z" }, "UTC")), id);
   });
   test("accepts the original plugin's lower-cased names and any case", () => {
-    assert.equal(backupIdFromFileName("UNMS-BACKUP-20240101-0000_ABC.UNMS"), "ABC");
-    assert.equal(backupIdFromFileName("unms-backup-20240101-0000_abc.unms"), "abc");
+    const id = "5f3c1a2b-0000-4c3e-9d1e-abcdefabcdef";
+    assert.equal(backupIdFromFileName(`UNMS-BACKUP-20240101-0000_${id.toUpperCase()}.UNMS`), id.toUpperCase());
+    assert.equal(backupIdFromFileName(`unms-backup-20240101-0000_${id}.unms`), id);
   });
-  for (const name of ["notes.txt", "unms-backup-2024-0000_abc.unms", "unms-backup-20240101-0000_.unms", "unms-backup-20240101-0000_abc.unms.bak", "my unms-backup-20240101-0000_abc.unms"]) {
+  test("every representable year parses back, the last one included", () => {
+    const id = "5f3c1a2b-0000-4c3e-9d1e-abcdefabcdef";
+    for (const createdAt of ["0001-01-01T00:00:00Z", "9999-12-31T23:59:00Z", "+275760-09-13T00:00:00Z"]) {
+      assert.equal(backupIdFromFileName(backupFileName({ id, createdAt }, "Europe/Prague")), id, createdAt);
+    }
+  });
+  const guid = "5f3c1a2b-0000-4c3e-9d1e-abcdefabcdef";
+  for (const name of [
+    "notes.txt",
+    `unms-backup-2024-0000_${guid}.unms`,
+    "unms-backup-20240101-0000_.unms",
+    `unms-backup-20240101-0000_${guid}.unms.bak`,
+    `my unms-backup-20240101-0000_${guid}.unms`,
+    "unms-backup-20240101-0000_my-copy.unms",
+    "unms-backup-20240101-0000_abc.unms",
+    `unms-backup-20240101-0000_${guid}x.unms`,
+    `unms-backup-20240101-0000_${guid.slice(1)}.unms`,
+  ]) {
     test(`does not claim "${name}"`, () => assert.equal(backupIdFromFileName(name), undefined));
   }
 });
@@ -54,6 +76,7 @@ describe("unusableBackupId()", () => {
     assert.match(unusableBackupId("a\\b") ?? "", /path separator/);
     assert.match(unusableBackupId(" ") ?? "", /empty/);
     assert.match(unusableBackupId("a\nb") ?? "", /control/);
-    assert.equal(unusableBackupId("0f8e-11"), undefined);
+    assert.match(unusableBackupId("0f8e-11") ?? "", /"0f8e-11" is not a guid/);
+    assert.equal(unusableBackupId("5F3C1A2B-0000-4C3E-9D1E-abcdefabcdef"), undefined);
   });
 });
