@@ -7,21 +7,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, realpathSync, symlinkSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { ensureTestRuntimes } from "../../scripts/test-runtimes.mjs";
-import { addBackups, explain, phpAvailable, repoRoot, startPlugin, storedNames, TIMED_LINE } from "./ucrm-plugin-harness.ts";
-
-/** A folder holding only `php` and the runtime under `name`: the PATH of the run. */
-export function binDirWith(parent: string, links: Record<string, string>): string {
-  const dir = join(parent, "only-bin");
-  mkdirSync(dir, { recursive: true });
-  const php = spawnSync("sh", ["-c", "command -v php"], { encoding: "utf8" }).stdout.trim();
-  symlinkSync(realpathSync(php), join(dir, "php"));
-  for (const [name, target] of Object.entries(links)) symlinkSync(target, join(dir, name));
-  return dir;
-}
+import { addBackups, binDirWith, explain, phpAvailable, repoRoot, startPlugin, storedNames, TIMED_LINE } from "./ucrm-plugin-harness.ts";
 
 const runtimes = ensureTestRuntimes();
 const matrix: { label: string; name: string; binary: string; version: RegExp }[] = [

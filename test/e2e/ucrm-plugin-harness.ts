@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -196,3 +196,12 @@ export function storedNames(plugin: Plugin): string[] {
     .sort();
 }
 
+/** A folder holding only `php` and the runtime under `name`: the PATH of the run. */
+export function binDirWith(parent: string, links: Record<string, string>): string {
+  const dir = join(parent, "only-bin");
+  mkdirSync(dir, { recursive: true });
+  const php = spawnSync("sh", ["-c", "command -v php"], { encoding: "utf8" }).stdout.trim();
+  symlinkSync(realpathSync(php), join(dir, "php"));
+  for (const [name, target] of Object.entries(links)) symlinkSync(target, join(dir, name));
+  return dir;
+}
