@@ -117,6 +117,8 @@ export async function startPlugin(options: PluginOptions = {}): Promise<Plugin> 
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: root,
     DROPBOX_BASE_URL: dropboxServer.url,
+    // A mirror nobody listens on, unless a test serves one: no test may download from the real registry.
+    BACKUP_SYNC_RUNTIME_MIRROR: "http://127.0.0.1:9",
     ...options.env,
   };
 
