@@ -18,9 +18,13 @@ const BSD_MIN_NODE = [16, 14];
 const BSD_MIN_DENO_MAJOR = 2;
 const BSD_MIN_BUN = [1, 1];
 const BSD_LOG_MAX_LINES = 256;
-/** Seconds without a byte before a download counts as stalled, and for a whole download. */
-const BSD_DOWNLOAD_IDLE_TIMEOUT = 60;
-const BSD_DOWNLOAD_TOTAL_TIMEOUT = 1200;
+/** Seconds without a byte before a download counts as stalled, and for a whole download (tests lower them). */
+if (!defined('BSD_DOWNLOAD_IDLE_TIMEOUT')) {
+    define('BSD_DOWNLOAD_IDLE_TIMEOUT', 60);
+}
+if (!defined('BSD_DOWNLOAD_TOTAL_TIMEOUT')) {
+    define('BSD_DOWNLOAD_TOTAL_TIMEOUT', 1200);
+}
 const BSD_CHUNK = 1048576;
 const BSD_NEEDS = 'Node.js 16.14 or newer (or Deno 2 or newer, or Bun 1.1 or newer)';
 
@@ -593,20 +597,19 @@ function bsd_download(string $url, string $target, string $baseSource): array
     try {
         while (!feof($in)) {
             $chunk = fread($in, BSD_CHUNK);
+            if ($chunk === false) {
+                throw new RuntimeException(sprintf('Download of %s broke off after %d bytes. %s', bsd_safe_url($url), $bytes, $fix));
+            }
+            if ($chunk !== '') {
+                bsd_write_all($out, $chunk, $target);
+                hash_update($hash, $chunk);
+                $bytes += strlen($chunk);
+            }
             if (stream_get_meta_data($in)['timed_out']) {
                 throw new RuntimeException(sprintf(
                     'Download timed out: %s sent nothing for %d s after %d bytes. %s', bsd_safe_url($url), BSD_DOWNLOAD_IDLE_TIMEOUT, $bytes, $fix
                 ));
             }
-            if ($chunk === false) {
-                throw new RuntimeException(sprintf('Download of %s broke off after %d bytes. %s', bsd_safe_url($url), $bytes, $fix));
-            }
-            if ($chunk === '') {
-                continue;
-            }
-            bsd_write_all($out, $chunk, $target);
-            hash_update($hash, $chunk);
-            $bytes += strlen($chunk);
             if (microtime(true) > $deadline) {
                 throw new RuntimeException(sprintf(
                     'Download timed out: %s took longer than %d s (%d bytes so far). %s', bsd_safe_url($url), BSD_DOWNLOAD_TOTAL_TIMEOUT, $bytes, $fix
