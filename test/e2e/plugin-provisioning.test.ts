@@ -140,7 +140,9 @@ test("a corrupted tarball is refused before anything is unpacked or run; the nex
   await plugin.setConfig({ dropboxRefreshToken: plugin.dropbox.issueRefreshToken() });
   const names = addBackups(plugin.unms);
 
-  const bad = await plugin.run({ PATH: bin });
+  // An empty variable counts as unset, so the runtimeMirrorUrl setting is used.
+  const env = { PATH: bin, BACKUP_SYNC_RUNTIME_MIRROR: "" };
+  const bad = await plugin.run(env);
   assert.equal(bad.code, 1, explain(plugin, bad));
   const error = plugin.logLines().find((line) => line.startsWith("ERROR: "));
   assert.match(
@@ -156,7 +158,7 @@ test("a corrupted tarball is refused before anything is unpacked or run; the nex
   assert.deepEqual(readdirSync(join(plugin.dir, "data", "runtime")), [], "neither the tarball nor anything unpacked may remain");
 
   mirror.mode = "good";
-  const good = await plugin.run({ PATH: bin });
+  const good = await plugin.run(env);
   assert.equal(good.code, 0, explain(plugin, good));
   assert.deepEqual(storedNames(plugin), names);
   assert.match(plugin.logLines().find((line) => line.startsWith("Downloading ")) ?? "", /\(the "Runtime mirror URL" setting \(runtimeMirrorUrl\)\)/);
