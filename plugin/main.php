@@ -324,6 +324,12 @@ function bsd_provisioned_runtime(string $pluginDir, array $config, array &$probl
             throw new RuntimeException(sprintf('Cannot create %s: check that the plugin folder is writable.', dirname($installDir)));
         }
         if (!@rename($staging, $installDir)) {
+            // A run started by hand at the same moment may have installed the same runtime first.
+            $found = [];
+            if (is_file($binary) && ($other = bsd_identify($binary, $found)) !== null) {
+                bsd_remove_tree($staging);
+                return ['kind' => $other['kind'], 'path' => $binary, 'version' => $other['version'], 'source' => 'provisioned by another run'];
+            }
             throw new RuntimeException(sprintf('Cannot move the unpacked runtime into %s.', $installDir));
         }
         bsd_log($pluginDir, sprintf('Installed %s (%d bytes) at %s; later runs use it without downloading.', $runtime['version'], $size, $binary));
@@ -824,11 +830,17 @@ function bsd_read_exact($in, int $length, string $tarball, bool $required = fals
     return $data;
 }
 
-/** Removes download and staging leftovers of a run that was killed half way. */
+/**
+ * Removes download and staging leftovers of a run that was killed half way. Only old ones: UCRM
+ * kills a run after an hour, so a younger one may belong to a run still going.
+ */
 function bsd_remove_leftovers(string $runtimeDir): void
 {
     foreach (array_merge(glob($runtimeDir . '/.download-*') ?: [], glob($runtimeDir . '/.staging-*') ?: []) as $path) {
-        bsd_remove_tree($path);
+        $modified = @filemtime($path);
+        if ($modified !== false && $modified < time() - 2 * 3600) {
+            bsd_remove_tree($path);
+        }
     }
 }
 

