@@ -727,7 +727,11 @@ function bsd_tar_normalize(string $name): string
 /** @return array{name: string, size: int, type: string} */
 function bsd_tar_header(string $header, string $tarball): array
 {
-    $checksum = octdec(trim(substr($header, 148, 8), " \0"));
+    $checksumField = trim(substr($header, 148, 8), " \0");
+    if (preg_match('/^[0-7]+$/', $checksumField) !== 1) {
+        throw new RuntimeException(sprintf('%s is not a valid tar archive (no header checksum).', basename($tarball)));
+    }
+    $checksum = octdec($checksumField);
     $sum = 0;
     for ($i = 0; $i < 512; $i++) {
         $sum += ($i >= 148 && $i < 156) ? 32 : ord($header[$i]);
@@ -750,7 +754,11 @@ function bsd_tar_header(string $header, string $tarball): array
             $size = $size * 256 + ord($sizeField[$i]);
         }
     } else {
-        $size = (int) octdec(trim($sizeField, " \0"));
+        $sizeText = trim($sizeField, " \0");
+        if ($sizeText !== '' && preg_match('/^[0-7]+$/', $sizeText) !== 1) {
+            throw new RuntimeException(sprintf('%s is not a valid tar archive (bad size field).', basename($tarball)));
+        }
+        $size = $sizeText === '' ? 0 : (int) octdec($sizeText);
     }
     return ['name' => $name, 'size' => (int) $size, 'type' => $header[156]];
 }
