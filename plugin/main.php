@@ -52,7 +52,13 @@ function bsd_main(string $pluginDir): void
     if ($runtime === null) {
         bsd_fail($pluginDir, bsd_no_runtime_message($problems));
     }
-    bsd_log($pluginDir, sprintf('Running the sync with %s (%s, %s).', $runtime['version'], $runtime['path'], $runtime['source']));
+    bsd_log($pluginDir, sprintf(
+        'Running the sync with %s (%s, %s%s).',
+        $runtime['version'],
+        $runtime['path'],
+        $runtime['source'],
+        $problems === [] ? '' : '; passed over: ' . implode('; ', $problems)
+    ));
 
     $command = $runtime['kind'] === 'deno'
         ? [$runtime['path'], 'run', '-A', $script, 'ucrm', '--plugin-dir', $pluginDir]

@@ -167,6 +167,20 @@ describe("UCRM plugin zip and PHP launcher (real php)", () => {
     assert.match(added[0]!, new RegExp(`^Running the sync with Node\\.js ${escape(process.version)} \\(${escape(dirname(process.execPath))}/node, found on PATH\\)\\. ${logTime}$`));
   });
 
+  test("runtimes passed over on the way are named in the same line", () => {
+    const oldBin = join(root, "old-bin-2");
+    mkdirSync(oldBin, { recursive: true });
+    writeFileSync(join(oldBin, "node"), "#!/bin/sh\necho v14.21.3\n");
+    chmodSync(join(oldBin, "node"), 0o755);
+    setConfig({ unmsApiToken: secretInConfig });
+    const run = runLauncher({ PATH: `${oldBin}:${dirname(process.execPath)}` });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(
+      logLines().at(-1)!,
+      new RegExp(`^Running the sync with Node\\.js ${escape(process.version)} \\(${escape(dirname(process.execPath))}/node, found on PATH; passed over: ${escape(oldBin)}/node is Node\\.js v14\\.21\\.3, which is too old: 16\\.14 or newer is needed\\)\\. ${logTime}$`),
+    );
+  });
+
   test("a runtimeProvisioning value that is not true or false is named, and nothing is downloaded", () => {
     setConfig({ unmsApiToken: secretInConfig, runtimeProvisioning: "sometimes" });
     const run = runLauncher({ PATH: emptyBin });
