@@ -1,10 +1,12 @@
 /**
  * Packs the UCRM plugin: dist/backup-sync-dropbox.zip with manifest.json (version from
- * package.json), main.php (the PHP launcher), cli.mjs (the bundle from dist/cli.mjs) and README.md
- * at its root. Called by scripts/build.mjs after bundling, or on its own:
+ * package.json), main.php (the PHP launcher), cli.mjs (the bundle from dist/cli.mjs), README.md and
+ * runtime.json (the runtimes main.php may provision: plugin/runtime-pins.json plus the registry npm
+ * is configured with now, `npm config get registry`) at its root. Called by scripts/build.mjs after bundling, or on its own:
  *
  *   node scripts/build-plugin.mjs [--bundle dist/cli.mjs] [--out dist/backup-sync-dropbox.zip]
  */
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
@@ -21,7 +23,7 @@ const RESERVED_FILES = new Set(["ucrm.json", ".ucrm-plugin-running", ".ucrm-plug
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 /**
- * @param {{ root?: string, bundlePath?: string, outFile?: string }} [options]
+ * @param {{ root?: string, bundlePath?: string, outFile?: string, registry?: string }} [options]
  * @returns {Promise<{ path: string, files: string[], version: string }>}
  */
 export async function buildPluginZip(options = {}) {
@@ -47,6 +49,7 @@ export async function buildPluginZip(options = {}) {
     "main.php": await readFile(join(root, "plugin", "main.php")),
     "cli.mjs": await readFile(bundlePath),
     "README.md": await readFile(join(root, "plugin", "README.md")),
+    "runtime.json": strToU8(`${JSON.stringify(await runtimeJson(root, options.registry), null, 4)}\n`),
   };
   assertNoReservedFiles(Object.keys(entries));
 
@@ -60,6 +63,40 @@ export async function buildPluginZip(options = {}) {
   await mkdir(dirname(outFile), { recursive: true });
   await writeFile(outFile, zip);
   return { path: outFile, files: packed, version: pkg.version };
+}
+
+/**
+ * `{"registry", "runtimes": {"<libc>-<arch>": {name, version, integrity, binary}}}`: the pins are
+ * committed (refreshed by scripts/refresh-runtime-pins.mjs), the registry is whatever npm uses here.
+ *
+ * @param {string} root
+ * @param {string} [registry]
+ */
+export async function runtimeJson(root, registry = configuredRegistry()) {
+  const pinsPath = join(root, "plugin", "runtime-pins.json");
+  const pins = JSON.parse(await readFile(pinsPath, "utf8"));
+  for (const platform of ["glibc-x64", "glibc-arm64", "musl-x64", "musl-arm64"]) {
+    const pin = pins?.runtimes?.[platform];
+    for (const key of ["name", "version", "integrity", "binary"]) {
+      if (typeof pin?.[key] !== "string" || !pin[key]) throw new Error(`${pinsPath}: runtimes.${platform}.${key} is missing; run node scripts/refresh-runtime-pins.mjs.`);
+    }
+    if (!pin.integrity.startsWith("sha512-")) throw new Error(`${pinsPath}: runtimes.${platform}.integrity must be a sha512- value.`);
+  }
+  if (!/^https?:\/\//.test(registry)) {
+    throw new Error(`The npm registry "${registry}" (npm config get registry) is not an http(s) URL; runtime.json needs one.`);
+  }
+  return { registry, runtimes: pins.runtimes };
+}
+
+/** The registry npm is configured with: npm sets it for scripts it runs, else ask npm. */
+function configuredRegistry() {
+  const fromNpm = process.env.npm_config_registry?.trim();
+  if (fromNpm) return fromNpm;
+  try {
+    return execFileSync("npm", ["config", "get", "registry"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+  } catch (error) {
+    throw new Error(`Cannot write runtime.json: \`npm config get registry\` failed (${error instanceof Error ? error.message : error}). Is npm on PATH?`);
+  }
 }
 
 /** @param {string[]} names paths inside the archive */

@@ -30,7 +30,9 @@ await build({
   ...common,
   entryPoints: ["src/app/cli.ts"],
   outfile: "dist/cli.mjs",
-  alias: { "node-fetch": "./scripts/shims/node-fetch.cjs" },
+  // The plugin runs on whatever Node the UCRM container has: syntax as Node 16.14 reads it.
+  target: "node16.14",
+  alias: { "node-fetch": "./scripts/shims/node-fetch.cjs", "@fastify/busboy": "./scripts/shims/busboy.cjs" },
 });
 console.log("built dist/cli.mjs");
 

@@ -3,7 +3,6 @@
  * `ucrm` for the UCRM plugin launcher (settings from the plugin folder, lines to data/plugin.log).
  * The same code runs under Node (dist/cli.mjs) and Deno (src/app/cli.ts).
  */
-import { parseArgs } from "node:util";
 import { EnvConfigStore } from "../adapters/config/env-config-store.ts";
 import { consoleSink, LineReporter } from "../adapters/report/line-reporter.ts";
 import type { Reporter } from "../domain/ports.ts";
@@ -11,6 +10,7 @@ import { describeError } from "../domain/errors.ts";
 import { Redactor } from "./redact.ts";
 import { ExitCode, jsonSummary, runSync, type RunSyncInput } from "./run-sync.ts";
 import { runUcrmPlugin } from "./ucrm-main.ts";
+import { parseCliArgs } from "./parse-cli-args.ts";
 
 export const VERSION = "2.0.0";
 
@@ -60,18 +60,13 @@ export interface CliIo {
 export async function main(argv: string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        "dry-run": { type: "boolean" },
-        json: { type: "boolean" },
-        "allow-mass-delete": { type: "boolean" },
-        "plugin-dir": { type: "string" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean" },
-      },
+    parsed = parseCliArgs(argv, {
+      "dry-run": { type: "boolean" },
+      json: { type: "boolean" },
+      "allow-mass-delete": { type: "boolean" },
+      "plugin-dir": { type: "string" },
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean" },
     });
   } catch (error) {
     io.stderr.write(`Usage error: ${describeError(error)}\nRun with --help to see the commands and options.\n`);
@@ -93,12 +88,13 @@ export async function main(argv: string[], env: Record<string, string | undefine
   }
 
   if (command === "ucrm") {
-    if (!values["plugin-dir"]) {
+    const pluginDir = values["plugin-dir"];
+    if (typeof pluginDir !== "string" || pluginDir === "") {
       io.stderr.write("Usage error: ucrm needs --plugin-dir <the plugin's folder>\n");
       return ExitCode.Config;
     }
     return runUcrmPlugin({
-      pluginDir: values["plugin-dir"],
+      pluginDir,
       env,
       dryRun: values["dry-run"] === true,
       stdout: io.stdout,

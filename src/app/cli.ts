@@ -4,7 +4,11 @@
  * Ctrl-C or SIGTERM aborts the run: an unfinished upload session never becomes a file.
  */
 import process from "node:process";
-import { main } from "./cli-main.ts";
+import { installMissingGlobals } from "./missing-globals.ts";
+
+// Before the rest loads: on Node 16 the fetch API classes exist only once this has run.
+await installMissingGlobals();
+const { main } = await import("./cli-main.ts");
 
 const controller = new AbortController();
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -46,15 +46,22 @@ export function describeTarget(settings: Settings): string {
   return `Dropbox app folder /${settings.dropboxFolder}`;
 }
 
+/**
+ * UNMS calls go through node:http under Node (and Bun): Node 16 has no global fetch. Deno keeps its
+ * own fetch, which works there without node:http's compatibility layer.
+ */
+function defaultUnmsFetch(): typeof fetch {
+  if ("Deno" in globalThis) return (url, init) => fetch(url, init);
+  return createNodeHttpFetch();
+}
+
 export function syncModule(input: SyncContainerInput): ContainerModule {
   return new ContainerModule(({ bind }) => {
     bind(ids.Settings).toConstantValue(input.settings);
     bind(ids.Reporter).toConstantValue(input.reporter);
     bind(ids.Clock).toConstantValue(input.clock ?? monotonicClock);
     const unmsTls: UnmsTlsOptions = { caCertificates: input.settings.unmsCaCertificates ?? [], insecure: input.settings.unmsTlsInsecure === true };
-    bind(ids.UnmsFetch).toConstantValue(
-      input.unmsFetch ?? (needsUnmsTlsFetch(unmsTls) ? createUnmsTlsFetch(unmsTls) : (url, init) => fetch(url, init)),
-    );
+    bind(ids.UnmsFetch).toConstantValue(input.unmsFetch ?? (needsUnmsTlsFetch(unmsTls) ? createUnmsTlsFetch(unmsTls) : defaultUnmsFetch()));
     bind(ids.DropboxFetch)
       .toResolvedValue((settings: Settings) => input.dropboxFetch ?? createNodeHttpFetch({ baseUrl: settings.dropboxBaseUrl }), [ids.Settings])
       .inSingletonScope();

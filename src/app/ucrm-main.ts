@@ -14,7 +14,10 @@ import { ExitCode, runSync, type RunSyncInput } from "./run-sync.ts";
 
 export interface UcrmRunInput extends Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal" | "dryRun"> {
   pluginDir: string;
-  /** The process environment; only the test-only DROPBOX_BASE_URL is read from it. */
+  /**
+   * The process environment: only the test-only DROPBOX_BASE_URL and BACKUP_SYNC_PLUGIN_LOG_TRIMMED
+   * (set by main.php, which trims the log itself) are read from it.
+   */
   env?: Record<string, string | undefined>;
   /** Lines are echoed here too (UCRM shows a manual run's output). */
   stdout?: NodeJS.WritableStream;
@@ -27,7 +30,8 @@ export async function runUcrmPlugin(input: UcrmRunInput): Promise<number> {
   const redactor = new Redactor();
   const redact = (text: string) => redactor.redact(text);
   try {
-    await log.trim();
+    // main.php trims before it logs which runtime it picked; trimming again would cut those lines.
+    if (input.env?.BACKUP_SYNC_PLUGIN_LOG_TRIMMED !== "1") await log.trim();
   } catch (error) {
     input.stdout?.write(`WARNING: could not trim ${log.path}: ${redact(describeError(error))}\n`);
   }

@@ -57,7 +57,8 @@ interface Run {
 function runLauncher(env: Record<string, string>): Run {
   const result = spawnSync(php, [join(pluginDir, "main.php")], {
     cwd: otherCwd,
-    env: { HOME: process.env.HOME ?? otherCwd, DENO_DIR: join(root, "deno-cache"), PATH: emptyBin, ...env },
+    // A mirror nobody listens on: no test here may download a runtime from the real registry.
+    env: { HOME: process.env.HOME ?? otherCwd, DENO_DIR: join(root, "deno-cache"), PATH: emptyBin, BACKUP_SYNC_RUNTIME_MIRROR: "http://127.0.0.1:9", ...env },
     encoding: "utf8",
     timeout: 120_000,
   });
@@ -106,9 +107,9 @@ describe("UCRM plugin zip and PHP launcher (real php)", () => {
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  test("the zip holds exactly manifest.json, main.php, cli.mjs and README.md at its root", () => {
+  test("the zip holds exactly manifest.json, main.php, cli.mjs, README.md and runtime.json at its root", () => {
     const zip = unzipSync(readFileSync(join(root, "backup-sync-dropbox.zip")));
-    assert.deepEqual(Object.keys(zip).sort(), ["README.md", "cli.mjs", "main.php", "manifest.json"]);
+    assert.deepEqual(Object.keys(zip).sort(), ["README.md", "cli.mjs", "main.php", "manifest.json", "runtime.json"]);
     assert.equal(readFileSync(join(pluginDir, "cli.mjs"), "utf8"), stubBundle);
   });
 
@@ -137,6 +138,8 @@ describe("UCRM plugin zip and PHP launcher (real php)", () => {
       runtimePath: 0,
       unmsCaFile: 0,
       unmsTlsInsecure: 0,
+      runtimeProvisioning: 0,
+      runtimeMirrorUrl: 0,
     });
     for (const item of manifest.configuration) assert.ok(item.label && item.description, `${item.key} needs a label and a description`);
   });
@@ -156,6 +159,38 @@ describe("UCRM plugin zip and PHP launcher (real php)", () => {
     }
   });
 
+  test("one log line says which runtime was picked and where it was found", () => {
+    setConfig({ unmsApiToken: secretInConfig });
+    const before = logLines().length;
+    const run = runLauncher({ PATH: `${emptyBin}:${dirname(process.execPath)}` });
+    assert.equal(run.status, 0, run.stderr);
+    const added = logLines().slice(before);
+    assert.equal(added.length, 1, added.join("\n"));
+    assert.match(added[0]!, new RegExp(`^Running the sync with Node\\.js ${escape(process.version)} \\(${escape(dirname(process.execPath))}/node, found on PATH\\)\\. ${logTime}$`));
+  });
+
+  test("runtimes passed over on the way are named in the same line", () => {
+    const oldBin = join(root, "old-bin-2");
+    mkdirSync(oldBin, { recursive: true });
+    writeFileSync(join(oldBin, "node"), "#!/bin/sh\necho v14.21.3\n");
+    chmodSync(join(oldBin, "node"), 0o755);
+    setConfig({ unmsApiToken: secretInConfig });
+    const run = runLauncher({ PATH: `${oldBin}:${dirname(process.execPath)}` });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(
+      logLines().at(-1)!,
+      new RegExp(`^Running the sync with Node\\.js ${escape(process.version)} \\(${escape(dirname(process.execPath))}/node, found on PATH; passed over: ${escape(oldBin)}/node is Node\\.js v14\\.21\\.3, which is too old: 16\\.14 or newer is needed\\)\\. ${logTime}$`),
+    );
+  });
+
+  test("a runtimeProvisioning value that is not true or false is named, and nothing is downloaded", () => {
+    setConfig({ unmsApiToken: secretInConfig, runtimeProvisioning: "sometimes" });
+    const run = runLauncher({ PATH: emptyBin });
+    assert.equal(run.status, 1);
+    assert.equal(run.stub, undefined);
+    assert.match(logLines().at(-1)!, new RegExp(String.raw`^ERROR: The "Download a runtime when none is found" setting \(runtimeProvisioning\) in data/config\.json is "sometimes": use true or false\. .* ${logTime}$`));
+  });
+
   test("a bundle killed by a signal is reported in the log with the signal, and the run fails", () => {
     setConfig({ unmsApiToken: secretInConfig });
     const run = runLauncher({ PATH: dirname(process.execPath), STUB_KILL: "1" });
@@ -166,8 +201,8 @@ describe("UCRM plugin zip and PHP launcher (real php)", () => {
     );
   });
 
-  test("with no runtime at all it logs a specific ERROR line and exits 1", () => {
-    setConfig({ unmsApiToken: secretInConfig });
+  test("with no runtime at all and provisioning off it logs a specific ERROR line and exits 1", () => {
+    setConfig({ unmsApiToken: secretInConfig, runtimeProvisioning: false });
     const before = logLines().length;
     const run = runLauncher({ PATH: emptyBin });
     assert.equal(run.status, 1);
@@ -177,8 +212,8 @@ describe("UCRM plugin zip and PHP launcher (real php)", () => {
     assert.match(
       added[0]!,
       new RegExp(
-        String.raw`^ERROR: Cannot run the backup sync: it needs Node\.js 20 or newer \(or Deno 2 or newer\), and none was found\. ` +
-          String.raw`Neither node nor deno is on PATH \(searched PATH "${escape(emptyBin)}"\)\. .*docker exec -it ucrm apk add nodejs.*runtimePath.* ${logTime}$`,
+        String.raw`^ERROR: Cannot run the backup sync: it needs Node\.js 16\.14 or newer \(or Deno 2 or newer, or Bun 1\.1 or newer\), and none was found\. ` +
+          String.raw`Neither node, deno nor bun is on PATH \(searched PATH "${escape(emptyBin)}"\)\. .*runtimeProvisioning.*runtimePath.* ${logTime}$`,
       ),
     );
     assert.ok(!added[0]!.includes(secretInConfig));
@@ -187,11 +222,12 @@ describe("UCRM plugin zip and PHP launcher (real php)", () => {
   test("an old node on PATH is named with its version", () => {
     const oldBin = join(root, "old-bin");
     mkdirSync(oldBin, { recursive: true });
-    writeFileSync(join(oldBin, "node"), "#!/bin/sh\necho v18.19.0\n");
+    writeFileSync(join(oldBin, "node"), "#!/bin/sh\necho v16.13.2\n");
     chmodSync(join(oldBin, "node"), 0o755);
+    setConfig({ unmsApiToken: secretInConfig, runtimeProvisioning: false });
     const run = runLauncher({ PATH: oldBin });
     assert.equal(run.status, 1);
-    assert.match(logLines().at(-1)!, new RegExp(`${escape(oldBin)}/node is Node\\.js v18\\.19\\.0, which is too old: 20 or newer is needed`));
+    assert.match(logLines().at(-1)!, new RegExp(`${escape(oldBin)}/node is Node\\.js v16\\.13\\.2, which is too old: 16\\.14 or newer is needed`));
   });
 
   test("the runtimePath setting in data/config.json is used when PATH has no runtime", () => {

@@ -1,0 +1,66 @@
+/**
+ * Web globals the bundle relies on that older runtimes lack, installed only where missing, before
+ * anything else runs. Node 20+, Deno and Bun have them all and pass through untouched.
+ *
+ * - Node 16 (the UCRM containers' own Node) has no fetch API classes (Headers, Request, Response),
+ *   no global web streams, Blob or DOMException, no `Readable.toWeb`: they come from
+ *   ./node16-globals.ts (undici 5 plus Node's own stream/web and buffer.Blob).
+ * - Node 16 and Node 18 before 18.17 lack `AbortSignal.any`; Node 16 before 16.17 lacks
+ *   `signal.throwIfAborted()`: small polyfills below.
+ */
+
+export async function installMissingGlobals(): Promise<void> {
+  if (typeof globalThis.Response === "undefined") {
+    const { installNode16Globals } = await import("./node16-globals.ts");
+    await installNode16Globals();
+  }
+  installAbortSignalHelpers();
+}
+
+export function installAbortSignalHelpers(): void {
+  const proto = AbortSignal.prototype as AbortSignal & { throwIfAborted?: () => void };
+  if (typeof proto.throwIfAborted !== "function") {
+    Object.defineProperty(proto, "throwIfAborted", {
+      configurable: true,
+      writable: true,
+      value(this: AbortSignal) {
+        if (this.aborted) throw this.reason ?? abortError("This operation was aborted");
+      },
+    });
+  }
+  const statics = AbortSignal as unknown as Record<string, unknown>;
+  if (typeof statics.timeout !== "function") {
+    define(statics, "timeout", (ms: number) => {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(abortError("The operation was aborted due to timeout", "TimeoutError")), ms).unref?.();
+      return controller.signal;
+    });
+  }
+  if (typeof statics.any !== "function") define(statics, "any", abortSignalAny);
+}
+
+/** Aborts as soon as one of `signals` does, with its reason; listeners go when that happens. */
+export function abortSignalAny(signals: Iterable<AbortSignal>): AbortSignal {
+  const controller = new AbortController();
+  const list = [...signals];
+  const already = list.find((signal) => signal.aborted);
+  if (already) {
+    controller.abort(already.reason);
+    return controller.signal;
+  }
+  const onAbort = (event: Event) => {
+    for (const signal of list) signal.removeEventListener("abort", onAbort);
+    controller.abort((event.target as AbortSignal).reason);
+  };
+  for (const signal of list) signal.addEventListener("abort", onAbort);
+  return controller.signal;
+}
+
+function abortError(message: string, name = "AbortError"): Error {
+  if (typeof globalThis.DOMException === "function") return new DOMException(message, name);
+  return Object.assign(new Error(message), { name });
+}
+
+function define(target: object, name: string, value: unknown): void {
+  Object.defineProperty(target, name, { configurable: true, writable: true, value });
+}
