@@ -3,6 +3,7 @@
 import { build } from "esbuild";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { builtinModules } from "node:module";
 
 const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
 
@@ -34,6 +35,7 @@ await build({
   target: "node16.14",
   alias: { "node-fetch": "./scripts/shims/node-fetch.cjs", "@fastify/busboy": "./scripts/shims/busboy.cjs" },
 });
+await assertSelfContained("dist/cli.mjs");
 console.log("built dist/cli.mjs");
 
 if (existsSync("src/index.ts")) {
@@ -53,4 +55,19 @@ if (existsSync("scripts/build-plugin.mjs")) {
   const { buildPluginZip } = await import("./build-plugin.mjs");
   const zip = await buildPluginZip();
   console.log(`built ${zip.path} (${zip.files.join(", ")})`);
+}
+
+/**
+ * esbuild leaves an import it cannot resolve inside try/catch as it is, silently; in a bundle that
+ * must run without node_modules (the UCRM plugin) that only fails on the user's machine.
+ */
+async function assertSelfContained(file) {
+  const code = await readFile(file, "utf8");
+  const builtins = new Set(builtinModules);
+  const outside = [...code.matchAll(/(?:\bimport\(|\bfrom\s*|\brequire\()\s*["']((?:@[\w.-]+\/)?[\w.-]+[\w./-]*)["']/g)]
+    .map((match) => match[1])
+    .filter((specifier) => !specifier.startsWith("node:") && !specifier.startsWith(".") && !builtins.has(specifier.split("/")[0]));
+  if (outside.length > 0) {
+    throw new Error(`${file} is not self-contained: it still imports ${[...new Set(outside)].join(", ")}. Run npm ci, then build again.`);
+  }
 }
