@@ -1,0 +1,23 @@
+/** UploadSessionStore in memory: for embedders without a state folder, and the contract suite's reference. */
+import type { UploadSessionRecord, UploadSessionStore } from "../../domain/ports.ts";
+
+export class MemoryUploadSessionStore implements UploadSessionStore {
+  readonly #records = new Map<string, UploadSessionRecord>();
+
+  async get(backupId: string): Promise<UploadSessionRecord | undefined> {
+    const record = this.#records.get(backupId);
+    return record ? structuredClone(record) : undefined;
+  }
+
+  async all(): Promise<UploadSessionRecord[]> {
+    return [...this.#records.values()].map((r) => structuredClone(r));
+  }
+
+  async save(record: UploadSessionRecord): Promise<void> {
+    this.#records.set(record.backupId, structuredClone(record));
+  }
+
+  async remove(backupId: string): Promise<void> {
+    this.#records.delete(backupId);
+  }
+}
