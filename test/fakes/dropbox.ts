@@ -230,6 +230,8 @@ export class FakeDropbox {
   readonly handlers: RequestHandler[];
   readonly requests: { route: string; status: number }[] = [];
   readonly tokenRequests: { grantType: string; secretsInQuery: boolean; basicAuth: boolean }[] = [];
+  /** Body bytes received by the upload routes (upload, upload_session/*), whether or not they were kept. */
+  uploadBytesReceived = 0;
 
   private readonly accessTokenTtlSeconds: number;
   private readonly listLimitMax: number;
@@ -1093,6 +1095,7 @@ export class FakeDropbox {
         const { done, value } = await reader.read();
         if (done) break;
         size += value.length;
+        this.uploadBytesReceived += value.length;
         if (size > this.maxRequestBodyBytes) {
           // Not awaited: under msw interception cancelling the request body never settles.
           void reader.cancel().catch(() => undefined);
