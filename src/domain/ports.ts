@@ -51,6 +51,8 @@ export interface PutOptions {
 export interface ResumePoint {
   /** Bytes of the backup already stored; the download must start here (0: start afresh). */
   offset: number;
+  /** A line for the person running the sync: continuing from where, or why it starts over. */
+  note?: string;
 }
 
 /**

@@ -255,7 +255,7 @@ export class DropboxBackupStore implements BackupStore {
    * Dropbox confirmed the session still lives. A session too old or gone is forgotten, and `note`
    * says why the upload starts over.
    */
-  async resumePoint(folder: string, name: string, backupId: string, signal?: AbortSignal): Promise<ResumePoint & { note?: string }> {
+  async resumePoint(folder: string, name: string, backupId: string, signal?: AbortSignal): Promise<ResumePoint> {
     const saved = this.#sessions ? await this.#sessions.get(backupId) : undefined;
     if (!saved || !this.#sessions) return { offset: 0 };
     const target = `file "${filePath(folder, name)}"`;
