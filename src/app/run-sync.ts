@@ -8,7 +8,7 @@ import type { Settings } from "../domain/settings.ts";
 import type { ConfigStore } from "../adapters/config/config-store.ts";
 import { acquireRunLock } from "../adapters/lock/run-lock.ts";
 import { authorizeDropbox } from "./authorize.ts";
-import { createSyncContainer } from "./container.ts";
+import { createSyncContainer, monotonicClock } from "./container.ts";
 import { ids } from "./service-ids.ts";
 import type { SyncReport } from "./sync-backups.ts";
 
@@ -89,9 +89,11 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
       tokens = auth.tokens;
     }
 
+    const budgetMs = settings.maxRunMinutes === undefined ? undefined : settings.maxRunMinutes * 60_000;
     const container = createSyncContainer({
       settings,
       reporter,
+      ...(budgetMs === undefined ? {} : { runDeadline: monotonicClock.now() + budgetMs }),
       ...(tokens ? { tokens } : {}),
       ...(input.unmsFetch ? { unmsFetch: input.unmsFetch } : {}),
       ...(input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}),
@@ -104,6 +106,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
         allowMassDelete: input.allowMassDelete === true || settings.allowMassDelete === true,
       },
       ...(input.signal ? { signal: input.signal } : {}),
+      ...(budgetMs === undefined ? {} : { budgetMs }),
     });
     reporter.report({ type: "run-finished", summary: summarize(report) });
     return { exitCode: report.failed.length > 0 ? ExitCode.Failed : ExitCode.InSync, report };
@@ -130,6 +133,7 @@ export function summarize(report: SyncReport): string {
   ];
   if (report.failed.length) parts.push(`${report.failed.length} failed`);
   if (report.guarded.length) parts.push(`${report.guarded.length} guard(s) held deletions back`);
+  if (report.resumable.length) parts.push(`${report.resumable.length} continue(s) on the next run`);
   const outcome = report.failed.length ? "Sync finished with failures" : report.dryRun ? "Dry run finished" : "Sync finished";
   return `${outcome}: ${parts.join(", ")}.`;
 }
@@ -147,6 +151,7 @@ export function jsonSummary(outcome: RunOutcome): string {
     uploads: report?.uploads ?? [],
     ignored: report?.ignored ?? [],
     warnings: report?.warnings ?? [],
+    resumable: report?.resumable ?? [],
     dryRun: report?.dryRun ?? false,
     durationMs: Math.round(report?.durationMs ?? 0),
     exitCode: outcome.exitCode,

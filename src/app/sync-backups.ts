@@ -7,7 +7,8 @@
  */
 import { isKnownTimeZone } from "../domain/backup.ts";
 import { SyncError, describeError } from "../domain/errors.ts";
-import type { BackupSource, BackupStore, Clock, Reporter } from "../domain/ports.ts";
+import type { BackupDownload, BackupSource, BackupStore, Clock, Reporter } from "../domain/ports.ts";
+import { skipBytes } from "../adapters/unms/resume-range.ts";
 import { reconcile, type PlannedUpload, type SyncPolicy } from "../domain/reconcile.ts";
 
 export interface SyncOptions {
@@ -16,6 +17,11 @@ export interface SyncOptions {
   dryRun?: boolean;
   policy?: SyncPolicy;
   signal?: AbortSignal;
+  /**
+   * Time budget of the run in ms (MAX_RUN_MINUTES): once spent, no new upload chunk is started;
+   * the unfinished upload is saved and continues on the next run.
+   */
+  budgetMs?: number;
 }
 
 export interface UploadRecord {
@@ -39,11 +45,16 @@ export interface SyncReport {
   uploads: UploadRecord[];
   ignored: { backupId: string; reason: string }[];
   warnings: string[];
+  /** Names left for the next run because the time budget was spent (paused part-way or not started). */
+  resumable: string[];
   durationMs: number;
 }
 
 /** Restarts of one backup whose download broke off before we give up on it for this run. */
 export const SOURCE_ATTEMPTS = 3;
+
+/** Source-interrupted failures that mean the resume point itself is wrong: the next attempt starts at 0. */
+const RESUME_MISMATCH_CODES = new Set(["unms.resume_short", "unms.bad_content_range", "dropbox.resume_state_mismatch", "local.resume_state_mismatch"]);
 
 /** Failures after which every further call would fail the same way. */
 const RUN_ENDING_KINDS = new Set(["unauthorized", "authorization-required"]);
@@ -72,6 +83,7 @@ export class SyncBackups {
       uploads: [],
       ignored: [],
       warnings: [],
+      resumable: [],
       durationMs: 0,
     };
     const warn = (message: string) => {
@@ -101,6 +113,9 @@ export class SyncBackups {
       this.reporter.report({ type: "skipped", name: file.name });
     }
 
+    const deadline = options.budgetMs === undefined ? undefined : started + options.budgetMs;
+    const budgetSpent = () => deadline !== undefined && this.clock.now() >= deadline;
+    let uploadsStarted = 0;
     let runEnding: SyncError | undefined;
     for (const upload of plan.uploads) {
       signal?.throwIfAborted();
@@ -108,13 +123,19 @@ export class SyncBackups {
         report.failed.push({ name: upload.name, error: `Not attempted: ${runEnding.message}` });
         continue;
       }
+      // The first upload always gets going (at least one chunk), so every run makes progress.
+      if (!dryRun && uploadsStarted > 0 && budgetSpent()) {
+        report.resumable.push(upload.name);
+        continue;
+      }
       if (dryRun) {
         report.uploaded.push(upload.name);
         this.reporter.report({ type: "uploaded", name: upload.name, bytes: 0, durationMs: 0, dryRun });
         continue;
       }
+      uploadsStarted += 1;
       try {
-        const record = await this.#upload(folder, upload, signal);
+        const record = await this.#upload(folder, upload, signal, budgetSpent);
         report.uploaded.push(record.name);
         report.uploads.push(record);
         report.bytesUploaded += record.bytes;
@@ -122,10 +143,23 @@ export class SyncBackups {
       } catch (error) {
         if (signal?.aborted) throw error;
         const message = describeError(error);
+        if (SyncError.is(error) && error.kind === "paused") {
+          report.resumable.push(upload.name);
+          this.reporter.report({ type: "info", message });
+          continue;
+        }
         report.failed.push({ name: upload.name, error: message });
         this.reporter.report({ type: "failed", name: upload.name, message });
         if (SyncError.is(error) && RUN_ENDING_KINDS.has(error.kind)) runEnding = error;
       }
+    }
+
+    if (report.resumable.length > 0) {
+      const minutes = Math.round(((options.budgetMs ?? 0) / 60_000) * 10) / 10;
+      warn(
+        `The run's time budget (MAX_RUN_MINUTES / maxRunMinutes: ${minutes} min) is spent: ${report.resumable.join(", ")} ` +
+          `${report.resumable.length === 1 ? "continues" : "continue"} on the next run`,
+      );
     }
 
     for (const guard of plan.guards) {
@@ -156,23 +190,31 @@ export class SyncBackups {
     return report;
   }
 
-  /** One backup, restarted from scratch when the download from the source broke off. */
-  async #upload(folder: string, upload: PlannedUpload, signal: AbortSignal | undefined): Promise<UploadRecord> {
+  /**
+   * One backup. An upload an earlier run (or attempt) left unfinished is continued where the store
+   * says it can be; a download that broke off is tried again from there, at most SOURCE_ATTEMPTS times.
+   */
+  async #upload(folder: string, upload: PlannedUpload, signal: AbortSignal | undefined, budgetSpent: () => boolean): Promise<UploadRecord> {
     const { backup, name } = upload;
+    let fromScratch = false;
     for (let attempt = 1; ; attempt++) {
       const started = this.clock.now();
-      const download = await this.source.open(backup.id, signal);
-      this.reporter.report({ type: "uploading", name, ...(download.length === undefined ? {} : { size: download.length }) });
+      const offset = fromScratch ? 0 : await this.#resumeOffset(folder, name, backup.id, signal);
+      const download = await this.#open(backup.id, offset, signal);
+      const size = download.length === undefined ? undefined : offset + download.length;
+      this.reporter.report({ type: "uploading", name, ...(size === undefined ? {} : { size }) });
       try {
         const stored = await this.store.put(folder, name, download, {
           overwrite: upload.reason === "size-mismatch",
           signal,
+          backupId: backup.id,
+          shouldPause: budgetSpent,
           onProgress: (bytesDone) =>
             this.reporter.report({
               type: "progress",
               name,
               bytesDone,
-              ...(download.length === undefined ? {} : { size: download.length }),
+              ...(size === undefined ? {} : { size }),
               elapsedMs: this.clock.now() - started,
             }),
         });
@@ -181,14 +223,39 @@ export class SyncBackups {
         if (!SyncError.is(error) || error.kind !== "source-interrupted" || attempt >= SOURCE_ATTEMPTS || signal?.aborted) {
           throw error;
         }
+        // A resume that cannot line up (the backup changed, a wrong Content-Range) goes back to byte 0.
+        fromScratch = RESUME_MISMATCH_CODES.has(error.code);
         this.reporter.report({
           type: "retrying",
           name,
           attempt: attempt + 1,
-          reason: `the download from UNMS broke off (${error.message}); starting this backup over`,
+          reason: `the download from UNMS broke off (${error.message}); ${fromScratch ? "starting this backup over" : "continuing from what is stored"}`,
         });
       }
     }
+  }
+
+  /** Where the store can continue this backup (0 when it cannot, with a line saying why). */
+  async #resumeOffset(folder: string, name: string, backupId: string, signal: AbortSignal | undefined): Promise<number> {
+    if (!this.store.resumePoint) return 0;
+    const point = await this.store.resumePoint(folder, name, backupId, signal);
+    if (point.note) this.reporter.report({ type: point.offset > 0 ? "info" : "warning", message: point.note });
+    return point.offset;
+  }
+
+  /** The download from `offset`; a source that ignores offsets has its first bytes dropped here. */
+  async #open(backupId: string, offset: number, signal: AbortSignal | undefined): Promise<BackupDownload> {
+    const download = await this.source.open(backupId, signal, offset > 0 ? { offset } : undefined);
+    const at = download.offset ?? 0;
+    if (at === offset) return download;
+    if (at > offset) {
+      throw new SyncError(`The source started backup "${backupId}" at byte ${at}, after the ${offset} asked for`, {
+        kind: "source-interrupted",
+        code: "unms.bad_content_range",
+      });
+    }
+    const stream = skipBytes(download.stream, offset - at, `The download of backup "${backupId}"`);
+    return { stream, offset, ...(download.length === undefined ? {} : { length: Math.max(0, download.length - (offset - at)) }) };
   }
 
   async #timeZone(warn: (message: string) => void, signal: AbortSignal | undefined): Promise<string> {
