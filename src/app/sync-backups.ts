@@ -135,7 +135,7 @@ export class SyncBackups {
       }
       uploadsStarted += 1;
       try {
-        const record = await this.#upload(folder, upload, signal, budgetSpent);
+        const record = await this.#upload(folder, upload, signal, budgetSpent, warn);
         report.uploaded.push(record.name);
         report.uploads.push(record);
         report.bytesUploaded += record.bytes;
@@ -194,12 +194,14 @@ export class SyncBackups {
    * One backup. An upload an earlier run (or attempt) left unfinished is continued where the store
    * says it can be; a download that broke off is tried again from there, at most SOURCE_ATTEMPTS times.
    */
-  async #upload(folder: string, upload: PlannedUpload, signal: AbortSignal | undefined, budgetSpent: () => boolean): Promise<UploadRecord> {
+  async #upload(
+    folder: string, upload: PlannedUpload, signal: AbortSignal | undefined, budgetSpent: () => boolean, warn: (message: string) => void,
+  ): Promise<UploadRecord> {
     const { backup, name } = upload;
     let fromScratch = false;
     for (let attempt = 1; ; attempt++) {
       const started = this.clock.now();
-      const offset = fromScratch ? 0 : await this.#resumeOffset(folder, name, backup.id, signal);
+      const offset = fromScratch ? 0 : await this.#resumeOffset(folder, name, backup.id, signal, warn);
       const download = await this.#open(backup.id, offset, signal);
       const size = download.length === undefined ? undefined : offset + download.length;
       this.reporter.report({ type: "uploading", name, ...(size === undefined ? {} : { size }) });
@@ -236,10 +238,13 @@ export class SyncBackups {
   }
 
   /** Where the store can continue this backup (0 when it cannot, with a line saying why). */
-  async #resumeOffset(folder: string, name: string, backupId: string, signal: AbortSignal | undefined): Promise<number> {
+  async #resumeOffset(
+    folder: string, name: string, backupId: string, signal: AbortSignal | undefined, warn: (message: string) => void,
+  ): Promise<number> {
     if (!this.store.resumePoint) return 0;
     const point = await this.store.resumePoint(folder, name, backupId, signal);
-    if (point.note) this.reporter.report({ type: point.offset > 0 ? "info" : "warning", message: point.note });
+    if (point.note && point.offset > 0) this.reporter.report({ type: "info", message: point.note });
+    else if (point.note) warn(point.note);
     return point.offset;
   }
 
