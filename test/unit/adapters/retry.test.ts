@@ -129,7 +129,7 @@ describe("retry()", () => {
 });
 
 describe("retry() under a run deadline", () => {
-  test("no wait or attempt goes past the run's deadline: a service that never answers costs at most the budget", async () => {
+  test("no wait or attempt starts past the run's deadline: a service that never answers costs the budget plus at most one call", async () => {
     const time = fakeTime();
     // Each attempt "hangs" 120 s before failing, as a call that times out would.
     const fn = async () => {
@@ -139,8 +139,10 @@ describe("retry() under a run deadline", () => {
     const error = await retry(fn, { ...time, attempts: 8, baseDelayMs: 2_000, jitter: 0, maxTotalMs: 60 * 60_000, deadline: 300_000 })
       .catch((e: unknown) => e);
     assert.ok(error instanceof RetryError);
-    assert.match(error.message, /Gave up after 2 attempts \(the run's time budget \(MAX_RUN_MINUTES\) is spent\)/);
-    assert.ok(time.state.now <= 300_000, `spent ${time.state.now} ms, budget 300000`);
+    // Attempts start at 0, 122 s and 246 s; a fourth would start at 374 s, past the 300 s budget.
+    assert.match(error.message, /Gave up after 3 attempts \(the run's time budget \(MAX_RUN_MINUTES\) is spent\)/);
+    assert.deepEqual(time.state.sleeps, [2_000, 4_000]);
+    assert.ok(time.state.now <= 300_000 + 120_000, `spent ${time.state.now} ms, budget 300000 + one 120 s call`);
   });
 
   test("without a deadline the per-call limits alone apply (unchanged)", async () => {
