@@ -134,6 +134,7 @@ describe("UCRM plugin zip and PHP launcher (real php)", () => {
       maxDeletes: 0,
       allowMassDelete: 0,
       chunkMiB: 0,
+      maxRunMinutes: 0,
       runtimePath: 0,
     });
     for (const item of manifest.configuration) assert.ok(item.label && item.description, `${item.key} needs a label and a description`);
