@@ -59,7 +59,11 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
 
     if (input.tokens) bind(ids.AccessTokenProvider).toConstantValue(input.tokens);
     bind(ids.UploadSessionStore)
-      .toResolvedValue((settings: Settings) => input.sessions ?? new FileUploadSessionStore(settings.stateDir), [ids.Settings])
+      .toResolvedValue(
+        (settings: Settings, reporter: Reporter) =>
+          input.sessions ?? new FileUploadSessionStore(settings.stateDir, (why) => reporter.report({ type: "warning", message: `Saved upload state: ${why}` })),
+        [ids.Settings, ids.Reporter],
+      )
       .inSingletonScope();
     const runDeadline: Partial<RetryOptions> = input.runDeadline === undefined ? {} : { deadline: input.runDeadline };
 

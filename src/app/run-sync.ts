@@ -64,6 +64,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
   ]);
 
   let lock;
+  let hardStop: { signal: AbortSignal; dispose: () => void } | undefined;
   try {
     lock = await acquireRunLock(settings.stateDir, {
       onStaleLock: (info: string) => reporter.report({ type: "warning", message: `Took over a stale run lock: ${info}` }),
@@ -90,6 +91,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
     }
 
     const budgetMs = settings.maxRunMinutes === undefined ? undefined : settings.maxRunMinutes * 60_000;
+    hardStop = budgetMs === undefined ? undefined : startHardStop(budgetMs, input.signal);
     const container = createSyncContainer({
       settings,
       reporter,
@@ -105,16 +107,52 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
         ...(settings.maxDeletes === undefined ? {} : { maxDeletes: settings.maxDeletes }),
         allowMassDelete: input.allowMassDelete === true || settings.allowMassDelete === true,
       },
-      ...(input.signal ? { signal: input.signal } : {}),
+      ...(hardStop ? { signal: hardStop.signal } : input.signal ? { signal: input.signal } : {}),
       ...(budgetMs === undefined ? {} : { budgetMs }),
     });
     reporter.report({ type: "run-finished", summary: summarize(report) });
     return { exitCode: report.failed.length > 0 ? ExitCode.Failed : ExitCode.InSync, report };
   } catch (error) {
-    return fail(error);
+    return fail(hardStop?.signal.aborted && !input.signal?.aborted ? hardStop.signal.reason : error);
   } finally {
+    hardStop?.dispose();
     await lock.release();
   }
+}
+
+/**
+ * Past the budget no new chunk or retry starts, but a call already under way may hang (a service
+ * that never answers). This cuts the run a grace period after the budget: 10% of it, at most 3
+ * minutes (55 + 3 stays inside UCRM's hour). The upload state saved so far is kept.
+ */
+export function hardStopGraceMs(budgetMs: number): number {
+  return Math.min(3 * 60_000, budgetMs / 10);
+}
+
+function startHardStop(budgetMs: number, outer: AbortSignal | undefined): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const graceMs = hardStopGraceMs(budgetMs);
+  const follow = () => controller.abort(outer?.reason);
+  outer?.addEventListener("abort", follow, { once: true });
+  if (outer?.aborted) follow();
+  const timer = setTimeout(() => {
+    const minutes = Math.round((budgetMs / 60_000) * 100) / 100;
+    controller.abort(
+      new SyncError(
+        `The run was stopped ${Math.round(graceMs / 1000)} s after its time budget (MAX_RUN_MINUTES / maxRunMinutes: ${minutes} min) ` +
+          "because a call to UNMS or Dropbox was still not answered; the upload state saved so far is kept and the next run continues from it",
+        { kind: "transient", code: "run.hard_stop" },
+      ),
+    );
+  }, budgetMs + graceMs);
+  (timer as { unref?: () => void }).unref?.();
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", follow);
+    },
+  };
 }
 
 export function exitCodeFor(error: unknown): ExitCode {

@@ -10,6 +10,7 @@ import { test } from "node:test";
 import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { http } from "msw";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UPLOAD_SESSIONS_FILE } from "../../src/adapters/upload-sessions/file-upload-session-store.ts";
@@ -212,4 +213,18 @@ test("local-folder target: a paused copy is continued from its partial file, whi
   assert.equal(names.length, 1, `no partial file is left: ${names.join(", ")}`);
   assert.equal(await contentHashOfFile(join(target, FOLDER, names[0]!)), h.unms.expectedContentHash(backup.id));
   t.diagnostic(`local store: paused at ${saved.bytesCommitted} of ${size} bytes; run 2 downloaded ${unmsSent} bytes`);
+});
+
+test("a UNMS that never answers the download costs the run its budget plus a short grace, not minutes of retries", async (t) => {
+  const h = await syncHarness(t);
+  h.unms.addBackup({ size: 8 * MiB });
+  // The download request is accepted and never answered (UNMS's own 60 s timeout x 4 attempts otherwise).
+  h.unmsOverrides.push(http.get("*/api/v2.1/nms/backups/:id", () => new Promise<Response>(() => undefined)));
+  const started = performance.now();
+  const run = await h.run(["sync"], { MAX_RUN_MINUTES: "0.02" });
+  const seconds = (performance.now() - started) / 1000;
+  assert.equal(run.code, 1, explain(run));
+  assert.match(run.output, /The run was stopped 0 s after its time budget \(MAX_RUN_MINUTES \/ maxRunMinutes: 0\.02 min\) because a call to UNMS or Dropbox was still not answered/);
+  assert.ok(seconds < 10, `the run took ${seconds.toFixed(1)} s for a 1.2 s budget`);
+  t.diagnostic(`UNMS never answering, MAX_RUN_MINUTES=0.02 (1.2 s): exit ${run.code} after ${seconds.toFixed(2)} s`);
 });

@@ -17,7 +17,11 @@ export class FileUploadSessionStore implements UploadSessionStore {
   readonly dropped: string[] = [];
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly dir: string) {
+  /** @param onDropped told once per reason a saved record or the whole file could not be used. */
+  constructor(
+    readonly dir: string,
+    private readonly onDropped?: (why: string) => void,
+  ) {
     this.path = join(dir, UPLOAD_SESSIONS_FILE);
   }
 
@@ -87,6 +91,8 @@ export class FileUploadSessionStore implements UploadSessionStore {
   }
 
   #drop(why: string): void {
-    if (!this.dropped.includes(why)) this.dropped.push(why);
+    if (this.dropped.includes(why)) return;
+    this.dropped.push(why);
+    this.onDropped?.(why);
   }
 }
