@@ -6,18 +6,23 @@ export class MemoryUploadSessionStore implements UploadSessionStore {
 
   async get(backupId: string): Promise<UploadSessionRecord | undefined> {
     const record = this.#records.get(backupId);
-    return record ? structuredClone(record) : undefined;
+    return record ? copy(record) : undefined;
   }
 
   async all(): Promise<UploadSessionRecord[]> {
-    return [...this.#records.values()].map((r) => structuredClone(r));
+    return [...this.#records.values()].map((r) => copy(r));
   }
 
   async save(record: UploadSessionRecord): Promise<void> {
-    this.#records.set(record.backupId, structuredClone(record));
+    this.#records.set(record.backupId, copy(record));
   }
 
   async remove(backupId: string): Promise<void> {
     this.#records.delete(backupId);
   }
+}
+
+/** Records hold only plain data; a copy keeps callers from changing what is saved. */
+function copy(record: UploadSessionRecord): UploadSessionRecord {
+  return { ...record, blockHashes: [...record.blockHashes] };
 }
