@@ -154,6 +154,16 @@ export class SyncBackups {
       }
     }
 
+    if (!dryRun && this.store.pruneUnfinished) {
+      // Unfinished uploads of backups that no longer need one (stored, or gone from UNMS) are dropped.
+      const wanted = new Set(plan.uploads.filter((u) => !report.uploaded.includes(u.name)).map((u) => u.backup.id));
+      try {
+        await this.store.pruneUnfinished(folder, wanted, signal);
+      } catch (error) {
+        warn(`Could not clean up unfinished uploads: ${describeError(error)}`);
+      }
+    }
+
     if (report.resumable.length > 0) {
       const minutes = Math.round(((options.budgetMs ?? 0) / 60_000) * 10) / 10;
       warn(

@@ -76,6 +76,11 @@ export interface BackupStore {
    * it always start afresh.
    */
   resumePoint?(folder: string, name: string, backupId: string, signal?: AbortSignal): Promise<ResumePoint>;
+  /**
+   * Optional, called at the end of a run: forgets unfinished uploads into `folder` of backups not in
+   * `wanted` (stored meanwhile, or gone from the source) and removes their leftovers.
+   */
+  pruneUnfinished?(folder: string, wanted: ReadonlySet<string>, signal?: AbortSignal): Promise<void>;
 }
 
 /**

@@ -263,6 +263,7 @@ export class DropboxBackupStore implements BackupStore {
       await this.#sessions!.remove(backupId);
       return { offset: 0, note: `The unfinished upload of ${target} cannot be continued: ${why}; it starts over` };
     };
+    if (saved.sessionId === "") return forget("it was a copy into a local folder, not a Dropbox upload session");
     if (saved.folder !== folder || saved.name !== name) return forget(`it was meant for "${filePath(saved.folder, saved.name)}"`);
     const ageMs = this.#wallClock() - Date.parse(saved.startedAt);
     if (ageMs >= DROPBOX_SESSION_LIFETIME_MS) {
@@ -290,6 +291,15 @@ export class DropboxBackupStore implements BackupStore {
       offset: saved.bytesCommitted,
       note: `Continuing the unfinished upload of ${target} from byte ${saved.bytesCommitted} (Dropbox session begun ${saved.startedAt})`,
     };
+  }
+
+  /** Forgets the saved sessions of backups in `folder` no longer to be uploaded (stored meanwhile, or gone from UNMS). */
+  async pruneUnfinished(folder: string, wanted: ReadonlySet<string>): Promise<void> {
+    if (!this.#sessions) return;
+    for (const record of await this.#sessions.all()) {
+      // Their sessions expire on Dropbox's side on their own.
+      if (record.sessionId !== "" && record.folder === folder && !wanted.has(record.backupId)) await this.#sessions.remove(record.backupId);
+    }
   }
 
   /** The saved session a download starting past 0 continues; a fresh download abandons any saved one. */

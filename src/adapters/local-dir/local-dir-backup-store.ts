@@ -66,7 +66,8 @@ export class LocalDirBackupStore implements BackupStore {
     if (!saved || !this.#sessions) return { offset: 0 };
     const partial = join(this.#folderPath(folder), `${PARTIAL_PREFIX}${checkFileName(name)}`);
     const size = await stat(partial).then((info) => info.size, () => -1);
-    const why = saved.folder !== folder || saved.name !== name ? `it was meant for ${saved.name} in "${saved.folder}"`
+    const why = saved.sessionId !== "" ? "it was a Dropbox upload session, not a local copy"
+      : saved.folder !== folder || saved.name !== name ? `it was meant for ${saved.name} in "${saved.folder}"`
       : size < 0 ? `its partial file ${partial} is gone`
       : size < saved.bytesCommitted ? `its partial file ${partial} holds ${size} bytes, fewer than the ${saved.bytesCommitted} saved`
       : saved.bytesCommitted === 0 ? "no byte of it was saved"
@@ -175,6 +176,19 @@ export class LocalDirBackupStore implements BackupStore {
       blockHashes: at.hasher.completedBlocks().slice(0, blocks),
       startedAt: at.startedAt ?? new Date().toISOString(),
     });
+  }
+
+  /**
+   * Forgets unfinished copies in `folder` of backups no longer to be copied (stored meanwhile, or
+   * gone from UNMS) and deletes every partial file of ours there that no saved copy owns.
+   */
+  async pruneUnfinished(folder: string, wanted: ReadonlySet<string>): Promise<void> {
+    if (this.#sessions) {
+      for (const record of await this.#sessions.all()) {
+        if (record.sessionId === "" && record.folder === folder && !wanted.has(record.backupId)) await this.#sessions.remove(record.backupId);
+      }
+    }
+    await this.#removeStalePartials(this.#folderPath(folder), folder);
   }
 
   /** Partial files of ours in `dir` that no saved upload owns: left by killed runs, never continued. */

@@ -135,4 +135,16 @@ describe("DropboxBackupStore: uploads continued across runs", () => {
     assert.equal(stored.contentHash, refContentHash(bytes));
     assert.equal(await h.sessions.get("b1"), undefined);
   });
+
+  test("pruneUnfinished forgets sessions of backups no longer wanted, keeps the wanted ones and other folders'", async () => {
+    const h = harness();
+    await putPausing(h, patternBytes(12 * MiB), 2);
+    const saved = (await h.sessions.get("b1"))!;
+    await h.sessions.save({ ...saved, backupId: "elsewhere", folder: "other" });
+    await h.store.pruneUnfinished(FOLDER, new Set(["b1"]));
+    assert.ok(await h.sessions.get("b1"));
+    await h.store.pruneUnfinished(FOLDER, new Set());
+    assert.equal(await h.sessions.get("b1"), undefined);
+    assert.ok(await h.sessions.get("elsewhere"));
+  });
 });

@@ -128,6 +128,25 @@ describe("SyncBackups: time budget and resumed uploads (local store)", () => {
     assert.ok(report.warnings.some((w) => /unfinished copy of .*_a\.unms cannot be continued: its partial file .* is gone; it starts over/.test(w)));
     assert.equal(contentHashOf(await readFile(join(dir, name))), contentHashOf(a));
   });
+
+  test("a run with nothing to copy still forgets unfinished copies of backups UNMS no longer lists and deletes their partial files", async () => {
+    const a = patternBytes(MiB, 7);
+    const sessions = new MemoryUploadSessionStore();
+    const store = new LocalDirBackupStore(dir, { sessions, checkpointBytes: 4 * MiB });
+    await writeFile(join(dir, nameOf("a", 1)), a);
+    const goneName = nameOf("gone", 9);
+    await writeFile(join(dir, `.backup-sync-partial-${goneName}`), patternBytes(4 * MiB));
+    await sessions.save({ backupId: "gone", sessionId: "", folder: "", name: goneName, bytesCommitted: 4 * MiB, blockHashes: ["1".repeat(64)], startedAt: "2024-02-01T00:00:00Z" });
+    // A Dropbox session record in the same state file is not the local store's to forget.
+    await sessions.save({ backupId: "remote", sessionId: "AAA", folder: "", name: "x.unms", bytesCommitted: 0, blockHashes: [], startedAt: "2024-02-01T00:00:00Z" });
+
+    const source = new OffsetSource(new Map([["a", a]]));
+    const report = await new SyncBackups(source, store, { report: (e) => void events.push(e) }, clock, "t").run({ folder: "" });
+    assert.deepEqual(report.uploaded, []);
+    assert.deepEqual(report.skipped, [nameOf("a", 1)]);
+    assert.deepEqual(await readdir(dir), [nameOf("a", 1)]);
+    assert.deepEqual((await sessions.all()).map((r) => r.backupId), ["remote"]);
+  });
 });
 
 /** SHA-256 of exactly one 4 MiB block, as the content hasher saves it. */
