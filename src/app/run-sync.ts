@@ -122,11 +122,12 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
 
 /**
  * Past the budget no new chunk or retry starts, but a call already under way may hang (a service
- * that never answers). This cuts the run a grace period after the budget: 10% of it, at most 3
- * minutes (55 + 3 stays inside UCRM's hour). The upload state saved so far is kept.
+ * that never answers). This cuts the run a grace period after the budget: 10% of it, from 5 s (a
+ * chunk in flight can finish) to 3 minutes (55 + 3 stays inside UCRM's hour). The upload state
+ * saved so far is kept.
  */
 export function hardStopGraceMs(budgetMs: number): number {
-  return Math.min(3 * 60_000, budgetMs / 10);
+  return Math.min(3 * 60_000, Math.max(5_000, budgetMs / 10));
 }
 
 function startHardStop(budgetMs: number, outer: AbortSignal | undefined): { signal: AbortSignal; dispose: () => void } {

@@ -224,7 +224,7 @@ test("a UNMS that never answers the download costs the run its budget plus a sho
   const run = await h.run(["sync"], { MAX_RUN_MINUTES: "0.02" });
   const seconds = (performance.now() - started) / 1000;
   assert.equal(run.code, 1, explain(run));
-  assert.match(run.output, /The run was stopped 0 s after its time budget \(MAX_RUN_MINUTES \/ maxRunMinutes: 0\.02 min\) because a call to UNMS or Dropbox was still not answered/);
-  assert.ok(seconds < 10, `the run took ${seconds.toFixed(1)} s for a 1.2 s budget`);
+  assert.match(run.output, /The run was stopped 5 s after its time budget \(MAX_RUN_MINUTES \/ maxRunMinutes: 0\.02 min\) because a call to UNMS or Dropbox was still not answered/);
+  assert.ok(seconds < 15, `the run took ${seconds.toFixed(1)} s for a 1.2 s budget (+ 5 s grace)`);
   t.diagnostic(`UNMS never answering, MAX_RUN_MINUTES=0.02 (1.2 s): exit ${run.code} after ${seconds.toFixed(2)} s`);
 });
