@@ -212,7 +212,16 @@ export class SyncBackups {
     for (let attempt = 1; ; attempt++) {
       const started = this.clock.now();
       const offset = fromScratch ? 0 : await this.#resumeOffset(folder, name, backup.id, signal, warn);
-      const download = await this.#open(backup.id, offset, signal);
+      let download: BackupDownload;
+      try {
+        download = await this.#open(backup.id, offset, signal);
+      } catch (error) {
+        if (offset === 0 || signal?.aborted) throw error;
+        // A download from the middle refused (416: the backup is shorter now, say): once more from byte 0.
+        warn(`Could not download backup "${backup.id}" from byte ${offset} to continue ${name} (${describeError(error)}); starting it over`);
+        fromScratch = true;
+        download = await this.#open(backup.id, 0, signal);
+      }
       const size = download.length === undefined ? undefined : offset + download.length;
       this.reporter.report({ type: "uploading", name, ...(size === undefined ? {} : { size }) });
       try {
@@ -252,7 +261,15 @@ export class SyncBackups {
     folder: string, name: string, backupId: string, signal: AbortSignal | undefined, warn: (message: string) => void,
   ): Promise<number> {
     if (!this.store.resumePoint) return 0;
-    const point = await this.store.resumePoint(folder, name, backupId, signal);
+    let point;
+    try {
+      point = await this.store.resumePoint(folder, name, backupId, signal);
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      // Never stuck on a saved state that cannot be checked: a fresh upload replaces it.
+      warn(`Could not check the unfinished upload of ${name} (${describeError(error)}); starting it over`);
+      return 0;
+    }
     if (point.note && point.offset > 0) this.reporter.report({ type: "info", message: point.note });
     else if (point.note) warn(point.note);
     return point.offset;

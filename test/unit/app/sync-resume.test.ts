@@ -13,8 +13,9 @@ import { SyncBackups } from "../../../src/app/sync-backups.ts";
 import { LocalDirBackupStore } from "../../../src/adapters/local-dir/local-dir-backup-store.ts";
 import { MemoryUploadSessionStore } from "../../../src/adapters/upload-sessions/memory-upload-session-store.ts";
 import { contentHashOf } from "../../../src/adapters/dropbox/content-hash.ts";
-import type { BackupDownload, BackupSource, OpenOptions, SyncEvent } from "../../../src/domain/ports.ts";
+import type { BackupDownload, BackupSource, BackupStore, OpenOptions, SyncEvent } from "../../../src/domain/ports.ts";
 import type { UnmsBackup } from "../../../src/domain/backup.ts";
+import { SyncError } from "../../../src/domain/errors.ts";
 import { patternBytes, streamOf } from "../../contract/backup-store.ts";
 
 const MiB = 1024 * 1024;
@@ -146,6 +147,48 @@ describe("SyncBackups: time budget and resumed uploads (local store)", () => {
     assert.deepEqual(report.skipped, [nameOf("a", 1)]);
     assert.deepEqual(await readdir(dir), [nameOf("a", 1)]);
     assert.deepEqual((await sessions.all()).map((r) => r.backupId), ["remote"]);
+  });
+
+  test("a source that refuses the download from the middle (416) gets the backup from byte 0; the run converges", async () => {
+    const a = patternBytes(9 * MiB, 8);
+    const sessions = new MemoryUploadSessionStore();
+    const store = new LocalDirBackupStore(dir, { sessions, checkpointBytes: 4 * MiB });
+    const name = nameOf("a", 1);
+    await writeFile(join(dir, `.backup-sync-partial-${name}`), a.subarray(0, 4 * MiB));
+    await sessions.save({
+      backupId: "a", sessionId: "", folder: "", name, bytesCommitted: 4 * MiB,
+      blockHashes: [contentHashOfBlock(a.subarray(0, 4 * MiB))], startedAt: "2024-02-01T00:00:00Z",
+    });
+    const source = new OffsetSource(new Map([["a", a]]));
+    const inner = source.open.bind(source);
+    source.open = async (id, signal, options) => {
+      if ((options?.offset ?? 0) > 0) {
+        throw new SyncError(`HTTP 416 Range Not Satisfiable on GET nms/backups/${id}`, { kind: "permanent", code: "unms.http_416", status: 416 });
+      }
+      return inner(id, signal, options);
+    };
+    const report = await new SyncBackups(source, store, { report: (e) => void events.push(e) }, clock, "t").run({ folder: "" });
+    assert.deepEqual(report.uploaded, [name]);
+    assert.ok(report.warnings.some((w) => /Could not download backup "a" from byte 4194304 to continue .*HTTP 416.*; starting it over/.test(w)), report.warnings.join("\n"));
+    assert.equal(contentHashOf(await readFile(join(dir, name))), contentHashOf(a));
+    assert.deepEqual(await readdir(dir), [name]);
+    assert.deepEqual(await sessions.all(), []);
+  });
+
+  test("a store that cannot check its saved upload starts it over instead of failing every night", async () => {
+    const a = patternBytes(2 * MiB, 2);
+    const local = new LocalDirBackupStore(dir);
+    const store: BackupStore = {
+      list: (folder) => local.list(folder),
+      put: (folder, name, content, options) => local.put(folder, name, content, options),
+      remove: (folder, name) => local.remove(folder, name),
+      resumePoint: async () => {
+        throw new SyncError("Dropbox upload_session/append_v2 failed: HTTP 400", { kind: "permanent", code: "dropbox.bad_request" });
+      },
+    };
+    const report = await new SyncBackups(new OffsetSource(new Map([["a", a]])), store, { report: (e) => void events.push(e) }, clock, "t").run({ folder: "" });
+    assert.deepEqual(report.uploaded, [nameOf("a", 1)]);
+    assert.ok(report.warnings.some((w) => /Could not check the unfinished upload of .*_a\.unms \(Dropbox upload_session\/append_v2 failed: HTTP 400\); starting it over/.test(w)));
   });
 });
 
