@@ -28,6 +28,8 @@ export interface UploadRecord {
   name: string;
   bytes: number;
   durationMs: number;
+  /** Bytes an earlier run (or attempt) had already stored: this upload continued from there. */
+  resumedFrom?: number;
 }
 
 export interface SyncReport {
@@ -237,9 +239,10 @@ export class SyncBackups {
               bytesDone,
               ...(size === undefined ? {} : { size }),
               elapsedMs: this.clock.now() - started,
+              ...(offset > 0 ? { resumedFrom: offset } : {}),
             }),
         });
-        return { name, bytes: stored.size ?? 0, durationMs: Math.round(this.clock.now() - started) };
+        return { name, bytes: stored.size ?? 0, durationMs: Math.round(this.clock.now() - started), ...(offset > 0 ? { resumedFrom: offset } : {}) };
       } catch (error) {
         if (!SyncError.is(error) || error.kind !== "source-interrupted" || attempt >= SOURCE_ATTEMPTS || signal?.aborted) {
           throw error;

@@ -114,8 +114,8 @@ export type SyncEvent =
   | { type: "run-started"; target: string; dryRun: boolean }
   | { type: "listed"; backups: number; successful: number; stored: number; timeZone: string }
   | { type: "uploading"; name: string; size?: number }
-  | { type: "progress"; name: string; bytesDone: number; size?: number; elapsedMs: number }
-  | { type: "uploaded"; name: string; bytes: number; durationMs: number; dryRun: boolean }
+  | { type: "progress"; name: string; bytesDone: number; size?: number; elapsedMs: number; resumedFrom?: number }
+  | { type: "uploaded"; name: string; bytes: number; durationMs: number; dryRun: boolean; resumedFrom?: number }
   | { type: "retrying"; name: string; attempt: number; reason: string }
   | { type: "skipped"; name: string }
   | { type: "ignored"; backupId: string; reason: string }
