@@ -167,9 +167,10 @@ export class SyncBackups {
     }
 
     if (report.resumable.length > 0) {
-      const minutes = Math.round(((options.budgetMs ?? 0) / 60_000) * 10) / 10;
+      const budgetMs = options.budgetMs ?? 0;
+      const budget = budgetMs >= 60_000 ? `${Math.round(budgetMs / 6_000) / 10} min` : `${Math.round(budgetMs) / 1000} s`;
       warn(
-        `The run's time budget (MAX_RUN_MINUTES / maxRunMinutes: ${minutes} min) is spent: ${report.resumable.join(", ")} ` +
+        `The run's time budget (MAX_RUN_MINUTES / maxRunMinutes: ${budget}) is spent: ${report.resumable.join(", ")} ` +
           `${report.resumable.length === 1 ? "continues" : "continue"} on the next run`,
       );
     }

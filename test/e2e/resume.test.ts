@@ -159,7 +159,7 @@ test("MAX_RUN_MINUTES spent: the run pauses between chunks, exits 0 with a WARNI
   // A budget of a few milliseconds: spent before the second chunk (the first always goes).
   const paused = await h.run(["sync", "--json"], { MAX_RUN_MINUTES: "0.00005" });
   assert.equal(paused.code, 0, explain(paused));
-  assert.match(paused.stdout, /WARNING: The run's time budget \(MAX_RUN_MINUTES \/ maxRunMinutes: 0 min\) is spent: .* continues on the next run/);
+  assert.match(paused.stdout, /WARNING: The run's time budget \(MAX_RUN_MINUTES \/ maxRunMinutes: 0\.003 s\) is spent: .* continues on the next run/);
   const summary = lastJsonLine(paused);
   assert.equal((summary.resumable as string[]).length, 1);
   assert.match((summary.resumable as string[])[0]!, new RegExp(`${backup.id}\\.unms$`));

@@ -75,7 +75,7 @@ describe("SyncBackups: time budget and resumed uploads (local store)", () => {
       assert.deepEqual(first.failed, []);
       assert.deepEqual(first.uploaded, []);
       const warning = first.warnings.find((w) => w.includes("time budget"));
-      assert.match(warning ?? "", /MAX_RUN_MINUTES \/ maxRunMinutes: 0 min\) is spent: .*_a\.unms, .*_b\.unms continue on the next run/);
+      assert.match(warning ?? "", /MAX_RUN_MINUTES \/ maxRunMinutes: 0\.5 s\) is spent: .*_a\.unms, .*_b\.unms continue on the next run/);
       assert.ok(events.some((e) => e.type === "info" && /Paused the copy of .*_a\.unms after 12582912 bytes/.test(e.message)));
       assert.equal((await sessions.get("a"))?.bytesCommitted, 12 * MiB);
       assert.deepEqual(source.opened, [{ id: "a", offset: 0 }], "b was never started");
