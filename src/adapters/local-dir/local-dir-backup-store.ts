@@ -94,7 +94,7 @@ export class LocalDirBackupStore implements BackupStore {
     let size = offset;
     let handle: FileHandle | undefined;
     try {
-      handle = await open(partial, saved ? "r+" : "w", 0o600);
+      handle = await open(partial, saved ? "r+" : "w");
       if (saved) await handle.truncate(offset);
       let nextCheckpoint = offset + this.#checkpointBytes;
       let wroteThisRun = false;
