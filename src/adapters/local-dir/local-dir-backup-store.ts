@@ -94,7 +94,7 @@ export class LocalDirBackupStore implements BackupStore {
     let size = offset;
     let handle: FileHandle | undefined;
     try {
-      handle = await open(partial, saved ? "r+" : "w");
+      handle = saved ? await open(partial, "r+") : await createFresh(partial);
       if (saved) await handle.truncate(offset);
       let nextCheckpoint = offset + this.#checkpointBytes;
       let wroteThisRun = false;
@@ -248,6 +248,15 @@ export class LocalDirBackupStore implements BackupStore {
 }
 
 
+
+/**
+ * A new, empty partial file. One left by a killed run is unlinked first, never truncated: a writer
+ * that might still hold it open then fails at its commit instead of storing a file with a hole.
+ */
+async function createFresh(partial: string): Promise<FileHandle> {
+  await rm(partial, { force: true });
+  return open(partial, "wx");
+}
 
 /** Writes all of `bytes` at `position` (a short write is continued, never lost). */
 async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
