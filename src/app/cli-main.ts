@@ -14,6 +14,9 @@ import { parseCliArgs } from "./parse-cli-args.ts";
 
 export const VERSION = "2.0.0";
 
+/** Exit codes after a stop by signal: 128 + the signal number, as shells report them. */
+export const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
 export const HELP = `unms-dropbox-backup-sync ${VERSION}: keep off-site copies of UNMS/UISP backups in Dropbox
 
 Usage:
@@ -24,7 +27,8 @@ Usage:
 sync options:
   --dry-run             list what would be uploaded and deleted, change nothing
   --json                end with one line of JSON: {"uploaded":[...],"skipped":[...],"deleted":[...],
-                        "failed":[{"name","error"}],"guarded":[...],"bytesUploaded":n,...}
+                        "failed":[{"name","error"}],"guarded":[...],"bytesUploaded":n,
+                        "resumable":[names left for the next run],...}
   --allow-mass-delete   lift the guard that holds back deletions of more than half of the copies
 
 Settings (environment):
@@ -43,9 +47,12 @@ Settings (environment):
   TARGET_DIR            copy into this local folder instead of Dropbox
   UNMS_CA_FILE          PEM file of certificates (UISP's own or its CA) trusted for UNMS only
   UNMS_TLS_INSECURE     true: do not verify UNMS's certificate (UNMS only; warns every run)
+  MAX_RUN_MINUTES       stop starting new upload chunks after this many minutes; the unfinished
+                        upload is saved and continues on the next run (default: no limit)
 
-Exit codes: 0 in sync; 1 the run failed or a backup could not be stored; 2 configuration or usage
-error; 3 waiting for you to authorize Dropbox (the URL is printed).
+Exit codes: 0 in sync (or stopped by MAX_RUN_MINUTES, the rest continues next run); 1 the run failed
+or a backup could not be stored; 2 configuration or usage error; 3 waiting for you to authorize
+Dropbox (the URL is printed); 130 / 143 stopped by SIGINT / SIGTERM (the upload state is kept).
 `;
 
 export interface CliIo {

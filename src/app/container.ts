@@ -6,7 +6,8 @@
  */
 import "reflect-metadata";
 import { Container, ContainerModule } from "inversify";
-import type { AccessTokenProvider, BackupSource, BackupStore, Clock, DownloadLedger, Reporter } from "../domain/ports.ts";
+import type { AccessTokenProvider, BackupSource, BackupStore, Clock, DownloadLedger, Reporter, UploadSessionStore } from "../domain/ports.ts";
+import { FileUploadSessionStore } from "../adapters/upload-sessions/file-upload-session-store.ts";
 import type { Settings } from "../domain/settings.ts";
 import { UnmsBackupSource } from "../adapters/unms/unms-backup-source.ts";
 import { DropboxBackupStore } from "../adapters/dropbox/dropbox-backup-store.ts";
@@ -18,6 +19,7 @@ import { MemoryDownloadLedger } from "../adapters/memory/memory-download-ledger.
 import { SyncError } from "../domain/errors.ts";
 import { ids } from "./service-ids.ts";
 import { RetryingBackupSource } from "./retrying-source.ts";
+import type { RetryOptions } from "../adapters/retry/retry.ts";
 import { SyncBackups } from "./sync-backups.ts";
 
 export interface SyncContainerInput {
@@ -33,6 +35,10 @@ export interface SyncContainerInput {
   clock?: Clock;
   /** Default: `downloads.json` in `settings.stateDir`, or in memory when there is no state folder. */
   ledger?: DownloadLedger;
+  /** Where unfinished uploads are kept between runs; default upload-sessions.json in settings.stateDir. */
+  sessions?: UploadSessionStore;
+  /** monotonicClock time when the run's budget is spent: retries stop there too. */
+  runDeadline?: number;
   unmsFetch?: typeof fetch;
   dropboxFetch?: typeof fetch;
 }
@@ -67,6 +73,14 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
       .inSingletonScope();
 
     if (input.tokens) bind(ids.AccessTokenProvider).toConstantValue(input.tokens);
+    bind(ids.UploadSessionStore)
+      .toResolvedValue(
+        (settings: Settings, reporter: Reporter) =>
+          input.sessions ?? new FileUploadSessionStore(settings.stateDir, (why) => reporter.report({ type: "warning", message: `Saved upload state: ${why}` })),
+        [ids.Settings, ids.Reporter],
+      )
+      .inSingletonScope();
+    const runDeadline: Partial<RetryOptions> = input.runDeadline === undefined ? {} : { deadline: input.runDeadline };
 
     bind(ids.BackupSource)
       .toResolvedValue(
@@ -74,6 +88,7 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
           new RetryingBackupSource(
             input.source ?? new UnmsBackupSource({ baseUrl: settings.unmsUrl, apiToken: settings.unmsApiToken, fetch: unmsFetch }),
             {
+              retry: runDeadline,
               onRetry: ({ operation, attempt, reason, delayMs }) =>
                 reporter.report({ type: "warning", message: `${reason} Retrying ${operation} (attempt ${attempt}) in ${(delayMs / 1000).toFixed(1)} s.` }),
             },
@@ -88,22 +103,26 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
     } else {
       bind(ids.TargetDescription).toConstantValue(describeTarget(input.settings));
       if (input.settings.targetDir) {
-        bind(ids.BackupStore).toConstantValue(new LocalDirBackupStore(input.settings.targetDir));
+        bind(ids.BackupStore)
+          .toResolvedValue((sessions: UploadSessionStore) => new LocalDirBackupStore(input.settings.targetDir!, { sessions }), [ids.UploadSessionStore])
+          .inSingletonScope();
       } else {
         if (!input.tokens) {
           throw new SyncError("Dropbox is the target but no access token provider was set up", { kind: "config", code: "config.no_tokens" });
         }
         bind(ids.BackupStore)
           .toResolvedValue(
-            (settings: Settings, tokens: AccessTokenProvider, dropboxFetch: typeof fetch, reporter: Reporter) =>
+            (settings: Settings, tokens: AccessTokenProvider, dropboxFetch: typeof fetch, reporter: Reporter, sessions: UploadSessionStore) =>
               new DropboxBackupStore({
                 tokens,
                 fetch: dropboxFetch,
+                sessions,
+                retry: runDeadline,
                 ...(settings.chunkMiB ? { chunkBytes: settings.chunkMiB * MiB } : {}),
                 onRetry: ({ operation, attempt, reason, delayMs }) =>
                   reporter.report({ type: "warning", message: `Dropbox ${operation}: ${reason}; retry ${attempt} in ${Math.round(delayMs)} ms` }),
               }),
-            [ids.Settings, ids.AccessTokenProvider, ids.DropboxFetch, ids.Reporter],
+            [ids.Settings, ids.AccessTokenProvider, ids.DropboxFetch, ids.Reporter, ids.UploadSessionStore],
           )
           .inSingletonScope();
       }

@@ -4,7 +4,7 @@
  * retried here; a download that breaks midway is started over by SyncBackups.
  */
 import { SyncError, describeError } from "../domain/errors.ts";
-import type { BackupDownload, BackupSource } from "../domain/ports.ts";
+import type { BackupDownload, BackupSource, OpenOptions } from "../domain/ports.ts";
 import type { UnmsBackup } from "../domain/backup.ts";
 import { retry, RetryError, type RetryDecision, type RetryOptions } from "../adapters/retry/retry.ts";
 
@@ -40,8 +40,8 @@ export class RetryingBackupSource implements BackupSource {
     return this.#call("reading the NMS time zone", () => this.inner.timeZone(signal), signal);
   }
 
-  open(id: string, signal?: AbortSignal): Promise<BackupDownload> {
-    return this.#call(`downloading backup ${id}`, () => this.inner.open(id, signal), signal);
+  open(id: string, signal?: AbortSignal, options?: OpenOptions): Promise<BackupDownload> {
+    return this.#call(`downloading backup ${id}`, () => this.inner.open(id, signal, options), signal);
   }
 
   async #call<T>(operation: string, run: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {

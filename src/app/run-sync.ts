@@ -9,7 +9,7 @@ import type { ConfigStore } from "../adapters/config/config-store.ts";
 import { acquireRunLock } from "../adapters/lock/run-lock.ts";
 import { insecureTlsWarning } from "../adapters/unms/unms-tls-fetch.ts";
 import { authorizeDropbox } from "./authorize.ts";
-import { createSyncContainer } from "./container.ts";
+import { createSyncContainer, monotonicClock } from "./container.ts";
 import { ids } from "./service-ids.ts";
 import type { SyncReport } from "./sync-backups.ts";
 
@@ -70,6 +70,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
   ]);
 
   let lock;
+  let hardStop: { signal: AbortSignal; dispose: () => void } | undefined;
   try {
     lock = await acquireRunLock(settings.stateDir, {
       onStaleLock: (info: string) => reporter.report({ type: "warning", message: `Took over a stale run lock: ${info}` }),
@@ -98,9 +99,12 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
       tokens = auth.tokens;
     }
 
+    const budgetMs = settings.maxRunMinutes === undefined ? undefined : settings.maxRunMinutes * 60_000;
+    hardStop = budgetMs === undefined ? undefined : startHardStop(budgetMs, input.signal);
     const container = createSyncContainer({
       settings,
       reporter,
+      ...(budgetMs === undefined ? {} : { runDeadline: monotonicClock.now() + budgetMs }),
       ...(tokens ? { tokens } : {}),
       ...(input.unmsFetch ? { unmsFetch: input.unmsFetch } : {}),
       ...(input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}),
@@ -112,15 +116,17 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
         ...(settings.maxDeletes === undefined ? {} : { maxDeletes: settings.maxDeletes }),
         allowMassDelete: input.allowMassDelete === true || settings.allowMassDelete === true,
       },
-      ...(input.signal ? { signal: input.signal } : {}),
+      ...(hardStop ? { signal: hardStop.signal } : input.signal ? { signal: input.signal } : {}),
+      ...(budgetMs === undefined ? {} : { budgetMs }),
     });
     report.warnings.unshift(...tlsWarnings);
     const cleared = input.allowMassDeleteOneShot && settings.allowMassDelete === true && !report.dryRun ? await clearAllowMassDelete(input) : true;
     reporter.report({ type: "run-finished", summary: summarize(report) });
     return { exitCode: report.failed.length > 0 || !cleared ? ExitCode.Failed : ExitCode.InSync, report };
   } catch (error) {
-    return fail(error);
+    return fail(hardStop?.signal.aborted && !input.signal?.aborted ? hardStop.signal.reason : error);
   } finally {
+    hardStop?.dispose();
     await lock.release();
   }
 }
@@ -143,6 +149,42 @@ async function clearAllowMassDelete({ configStore, reporter }: RunSyncInput): Pr
   return true;
 }
 
+/**
+ * Past the budget no new chunk or retry starts, but a call already under way may hang (a service
+ * that never answers). This cuts the run a grace period after the budget: 10% of it, from 5 s (a
+ * chunk in flight can finish) to 3 minutes (55 + 3 stays inside UCRM's hour). The upload state
+ * saved so far is kept.
+ */
+export function hardStopGraceMs(budgetMs: number): number {
+  return Math.min(3 * 60_000, Math.max(5_000, budgetMs / 10));
+}
+
+function startHardStop(budgetMs: number, outer: AbortSignal | undefined): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const graceMs = hardStopGraceMs(budgetMs);
+  const follow = () => controller.abort(outer?.reason);
+  outer?.addEventListener("abort", follow, { once: true });
+  if (outer?.aborted) follow();
+  const timer = setTimeout(() => {
+    const minutes = Math.round((budgetMs / 60_000) * 100) / 100;
+    controller.abort(
+      new SyncError(
+        `The run was stopped ${Math.round(graceMs / 1000)} s after its time budget (MAX_RUN_MINUTES / maxRunMinutes: ${minutes} min) ` +
+          "because a call to UNMS or Dropbox was still not answered; the upload state saved so far is kept and the next run continues from it",
+        { kind: "transient", code: "run.hard_stop" },
+      ),
+    );
+  }, budgetMs + graceMs);
+  (timer as { unref?: () => void }).unref?.();
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", follow);
+    },
+  };
+}
+
 export function exitCodeFor(error: unknown): ExitCode {
   if (!SyncError.is(error)) return ExitCode.Failed;
   if (error.kind === "config") return ExitCode.Config;
@@ -159,6 +201,7 @@ export function summarize(report: SyncReport): string {
   ];
   if (report.failed.length) parts.push(`${report.failed.length} failed`);
   if (report.guarded.length) parts.push(`${report.guarded.length} guard(s) held deletions back`);
+  if (report.resumable.length) parts.push(`${report.resumable.length} continue(s) on the next run`);
   const outcome = report.failed.length ? "Sync finished with failures" : report.dryRun ? "Dry run finished" : "Sync finished";
   return `${outcome}: ${parts.join(", ")}.`;
 }
@@ -176,6 +219,7 @@ export function jsonSummary(outcome: RunOutcome): string {
     uploads: report?.uploads ?? [],
     ignored: report?.ignored ?? [],
     warnings: report?.warnings ?? [],
+    resumable: report?.resumable ?? [],
     dryRun: report?.dryRun ?? false,
     durationMs: Math.round(report?.durationMs ?? 0),
     exitCode: outcome.exitCode,

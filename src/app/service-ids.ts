@@ -3,7 +3,7 @@
  * Wiring uses `toResolvedValue(factory, [ids])`, so nothing relies on emitted decorator metadata.
  */
 import type { ServiceIdentifier } from "inversify";
-import type { AccessTokenProvider, BackupSource, BackupStore, Clock, DownloadLedger, Reporter } from "../domain/ports.ts";
+import type { AccessTokenProvider, BackupSource, BackupStore, Clock, DownloadLedger, Reporter, UploadSessionStore } from "../domain/ports.ts";
 import type { Settings } from "../domain/settings.ts";
 import type { SyncBackups } from "./sync-backups.ts";
 
@@ -20,6 +20,8 @@ export const ids = {
   AccessTokenProvider: id<AccessTokenProvider>("AccessTokenProvider"),
   BackupSource: id<BackupSource>("BackupSource"),
   BackupStore: id<BackupStore>("BackupStore"),
+  /** Unfinished uploads kept between runs (upload-sessions.json in the state folder). */
+  UploadSessionStore: id<UploadSessionStore>("UploadSessionStore"),
   /** Where copies go, for people: "Dropbox app folder /backups" or "local folder /srv/x". */
   TargetDescription: id<string>("TargetDescription"),
   SyncBackups: id<SyncBackups>("SyncBackups"),

@@ -7,7 +7,8 @@
  */
 import { backupKey, isKnownTimeZone, type UnmsBackup } from "../domain/backup.ts";
 import { SyncError, describeError } from "../domain/errors.ts";
-import type { BackupSource, BackupStore, Clock, DownloadLedger, Reporter } from "../domain/ports.ts";
+import type { BackupDownload, BackupSource, BackupStore, Clock, DownloadLedger, Reporter } from "../domain/ports.ts";
+import { skipBytes } from "../adapters/unms/resume-range.ts";
 import { reconcile, type DownloadRecord, type PlannedUpload, type SyncPolicy } from "../domain/reconcile.ts";
 
 export interface SyncOptions {
@@ -16,12 +17,19 @@ export interface SyncOptions {
   dryRun?: boolean;
   policy?: SyncPolicy;
   signal?: AbortSignal;
+  /**
+   * Time budget of the run in ms (MAX_RUN_MINUTES): once spent, no new upload chunk is started;
+   * the unfinished upload is saved and continues on the next run.
+   */
+  budgetMs?: number;
 }
 
 export interface UploadRecord {
   name: string;
   bytes: number;
   durationMs: number;
+  /** Bytes an earlier run (or attempt) had already stored: this upload continued from there. */
+  resumedFrom?: number;
 }
 
 export interface SyncReport {
@@ -39,6 +47,8 @@ export interface SyncReport {
   uploads: UploadRecord[];
   ignored: { backupId: string; reason: string }[];
   warnings: string[];
+  /** Names left for the next run because the time budget was spent (paused part-way or not started). */
+  resumable: string[];
   durationMs: number;
 }
 
@@ -52,6 +62,9 @@ interface LedgerRun {
 
 /** Restarts of one backup whose download broke off before we give up on it for this run. */
 export const SOURCE_ATTEMPTS = 3;
+
+/** Source-interrupted failures that mean the resume point itself is wrong: the next attempt starts at 0. */
+const RESUME_MISMATCH_CODES = new Set(["unms.resume_short", "unms.bad_content_range", "dropbox.resume_state_mismatch", "local.resume_state_mismatch"]);
 
 /** Failures after which every further call would fail the same way. */
 const RUN_ENDING_KINDS = new Set(["unauthorized", "authorization-required"]);
@@ -82,6 +95,7 @@ export class SyncBackups {
       uploads: [],
       ignored: [],
       warnings: [],
+      resumable: [],
       durationMs: 0,
     };
     const warn = (message: string) => {
@@ -115,6 +129,9 @@ export class SyncBackups {
       this.reporter.report({ type: "skipped", name: file.name });
     }
 
+    const deadline = options.budgetMs === undefined ? undefined : started + options.budgetMs;
+    const budgetSpent = () => deadline !== undefined && this.clock.now() >= deadline;
+    let uploadsStarted = 0;
     let runEnding: SyncError | undefined;
     for (const upload of plan.uploads) {
       signal?.throwIfAborted();
@@ -122,13 +139,19 @@ export class SyncBackups {
         report.failed.push({ name: upload.name, error: `Not attempted: ${runEnding.message}` });
         continue;
       }
+      // The first upload always gets going (at least one chunk), so every run makes progress.
+      if (!dryRun && uploadsStarted > 0 && budgetSpent()) {
+        report.resumable.push(upload.name);
+        continue;
+      }
       if (dryRun) {
         report.uploaded.push(upload.name);
         this.reporter.report({ type: "uploaded", name: upload.name, bytes: 0, durationMs: 0, dryRun });
         continue;
       }
+      uploadsStarted += 1;
       try {
-        const { announced, ...record } = await this.#upload(folder, upload, signal);
+        const { announced, ...record } = await this.#upload(folder, upload, signal, budgetSpent, warn);
         records.current.set(backupKey(upload.backup.id), this.#downloadRecord(upload.backup, record.bytes, announced, downloads, warn));
         // Kept at once, so a run killed later still remembers what this one downloaded.
         await this.#writeLedger(backups, records, warn);
@@ -139,10 +162,34 @@ export class SyncBackups {
       } catch (error) {
         if (signal?.aborted) throw error;
         const message = describeError(error);
+        if (SyncError.is(error) && error.kind === "paused") {
+          report.resumable.push(upload.name);
+          this.reporter.report({ type: "info", message });
+          continue;
+        }
         report.failed.push({ name: upload.name, error: message });
         this.reporter.report({ type: "failed", name: upload.name, message });
         if (SyncError.is(error) && RUN_ENDING_KINDS.has(error.kind)) runEnding = error;
       }
+    }
+
+    if (!dryRun && this.store.pruneUnfinished) {
+      // Unfinished uploads of backups that no longer need one (stored, or gone from UNMS) are dropped.
+      const wanted = new Set(plan.uploads.filter((u) => !report.uploaded.includes(u.name)).map((u) => u.backup.id));
+      try {
+        await this.store.pruneUnfinished(folder, wanted, signal);
+      } catch (error) {
+        warn(`Could not clean up unfinished uploads: ${describeError(error)}`);
+      }
+    }
+
+    if (report.resumable.length > 0) {
+      const budgetMs = options.budgetMs ?? 0;
+      const budget = budgetMs >= 60_000 ? `${Math.round(budgetMs / 6_000) / 10} min` : `${Math.round(budgetMs) / 1000} s`;
+      warn(
+        `The run's time budget (MAX_RUN_MINUTES / maxRunMinutes: ${budget}) is spent: ${report.resumable.join(", ")} ` +
+          `${report.resumable.length === 1 ? "continues" : "continue"} on the next run`,
+      );
     }
 
     for (const guard of plan.guards) {
@@ -225,40 +272,101 @@ export class SyncBackups {
     }
   }
 
-
-  /** One backup, restarted from scratch when the download from the source broke off. */
-  async #upload(folder: string, upload: PlannedUpload, signal: AbortSignal | undefined): Promise<UploadRecord & { announced?: number }> {
+  /**
+   * One backup. An upload an earlier run (or attempt) left unfinished is continued where the store
+   * says it can be; a download that broke off is tried again from there, at most SOURCE_ATTEMPTS times.
+   */
+  async #upload(
+    folder: string, upload: PlannedUpload, signal: AbortSignal | undefined, budgetSpent: () => boolean, warn: (message: string) => void,
+  ): Promise<UploadRecord & { announced?: number }> {
     const { backup, name } = upload;
+    let fromScratch = false;
     for (let attempt = 1; ; attempt++) {
       const started = this.clock.now();
-      const download = await this.source.open(backup.id, signal);
-      this.reporter.report({ type: "uploading", name, ...(download.length === undefined ? {} : { size: download.length }) });
+      const offset = fromScratch ? 0 : await this.#resumeOffset(folder, name, backup.id, signal, warn);
+      let download: BackupDownload;
+      try {
+        download = await this.#open(backup.id, offset, signal);
+      } catch (error) {
+        if (offset === 0 || signal?.aborted) throw error;
+        // A download from the middle refused (416: the backup is shorter now, say): once more from byte 0.
+        warn(`Could not download backup "${backup.id}" from byte ${offset} to continue ${name} (${describeError(error)}); starting it over`);
+        fromScratch = true;
+        download = await this.#open(backup.id, 0, signal);
+      }
+      const size = download.length === undefined ? undefined : offset + download.length;
+      this.reporter.report({ type: "uploading", name, ...(size === undefined ? {} : { size }) });
       try {
         const stored = await this.store.put(folder, name, download, {
           overwrite: upload.reason === "size-mismatch",
           signal,
+          backupId: backup.id,
+          shouldPause: budgetSpent,
           onProgress: (bytesDone) =>
             this.reporter.report({
               type: "progress",
               name,
               bytesDone,
-              ...(download.length === undefined ? {} : { size: download.length }),
+              ...(size === undefined ? {} : { size }),
               elapsedMs: this.clock.now() - started,
+              ...(offset > 0 ? { resumedFrom: offset } : {}),
             }),
         });
-        return { name, bytes: stored.size ?? 0, durationMs: Math.round(this.clock.now() - started), announced: download.length };
+        return {
+          name,
+          bytes: stored.size ?? 0,
+          durationMs: Math.round(this.clock.now() - started),
+          ...(offset > 0 ? { resumedFrom: offset } : {}),
+          ...(size === undefined ? {} : { announced: size }),
+        };
       } catch (error) {
         if (!SyncError.is(error) || error.kind !== "source-interrupted" || attempt >= SOURCE_ATTEMPTS || signal?.aborted) {
           throw error;
         }
+        // A resume that cannot line up (the backup changed, a wrong Content-Range) goes back to byte 0.
+        fromScratch = RESUME_MISMATCH_CODES.has(error.code);
         this.reporter.report({
           type: "retrying",
           name,
           attempt: attempt + 1,
-          reason: `the download from UNMS broke off (${error.message}); starting this backup over`,
+          reason: `the download from UNMS broke off (${error.message}); ${fromScratch ? "starting this backup over" : "continuing from what is stored"}`,
         });
       }
     }
+  }
+
+  /** Where the store can continue this backup (0 when it cannot, with a line saying why). */
+  async #resumeOffset(
+    folder: string, name: string, backupId: string, signal: AbortSignal | undefined, warn: (message: string) => void,
+  ): Promise<number> {
+    if (!this.store.resumePoint) return 0;
+    let point;
+    try {
+      point = await this.store.resumePoint(folder, name, backupId, signal);
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      // Never stuck on a saved state that cannot be checked: a fresh upload replaces it.
+      warn(`Could not check the unfinished upload of ${name} (${describeError(error)}); starting it over`);
+      return 0;
+    }
+    if (point.note && point.offset > 0) this.reporter.report({ type: "info", message: point.note });
+    else if (point.note) warn(point.note);
+    return point.offset;
+  }
+
+  /** The download from `offset`; a source that ignores offsets has its first bytes dropped here. */
+  async #open(backupId: string, offset: number, signal: AbortSignal | undefined): Promise<BackupDownload> {
+    const download = await this.source.open(backupId, signal, offset > 0 ? { offset } : undefined);
+    const at = download.offset ?? 0;
+    if (at === offset) return download;
+    if (at > offset) {
+      throw new SyncError(`The source started backup "${backupId}" at byte ${at}, after the ${offset} asked for`, {
+        kind: "source-interrupted",
+        code: "unms.bad_content_range",
+      });
+    }
+    const stream = skipBytes(download.stream, offset - at, `The download of backup "${backupId}"`);
+    return { stream, offset, ...(download.length === undefined ? {} : { length: Math.max(0, download.length - (offset - at)) }) };
   }
 
   async #timeZone(warn: (message: string) => void, signal: AbortSignal | undefined): Promise<string> {

@@ -27,6 +27,8 @@ export type FailureKind =
   | "source-interrupted"
   /** Stored bytes do not match what was sent (content hash mismatch). */
   | "integrity"
+  /** The run's time budget ran out between chunks; the saved upload continues on the next run. */
+  | "paused"
   /** Anything else that a retry will not fix. */
   | "permanent";
 

@@ -11,8 +11,15 @@ export type ByteStream = AsyncIterable<Uint8Array>;
 
 export interface BackupDownload {
   stream: ByteStream;
-  /** Byte length when the source announced one; never required. */
+  /** Byte length of `stream` when the source announced one; never required. */
   length?: number;
+  /** The backup offset of the stream's first byte (asked for with OpenOptions.offset); default 0. */
+  offset?: number;
+}
+
+export interface OpenOptions {
+  /** Start the stream at this byte of the backup (a resumed upload); the source skips what it must. */
+  offset?: number;
 }
 
 /** Where backups come from (UNMS). */
@@ -22,7 +29,7 @@ export interface BackupSource {
   /** The NMS time zone (IANA name), or undefined when the source has none to offer. */
   timeZone(signal?: AbortSignal): Promise<string | undefined>;
   /** Streams one backup's bytes. The stream must throw (not end early) when the transfer breaks. */
-  open(id: string, signal?: AbortSignal): Promise<BackupDownload>;
+  open(id: string, signal?: AbortSignal, options?: OpenOptions): Promise<BackupDownload>;
 }
 
 export interface PutOptions {
@@ -31,6 +38,21 @@ export interface PutOptions {
   /** Called with the running total of bytes stored so far. */
   onProgress?: (bytesDone: number) => void;
   signal?: AbortSignal;
+  /** The backup being stored: a store that can resume keeps its unfinished upload under this id. */
+  backupId?: string;
+  /**
+   * Asked before each further chunk; true stops the upload there with a SyncError of kind `paused`,
+   * its state saved for the next run (the run's time budget is spent).
+   */
+  shouldPause?: () => boolean;
+}
+
+/** Where an earlier, unfinished upload of a backup can be continued. */
+export interface ResumePoint {
+  /** Bytes of the backup already stored; the download must start here (0: start afresh). */
+  offset: number;
+  /** A line for the person running the sync: continuing from where, or why it starts over. */
+  note?: string;
 }
 
 /**
@@ -48,6 +70,43 @@ export interface BackupStore {
   put(folder: string, name: string, content: BackupDownload, options?: PutOptions): Promise<StoredFile>;
   /** Deletes one file; a file that is already gone is not an error. */
   remove(folder: string, name: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Optional: where an unfinished upload of `backupId` to `folder/name` can be continued; `put`
+   * with the same backupId and a download starting at that offset continues it. Stores without
+   * it always start afresh.
+   */
+  resumePoint?(folder: string, name: string, backupId: string, signal?: AbortSignal): Promise<ResumePoint>;
+  /**
+   * Optional, called at the end of a run: forgets unfinished uploads into `folder` of backups not in
+   * `wanted` (stored meanwhile, or gone from the source) and removes their leftovers.
+   */
+  pruneUnfinished?(folder: string, wanted: ReadonlySet<string>, signal?: AbortSignal): Promise<void>;
+}
+
+/**
+ * An upload that a run began and did not finish, kept in the private state so the next run can
+ * continue it (a Dropbox upload session, or a local partial file).
+ */
+export interface UploadSessionRecord {
+  backupId: string;
+  /** Dropbox session id; "" for a local partial file. */
+  sessionId: string;
+  folder: string;
+  name: string;
+  /** Bytes the target holds for sure (always a whole number of 4 MiB hash blocks). */
+  bytesCommitted: number;
+  /** Dropbox content-hash state: hex SHA-256 of each completed 4 MiB block, in order. */
+  blockHashes: string[];
+  /** Wall-clock ISO time the upload began (Dropbox sessions live 7 days). */
+  startedAt: string;
+}
+
+/** Keeps UploadSessionRecords, one per backup id; every save replaces the record atomically. */
+export interface UploadSessionStore {
+  get(backupId: string): Promise<UploadSessionRecord | undefined>;
+  all(): Promise<UploadSessionRecord[]>;
+  save(record: UploadSessionRecord): Promise<void>;
+  remove(backupId: string): Promise<void>;
 }
 
 /**
@@ -66,8 +125,8 @@ export type SyncEvent =
   | { type: "run-started"; target: string; dryRun: boolean }
   | { type: "listed"; backups: number; successful: number; stored: number; timeZone: string }
   | { type: "uploading"; name: string; size?: number }
-  | { type: "progress"; name: string; bytesDone: number; size?: number; elapsedMs: number }
-  | { type: "uploaded"; name: string; bytes: number; durationMs: number; dryRun: boolean }
+  | { type: "progress"; name: string; bytesDone: number; size?: number; elapsedMs: number; resumedFrom?: number }
+  | { type: "uploaded"; name: string; bytes: number; durationMs: number; dryRun: boolean; resumedFrom?: number }
   | { type: "retrying"; name: string; attempt: number; reason: string }
   | { type: "skipped"; name: string }
   | { type: "ignored"; backupId: string; reason: string }

@@ -23,6 +23,8 @@ export interface Settings {
   /** Most deletions one run may do without allowMassDelete. */
   maxDeletes?: number;
   allowMassDelete?: boolean;
+  /** Stop starting new upload chunks after this many minutes; the rest continues on the next run. */
+  maxRunMinutes?: number;
   /** Test-only: replaces scheme and host of Dropbox's API hosts. */
   dropboxBaseUrl?: string;
   /** PEM file of certificates trusted for UNMS calls only (besides the public CAs). */

@@ -9,6 +9,8 @@ import type { AccessTokenProvider } from "../../src/domain/ports.ts";
 import { FakeDropbox } from "../fakes/dropbox.ts";
 import { startLoopbackServer, type LoopbackServer } from "../fakes/loopback.ts";
 import { backupStoreContract } from "./backup-store.ts";
+import { resumableStoreContract } from "./resumable-store.ts";
+import { MemoryUploadSessionStore } from "../../src/adapters/upload-sessions/memory-upload-session-store.ts";
 
 const MiB = 1024 * 1024;
 
@@ -70,3 +72,17 @@ backupStoreContract(
   },
   contractOptions,
 );
+
+resumableStoreContract("DropboxBackupStore over the loopback server", async () => {
+  stopMsw();
+  currentFake = new FakeDropbox();
+  const sessions = new MemoryUploadSessionStore();
+  const fake = currentFake;
+  const store = new DropboxBackupStore({ tokens: staticTokens(fake.issueAccessToken()), baseUrl: loopback.url, chunkBytes: 4 * MiB, sessions });
+  return {
+    store,
+    sessions,
+    folder: "UNMS backups",
+    storedHash: async (name) => fake.listFiles().find((f) => f.path.toLowerCase() === `/unms backups/${name}`.toLowerCase())?.contentHash,
+  };
+});

@@ -728,3 +728,32 @@ describe("FakeDropbox OAuth token endpoint", () => {
     assert.equal(ok.status, 200);
   });
 });
+
+describe("FakeDropbox: upload sessions over time (resumed uploads)", () => {
+  test("a session lives 7 days: then append says not_found and finish lookup_failed/not_found", async () => {
+    let now = Date.parse("2024-05-01T00:00:00Z");
+    useFake({ now: () => now });
+    token = fake.issueLongLivedToken();
+    const dbx = sdk();
+    const id = (await dbx.filesUploadSessionStart({ contents: bytesOf("abc"), close: false })).result.session_id;
+    now += 7 * 24 * 3600 * 1000 - 1000;
+    await dbx.filesUploadSessionAppendV2({ cursor: { session_id: id, offset: 3 }, contents: bytesOf("d") });
+    now += 2000;
+    const append = await sdkError(dbx.filesUploadSessionAppendV2({ cursor: { session_id: id, offset: 4 }, contents: bytesOf("e") }));
+    assert.equal(append.status, 409);
+    assert.equal(append.error.error[".tag"], "not_found");
+    const finish = await sdkError(
+      dbx.filesUploadSessionFinish({ cursor: { session_id: id, offset: 4 }, commit: { path: "/f" }, contents: new Uint8Array() }),
+    );
+    assert.deepEqual(finish.error.error, { ".tag": "lookup_failed", lookup_failed: { ".tag": "not_found" } });
+  });
+
+  test("uploadBytesReceived counts every upload body byte, accepted or refused", async () => {
+    useFake();
+    const dbx = sdk();
+    const id = (await dbx.filesUploadSessionStart({ contents: bytesOf("abcd"), close: false })).result.session_id;
+    await sdkError(dbx.filesUploadSessionAppendV2({ cursor: { session_id: id, offset: 0 }, contents: bytesOf("xy") }));
+    await dbx.filesUpload({ path: "/one", contents: bytesOf("12345") });
+    assert.equal(fake.uploadBytesReceived, 4 + 2 + 5);
+  });
+});

@@ -230,6 +230,8 @@ export class FakeDropbox {
   readonly handlers: RequestHandler[];
   readonly requests: { route: string; status: number }[] = [];
   readonly tokenRequests: { grantType: string; secretsInQuery: boolean; basicAuth: boolean }[] = [];
+  /** Body bytes received by the upload routes (upload, upload_session/*), accepted or refused. */
+  uploadBytesReceived = 0;
 
   private readonly accessTokenTtlSeconds: number;
   private readonly listLimitMax: number;
@@ -450,8 +452,18 @@ export class FakeDropbox {
       if (!(error instanceof Answer)) throw error;
       response = error.response;
     }
+    // An answer given before the body was read (a wrong offset, a closed session) still cost its transfer.
+    if (def.style === "upload" && request.body && !request.bodyUsed) await this.countUnreadBody(request.body);
     this.requests.push({ route, status: response.type === "error" ? 0 : response.status });
     return response;
+  }
+
+  private async countUnreadBody(body: ReadableStream<Uint8Array>): Promise<void> {
+    try {
+      for await (const piece of body as unknown as AsyncIterable<Uint8Array>) this.uploadBytesReceived += piece.length;
+    } catch {
+      // The client went away; what arrived is counted.
+    }
   }
 
   private async dispatch(route: string, def: RouteDef, request: Request): Promise<Response> {
@@ -1104,6 +1116,7 @@ export class FakeDropbox {
         const { done, value } = await reader.read();
         if (done) break;
         size += value.length;
+        this.uploadBytesReceived += value.length;
         if (size > this.maxRequestBodyBytes) {
           // Not awaited: under msw interception cancelling the request body never settles.
           void reader.cancel().catch(() => undefined);

@@ -37,6 +37,11 @@ export type UnmsFault =
 
 export interface FakeUnmsOptions {
   apiToken: string;
+  /**
+   * Whether downloads honour `Range: bytes=N-` (206 + Content-Range). Whether real UNMS does is
+   * unknown, so both answers are modelled; false answers 200 with the whole body. Default true.
+   */
+  honourRange?: boolean;
   /** The NMS time zone; null makes `GET nms/settings` fail with 500. Default `Europe/Prague`. */
   timezone?: string | null;
   /** Send a content-length with downloads (default true; UNMS's own behaviour is undocumented). */
@@ -90,6 +95,12 @@ export class FakeUnms {
   /** Every request that reached a handler, authorized or not. */
   requestCount = 0;
   readonly requestCounts: Record<UnmsRoute, number> = { list: 0, download: 0, settings: 0 };
+  /** Body bytes of backup downloads sent (or started to be sent) so far. */
+  downloadBytesSent = 0;
+  /** The Range header of every download request (null when none was sent), in order. */
+  readonly downloadRanges: (string | null)[] = [];
+  /** See FakeUnmsOptions.honourRange; tests may flip it between runs. */
+  honourRange: boolean;
 
   readonly apiToken: string;
   private timezone: string | null;
@@ -107,12 +118,13 @@ export class FakeUnms {
     this.apiToken = options.apiToken;
     this.downloadContentLength = options.downloadContentLength ?? true;
     this.timezone = options.timezone === undefined ? "Europe/Prague" : options.timezone;
+    this.honourRange = options.honourRange ?? true;
     this.handlers = [
       http.get("*/nms/api/v2.1/nms/backups", ({ request }) =>
         this.handle("list", request, (fault) => this.listResponse(cutOf(fault))),
       ),
       http.get("*/nms/api/v2.1/nms/backups/:id", ({ request, params }) =>
-        this.handle("download", request, (fault) => this.downloadResponse(String(params.id), fault)),
+        this.handle("download", request, (fault) => this.downloadResponse(String(params.id), fault, request.headers.get("range"))),
       ),
       http.get("*/nms/api/v2.1/nms/settings", ({ request }) =>
         this.handle("settings", request, (fault) => this.settingsResponse(cutOf(fault))),
@@ -271,7 +283,7 @@ export class FakeUnms {
     return jsonResponse({ timezone: this.timezone, hostname: "unms.example.test", language: "en" }, cut);
   }
 
-  private downloadResponse(id: string, fault: UnmsFault | undefined): Response {
+  private downloadResponse(id: string, fault: UnmsFault | undefined, range: string | null): Response {
     const backup = this.stored.get(id);
     if (!backup) return unmsError(404, `Backup ${id} not found.`);
     if (fault?.type === "login-page") {
@@ -279,9 +291,28 @@ export class FakeUnms {
       return new HttpResponse(page, { status: 200, headers: { "content-type": "text/html; charset=utf-8" } });
     }
     if (fault?.type === "empty-body") return new HttpResponse(null, { status: 200 });
+    this.downloadRanges.push(range);
     const unannounced = fault?.type === "cut-short-unannounced";
     const cut: Cut | undefined = unannounced ? { type: "truncate-after", bytes: fault.bytes } : cutOf(fault);
-    return new HttpResponse(chunkStream(backupChunks(id, backup.size), cut), {
+    const count = (bytes: number) => (this.downloadBytesSent += bytes);
+    const from = this.honourRange ? rangeStart(range) : undefined;
+    if (from !== undefined && from > 0) {
+      // RFC 9110 14.1.2: a first byte past the end cannot be satisfied.
+      if (from >= backup.size) {
+        return new HttpResponse(null, { status: 416, headers: { "content-range": `bytes */${backup.size}` } });
+      }
+      return new HttpResponse(chunkStream(chunksFrom(backupChunks(id, backup.size), from), cut, count), {
+        status: 206,
+        headers: {
+          "content-type": "application/octet-stream",
+          "content-length": String(backup.size - from),
+          "content-range": `bytes ${from}-${backup.size - 1}/${backup.size}`,
+          "content-disposition": `attachment; filename="${id}.unms"`,
+          ...closeAfter(cut),
+        },
+      });
+    }
+    return new HttpResponse(chunkStream(backupChunks(id, backup.size), cut, count), {
       status: 200,
       headers: {
         "content-type": "application/octet-stream",
@@ -338,8 +369,28 @@ function unmsError(status: number, message?: string, headers: Record<string, str
   return HttpResponse.json({ statusCode: status, error, ...(message === undefined ? {} : { message }) }, { status, headers });
 }
 
+/** The N of `bytes=N-` (the only form clients here send); undefined for anything else. */
+function rangeStart(range: string | null): number | undefined {
+  const match = range === null ? null : /^bytes=(\d+)-$/.exec(range.trim());
+  return match ? Number(match[1]) : undefined;
+}
+
+/** `chunks` without their first `from` bytes. */
+function* chunksFrom(chunks: Iterator<Uint8Array>, from: number): Generator<Uint8Array> {
+  let skipped = 0;
+  for (let next = chunks.next(); !next.done; next = chunks.next()) {
+    const chunk = next.value;
+    if (skipped + chunk.byteLength <= from) {
+      skipped += chunk.byteLength;
+      continue;
+    }
+    yield skipped >= from ? chunk : chunk.subarray(from - skipped);
+    skipped = Math.max(skipped, from);
+  }
+}
+
 /** A stream over chunks that can end early (`truncate-after`) or break (`reset-after`). */
-function chunkStream(chunks: Iterator<Uint8Array>, cut?: Cut): ReadableStream<Uint8Array> {
+function chunkStream(chunks: Iterator<Uint8Array>, cut?: Cut, onSent?: (bytes: number) => void): ReadableStream<Uint8Array> {
   let sent = 0;
   return new ReadableStream<Uint8Array>({
     pull(controller) {
@@ -356,6 +407,7 @@ function chunkStream(chunks: Iterator<Uint8Array>, cut?: Cut): ReadableStream<Ui
       let chunk = next.value;
       if (cut && sent + chunk.byteLength > cut.bytes) chunk = chunk.subarray(0, cut.bytes - sent);
       sent += chunk.byteLength;
+      onSent?.(chunk.byteLength);
       controller.enqueue(chunk);
     },
   });

@@ -32,6 +32,7 @@ export const ENV_NAMES: Record<SettingField, string> = {
   chunkMiB: "DROPBOX_CHUNK_MIB",
   maxDeletes: "MAX_DELETES",
   allowMassDelete: "ALLOW_MASS_DELETE",
+  maxRunMinutes: "MAX_RUN_MINUTES",
   dropboxBaseUrl: "DROPBOX_BASE_URL",
   unmsCaFile: "UNMS_CA_FILE",
   unmsTlsInsecure: "UNMS_TLS_INSECURE",

@@ -122,6 +122,16 @@ export function parseSettings(raw: RawSettings, context: ParseContext): Settings
     else unmsCaCertificates = read.certificates;
   }
 
+  let maxRunMinutes: number | undefined;
+  const minutesText = text(raw.maxRunMinutes);
+  if (minutesText) {
+    // Fractions are accepted (tests use a few seconds); the documented form is whole minutes.
+    const n = Number(minutesText);
+    if (!/^\d+(\.\d+)?$/.test(minutesText) || !(n > 0) || n > 7 * 24 * 60) {
+      problems.push(`${name("maxRunMinutes")} is ${shown("maxRunMinutes", minutesText)}: it must be a number of minutes above 0 (at most 10080), e.g. 55`);
+    } else maxRunMinutes = n;
+  }
+
   const dropboxFolder = (text(raw.dropboxFolder) ?? "").replace(/^\/+|\/+$/g, "");
   if (dropboxFolder !== "" && dropboxFolder.split("/").some((part) => part === "" || part === "." || part === "..")) {
     problems.push(`${name("dropboxFolder")} is ${shown("dropboxFolder", dropboxFolder)}: folder names may not be empty, "." or ".."`);
@@ -151,6 +161,7 @@ export function parseSettings(raw: RawSettings, context: ParseContext): Settings
   if (chunkMiB !== undefined) settings.chunkMiB = chunkMiB;
   if (maxDeletes !== undefined) settings.maxDeletes = maxDeletes;
   if (allowMassDelete !== undefined) settings.allowMassDelete = allowMassDelete;
+  if (maxRunMinutes !== undefined) settings.maxRunMinutes = maxRunMinutes;
   if (dropboxBaseUrl !== undefined) settings.dropboxBaseUrl = dropboxBaseUrl;
   if (unmsCaFile !== undefined) settings.unmsCaFile = unmsCaFile;
   if (unmsCaCertificates !== undefined) settings.unmsCaCertificates = unmsCaCertificates;

@@ -30,10 +30,14 @@ export const UCRM_CONFIG_KEYS: Record<Exclude<SettingField, "unmsUrl">, string> 
   chunkMiB: "chunkMiB",
   maxDeletes: "maxDeletes",
   allowMassDelete: "allowMassDelete",
+  maxRunMinutes: "maxRunMinutes",
   dropboxBaseUrl: "dropboxBaseUrl",
   unmsCaFile: "unmsCaFile",
   unmsTlsInsecure: "unmsTlsInsecure",
 };
+
+/** UCRM kills a plugin run after 60 minutes; 55 leaves time to save the state and report. */
+export const UCRM_DEFAULT_MAX_RUN_MINUTES = 55;
 
 export interface UcrmFileConfigStoreOptions {
   /** Test only: replaces Dropbox's API hosts (DROPBOX_BASE_URL) when config.json has none. */
@@ -79,6 +83,8 @@ export class UcrmFileConfigStore implements ConfigStore {
       howToFix: "Correct these values in the plugin's configuration in UCRM and run again.",
       stateDir: this.stateDir,
     });
+    // UCRM ends a plugin run after an hour: stop in time to save the upload state.
+    settings.maxRunMinutes ??= UCRM_DEFAULT_MAX_RUN_MINUTES;
     return settings;
   }
 

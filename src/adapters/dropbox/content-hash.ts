@@ -5,6 +5,7 @@
  * block is hashed with SHA-256, the 32-byte digests are concatenated and hashed once more, and the
  * result is written as lowercase hex. Pieces are fed to node:crypto as views, never copied.
  */
+import { Buffer } from "node:buffer";
 import { createHash, type Hash } from "node:crypto";
 
 /** Dropbox hashes in blocks of exactly this many bytes. */
@@ -15,6 +16,32 @@ export class DropboxContentHasher {
   #block: Hash | undefined;
   #blockFill = 0;
   #finished = false;
+  /** Hex digests of the completed blocks: the whole state at a block boundary, so it can be saved. */
+  readonly #blocks: string[] = [];
+
+  /**
+   * A hasher that continues after `blockHashes.length` whole blocks, from the digests that
+   * `completedBlocks()` gave then (an upload resumed by a later run).
+   */
+  static resume(blockHashes: readonly string[]): DropboxContentHasher {
+    const hasher = new DropboxContentHasher();
+    for (const [index, hex] of blockHashes.entries()) {
+      if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`Saved content-hash block ${index} is not 64 hex digits`);
+      hasher.#overall.update(Buffer.from(hex, "hex"));
+      hasher.#blocks.push(hex);
+    }
+    return hasher;
+  }
+
+  /** Bytes fed so far, saved blocks included. */
+  get bytesHashed(): number {
+    return this.#blocks.length * DROPBOX_HASH_BLOCK_BYTES + this.#blockFill;
+  }
+
+  /** Digests of the completed 4 MiB blocks so far (hex); a copy. */
+  completedBlocks(): string[] {
+    return [...this.#blocks];
+  }
 
   /** Feeds the next bytes of the file; pieces of any size, in order. */
   update(bytes: Uint8Array): this {
@@ -39,7 +66,9 @@ export class DropboxContentHasher {
   }
 
   #closeBlock(): void {
-    this.#overall.update(this.#block!.digest());
+    const digest = this.#block!.digest();
+    this.#blocks.push(digest.toString("hex"));
+    this.#overall.update(digest);
     this.#block = undefined;
     this.#blockFill = 0;
   }

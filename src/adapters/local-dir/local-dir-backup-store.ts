@@ -2,27 +2,44 @@
  * A BackupStore in a local directory: the demo's target, NAS users' target, and the second adapter
  * under the store contract suite.
  *
- * Files appear whole or not at all: bytes go to a hidden temporary file beside the target, which is
- * fsynced and renamed into place only after the stream ended cleanly.
+ * Files appear whole or not at all: bytes go to a hidden partial file named after the backup beside
+ * the target; it is fsynced, moved into place only after the stream ended cleanly, and the folder
+ * is fsynced after the move, so a power loss never leaves an empty file under a final name.
+ *
+ * With an UploadSessionStore, the partial file survives a stopped run: every `checkpointBytes` it is
+ * fsynced and its length and hash state saved, and the next run continues it from there. Partial
+ * files of ours that no saved upload owns are deleted after every stored file.
  */
-import { createWriteStream } from "node:fs";
-import { mkdir, readdir, rename, rm, stat, link, unlink } from "node:fs/promises";
+import { open, readdir, rename, rm, stat, link, unlink, mkdir } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
-import { randomBytes } from "node:crypto";
-import { once } from "node:events";
 import { SyncError, describeError } from "../../domain/errors.ts";
 import { checkFileName, readSource } from "../store-input.ts";
-import type { BackupDownload, BackupStore, PutOptions } from "../../domain/ports.ts";
+import type { BackupDownload, BackupStore, PutOptions, ResumePoint, UploadSessionRecord, UploadSessionStore } from "../../domain/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
-import { DropboxContentHasher } from "../dropbox/content-hash.ts";
+import { DropboxContentHasher, DROPBOX_HASH_BLOCK_BYTES } from "../dropbox/content-hash.ts";
 
 const PARTIAL_PREFIX = ".backup-sync-partial-";
+const MiB = 1024 * 1024;
+/** Failures after which the partial file is kept for the next attempt or run. */
+const KEEP_PARTIAL_KINDS = new Set(["paused", "source-interrupted", "transient"]);
+
+export interface LocalDirBackupStoreOptions {
+  /** Where unfinished copies are remembered between runs; without it a stopped copy starts over. */
+  sessions?: UploadSessionStore;
+  /** Bytes between fsync + saved state of a partial file; a multiple of 4 MiB. Default 32 MiB. */
+  checkpointBytes?: number;
+}
 
 export class LocalDirBackupStore implements BackupStore {
   readonly root: string;
+  readonly #sessions: UploadSessionStore | undefined;
+  readonly #checkpointBytes: number;
 
-  constructor(root: string) {
+  constructor(root: string, options: LocalDirBackupStoreOptions = {}) {
     this.root = resolve(root);
+    this.#sessions = options.sessions;
+    this.#checkpointBytes = Math.max(1, Math.round((options.checkpointBytes ?? 32 * MiB) / DROPBOX_HASH_BLOCK_BYTES)) * DROPBOX_HASH_BLOCK_BYTES;
   }
 
   async list(folder: string): Promise<StoredFile[]> {
@@ -43,43 +60,144 @@ export class LocalDirBackupStore implements BackupStore {
     return files;
   }
 
+  /** A saved partial copy of `backupId` that is still on disk, whole up to its saved length. */
+  async resumePoint(folder: string, name: string, backupId: string): Promise<ResumePoint> {
+    const saved = this.#sessions ? await this.#sessions.get(backupId) : undefined;
+    if (!saved || !this.#sessions) return { offset: 0 };
+    const partial = join(this.#folderPath(folder), `${PARTIAL_PREFIX}${checkFileName(name)}`);
+    const size = await stat(partial).then((info) => info.size, () => -1);
+    const why = saved.sessionId !== "" ? "it was a Dropbox upload session, not a local copy"
+      : saved.folder !== folder || saved.name !== name ? `it was meant for ${saved.name} in "${saved.folder}"`
+      : size < 0 ? `its partial file ${partial} is gone`
+      : size < saved.bytesCommitted ? `its partial file ${partial} holds ${size} bytes, fewer than the ${saved.bytesCommitted} saved`
+      : saved.bytesCommitted === 0 ? "no byte of it was saved"
+      : undefined;
+    if (why) {
+      await this.#sessions.remove(backupId);
+      return { offset: 0, note: `The unfinished copy of ${name} cannot be continued: ${why}; it starts over` };
+    }
+    return { offset: saved.bytesCommitted, note: `Continuing the unfinished copy of ${name} from byte ${saved.bytesCommitted} (${partial})` };
+  }
+
   async put(folder: string, name: string, content: BackupDownload, options: PutOptions = {}): Promise<StoredFile> {
     const dir = this.#folderPath(folder);
     const target = join(dir, checkFileName(name));
     await mkdir(dir, { recursive: true }).catch((error) => {
       throw this.#fsError(`create the folder ${dir}`, error);
     });
-    const partial = join(dir, `${PARTIAL_PREFIX}${randomBytes(6).toString("hex")}`);
-    const hasher = new DropboxContentHasher();
-    let size = 0;
+    const partial = join(dir, `${PARTIAL_PREFIX}${name}`);
+    const offset = content.offset ?? 0;
+    const backupId = options.backupId;
+    const sessions = backupId ? this.#sessions : undefined;
+    const saved = await this.#savedCopyFor(folder, name, offset, backupId);
+    const hasher = saved ? DropboxContentHasher.resume(saved.blockHashes) : new DropboxContentHasher();
+    let size = offset;
+    let handle: FileHandle | undefined;
     try {
-      const out = createWriteStream(partial, { flags: "wx" });
-      const closed = once(out, "close");
-      try {
-        for await (const chunk of readSource(content, name)) {
-          options.signal?.throwIfAborted();
-          hasher.update(chunk);
-          size += chunk.length;
-          if (!out.write(chunk)) await once(out, "drain");
-          options.onProgress?.(size);
+      handle = saved ? await open(partial, "r+") : await createFresh(partial);
+      if (saved) await handle.truncate(offset);
+      let nextCheckpoint = offset + this.#checkpointBytes;
+      let wroteThisRun = false;
+      for await (const chunk of readSource(content, name)) {
+        options.signal?.throwIfAborted();
+        hasher.update(chunk);
+        await writeAll(handle, chunk, size);
+        size += chunk.length;
+        wroteThisRun = true;
+        options.onProgress?.(size);
+        if (sessions && size >= nextCheckpoint) {
+          await this.#checkpoint(handle, sessions, { backupId: backupId!, folder, name, hasher, size, startedAt: saved?.startedAt });
+          nextCheckpoint = size + this.#checkpointBytes;
+          if (wroteThisRun && options.shouldPause?.()) {
+            throw new SyncError(
+              `Paused the copy of ${name} after ${Math.floor(size / DROPBOX_HASH_BLOCK_BYTES) * DROPBOX_HASH_BLOCK_BYTES} bytes: the run's time budget is spent; the next run continues it`,
+              { kind: "paused", code: "run.budget_spent" },
+            );
+          }
         }
-        if (size === 0) options.onProgress?.(0);
-      } finally {
-        out.end();
-        await closed;
       }
-      if (content.length !== undefined && size !== content.length) {
-        throw new SyncError(`The backup stream for ${name} ended after ${size} of ${content.length} bytes`, {
+      if (size === 0) options.onProgress?.(0);
+      if (content.length !== undefined && size !== offset + content.length) {
+        throw new SyncError(`The backup stream for ${name} ended after ${size} of ${offset + content.length} bytes`, {
           kind: "source-interrupted",
           code: "source.short_stream",
         });
       }
+      // Data on disk before the name points at it.
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
       await this.#commit(partial, target, name, options.overwrite === true);
+      await syncFolder(dir);
     } catch (error) {
-      await rm(partial, { force: true });
+      await handle?.close().catch(() => undefined);
+      const keep = sessions !== undefined && (options.signal?.aborted || (SyncError.is(error) && KEEP_PARTIAL_KINDS.has(error.kind)));
+      if (!keep) {
+        await rm(partial, { force: true });
+        if (sessions) await sessions.remove(backupId!).catch(() => undefined);
+      }
       throw error;
     }
+    if (sessions) await sessions.remove(backupId!);
+    await this.#removeStalePartials(dir, folder);
     return { name, size, contentHash: hasher.digest() };
+  }
+
+  /** The saved copy a download starting past 0 continues; a fresh download drops any saved one. */
+  async #savedCopyFor(folder: string, name: string, offset: number, backupId: string | undefined): Promise<UploadSessionRecord | undefined> {
+    const sessions = backupId ? this.#sessions : undefined;
+    if (offset === 0) {
+      if (sessions) await sessions.remove(backupId!);
+      return undefined;
+    }
+    const saved = sessions ? await sessions.get(backupId!) : undefined;
+    if (!saved || saved.bytesCommitted !== offset || saved.folder !== folder || saved.name !== name) {
+      throw new SyncError(
+        `Cannot continue the copy of ${name} from byte ${offset}: ${saved ? `the saved state is at byte ${saved.bytesCommitted}` : "no state is saved for it"}. It starts over on the next attempt`,
+        { kind: "source-interrupted", code: "local.resume_state_mismatch" },
+      );
+    }
+    return saved;
+  }
+
+  /** fsyncs the partial file and saves how much of it (whole 4 MiB blocks) is safely there. */
+  async #checkpoint(
+    handle: FileHandle, sessions: UploadSessionStore,
+    at: { backupId: string; folder: string; name: string; hasher: DropboxContentHasher; size: number; startedAt: string | undefined },
+  ): Promise<void> {
+    await handle.datasync();
+    const blocks = Math.floor(at.size / DROPBOX_HASH_BLOCK_BYTES);
+    await sessions.save({
+      backupId: at.backupId,
+      sessionId: "",
+      folder: at.folder,
+      name: at.name,
+      bytesCommitted: blocks * DROPBOX_HASH_BLOCK_BYTES,
+      blockHashes: at.hasher.completedBlocks().slice(0, blocks),
+      startedAt: at.startedAt ?? new Date().toISOString(),
+    });
+  }
+
+  /**
+   * Forgets unfinished copies in `folder` of backups no longer to be copied (stored meanwhile, or
+   * gone from UNMS) and deletes every partial file of ours there that no saved copy owns.
+   */
+  async pruneUnfinished(folder: string, wanted: ReadonlySet<string>): Promise<void> {
+    if (this.#sessions) {
+      for (const record of await this.#sessions.all()) {
+        if (record.sessionId === "" && record.folder === folder && !wanted.has(record.backupId)) await this.#sessions.remove(record.backupId);
+      }
+    }
+    await this.#removeStalePartials(this.#folderPath(folder), folder);
+  }
+
+  /** Partial files of ours in `dir` that no saved upload owns: left by killed runs, never continued. */
+  async #removeStalePartials(dir: string, folder: string): Promise<void> {
+    const owned = new Set((await this.#sessions?.all().catch(() => []) ?? []).filter((r) => r.folder === folder).map((r) => `${PARTIAL_PREFIX}${r.name}`));
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const entry of names) {
+      if (entry.startsWith(PARTIAL_PREFIX) && !owned.has(entry)) await rm(join(dir, entry), { force: true }).catch(() => undefined);
+    }
   }
 
   async remove(folder: string, name: string): Promise<void> {
@@ -89,7 +207,7 @@ export class LocalDirBackupStore implements BackupStore {
     });
   }
 
-  /** Moves the finished temp file into place; without overwrite an existing file wins. */
+  /** Moves the finished partial file into place; without overwrite an existing file wins. */
   async #commit(partial: string, target: string, name: string, overwrite: boolean): Promise<void> {
     try {
       if (overwrite) {
@@ -130,3 +248,35 @@ export class LocalDirBackupStore implements BackupStore {
 }
 
 
+
+/**
+ * A new, empty partial file. One left by a killed run is unlinked first, never truncated: a writer
+ * that might still hold it open then fails at its commit instead of storing a file with a hole.
+ */
+async function createFresh(partial: string): Promise<FileHandle> {
+  await rm(partial, { force: true });
+  return open(partial, "wx");
+}
+
+/** Writes all of `bytes` at `position` (a short write is continued, never lost). */
+async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** fsyncs a folder, so a rename in it survives a power loss; platforms that cannot are left as they are. */
+async function syncFolder(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(dir, "r");
+    await handle.sync();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EISDIR" && code !== "EPERM" && code !== "EINVAL" && code !== "EBADF") throw error;
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}

@@ -51,7 +51,11 @@ export function formatEvent(event: SyncEvent): Line | undefined {
     case "uploaded":
       return event.dryRun
         ? info(`Would upload ${event.name}`)
-        : info(`Uploaded ${event.name} (${formatBytes(event.bytes)} in ${formatDuration(event.durationMs)}, ${formatRate(event.bytes, event.durationMs)})`);
+        : event.resumedFrom
+          ? info(
+            `Uploaded ${event.name} (${formatBytes(event.bytes)}; continued from ${formatBytes(event.resumedFrom)}, the rest in ${formatDuration(event.durationMs)}, ${formatRate(event.bytes - event.resumedFrom, event.durationMs)})`,
+          )
+          : info(`Uploaded ${event.name} (${formatBytes(event.bytes)} in ${formatDuration(event.durationMs)}, ${formatRate(event.bytes, event.durationMs)})`);
     case "retrying":
       return { level: "warning", text: `Retrying ${event.name} (attempt ${event.attempt}): ${event.reason}` };
     case "skipped":

@@ -11,6 +11,8 @@ export interface ProgressSample {
   bytesDone: number;
   size?: number;
   elapsedMs: number;
+  /** Bytes an earlier run already stored (a continued upload): not part of this run's rate. */
+  resumedFrom?: number;
 }
 
 export const LINE_EVERY_PERCENT = 10;
@@ -42,21 +44,23 @@ export class ProgressThrottle {
   }
 }
 
-export function describeProgress({ name, bytesDone, size, elapsedMs }: ProgressSample): string {
-  const rate = formatRate(bytesDone, elapsedMs);
+export function describeProgress({ name, bytesDone, size, elapsedMs, resumedFrom = 0 }: ProgressSample): string {
+  const sent = bytesDone - resumedFrom;
+  const rate = formatRate(sent, elapsedMs);
   if (!size) return `${name}: ${formatBytes(bytesDone)} sent, ${rate}`;
   const percent = Math.min(100, (bytesDone / size) * 100);
-  const etaMs = bytesDone > 0 ? ((size - bytesDone) * elapsedMs) / bytesDone : undefined;
+  const etaMs = sent > 0 ? ((size - bytesDone) * elapsedMs) / sent : undefined;
   return `${name}: ${percent.toFixed(0)}% (${formatBytes(bytesDone)} of ${formatBytes(size)}), ${rate}${etaMs === undefined ? "" : `, about ${formatDuration(etaMs)} left`}`;
 }
 
 /** A one-line bar for terminals: `[#####.....]  52% 1.2 GiB of 2.3 GiB, 48 MiB/s, ETA 23 s`. */
 export function progressBar(sample: ProgressSample, width = 24): string {
-  const { bytesDone, size, elapsedMs } = sample;
-  const rate = formatRate(bytesDone, elapsedMs);
+  const { bytesDone, size, elapsedMs, resumedFrom = 0 } = sample;
+  const sent = bytesDone - resumedFrom;
+  const rate = formatRate(sent, elapsedMs);
   if (!size) return `${formatBytes(bytesDone)}, ${rate}`;
   const fraction = Math.min(1, bytesDone / size);
   const filled = Math.round(fraction * width);
-  const etaMs = bytesDone > 0 ? ((size - bytesDone) * elapsedMs) / bytesDone : undefined;
+  const etaMs = sent > 0 ? ((size - bytesDone) * elapsedMs) / sent : undefined;
   return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${formatBytes(bytesDone)} of ${formatBytes(size)}, ${rate}${etaMs === undefined ? "" : `, ETA ${formatDuration(etaMs)}`}`;
 }

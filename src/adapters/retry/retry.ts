@@ -29,6 +29,11 @@ export interface RetryOptions {
   attempts: number;
   /** No retry starts once this much time has passed since the first attempt, waits included (default 15 min). */
   maxTotalMs: number;
+  /**
+   * `now()` time at which the whole run's budget is spent: no retry (nor its wait) goes past it, so
+   * a service that never answers costs at most the run's budget, not attempts x timeout per call.
+   */
+  deadline?: number;
   /** Backoff before the 2nd attempt; it doubles per attempt (default 500 ms). */
   baseDelayMs: number;
   /** Backoff ceiling, also for server-given waits (default 60 s). */
@@ -111,6 +116,9 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, partial: Par
         : 0;
       if (options.now() - started + delayMs > options.maxTotalMs) {
         throw new RetryError(attempt, decision, error, `time budget of ${Math.round(options.maxTotalMs / 1000)} s exhausted`);
+      }
+      if (options.deadline !== undefined && options.now() + delayMs >= options.deadline) {
+        throw new RetryError(attempt, decision, error, "the run's time budget (MAX_RUN_MINUTES) is spent");
       }
       options.onRetry?.({ attempt, reason: decision.reason, delayMs, error });
       refreshedLast = decision.action === "refresh-token";

@@ -7,9 +7,10 @@ import createClient from "openapi-fetch";
 import type { Client } from "openapi-fetch";
 import type { UnmsBackup } from "../../domain/backup.ts";
 import { configError, SyncError } from "../../domain/errors.ts";
-import type { BackupDownload, BackupSource } from "../../domain/ports.ts";
+import type { BackupDownload, BackupSource, OpenOptions } from "../../domain/ports.ts";
 import { announcedLength, guardedDownload, refuseNonBackup } from "./download-stream.ts";
 import { realTimeout, RequestDeadline } from "./request-deadline.ts";
+import { contentRangeProblem, rangeHeader, skipBytes } from "./resume-range.ts";
 import type { ScheduleTimeout } from "./request-deadline.ts";
 import type { paths } from "./schema.gen.ts";
 import { unmsApiRoot } from "./unms-api-root.ts";
@@ -77,7 +78,7 @@ export class UnmsBackupSource implements BackupSource {
     return this.orMalformed(call, parseJsonBody(result.data, result.response.headers.get("content-type")), parseSettingsTimeZone);
   }
 
-  async open(id: string, signal?: AbortSignal): Promise<BackupDownload> {
+  async open(id: string, signal?: AbortSignal, options: OpenOptions = {}): Promise<BackupDownload> {
     if (id.trim() === "" || id === "." || id === "..") {
       // Such an id would address another endpoint once put into the path.
       throw new SyncError(`Cannot download UNMS backup "${id}": the id is empty or a dot segment.`, {
@@ -85,11 +86,21 @@ export class UnmsBackupSource implements BackupSource {
         code: "unms.invalid_backup_id",
       });
     }
+    const offset = options.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new SyncError(`Cannot download UNMS backup "${id}" from byte ${offset}: not a byte offset.`, { kind: "permanent", code: "unms.invalid_offset" });
+    }
     const call = { ...this.context(`GET nms/backups/${id}`, `/nms/backups/${encodeURIComponent(id)}`), backupId: id };
     const { result, deadline } = await this.send(
       call,
       signal,
-      (s) => this.client.GET("/nms/backups/{id}", { params: { path: { id } }, parseAs: "stream", signal: s }),
+      (s) =>
+        this.client.GET("/nms/backups/{id}", {
+          params: { path: { id } },
+          parseAs: "stream",
+          signal: s,
+          ...(offset > 0 ? { headers: { range: rangeHeader(offset) } } : {}),
+        }),
       { keepDeadline: true },
     );
     const length = announcedLength(result.response.headers);
@@ -103,7 +114,28 @@ export class UnmsBackupSource implements BackupSource {
       throw error;
     }
     const stream = guardedDownload(body, call, length, deadline);
-    return length === undefined ? { stream } : { stream, length };
+    if (offset === 0) return length === undefined ? { stream } : { stream, length };
+    return this.fromOffset(call, result.response, stream, length, offset);
+  }
+
+  /** A download asked for from `offset`: 206 as it came, 200 with the first bytes dropped. */
+  private fromOffset(
+    call: UnmsCallContext & { backupId: string }, response: Response, stream: AsyncIterable<Uint8Array>, length: number | undefined,
+    offset: number,
+  ): BackupDownload {
+    if (response.status === 206) {
+      const problem = contentRangeProblem(response.headers.get("content-range"), offset);
+      if (problem) {
+        void stream[Symbol.asyncIterator]().return?.();
+        throw new SyncError(
+          `UNMS answered the resumed download of backup "${call.backupId}" (${call.endpoint}, Range ${rangeHeader(offset)}) with 206, but ${problem}. The upload starts over.`,
+          { kind: "source-interrupted", code: "unms.bad_content_range" },
+        );
+      }
+      return { stream, offset, ...(length === undefined ? {} : { length }) };
+    }
+    const rest = skipBytes(stream, offset, `The download of UNMS backup "${call.backupId}" (${call.endpoint})`);
+    return { stream: rest, offset, ...(length === undefined ? {} : { length: Math.max(0, length - offset) }) };
   }
 
   /** Runs one request under a deadline and turns network failures and non-2xx answers into SyncErrors. */

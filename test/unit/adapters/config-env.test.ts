@@ -156,3 +156,19 @@ describe("EnvConfigStore.load()", () => {
     await rm(dir, { recursive: true, force: true });
   });
 });
+
+describe("EnvConfigStore: MAX_RUN_MINUTES", () => {
+  test("absent means no budget on the command line; a number is read as minutes", async () => {
+    assert.equal((await new EnvConfigStore({ ...BASE, STATE_DIR: "/nonexistent-state" }).load()).maxRunMinutes, undefined);
+    assert.equal((await new EnvConfigStore({ ...BASE, STATE_DIR: "/nonexistent-state", MAX_RUN_MINUTES: "90" }).load()).maxRunMinutes, 90);
+  });
+
+  test("zero, negative or words are refused, naming the variable", async () => {
+    for (const value of ["0", "-5", "an hour"]) {
+      await assert.rejects(
+        new EnvConfigStore({ ...BASE, STATE_DIR: "/nonexistent-state", MAX_RUN_MINUTES: value }).load(),
+        new RegExp(`MAX_RUN_MINUTES is ${JSON.stringify(value)}: it must be a number of minutes above 0`),
+      );
+    }
+  });
+});

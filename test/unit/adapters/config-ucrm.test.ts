@@ -123,3 +123,21 @@ describe("UcrmFileConfigStore", () => {
     await rm(p.dir, { recursive: true });
   });
 });
+
+describe("UcrmFileConfigStore: maximum run minutes", () => {
+  test("defaults to 55 (UCRM ends plugin runs after an hour); a set value wins", async () => {
+    const unset = await plugin({ unmsApiToken: "t-123456" });
+    assert.equal((await unset.store.load()).maxRunMinutes, 55);
+    const set = await plugin({ unmsApiToken: "t-123456", maxRunMinutes: "30" });
+    assert.equal((await set.store.load()).maxRunMinutes, 30);
+    await rm(unset.dir, { recursive: true });
+    await rm(set.dir, { recursive: true });
+  });
+
+  test("a value that is not a positive number of minutes is refused, naming the field", async () => {
+    const { dir, store } = await plugin({ unmsApiToken: "t-123456", maxRunMinutes: "soon" });
+    const error = await configError(store.load());
+    assert.match(error.message, /maxRunMinutes is "soon": it must be a number of minutes above 0/);
+    await rm(dir, { recursive: true });
+  });
+});

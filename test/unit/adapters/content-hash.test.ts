@@ -43,3 +43,21 @@ describe("Dropbox content hash", () => {
     assert.throws(() => hasher.digest(), /twice/);
   });
 });
+
+describe("Dropbox content hash resumed from saved block digests", () => {
+  test("a hasher resumed after whole blocks gives the hash of the whole file", () => {
+    const bytes = new Uint8Array(3 * DROPBOX_HASH_BLOCK_BYTES + 777);
+    for (let i = 0; i < bytes.length; i += 4093) bytes[i] = i % 251;
+    const first = new DropboxContentHasher().update(bytes.subarray(0, 2 * DROPBOX_HASH_BLOCK_BYTES));
+    const saved = first.completedBlocks();
+    assert.equal(saved.length, 2);
+    const resumed = DropboxContentHasher.resume(JSON.parse(JSON.stringify(saved)) as string[]);
+    assert.equal(resumed.bytesHashed, 2 * DROPBOX_HASH_BLOCK_BYTES);
+    resumed.update(bytes.subarray(2 * DROPBOX_HASH_BLOCK_BYTES));
+    assert.equal(resumed.digest(), contentHashOf(bytes));
+  });
+
+  test("a saved digest that is not 64 hex digits is refused, naming the block", () => {
+    assert.throws(() => DropboxContentHasher.resume(["ab".repeat(32), "xyz"]), /block 1 is not 64 hex digits/);
+  });
+});

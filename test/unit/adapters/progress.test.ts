@@ -50,3 +50,12 @@ describe("progressBar()", () => {
     assert.equal(describeProgress({ name: "x", bytesDone: 0, size: 10, elapsedMs: 0 }), "x: 0% (0 B of 10 B), -");
   });
 });
+
+describe("progress of a continued upload", () => {
+  test("rate and time left count only what this run sent, not what an earlier run stored", () => {
+    // 600 of 1000 MiB were stored by an earlier run; this run sent 100 MiB in 10 s.
+    const line = describeProgress({ name: "b.unms", bytesDone: 700 * MiB, size: 1000 * MiB, elapsedMs: 10_000, resumedFrom: 600 * MiB });
+    assert.equal(line, "b.unms: 70% (700 MiB of 1000 MiB), 10.0 MiB/s, about 30.0 s left");
+    assert.match(progressBar({ name: "b", bytesDone: 700 * MiB, size: 1000 * MiB, elapsedMs: 10_000, resumedFrom: 600 * MiB }), /10\.0 MiB\/s, ETA 30\.0 s$/);
+  });
+});

@@ -127,3 +127,27 @@ describe("retry()", () => {
     await assert.rejects(retry(async () => 1, { attempts: 0 }), RangeError);
   });
 });
+
+describe("retry() under a run deadline", () => {
+  test("no wait or attempt starts past the run's deadline: a service that never answers costs the budget plus at most one call", async () => {
+    const time = fakeTime();
+    // Each attempt "hangs" 120 s before failing, as a call that times out would.
+    const fn = async () => {
+      time.state.now += 120_000;
+      throw new Error("timed out after 120 s");
+    };
+    const error = await retry(fn, { ...time, attempts: 8, baseDelayMs: 2_000, jitter: 0, maxTotalMs: 60 * 60_000, deadline: 300_000 })
+      .catch((e: unknown) => e);
+    assert.ok(error instanceof RetryError);
+    // Attempts start at 0, 122 s and 246 s; a fourth would start at 374 s, past the 300 s budget.
+    assert.match(error.message, /Gave up after 3 attempts \(the run's time budget \(MAX_RUN_MINUTES\) is spent\)/);
+    assert.deepEqual(time.state.sleeps, [2_000, 4_000]);
+    assert.ok(time.state.now <= 300_000 + 120_000, `spent ${time.state.now} ms, budget 300000 + one 120 s call`);
+  });
+
+  test("without a deadline the per-call limits alone apply (unchanged)", async () => {
+    const time = fakeTime();
+    const { fn } = failing(3);
+    assert.equal(await retry(fn, { ...time, baseDelayMs: 10, jitter: 0 }), "ok after 4");
+  });
+});

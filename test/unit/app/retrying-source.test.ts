@@ -64,3 +64,19 @@ describe("RetryingBackupSource", () => {
     assert.equal(classifySourceFailure(new Error("boom")).action, "fatal");
   });
 });
+
+describe("RetryingBackupSource.open from an offset", () => {
+  test("passes the offset on to the source it wraps (a resumed upload downloads only the rest)", async () => {
+    const asked: (number | undefined)[] = [];
+    const inner = {
+      ...flaky([]),
+      async open(_id: string, _signal?: AbortSignal, options?: { offset?: number }) {
+        asked.push(options?.offset);
+        return { stream: (async function* () {})(), offset: options?.offset ?? 0 };
+      },
+    };
+    const download = await new RetryingBackupSource(inner, { retry: noSleep }).open("a", undefined, { offset: 8 });
+    assert.deepEqual(asked, [8]);
+    assert.equal(download.offset, 8);
+  });
+});

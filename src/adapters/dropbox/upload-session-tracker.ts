@@ -1,0 +1,60 @@
+/**
+ * Keeps the saved state of one Dropbox upload session in step with what Dropbox committed: after
+ * every chunk, the offset and the content-hash blocks up to it (the hasher runs ahead while the
+ * next chunk is read, so only the blocks below the committed offset are saved).
+ */
+import { SyncError, type FailureKind } from "../../domain/errors.ts";
+import type { BackupDownload, UploadSessionRecord, UploadSessionStore } from "../../domain/ports.ts";
+import { DROPBOX_HASH_BLOCK_BYTES, type DropboxContentHasher } from "./content-hash.ts";
+
+/** Dropbox upload sessions expire 7 days after they began (then: lookup_failed/not_found). */
+export const DROPBOX_SESSION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** Failures after which the saved session is kept for the next attempt or run. */
+export const KEEP_SESSION_KINDS: ReadonlySet<FailureKind> = new Set<FailureKind>(["paused", "source-interrupted", "transient", "rate-limited"]);
+
+export class SessionTracker {
+  #record: UploadSessionRecord;
+
+  constructor(
+    private readonly store: UploadSessionStore,
+    private readonly hasher: DropboxContentHasher,
+    initial: UploadSessionRecord,
+  ) {
+    this.#record = initial;
+  }
+
+  /** Dropbox holds the first `offset` bytes of session `sessionId` (a multiple of 4 MiB, or the end). */
+  async committed(sessionId: string, offset: number): Promise<void> {
+    const blocks = Math.floor(offset / DROPBOX_HASH_BLOCK_BYTES);
+    this.#record = {
+      ...this.#record,
+      sessionId,
+      bytesCommitted: blocks * DROPBOX_HASH_BLOCK_BYTES,
+      blockHashes: this.hasher.completedBlocks().slice(0, blocks),
+    };
+    await this.store.save(this.#record);
+  }
+
+  /** The upload ended (stored, or beyond continuing): forget its session. */
+  async done(): Promise<void> {
+    await this.store.remove(this.#record.backupId);
+  }
+}
+
+/** The SyncError that stops an upload between chunks when the run's time budget is spent. */
+export function paused(target: string, offset: number, content: BackupDownload, saved: boolean): SyncError {
+  const total = content.length === undefined ? "" : ` of ${(content.offset ?? 0) + content.length}`;
+  return new SyncError(
+    saved
+      ? `Paused the upload of ${target} after ${offset}${total} bytes: the run's time budget is spent; the next run continues it`
+      : `Stopped the upload of ${target} after ${offset}${total} bytes: the run's time budget is spent and no upload state is kept, so the next run starts it over`,
+    { kind: "paused", code: "run.budget_spent" },
+  );
+}
+
+/** "8 days", "3 hours": how long ago, for people. */
+export function formatAge(ms: number): string {
+  const hours = ms / 3_600_000;
+  return hours >= 48 ? `${Math.floor(hours / 24)} days` : `${Math.floor(hours)} hours`;
+}

@@ -1,0 +1,38 @@
+/**
+ * Checks one saved upload record read back from disk: a record that does not hold together is
+ * dropped (its upload starts over), never trusted.
+ */
+import type { UploadSessionRecord } from "../../domain/ports.ts";
+
+const HASH_BLOCK_BYTES = 4 * 1024 * 1024;
+
+/** The record, or why it cannot be used. */
+export function checkRecord(value: unknown): UploadSessionRecord | { problem: string } {
+  if (typeof value !== "object" || value === null) return { problem: "it is not an object" };
+  const r = value as Record<string, unknown>;
+  for (const key of ["backupId", "sessionId", "folder", "name", "startedAt"] as const) {
+    if (typeof r[key] !== "string") return { problem: `"${key}" is not text` };
+  }
+  if (r.backupId === "" || r.name === "") return { problem: "the backup id or file name is empty" };
+  const committed = r.bytesCommitted;
+  if (typeof committed !== "number" || !Number.isSafeInteger(committed) || committed < 0) {
+    return { problem: `"bytesCommitted" is not a byte count` };
+  }
+  const hashes = r.blockHashes;
+  if (!Array.isArray(hashes) || !hashes.every((h) => typeof h === "string" && /^[0-9a-f]{64}$/.test(h))) {
+    return { problem: `"blockHashes" is not a list of hex SHA-256 digests` };
+  }
+  if (committed !== hashes.length * HASH_BLOCK_BYTES) {
+    return { problem: `${committed} bytes committed do not match ${hashes.length} saved 4 MiB block hashes` };
+  }
+  if (Number.isNaN(Date.parse(r.startedAt as string))) return { problem: `"startedAt" is not a time` };
+  return {
+    backupId: r.backupId as string,
+    sessionId: r.sessionId as string,
+    folder: r.folder as string,
+    name: r.name as string,
+    bytesCommitted: committed,
+    blockHashes: [...(hashes as string[])],
+    startedAt: r.startedAt as string,
+  };
+}
