@@ -99,6 +99,11 @@ export interface UploadSessionRecord {
   blockHashes: string[];
   /** Wall-clock ISO time the upload began (Dropbox sessions live 7 days). */
   startedAt: string;
+  /**
+   * A Dropbox concurrent upload session: the chunk size its offsets follow, and the offsets of the
+   * chunks Dropbox acknowledged beyond `bytesCommitted` (lanes finish out of order). Absent: sequential.
+   */
+  concurrent?: { chunkBytes: number; chunksAhead: number[] };
 }
 
 /** Keeps UploadSessionRecords, one per backup id; every save replaces the record atomically. */

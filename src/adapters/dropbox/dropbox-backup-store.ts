@@ -16,8 +16,9 @@ import type {
 } from "../../domain/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
 import { createNodeHttpFetch, DROPBOX_HOSTS } from "../http/node-http-fetch.ts";
-import { retry, type RetryOptions } from "../retry/retry.ts";
+import { abortableSleep, retry, type RetryOptions } from "../retry/retry.ts";
 import { ChunkReader, type Chunk } from "./chunk-reader.ts";
+import { RateLimitGate } from "./rate-limit-gate.ts";
 import { DropboxContentHasher } from "./content-hash.ts";
 import { DROPBOX_SESSION_LIFETIME_MS, formatAge, KEEP_SESSION_KINDS, paused, SessionTracker } from "./upload-session-tracker.ts";
 import {
@@ -60,6 +61,14 @@ export const DEFAULT_DROPBOX_CHUNK_BYTES = 8 * MiB;
 /** Dropbox refuses request bodies over 150 MiB; the largest multiple of 4 MiB below that. */
 export const MAX_DROPBOX_CHUNK_BYTES = 148 * MiB;
 export const DROPBOX_CHUNK_MULTIPLE = 4 * MiB;
+/**
+ * Upload connections per file (a Dropbox concurrent upload session); 1 is one sequential session.
+ * Over a real uplink each chunk waits a round trip plus Dropbox's work before the next can start, so
+ * one connection leaves the link idle most of the time (BENCHMARKS.md, WAN table). Each connection
+ * holds one chunk buffer.
+ */
+export const DEFAULT_DROPBOX_CONNECTIONS = 4;
+export const MAX_DROPBOX_CONNECTIONS = 16;
 
 export interface DropboxRetryInfo {
   operation: string;
@@ -76,6 +85,8 @@ export interface DropboxBackupStoreOptions {
   baseUrl?: string;
   /** Multiple of 4 MiB, at most 148 MiB; default DEFAULT_DROPBOX_CHUNK_BYTES. */
   chunkBytes?: number;
+  /** Chunks of one file sent at once (1..16): above 1 a concurrent upload session; default DEFAULT_DROPBOX_CONNECTIONS. */
+  connections?: number;
   retry?: Partial<RetryOptions>;
   sleep?: (ms: number) => Promise<void>;
   onRetry?: (info: DropboxRetryInfo) => void;
@@ -105,7 +116,20 @@ export function validateChunkBytes(bytes: number): number {
   return bytes;
 }
 
-type Call = <T>(operation: string, target: string, run: (sdk: Dropbox) => Promise<T>, signal?: AbortSignal) => Promise<T>;
+/** Throws a config SyncError unless `count` is a usable number of upload connections. */
+export function validateConnections(count: number): number {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_DROPBOX_CONNECTIONS) {
+    throw configError(
+      `Dropbox upload connections ${count} is not usable: it must be a whole number from 1 (one chunk at a time) to ${MAX_DROPBOX_CONNECTIONS}; set DROPBOX_CONNECTIONS to e.g. ${DEFAULT_DROPBOX_CONNECTIONS}`,
+      "config.dropbox_connections",
+    );
+  }
+  return count;
+}
+
+type Call = <T>(
+  operation: string, target: string, run: (sdk: Dropbox) => Promise<T>, signal?: AbortSignal, gate?: RateLimitGate,
+) => Promise<T>;
 
 interface FileMetadataLike {
   name: string;
@@ -118,6 +142,7 @@ export class DropboxBackupStore implements BackupStore {
   readonly #tokens: AccessTokenProvider;
   readonly #fetch: typeof fetch;
   readonly #chunkBytes: number;
+  readonly #connections: number;
   readonly #retry: Partial<RetryOptions>;
   readonly #onRetry: ((info: DropboxRetryInfo) => void) | undefined;
   readonly #maxListPages: number;
@@ -132,6 +157,7 @@ export class DropboxBackupStore implements BackupStore {
       ? options.baseUrl ? rewritingFetch(options.fetch, options.baseUrl) : options.fetch
       : createNodeHttpFetch(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl });
     this.#chunkBytes = validateChunkBytes(options.chunkBytes ?? DEFAULT_DROPBOX_CHUNK_BYTES);
+    this.#connections = validateConnections(options.connections ?? DEFAULT_DROPBOX_CONNECTIONS);
     this.#retry = { ...options.retry, ...(options.sleep ? { sleep: options.sleep } : {}) };
     this.#onRetry = options.onRetry;
     this.#maxListPages = options.maxListPages ?? MAX_LIST_PAGES;
@@ -185,6 +211,10 @@ export class DropboxBackupStore implements BackupStore {
     const mode = options.overwrite ? { ".tag": "overwrite" as const } : { ".tag": "add" as const };
     const commit = (): files.CommitInfo => ({ path, mode, autorename: false, mute: true });
     const saved = await this.#savedSessionFor(folder, name, content, options.backupId, target);
+    // A sequential session saved by an earlier run goes on sequentially; anything else may go concurrent.
+    if (saved ? saved.concurrent !== undefined : this.#connections > 1) {
+      return this.#putConcurrent(folder, name, content, options, commit, saved);
+    }
     const hasher = saved ? DropboxContentHasher.resume(saved.blockHashes) : new DropboxContentHasher();
     const reader = new ChunkReader(content.stream, (bytes) => hasher.update(bytes), `the content for ${target}`);
     const progress = options.onProgress ?? (() => undefined);
@@ -264,6 +294,165 @@ export class DropboxBackupStore implements BackupStore {
       if (tracker && !signal?.aborted && !(SyncError.is(error) && KEEP_SESSION_KINDS.has(error.kind))) await tracker.done().catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * A concurrent upload session: up to #connections chunks in flight at explicit offsets, each in a
+   * buffer of its own, acknowledged in any order; the content hash still runs over the stream in
+   * order as chunks are read. The closing chunk goes alone once all others are acknowledged (nothing
+   * may arrive after close), and finish carries no data. After every acknowledgement the saved state
+   * names the chunks Dropbox holds, so a later run sends only the others.
+   */
+  async #putConcurrent(
+    folder: string, name: string, content: BackupDownload, options: PutOptions, commit: () => files.CommitInfo,
+    saved: UploadSessionRecord | undefined,
+  ): Promise<StoredFile> {
+    const target = `file "${filePath(folder, name)}"`;
+    const signal = options.signal;
+    const chunkBytes = saved?.concurrent?.chunkBytes ?? this.#chunkBytes;
+    const hasher = saved ? DropboxContentHasher.resume(saved.blockHashes) : new DropboxContentHasher();
+    const reader = new ChunkReader(content.stream, (bytes) => hasher.update(bytes), `the content for ${target}`);
+    const progress = options.onProgress ?? (() => undefined);
+    const gate = new RateLimitGate(this.#retry.sleep ?? abortableSleep);
+    const startOffset = saved?.bytesCommitted ?? 0;
+    const acknowledged = new Set(saved?.concurrent?.chunksAhead ?? []);
+    let prefix = startOffset;
+    let bytesDone = startOffset + acknowledged.size * chunkBytes;
+    let sessionId = saved?.sessionId ?? "";
+    const tracker = options.backupId && this.#sessions
+      ? new SessionTracker(this.#sessions, hasher, saved ?? {
+        backupId: options.backupId, sessionId: "", folder, name, bytesCommitted: 0, blockHashes: [], startedAt: new Date(this.#wallClock()).toISOString(),
+      })
+      : undefined;
+
+    const free: Uint8Array[] = [];
+    let allocated = 0;
+    const inFlight = new Set<Promise<void>>();
+    let failure: { error: unknown } | undefined;
+    const takeBuffer = async (): Promise<Uint8Array> => {
+      while (free.length === 0 && allocated >= this.#connections) await Promise.race(inFlight);
+      if (free.length > 0) return free.pop()!;
+      allocated += 1;
+      return new Uint8Array(chunkBytes);
+    };
+    const settle = async () => {
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+    };
+    const send = (at: number, bytes: Uint8Array, buffer: Uint8Array) => {
+      const lane: Promise<void> = this.#appendAt(sessionId, at, bytes, false, target, signal, gate)
+        .then(async () => {
+          acknowledged.add(at);
+          while (acknowledged.delete(prefix)) prefix += chunkBytes;
+          bytesDone += bytes.length;
+          progress(bytesDone);
+          await tracker?.committedChunks(sessionId, prefix, [...acknowledged], chunkBytes);
+        })
+        .catch((error: unknown) => {
+          failure ??= { error };
+        })
+        .finally(() => {
+          inFlight.delete(lane);
+          free.push(buffer);
+        });
+      inFlight.add(lane);
+    };
+
+    try {
+      let buffer = await takeBuffer();
+      let chunk = await reader.fill(buffer);
+      let metadata: FileMetadataLike;
+      let expectedHash: string;
+      if (chunk.last && !saved) {
+        expectedHash = hasher.digest();
+        metadata = await this.#uploadWhole(chunk.bytes, commit, expectedHash, target, signal);
+        progress(chunk.bytes.length);
+      } else {
+        if (!saved) sessionId = await this.#startConcurrentSession(target, signal, gate);
+        let offset = startOffset;
+        let sentThisRun = false;
+        for (;;) {
+          if (failure) break;
+          if (sentThisRun && options.shouldPause?.()) {
+            await settle();
+            if (failure) break;
+            throw paused(target, prefix, content, tracker !== undefined);
+          }
+          if (chunk.last) break;
+          if (acknowledged.has(offset)) {
+            free.push(buffer);
+          } else {
+            send(offset, chunk.bytes, buffer);
+            sentThisRun = true;
+          }
+          offset += chunk.bytes.length;
+          buffer = await takeBuffer();
+          chunk = await reader.fill(buffer);
+        }
+        await settle();
+        if (failure) throw failure.error;
+        expectedHash = hasher.digest();
+        await this.#appendAt(sessionId, offset, chunk.bytes, true, target, signal, gate);
+        offset += chunk.bytes.length;
+        progress(offset);
+        metadata = await this.#finishConcurrent(sessionId, offset, commit, expectedHash, target, signal, gate);
+      }
+      await tracker?.done();
+      await this.#verify(metadata, startOffset + reader.bytesRead, expectedHash, folder, name, target, signal);
+      return { name: lastComponent(metadata), size: metadata.size, contentHash: expectedHash };
+    } catch (error) {
+      reader.cancel();
+      // Lanes still sending finish first, so every chunk Dropbox acknowledged is in the saved state.
+      await settle();
+      if (tracker && !signal?.aborted && !(SyncError.is(error) && KEEP_SESSION_KINDS.has(error.kind))) await tracker.done().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async #startConcurrentSession(target: string, signal: AbortSignal | undefined, gate: RateLimitGate): Promise<string> {
+    // Concurrent sessions take no data on start; a lost answer just leaves an unused session to expire.
+    const answer = await this.#call(
+      "upload_session/start", target,
+      (sdk) => sdk.filesUploadSessionStart({ close: false, session_type: { ".tag": "concurrent" }, contents: EMPTY }),
+      signal, gate,
+    );
+    return answer.result.session_id;
+  }
+
+  /** One chunk of a concurrent session at its own offset; resending it after a lost answer replaces it. */
+  async #appendAt(
+    sessionId: string, offset: number, bytes: Uint8Array, close: boolean, target: string, signal: AbortSignal | undefined, gate: RateLimitGate,
+  ): Promise<void> {
+    let mayHaveClosed = false;
+    await this.#call("upload_session/append_v2", target, async (sdk) => {
+      try {
+        await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset }, close, contents: bytes });
+      } catch (error) {
+        // Only this upload closes its session: "closed" after a lost closing answer means it took effect.
+        if (mayHaveClosed && isDropboxFailure(error) && error.status === 409 && errorTags(error.error).includes("closed")) return;
+        mayHaveClosed = close && (mayHaveClosed || mayHaveBeenApplied(error));
+        throw error;
+      }
+    }, signal, gate);
+  }
+
+  async #finishConcurrent(
+    sessionId: string, total: number, commit: () => files.CommitInfo, expectedHash: string, target: string,
+    signal: AbortSignal | undefined, gate: RateLimitGate,
+  ): Promise<FileMetadataLike> {
+    let answerLost = false;
+    return this.#call("upload_session/finish", target, async (sdk) => {
+      try {
+        return (await sdk.filesUploadSessionFinish({ cursor: { session_id: sessionId, offset: total }, commit: commit(), contents: EMPTY })).result;
+      } catch (error) {
+        // The lost answer may have been the commit itself: the session is gone, the file there.
+        if (answerLost) {
+          const stored = await this.#storedIfItMatches(sdk, commit, expectedHash, total, error);
+          if (stored) return stored;
+        }
+        answerLost = answerLost || mayHaveBeenApplied(error);
+        throw error;
+      }
+    }, signal, gate);
   }
 
   /**
@@ -478,17 +667,25 @@ export class DropboxBackupStore implements BackupStore {
   }
 
   /** Every Dropbox request goes through here: fresh args per attempt, one classifier, mapped errors. */
-  readonly #call: Call = async (operation, target, run, signal) => {
+  readonly #call: Call = async (operation, target, run, signal, gate) => {
     let refreshed: string | undefined;
     let token = "";
     try {
       return await retry(async () => {
+        await gate?.passed();
         token = refreshed ?? (await this.#tokens.accessToken(signal));
         refreshed = undefined;
         return run(this.#sdk(token, signal));
       }, {
         ...this.#retry,
-        classify: classifyDropboxFailure,
+        classify: gate
+          ? (error) => {
+            const decision = classifyDropboxFailure(error);
+            // A 429 holds every lane of the file, not only the one that met it.
+            if (decision.action === "retry-after" && decision.delayMs > 0) gate.hold(decision.delayMs, signal);
+            return decision;
+          }
+          : classifyDropboxFailure,
         ...(signal ? { signal } : {}),
         refresh: async (error) => {
           const reason = isDropboxFailure(error) ? errorTags(error.error).join("/") || `HTTP ${error.status}` : "rejected";
