@@ -253,6 +253,8 @@ export class FakeDropbox {
   private readonly entries = new Map<string, Entry>();
   private readonly deleted = new Map<string, { name: string; pathDisplay: string }>();
   private readonly sessions = new Map<string, Session>();
+  /** delete_batch jobs: their entries' results, and how many checks still answer in_progress. */
+  private readonly deleteJobs = new Map<string, { entries: Record<string, unknown>[]; checksInProgress: number }>();
   private readonly cursors = new Map<string, Cursor>();
   private readonly faults = new Map<string, Fault[]>();
   private readonly accessTokens = new Map<string, AccessTokenRecord>();
@@ -278,6 +280,8 @@ export class FakeDropbox {
       "files/list_folder/continue": { style: "rpc", run: (c) => this.listFolderContinue(c) },
       "files/get_metadata": { style: "rpc", run: (c) => this.getMetadata(c) },
       "files/delete_v2": { style: "rpc", run: (c) => this.deleteV2(c) },
+      "files/delete_batch": { style: "rpc", run: (c) => this.deleteBatch(c) },
+      "files/delete_batch/check": { style: "rpc", run: (c) => this.deleteBatchCheck(c) },
       "files/create_folder_v2": { style: "rpc", run: (c) => this.createFolderV2(c) },
       "files/upload": { style: "upload", run: (c) => this.upload(c) },
       "files/upload_session/start": { style: "upload", run: (c) => this.sessionStart(c) },
@@ -650,12 +654,18 @@ export class FakeDropbox {
     const where = "request body";
     const path = stringField(route, where, args, "path");
     this.checkPathPattern(route, where, path);
+    const result = this.deletePath(path, args.parent_rev);
+    if ("error" in result) throw new Answer(jsonResponse(409, errorBody(result.error)));
+    return jsonResponse(200, { metadata: result.metadata });
+  }
+
+  /** Deletes a file or folder (with everything under it); DeleteError on failure. */
+  private deletePath(path: string, parentRev: unknown): { metadata: Record<string, unknown> } | { error: Record<string, unknown> } {
     const lower = this.lookupLower(path);
     const entry = lower === undefined ? undefined : this.entries.get(lower);
-    if (lower === undefined || !entry) throw new Answer(jsonResponse(409, pathLookupNotFoundBody()));
-    const parentRev = args.parent_rev;
+    if (lower === undefined || !entry) return { error: { ".tag": "path_lookup", path_lookup: { ".tag": "not_found" } } };
     if (typeof parentRev === "string" && entry.kind === "file" && entry.rev !== parentRev) {
-      throw new Answer(jsonResponse(409, errorBody({ ".tag": "path_write", path_write: conflictError("file") })));
+      return { error: { ".tag": "path_write", path_write: conflictError("file") } };
     }
     const metadata = this.metadataOf(entry);
     for (const key of [...this.entries.keys()]) {
@@ -665,7 +675,39 @@ export class FakeDropbox {
         this.entries.delete(key);
       }
     }
-    return jsonResponse(200, { metadata });
+    return { metadata };
+  }
+
+  /**
+   * files/delete_batch: at most 1000 DeleteArg entries; always answered with an async job id here
+   * (Dropbox may also answer `complete` at once), whose first check says in_progress.
+   */
+  private async deleteBatch({ route, args }: RouteContext): Promise<Response> {
+    const where = "request body";
+    const entries = args.entries;
+    if (!Array.isArray(entries)) throw badInput(route, `${where}: missing required field 'entries'`);
+    if (entries.length > 1000) throw badInput(route, `${where}: entries: list has more than 1000 items`);
+    const results = entries.map((entry, index) => {
+      if (!isRecord(entry)) throw badInput(route, `${where}: entries: item ${index}: expected object`);
+      const path = stringField(route, `${where}: entries: item ${index}`, entry, "path");
+      this.checkPathPattern(route, `${where}: entries: item ${index}`, path);
+      const result = this.deletePath(path, entry.parent_rev);
+      return "error" in result ? { ".tag": "failure", failure: result.error } : { ".tag": "success", metadata: result.metadata };
+    });
+    const id = `dbjid:${randomToken(40)}`;
+    this.deleteJobs.set(id, { entries: results, checksInProgress: 1 });
+    return jsonResponse(200, { ".tag": "async_job_id", async_job_id: id });
+  }
+
+  private async deleteBatchCheck({ route, args }: RouteContext): Promise<Response> {
+    const id = stringField(route, "request body", args, "async_job_id");
+    const job = this.deleteJobs.get(id);
+    if (!job) throw new Answer(jsonResponse(409, errorBody({ ".tag": "invalid_async_job_id" })));
+    if (job.checksInProgress > 0) {
+      job.checksInProgress -= 1;
+      return jsonResponse(200, { ".tag": "in_progress" });
+    }
+    return jsonResponse(200, { ".tag": "complete", entries: job.entries });
   }
 
   private async createFolderV2({ route, args }: RouteContext): Promise<Response> {
