@@ -389,9 +389,15 @@ export class DropboxBackupStore implements BackupStore {
     const settle = async () => {
       while (inFlight.size > 0) await Promise.all([...inFlight]);
     };
-    const send = (at: number, bytes: Uint8Array, buffer: Uint8Array) => {
+    /** `persist: false` for the last chunk's whole blocks: a short chunk must not move the saved chunk layout. */
+    const send = (at: number, bytes: Uint8Array, buffer: Uint8Array, persist = true) => {
       const lane: Promise<void> = this.#appendAt(sessionId, at, bytes, false, target, signal, gate)
         .then(async () => {
+          if (!persist) {
+            bytesDone += bytes.length;
+            progress(bytesDone);
+            return;
+          }
           acknowledged.add(at);
           while (acknowledged.delete(prefix)) prefix += chunkBytes;
           bytesDone += bytes.length;
@@ -439,11 +445,16 @@ export class DropboxBackupStore implements BackupStore {
           buffer = await takeBuffer();
           chunk = await reader.fill(buffer);
         }
+        // The last chunk's whole 4 MiB blocks go alongside the others; only the rest (under 4 MiB,
+        // perhaps nothing) closes the session, alone, since nothing may arrive after close.
+        const blocks = chunk.bytes.length - (chunk.bytes.length % DROPBOX_CHUNK_MULTIPLE);
+        if (blocks > 0 && !failure) send(offset, chunk.bytes.subarray(0, blocks), buffer, false);
+        offset += blocks;
         await settle();
         if (failure) throw failure.error;
         expectedHash = hasher.digest();
-        await this.#appendAt(sessionId, offset, chunk.bytes, true, target, signal, gate);
-        offset += chunk.bytes.length;
+        await this.#appendAt(sessionId, offset, chunk.bytes.subarray(blocks), true, target, signal, gate);
+        offset += chunk.bytes.length - blocks;
         progress(offset);
         metadata = await this.#finishConcurrent(sessionId, offset, commit, expectedHash, target, signal, gate);
       }

@@ -156,6 +156,23 @@ describe("DropboxBackupStore: concurrent upload sessions", () => {
     assert.equal(await h.sessions.get("b1"), undefined, "a finished upload forgets its session");
   });
 
+  test("the last chunk's whole 4 MiB blocks go alongside the others; only the rest closes the session", async () => {
+    const h = harness({ connections: 3 });
+    const bytes = patternBytes(5 * CHUNK + CHUNK / 2);
+    const sizeExact = patternBytes(4 * CHUNK, 2);
+    await h.put(bytes);
+    assertStored(h, bytes);
+    const closing = appends(h).filter((r) => r.close);
+    assert.deepEqual(closing.map((r) => [r.offset, r.bytes]), [[5 * CHUNK, CHUNK / 2]]);
+
+    const exact = harness({ connections: 3 });
+    await exact.put(sizeExact);
+    assertStored(exact, sizeExact);
+    const sent = appends(exact);
+    assert.deepEqual(sent.filter((r) => r.close).map((r) => [r.offset, r.bytes]), [[4 * CHUNK, 0]], "a size of whole blocks closes with an empty append");
+    assert.equal(sent.filter((r) => !r.close && r.bytes === CHUNK).length, 4);
+  });
+
   test("connections: 1 keeps the sequential session (start carries the first chunk)", async () => {
     const h = harness({ connections: 1 });
     const bytes = patternBytes(2 * CHUNK + 3);
