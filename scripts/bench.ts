@@ -65,6 +65,8 @@ const WAN_SHAPE: LinkShape = {
 let cli = resolve("dist/cli.mjs");
 let childNodeOptions = "";
 let chunkBytes = DEFAULT_DROPBOX_CHUNK_BYTES;
+/** DROPBOX_CONNECTIONS for the loopback table (`--connections`); undefined: the default. */
+let loopbackConnections: number | undefined;
 
 /** Preloaded into every measured child: its own peak RSS from the kernel, written at exit. */
 const RSS_HOOK = `import { writeFileSync } from "node:fs";
@@ -308,12 +310,14 @@ async function main(): Promise<number> {
       "chunk-mib": { type: "string", default: String(DEFAULT_DROPBOX_CHUNK_BYTES / MiB) },
       only: { type: "string", default: "loopback,wan,noop,scale" },
       cli: { type: "string", default: "dist/cli.mjs" },
+      connections: { type: "string" },
       "wan-sizes": { type: "string", default: "256,1024" },
       "scale-counts": { type: "string", default: "5000,20000" },
       "scale-deletions": { type: "string", default: "9000" },
     },
   });
   cli = resolve(values.cli);
+  loopbackConnections = values.connections === undefined ? undefined : Number(values.connections);
   const sections = new Set(values.only.split(",").map((x) => x.trim()));
   for (const section of sections) {
     if (!["loopback", "wan", "noop", "scale"].includes(section)) throw new Error(`--only ${values.only}: unknown section "${section}" (loopback, wan, noop, scale)`);
@@ -362,7 +366,7 @@ async function loopbackSection(workDir: string, sizes: number[], repeat: number)
       const reals: Measurement[] = [];
       for (let i = 0; i < repeat; i++) {
         raws.push(await measureRaw(workDir, bytes, contentHash));
-        reals.push(await measureReal(workDir, bytes, contentHash));
+        reals.push(await measureReal(workDir, bytes, contentHash, loopbackConnections === undefined ? {} : { connections: loopbackConnections }));
       }
       rows.push({ mib, raw: combine(raws), real: combine(reals) });
     }
