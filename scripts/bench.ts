@@ -13,6 +13,12 @@
  * ru_maxrss, read by a tiny preloaded exit hook) is the uploader's alone. Every measurement gets
  * fresh fakes: one backup in UNMS, an empty Dropbox. Exits 1 when a target is missed.
  * Results and the machine they were measured on: BENCHMARKS.md.
+ *
+ * Three more sections (issue 14), each with its targets; `--only loopback,wan,noop,scale` picks some:
+ * - wan: the same CLI against a Dropbox fake behind a shaped loopback (WAN_MODEL): one connection
+ *   (DROPBOX_CONNECTIONS=1), the default, and the aggregate cap, for --wan-sizes (256,1024 MiB).
+ * - noop: `node -e 0`, `node dist/cli.mjs --version` and a sync that finds all 30 backups stored.
+ * - scale: `sync --dry-run` with --scale-counts backups listed (5000,20000), and 9,000 deletions.
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -20,18 +26,47 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { DEFAULT_DROPBOX_CHUNK_BYTES } from "../src/adapters/dropbox/dropbox-backup-store.ts";
+import { DEFAULT_DROPBOX_CHUNK_BYTES, DEFAULT_DROPBOX_CONNECTIONS } from "../src/adapters/dropbox/dropbox-backup-store.ts";
+import { backupFileName } from "../src/domain/backup.ts";
 import { FakeDropbox } from "../test/fakes/dropbox.ts";
-import { startLoopbackServer } from "../test/fakes/loopback.ts";
+import { startLoopbackServer, type LinkShape } from "../test/fakes/loopback.ts";
 import { FakeUnms } from "../test/fakes/unms.ts";
 
 const MiB = 1024 * 1024;
 const TARGET_RATIO = 0.8;
 const TARGET_PEAK_RSS_MIB = 160;
 const TARGET_RSS_GROWTH_MIB = 16;
-const cli = resolve("dist/cli.mjs");
+/** issue 14: the default connections reach this share of the aggregate cap over the WAN model. */
+const TARGET_WAN_SHARE = 0.8;
+/** issue 14: a no-op sync costs at most this much more wall time than `node -e 0`, and this much RSS. */
+const TARGET_NOOP_EXTRA_MS = 350;
+const TARGET_NOOP_RSS_MIB = 70;
+const NOOP_BACKUPS = 30;
+const NOOP_RUNS = 5;
+
+/**
+ * The WAN model (issue 14's example): 60 ms each way, 150 ms of server work per upload request
+ * (start, append_v2, finish, upload), 8 MiB/s per TCP connection, 32 MiB/s over all connections.
+ */
+const WAN_MODEL = {
+  latencyMs: 60,
+  uploadWorkMs: 150,
+  connectionMiBps: 8,
+  aggregateMiBps: 32,
+};
+const WAN_MORE_CONNECTIONS = 8;
+const WAN_SHAPE: LinkShape = {
+  latencyMs: WAN_MODEL.latencyMs,
+  workMs: (path) => (/\/2\/files\/upload(_session\/(start|append_v2|finish))?$/.test(path) ? WAN_MODEL.uploadWorkMs : 0),
+  connectionBytesPerSecond: WAN_MODEL.connectionMiBps * MiB,
+  aggregateBytesPerSecond: WAN_MODEL.aggregateMiBps * MiB,
+};
+/** The CLI measured; `--cli <path>` measures another build (e.g. an older commit's, for before/after). */
+let cli = resolve("dist/cli.mjs");
 let childNodeOptions = "";
 let chunkBytes = DEFAULT_DROPBOX_CHUNK_BYTES;
+/** DROPBOX_CONNECTIONS for the loopback table (`--connections`); undefined: the default. */
+let loopbackConnections: number | undefined;
 
 /** Preloaded into every measured child: its own peak RSS from the kernel, written at exit. */
 const RSS_HOOK = `import { writeFileSync } from "node:fs";
@@ -138,12 +173,14 @@ interface Fakes {
 }
 
 /** Fresh fakes with one backup of `bytes`; Dropbox keeps only sizes and hashes, so its memory stays flat. */
-async function startFakes(bytes: number): Promise<Fakes> {
+async function startFakes(bytes: number, shape?: LinkShape): Promise<Fakes> {
   const unms = new FakeUnms({ apiToken: `bench-unms-${Math.random().toString(36).slice(2)}` });
   const dropbox = new FakeDropbox({ appKey: "benchappkey", keepBytesLimit: 0 });
-  const backup = unms.addBackup({ id: "7f3c2a10-0000-4000-8000-00000000be9c", createdAt: new Date().toISOString(), size: bytes });
+  const backup = bytes > 0
+    ? unms.addBackup({ id: "7f3c2a10-0000-4000-8000-00000000be9c", createdAt: new Date().toISOString(), size: bytes })
+    : { id: "" };
   const unmsServer = await startLoopbackServer(unms.handlers);
-  const dropboxServer = await startLoopbackServer(dropbox.handlers);
+  const dropboxServer = await startLoopbackServer(dropbox.handlers, shape ? { shape } : {});
   return {
     unms,
     dropbox,
@@ -195,20 +232,30 @@ async function measureRaw(workDir: string, bytes: number, expectedHash: string):
   }
 }
 
-async function measureReal(workDir: string, bytes: number, expectedHash: string): Promise<Measurement> {
-  const fakes = await startFakes(bytes);
+/** The CLI's environment against `fakes`, with its own state folder. */
+function cliEnv(fakes: Fakes, stateDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    UNMS_URL: fakes.unmsUrl,
+    UNMS_API_TOKEN: fakes.unms.apiToken,
+    DROPBOX_APP_KEY: fakes.dropbox.appKey,
+    DROPBOX_APP_SECRET: fakes.dropbox.appSecret,
+    DROPBOX_REFRESH_TOKEN: fakes.dropbox.issueRefreshToken(),
+    DROPBOX_BASE_URL: fakes.dropboxUrl,
+    STATE_DIR: stateDir,
+    ...extra,
+  };
+}
+
+async function measureReal(
+  workDir: string, bytes: number, expectedHash: string, options: { shape?: LinkShape; connections?: number } = {},
+): Promise<Measurement> {
+  const fakes = await startFakes(bytes, options.shape);
   const stateDir = await mkdtemp(join(workDir, "state-"));
   try {
-    const outcome = await runChild(workDir, [cli, "sync", "--json"], {
-      UNMS_URL: fakes.unmsUrl,
-      UNMS_API_TOKEN: fakes.unms.apiToken,
-      DROPBOX_APP_KEY: fakes.dropbox.appKey,
-      DROPBOX_APP_SECRET: fakes.dropbox.appSecret,
-      DROPBOX_REFRESH_TOKEN: fakes.dropbox.issueRefreshToken(),
-      DROPBOX_BASE_URL: fakes.dropboxUrl,
-      STATE_DIR: stateDir,
+    const outcome = await runChild(workDir, [cli, "sync", "--json"], cliEnv(fakes, stateDir, {
       ...(chunkBytes === DEFAULT_DROPBOX_CHUNK_BYTES ? {} : { DROPBOX_CHUNK_MIB: String(chunkBytes / MiB) }),
-    });
+      ...(options.connections === undefined ? {} : { DROPBOX_CONNECTIONS: String(options.connections) }),
+    }));
     const summaryLine = outcome.stdout.split("\n").find((l) => l.startsWith("{"));
     const summary = summaryLine ? (JSON.parse(summaryLine) as { uploads?: { bytes: number; durationMs: number }[] }) : undefined;
     const upload = summary?.uploads?.[0];
@@ -261,8 +308,20 @@ async function main(): Promise<number> {
       repeat: { type: "string", default: "1" },
       "node-options": { type: "string", default: "" },
       "chunk-mib": { type: "string", default: String(DEFAULT_DROPBOX_CHUNK_BYTES / MiB) },
+      only: { type: "string", default: "loopback,wan,noop,scale" },
+      cli: { type: "string", default: "dist/cli.mjs" },
+      connections: { type: "string" },
+      "wan-sizes": { type: "string", default: "256,1024" },
+      "scale-counts": { type: "string", default: "5000,20000" },
+      "scale-deletions": { type: "string", default: "9000" },
     },
   });
+  cli = resolve(values.cli);
+  loopbackConnections = values.connections === undefined ? undefined : Number(values.connections);
+  const sections = new Set(values.only.split(",").map((x) => x.trim()));
+  for (const section of sections) {
+    if (!["loopback", "wan", "noop", "scale"].includes(section)) throw new Error(`--only ${values.only}: unknown section "${section}" (loopback, wan, noop, scale)`);
+  }
   childNodeOptions = values["node-options"];
   chunkBytes = Number(values["chunk-mib"]) * MiB;
   if (!Number.isInteger(chunkBytes) || chunkBytes <= 0 || chunkBytes % (4 * MiB) !== 0) {
@@ -281,6 +340,22 @@ async function main(): Promise<number> {
         `best of ${repeat}; Node ${process.version}, ${process.platform}/${process.arch}` +
         (childNodeOptions ? `; NODE_OPTIONS=${childNodeOptions}` : ""),
     );
+    const results: number[] = [];
+    if (sections.has("loopback")) results.push(await loopbackSection(workDir, sizes, repeat));
+    if (sections.has("wan")) results.push(await wanSection(workDir, parseSizes(values["wan-sizes"])));
+    if (sections.has("noop")) results.push(await noopSection(workDir));
+    if (sections.has("scale")) results.push(await scaleSection(workDir, parseSizes(values["scale-counts"]), Number(values["scale-deletions"])));
+    const failed = results.reduce((a, b) => a + b, 0);
+    console.log(failed === 0 ? "\nAll targets met." : `\n${failed} target(s) missed.`);
+    return failed === 0 ? 0 : 1;
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** Issue 4's table: the real path against the raw baseline over plain loopback. Returns the targets missed. */
+async function loopbackSection(workDir: string, sizes: number[], repeat: number): Promise<number> {
+  {
     const rows: { mib: number; raw: Measurement; real: Measurement }[] = [];
     for (const mib of sizes) {
       const bytes = mib * MiB;
@@ -291,13 +366,11 @@ async function main(): Promise<number> {
       const reals: Measurement[] = [];
       for (let i = 0; i < repeat; i++) {
         raws.push(await measureRaw(workDir, bytes, contentHash));
-        reals.push(await measureReal(workDir, bytes, contentHash));
+        reals.push(await measureReal(workDir, bytes, contentHash, loopbackConnections === undefined ? {} : { connections: loopbackConnections }));
       }
       rows.push({ mib, raw: combine(raws), real: combine(reals) });
     }
     return report(rows);
-  } finally {
-    await rm(workDir, { recursive: true, force: true });
   }
 }
 
@@ -337,11 +410,186 @@ function report(rows: { mib: number; raw: Measurement; real: Measurement }[]): n
       text: `peak RSS growth ${sizeLabel(first.mib)} -> ${sizeLabel(last.mib)}: ${growth.toFixed(0)} MiB <= ${TARGET_RSS_GROWTH_MIB} MiB`,
     });
   }
+  return printChecks(checks);
+}
+
+function printChecks(checks: { ok: boolean; text: string }[]): number {
   console.log("");
   for (const check of checks) console.log(`${check.ok ? "PASS" : "FAIL"}  ${check.text}`);
-  const failed = checks.filter((c) => !c.ok).length;
-  console.log(failed === 0 ? "\nAll targets met." : `\n${failed} target(s) missed.`);
-  return failed === 0 ? 0 : 1;
+  return checks.filter((c) => !c.ok).length;
+}
+
+function printTable(header: string[], lines: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const format = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ");
+  console.log(format(header));
+  console.log(widths.map((w) => "-".repeat(w)).join("-|-"));
+  for (const line of lines) console.log(format(line));
+}
+
+/** Issue 14 section 2: sequential vs the default connections over the WAN model, against its aggregate cap. */
+async function wanSection(workDir: string, sizes: number[]): Promise<number> {
+  const m = WAN_MODEL;
+  console.log(
+    `\nWAN model (loopback shaped): ${m.latencyMs} ms each way, ${m.uploadWorkMs} ms server work per upload request, ` +
+      `${m.connectionMiBps} MiB/s per connection, ${m.aggregateMiBps} MiB/s aggregate; chunk ${chunkBytes / MiB} MiB`,
+  );
+  const checks: { ok: boolean; text: string }[] = [];
+  const lines: string[][] = [];
+  for (const mib of sizes) {
+    const bytes = mib * MiB;
+    const hashSource = new FakeUnms({ apiToken: "hash-only" });
+    const { id } = hashSource.addBackup({ id: "7f3c2a10-0000-4000-8000-00000000be9c", size: bytes });
+    const contentHash = hashSource.expectedContentHash(id);
+    const sequential = await measureReal(workDir, bytes, contentHash, { shape: WAN_SHAPE, connections: 1 });
+    const concurrent = await measureReal(workDir, bytes, contentHash, { shape: WAN_SHAPE });
+    // For comparison only (no target): as many connections as the per-connection cap needs to fill the link twice over.
+    const more = await measureReal(workDir, bytes, contentHash, { shape: WAN_SHAPE, connections: WAN_MORE_CONNECTIONS });
+    const share = rateOf(concurrent) / m.aggregateMiBps;
+    lines.push([
+      sizeLabel(mib),
+      rateOf(sequential).toFixed(1), (rateOf(sequential) / m.aggregateMiBps).toFixed(2), sequential.peakRssMiB.toFixed(0),
+      rateOf(concurrent).toFixed(1), share.toFixed(2), concurrent.peakRssMiB.toFixed(0),
+      rateOf(more).toFixed(1), (rateOf(more) / m.aggregateMiBps).toFixed(2),
+      String(m.aggregateMiBps),
+      `${(sequential.durationMs / 1000).toFixed(0)} / ${(concurrent.durationMs / 1000).toFixed(0)}`,
+      sequential.hashOk && concurrent.hashOk && more.hashOk ? "match" : "MISMATCH",
+    ]);
+    checks.push({ ok: share >= TARGET_WAN_SHARE, text: `${sizeLabel(mib)} over WAN: ${DEFAULT_DROPBOX_CONNECTIONS} connections reach ${share.toFixed(2)}x the aggregate cap >= ${TARGET_WAN_SHARE}` });
+    checks.push({ ok: concurrent.peakRssMiB <= TARGET_PEAK_RSS_MIB, text: `${sizeLabel(mib)} over WAN: peak RSS ${concurrent.peakRssMiB.toFixed(0)} MiB <= ${TARGET_PEAK_RSS_MIB} MiB at the default settings` });
+    checks.push({ ok: sequential.hashOk && concurrent.hashOk && more.hashOk, text: `${sizeLabel(mib)} over WAN: content_hash in the fake Dropbox equals the backup's` });
+  }
+  printTable(
+    ["size", "1 conn MiB/s", "x cap", "1 conn RSS MiB", `${DEFAULT_DROPBOX_CONNECTIONS} conn MiB/s`, "x cap", `${DEFAULT_DROPBOX_CONNECTIONS} conn RSS MiB`, `${WAN_MORE_CONNECTIONS} conn MiB/s`, "x cap", "cap MiB/s", "upload s (1 / default)", "content_hash"],
+    lines,
+  );
+  return printChecks(checks);
+}
+
+/** Median of some numbers (the runs of one command). */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Issue 14 section 3: the nightly run that finds nothing to do, next to bare Node. */
+async function noopSection(workDir: string): Promise<number> {
+  console.log(`\nNo-op run: median of ${NOOP_RUNS} runs each; the sync finds all ${NOOP_BACKUPS} backups stored (fresh fakes per run)`);
+  const runs = { bare: [] as ChildOutcome[], version: [] as ChildOutcome[], sync: [] as ChildOutcome[] };
+  for (let i = 0; i < NOOP_RUNS; i++) {
+    runs.bare.push(await runChild(workDir, ["-e", "0"], {}));
+    runs.version.push(await runChild(workDir, [cli, "--version"], {}));
+    runs.sync.push(await noopSync(workDir));
+  }
+  for (const [what, outcomes] of Object.entries(runs)) {
+    const bad = outcomes.find((o) => o.code !== 0);
+    if (bad) throw new Error(`no-op bench: ${what} exited with ${bad.code}: ${bad.stderr.trim() || bad.stdout.trim()}`);
+  }
+  const row = (label: string, outcomes: ChildOutcome[]) => [
+    label, (median(outcomes.map((o) => o.wallMs)) / 1000).toFixed(3), median(outcomes.map((o) => o.peakRssMiB)).toFixed(0),
+    Math.max(...outcomes.map((o) => o.peakRssMiB)).toFixed(0),
+  ];
+  printTable(["command", "wall s", "peak RSS MiB", "max of runs"], [
+    row("node -e 0", runs.bare),
+    row("node dist/cli.mjs --version", runs.version),
+    row(`no-op sync (${NOOP_BACKUPS} stored)`, runs.sync),
+  ]);
+  const extraMs = median(runs.sync.map((o) => o.wallMs)) - median(runs.bare.map((o) => o.wallMs));
+  const rss = median(runs.sync.map((o) => o.peakRssMiB));
+  return printChecks([
+    { ok: extraMs <= TARGET_NOOP_EXTRA_MS, text: `no-op sync: ${(extraMs / 1000).toFixed(3)} s over node -e 0 <= ${TARGET_NOOP_EXTRA_MS / 1000} s` },
+    { ok: rss <= TARGET_NOOP_RSS_MIB, text: `no-op sync: peak RSS ${rss.toFixed(0)} MiB <= ${TARGET_NOOP_RSS_MIB} MiB` },
+  ]);
+}
+
+/** One sync against fakes where Dropbox already holds every backup UNMS lists. */
+async function noopSync(workDir: string): Promise<ChildOutcome> {
+  const fakes = await startFakes(0);
+  const stateDir = await mkdtemp(join(workDir, "state-"));
+  try {
+    for (let i = 0; i < NOOP_BACKUPS; i++) {
+      const backup = fakes.unms.addBackup({ createdAt: new Date(Date.UTC(2024, 0, 1 + i, 3)).toISOString(), size: 2048 });
+      fakes.dropbox.putFile(`/${backupFileName(backup, "Europe/Prague")}`, new Uint8Array(2048));
+    }
+    const outcome = await runChild(workDir, [cli, "sync", "--json"], cliEnv(fakes, stateDir));
+    const summary = JSON.parse(outcome.stdout.split("\n").find((l) => l.startsWith("{")) ?? "{}") as { skipped?: string[]; uploads?: unknown[] };
+    if (outcome.code === 0 && (summary.skipped?.length !== NOOP_BACKUPS || summary.uploads?.length !== 0)) {
+      throw new Error(`no-op bench: the sync was not a no-op: ${outcome.stdout.slice(0, 500)}`);
+    }
+    return outcome;
+  } finally {
+    await fakes.close();
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+/** Issue 14 section 3, scale: dry runs over many listed backups, and many deletions in batches. */
+async function scaleSection(workDir: string, counts: number[], deletions: number): Promise<number> {
+  console.log(`\nScale: sync --dry-run --json with N backups listed by UNMS and none stored; then ${deletions} deletions`);
+  const rows: { count: number; outcome: ChildOutcome; listBytes: number }[] = [];
+  for (const count of counts) {
+    const fakes = await startFakes(0);
+    const stateDir = await mkdtemp(join(workDir, "state-"));
+    try {
+      for (let i = 0; i < count; i++) fakes.unms.addBackup({ createdAt: new Date(Date.UTC(2020, 0, 1) + i * 3_600_000).toISOString(), size: 1024 });
+      const listBytes = (await (await fetch(`${fakes.unmsUrl}/api/v2.1/nms/backups`, { headers: { "x-auth-token": fakes.unms.apiToken } })).arrayBuffer()).byteLength;
+      const outcome = await runChild(workDir, [cli, "sync", "--dry-run", "--json"], cliEnv(fakes, stateDir));
+      if (outcome.code !== 0) throw new Error(`scale bench: the dry run over ${count} backups exited with ${outcome.code}: ${outcome.stderr.slice(0, 500)}`);
+      rows.push({ count, outcome, listBytes });
+    } finally {
+      await fakes.close();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  }
+  printTable(["backups listed", "list MiB", "wall s", "peak RSS MiB"], rows.map((r) => [
+    String(r.count), (r.listBytes / MiB).toFixed(1), (r.outcome.wallMs / 1000).toFixed(2), r.outcome.peakRssMiB.toFixed(0),
+  ]));
+  const checks: { ok: boolean; text: string }[] = [];
+  if (rows.length > 1) {
+    const first = rows[0]!;
+    const last = rows[rows.length - 1]!;
+    const perBackupKiB = ((last.outcome.peakRssMiB - first.outcome.peakRssMiB) * 1024) / (last.count - first.count);
+    console.log(`Memory per listed backup: ${perBackupKiB.toFixed(2)} KiB (peak RSS ${first.count} -> ${last.count} backups)`);
+    checks.push({ ok: perBackupKiB <= SCALE_KIB_PER_BACKUP, text: `dry run: ${perBackupKiB.toFixed(2)} KiB of peak RSS per listed backup <= ${SCALE_KIB_PER_BACKUP} KiB` });
+  }
+  if (deletions > 0) {
+    const { requests, deleted, wallMs } = await measureDeletions(workDir, deletions);
+    console.log(`${deletions} deletions: ${deleted} deleted in ${(wallMs / 1000).toFixed(1)} s with ${requests.batch} delete_batch + ${requests.check} delete_batch/check + ${requests.single} delete_v2 requests`);
+    checks.push({ ok: deleted === deletions && requests.single === 0 && requests.batch === Math.ceil(deletions / 1000), text: `${deletions} deletions: ${requests.batch} delete_batch jobs, ${requests.single} single deletions` });
+  }
+  return printChecks(checks);
+}
+
+/** Peak RSS may grow at most this much per listed backup (a backup's record, its name, its plan entry). */
+const SCALE_KIB_PER_BACKUP = 4;
+
+/** UNMS lists 1,000 backups, Dropbox holds copies of those and of `deletions` more: the sync deletes those. */
+async function measureDeletions(workDir: string, deletions: number) {
+  const fakes = await startFakes(0);
+  const stateDir = await mkdtemp(join(workDir, "state-"));
+  try {
+    for (let i = 0; i < 1000 + deletions; i++) {
+      const backup = fakes.unms.addBackup({ createdAt: new Date(Date.UTC(2020, 0, 1) + i * 3_600_000).toISOString(), size: 16 });
+      fakes.dropbox.putFile(`/${backupFileName(backup, "Europe/Prague")}`, new Uint8Array(16));
+      if (i >= 1000) fakes.unms.removeBackup(backup.id);
+    }
+    const outcome = await runChild(workDir, [cli, "sync", "--json", "--allow-mass-delete"], cliEnv(fakes, stateDir, { MAX_DELETES: String(deletions) }));
+    const summary = JSON.parse(outcome.stdout.split("\n").find((l) => l.startsWith("{")) ?? "{}") as { deleted?: string[] };
+    if (outcome.code !== 0) throw new Error(`scale bench: the deleting sync exited with ${outcome.code}: ${outcome.stderr.slice(0, 500)} ${outcome.stdout.slice(0, 500)}`);
+    return {
+      wallMs: outcome.wallMs,
+      deleted: summary.deleted?.length ?? 0,
+      requests: {
+        batch: fakes.dropbox.requestCount("files/delete_batch"),
+        check: fakes.dropbox.requestCount("files/delete_batch/check"),
+        single: fakes.dropbox.requestCount("files/delete_v2"),
+      },
+    };
+  } finally {
+    await fakes.close();
+    await rm(stateDir, { recursive: true, force: true });
+  }
 }
 
 process.exitCode = await main();

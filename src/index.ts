@@ -442,6 +442,8 @@ function dropboxTokens(dropbox: DropboxCredentials | DropboxTokenSource, fetchIm
  * ```
  */
 export type { BackupSource, BackupStore, BackupDownload, ByteStream, PutOptions } from "./domain/ports.ts";
+/** What became of one file of the optional `BackupStore.removeMany` (a batch deletion). */
+export type { RemoveOutcome } from "./domain/ports.ts";
 
 /**
  * Events a Reporter hears, and the Reporter port itself.

@@ -119,6 +119,7 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
                 sessions,
                 retry: runDeadline,
                 ...(settings.chunkMiB ? { chunkBytes: settings.chunkMiB * MiB } : {}),
+                ...(settings.dropboxConnections ? { connections: settings.dropboxConnections } : {}),
                 onRetry: ({ operation, attempt, reason, delayMs }) =>
                   reporter.report({ type: "warning", message: `Dropbox ${operation}: ${reason}; retry ${attempt} in ${Math.round(delayMs)} ms` }),
               }),

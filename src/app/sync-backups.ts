@@ -68,6 +68,8 @@ const RESUME_MISMATCH_CODES = new Set(["unms.resume_short", "unms.bad_content_ra
 
 /** Failures after which every further call would fail the same way. */
 const RUN_ENDING_KINDS = new Set(["unauthorized", "authorization-required"]);
+/** More deletions than this go through the store's removeMany (one request per 1000 on Dropbox). */
+export const BATCH_DELETE_ABOVE = 3;
 
 export class SyncBackups {
   constructor(
@@ -197,8 +199,25 @@ export class SyncBackups {
       report.guarded.push(text);
       this.reporter.report({ type: "guarded", message: guard.message, advice: guard.advice });
     }
+    // Many deletions go in batches (Dropbox: delete_batch) when the store can; outcomes per file as below.
+    const batched = !dryRun && !runEnding && this.store.removeMany && plan.deletions.length > BATCH_DELETE_ABOVE
+      ? await this.#removeInBatches(folder, plan.deletions.map((d) => d.file.name), signal)
+      : undefined;
     for (const { file } of plan.deletions) {
       signal?.throwIfAborted();
+      const outcome = batched?.get(file.name);
+      if (outcome) {
+        if (outcome.error) {
+          const message = `Could not delete ${file.name}: ${describeError(outcome.error)}`;
+          report.failed.push({ name: file.name, error: message });
+          this.reporter.report({ type: "failed", name: file.name, message });
+          if (SyncError.is(outcome.error) && RUN_ENDING_KINDS.has(outcome.error.kind)) runEnding = outcome.error;
+        } else {
+          report.deleted.push(file.name);
+          this.reporter.report({ type: "deleted", name: file.name, dryRun });
+        }
+        continue;
+      }
       if (runEnding) {
         report.failed.push({ name: file.name, error: `Not deleted: ${runEnding.message}` });
         continue;
@@ -219,6 +238,18 @@ export class SyncBackups {
     if (!dryRun) await this.#writeLedger(backups, records, warn);
     report.durationMs = Math.round(this.clock.now() - started);
     return report;
+  }
+
+  /** removeMany's outcomes by name; a batch that failed as a whole counts as that failure for each file. */
+  async #removeInBatches(folder: string, names: string[], signal: AbortSignal | undefined): Promise<Map<string, { error?: Error }>> {
+    try {
+      const outcomes = await this.store.removeMany!(folder, names, signal);
+      return new Map(outcomes.map((o) => [o.name, o.error ? { error: o.error } : {}]));
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      const failure = error instanceof Error ? error : new Error(String(error));
+      return new Map(names.map((name) => [name, { error: failure }]));
+    }
   }
 
   /**

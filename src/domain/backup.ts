@@ -58,12 +58,35 @@ export function isBackupFileName(name: string): boolean {
  * True when `timeZone` is an IANA zone this runtime knows. Pure: Intl reads no clock or file.
  */
 export function isKnownTimeZone(timeZone: string): boolean {
+  return stampFormatter(timeZone) !== undefined;
+}
+
+/**
+ * One formatter per time zone, built on first use: building one costs far more than formatting
+ * (20,000 names took 4.6 s and ~250 MiB with two new formatters per name; BENCHMARKS.md, scale).
+ * A run meets one or two zones, so the cache stays tiny.
+ */
+const stampFormatters = new Map<string, Intl.DateTimeFormat | undefined>();
+
+function stampFormatter(timeZone: string): Intl.DateTimeFormat | undefined {
+  if (stampFormatters.has(timeZone)) return stampFormatters.get(timeZone);
+  let formatter: Intl.DateTimeFormat | undefined;
   try {
-    new Intl.DateTimeFormat("en-US", { timeZone });
-    return true;
+    formatter = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    });
   } catch {
-    return false;
+    formatter = undefined;
   }
+  // Unknown names are remembered too, but only a few: they come from settings or UNMS, not per file.
+  if (stampFormatters.size < 64) stampFormatters.set(timeZone, formatter);
+  return formatter;
 }
 
 /**
@@ -75,20 +98,12 @@ export function backupFileName(backup: Pick<UnmsBackup, "id" | "createdAt">, tim
   if (Number.isNaN(instant.getTime())) {
     throw new RangeError(`Backup ${backup.id} has an invalid createdAt "${backup.createdAt}": expected an ISO-8601 date`);
   }
-  return `${BACKUP_FILE_PREFIX}${formatStamp(instant, isKnownTimeZone(timeZone) ? timeZone : "UTC")}_${backup.id}${BACKUP_FILE_EXTENSION}`;
+  return `${BACKUP_FILE_PREFIX}${formatStamp(instant, timeZone)}_${backup.id}${BACKUP_FILE_EXTENSION}`;
 }
 
 /** `YYYYMMDD-HHmm` of an instant in a time zone. */
 function formatStamp(instant: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat("en-US", {
-    timeZone,
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-  }).formatToParts(instant);
+  const parts = (stampFormatter(timeZone) ?? stampFormatter("UTC")!).formatToParts(instant);
   const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? "00";
   // Eight or more digits for the date: a five-digit year stays matchable by BACKUP_FILE_PATTERN.
   return `${part("year").padStart(4, "0")}${part("month")}${part("day")}-${part("hour")}${part("minute")}`;

@@ -47,6 +47,13 @@ export interface PutOptions {
   shouldPause?: () => boolean;
 }
 
+/** What became of one file of a `removeMany`. */
+export interface RemoveOutcome {
+  name: string;
+  /** Why this file could not be deleted; absent when it is gone. */
+  error?: Error;
+}
+
 /** Where an earlier, unfinished upload of a backup can be continued. */
 export interface ResumePoint {
   /** Bytes of the backup already stored; the download must start here (0: start afresh). */
@@ -70,6 +77,12 @@ export interface BackupStore {
   put(folder: string, name: string, content: BackupDownload, options?: PutOptions): Promise<StoredFile>;
   /** Deletes one file; a file that is already gone is not an error. */
   remove(folder: string, name: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Optional: deletes many files of `folder` in few requests (Dropbox's delete_batch). One outcome per
+   * name, in order: no `error` when the file is gone (or already was), else why it could not be
+   * deleted. Throws only when nothing can be said per file. Stores without it get `remove` per file.
+   */
+  removeMany?(folder: string, names: readonly string[], signal?: AbortSignal): Promise<RemoveOutcome[]>;
   /**
    * Optional: where an unfinished upload of `backupId` to `folder/name` can be continued; `put`
    * with the same backupId and a download starting at that offset continues it. Stores without
@@ -99,6 +112,11 @@ export interface UploadSessionRecord {
   blockHashes: string[];
   /** Wall-clock ISO time the upload began (Dropbox sessions live 7 days). */
   startedAt: string;
+  /**
+   * A Dropbox concurrent upload session: the chunk size its offsets follow, and the offsets of the
+   * chunks Dropbox acknowledged beyond `bytesCommitted` (lanes finish out of order). Absent: sequential.
+   */
+  concurrent?: { chunkBytes: number; chunksAhead: number[] };
 }
 
 /** Keeps UploadSessionRecords, one per backup id; every save replaces the record atomically. */

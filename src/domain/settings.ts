@@ -20,6 +20,8 @@ export interface Settings {
   targetDir?: string;
   /** Upload chunk size in MiB (a multiple of 4, at most 148). */
   chunkMiB?: number;
+  /** Chunks of one file uploaded at once (1..16; 1 is one sequential upload session). */
+  dropboxConnections?: number;
   /** Most deletions one run may do without allowMassDelete. */
   maxDeletes?: number;
   allowMassDelete?: boolean;

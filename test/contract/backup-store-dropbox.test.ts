@@ -50,6 +50,17 @@ backupStoreContract(
   contractOptions,
 );
 
+backupStoreContract(
+  "DropboxBackupStore over msw, one connection (a sequential upload session)",
+  async () => {
+    const fake = new FakeDropbox();
+    msw.resetHandlers(...fake.handlers);
+    const store = new DropboxBackupStore({ tokens: staticTokens(fake.issueAccessToken()), chunkBytes: 4 * MiB, connections: 1 });
+    return { store, folder: "UNMS backups" };
+  },
+  contractOptions,
+);
+
 // Loopback: the fake behind a real HTTP port, reached through the URL-rewriting node:http fetch.
 let currentFake = new FakeDropbox();
 let loopback: LoopbackServer;
@@ -79,6 +90,22 @@ resumableStoreContract("DropboxBackupStore over the loopback server", async () =
   const sessions = new MemoryUploadSessionStore();
   const fake = currentFake;
   const store = new DropboxBackupStore({ tokens: staticTokens(fake.issueAccessToken()), baseUrl: loopback.url, chunkBytes: 4 * MiB, sessions });
+  return {
+    store,
+    sessions,
+    folder: "UNMS backups",
+    storedHash: async (name) => fake.listFiles().find((f) => f.path.toLowerCase() === `/unms backups/${name}`.toLowerCase())?.contentHash,
+  };
+});
+
+resumableStoreContract("DropboxBackupStore over the loopback server, one connection (a sequential upload session)", async () => {
+  stopMsw();
+  currentFake = new FakeDropbox();
+  const sessions = new MemoryUploadSessionStore();
+  const fake = currentFake;
+  const store = new DropboxBackupStore({
+    tokens: staticTokens(fake.issueAccessToken()), baseUrl: loopback.url, chunkBytes: 4 * MiB, connections: 1, sessions,
+  });
   return {
     store,
     sessions,

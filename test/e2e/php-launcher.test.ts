@@ -135,6 +135,7 @@ describe("UCRM plugin zip and PHP launcher (real php)", () => {
       maxDeletes: 0,
       allowMassDelete: 0,
       chunkMiB: 0,
+      dropboxConnections: 0,
       maxRunMinutes: 0,
       runtimePath: 0,
       unmsCaFile: 0,

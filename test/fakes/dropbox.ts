@@ -12,7 +12,7 @@ import { Buffer } from "node:buffer";
 import { randomBytes, createHash } from "node:crypto";
 import { http, HttpResponse } from "msw";
 import type { RequestHandler } from "msw";
-import { RefContentHasher } from "./content-hash-ref.ts";
+import { CONTENT_HASH_BLOCK_SIZE, RefContentHasher } from "./content-hash-ref.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Public types and documented bodies
@@ -171,6 +171,15 @@ interface Session {
   createdAt: number;
   /** Null once the session outgrew keepBytesLimit. */
   chunks: Uint8Array[] | null;
+  /** A concurrent session (`session_type: concurrent`): its pieces by offset, in whatever order they came. */
+  parts?: Map<number, Part>;
+}
+
+/** One append of a concurrent session: the SHA-256 of each 4 MiB block it holds (all whole but the last). */
+interface Part {
+  size: number;
+  blockDigests: Buffer[];
+  bytes: Uint8Array | undefined;
 }
 
 interface Cursor {
@@ -244,6 +253,8 @@ export class FakeDropbox {
   private readonly entries = new Map<string, Entry>();
   private readonly deleted = new Map<string, { name: string; pathDisplay: string }>();
   private readonly sessions = new Map<string, Session>();
+  /** delete_batch jobs: their entries' results, and how many checks still answer in_progress. */
+  private readonly deleteJobs = new Map<string, { entries: Record<string, unknown>[]; checksInProgress: number }>();
   private readonly cursors = new Map<string, Cursor>();
   private readonly faults = new Map<string, Fault[]>();
   private readonly accessTokens = new Map<string, AccessTokenRecord>();
@@ -269,6 +280,8 @@ export class FakeDropbox {
       "files/list_folder/continue": { style: "rpc", run: (c) => this.listFolderContinue(c) },
       "files/get_metadata": { style: "rpc", run: (c) => this.getMetadata(c) },
       "files/delete_v2": { style: "rpc", run: (c) => this.deleteV2(c) },
+      "files/delete_batch": { style: "rpc", run: (c) => this.deleteBatch(c) },
+      "files/delete_batch/check": { style: "rpc", run: (c) => this.deleteBatchCheck(c) },
       "files/create_folder_v2": { style: "rpc", run: (c) => this.createFolderV2(c) },
       "files/upload": { style: "upload", run: (c) => this.upload(c) },
       "files/upload_session/start": { style: "upload", run: (c) => this.sessionStart(c) },
@@ -641,12 +654,18 @@ export class FakeDropbox {
     const where = "request body";
     const path = stringField(route, where, args, "path");
     this.checkPathPattern(route, where, path);
+    const result = this.deletePath(path, args.parent_rev);
+    if ("error" in result) throw new Answer(jsonResponse(409, errorBody(result.error)));
+    return jsonResponse(200, { metadata: result.metadata });
+  }
+
+  /** Deletes a file or folder (with everything under it); DeleteError on failure. */
+  private deletePath(path: string, parentRev: unknown): { metadata: Record<string, unknown> } | { error: Record<string, unknown> } {
     const lower = this.lookupLower(path);
     const entry = lower === undefined ? undefined : this.entries.get(lower);
-    if (lower === undefined || !entry) throw new Answer(jsonResponse(409, pathLookupNotFoundBody()));
-    const parentRev = args.parent_rev;
+    if (lower === undefined || !entry) return { error: { ".tag": "path_lookup", path_lookup: { ".tag": "not_found" } } };
     if (typeof parentRev === "string" && entry.kind === "file" && entry.rev !== parentRev) {
-      throw new Answer(jsonResponse(409, errorBody({ ".tag": "path_write", path_write: conflictError("file") })));
+      return { error: { ".tag": "path_write", path_write: conflictError("file") } };
     }
     const metadata = this.metadataOf(entry);
     for (const key of [...this.entries.keys()]) {
@@ -656,7 +675,39 @@ export class FakeDropbox {
         this.entries.delete(key);
       }
     }
-    return jsonResponse(200, { metadata });
+    return { metadata };
+  }
+
+  /**
+   * files/delete_batch: at most 1000 DeleteArg entries; always answered with an async job id here
+   * (Dropbox may also answer `complete` at once), whose first check says in_progress.
+   */
+  private async deleteBatch({ route, args }: RouteContext): Promise<Response> {
+    const where = "request body";
+    const entries = args.entries;
+    if (!Array.isArray(entries)) throw badInput(route, `${where}: missing required field 'entries'`);
+    if (entries.length > 1000) throw badInput(route, `${where}: entries: list has more than 1000 items`);
+    const results = entries.map((entry, index) => {
+      if (!isRecord(entry)) throw badInput(route, `${where}: entries: item ${index}: expected object`);
+      const path = stringField(route, `${where}: entries: item ${index}`, entry, "path");
+      this.checkPathPattern(route, `${where}: entries: item ${index}`, path);
+      const result = this.deletePath(path, entry.parent_rev);
+      return "error" in result ? { ".tag": "failure", failure: result.error } : { ".tag": "success", metadata: result.metadata };
+    });
+    const id = `dbjid:${randomToken(40)}`;
+    this.deleteJobs.set(id, { entries: results, checksInProgress: 1 });
+    return jsonResponse(200, { ".tag": "async_job_id", async_job_id: id });
+  }
+
+  private async deleteBatchCheck({ route, args }: RouteContext): Promise<Response> {
+    const id = stringField(route, "request body", args, "async_job_id");
+    const job = this.deleteJobs.get(id);
+    if (!job) throw new Answer(jsonResponse(409, errorBody({ ".tag": "invalid_async_job_id" })));
+    if (job.checksInProgress > 0) {
+      job.checksInProgress -= 1;
+      return jsonResponse(200, { ".tag": "in_progress" });
+    }
+    return jsonResponse(200, { ".tag": "complete", entries: job.entries });
   }
 
   private async createFolderV2({ route, args }: RouteContext): Promise<Response> {
@@ -692,10 +743,11 @@ export class FakeDropbox {
     const close = boolField(route, where, args, "close", false);
     const sessionType = args.session_type;
     const typeTag = typeof sessionType === "string" ? sessionType : (sessionType as { ".tag"?: string } | undefined)?.[".tag"];
-    if (typeTag !== undefined && typeTag !== "sequential") {
-      throw badInput(route, `${where}: session_type: FakeDropbox models sequential upload sessions only (got '${typeTag}').`);
+    if (typeTag !== undefined && typeTag !== "sequential" && typeTag !== "concurrent") {
+      throw badInput(route, `${where}: session_type: unknown union tag '${typeTag}'.`);
     }
     const expectedHash = optionalStringField(route, where, args, "content_hash");
+    if (typeTag === "concurrent") return this.concurrentSessionStart(route, request, close);
     const body = await this.consumeBody(request, new RefContentHasher(), true, expectedHash !== undefined);
     if (body === "too-large") throw new Answer(jsonResponse(409, payloadTooLargeBody()));
     if (expectedHash !== undefined && body.requestHash !== expectedHash) {
@@ -720,6 +772,7 @@ export class FakeDropbox {
     if (!session) throw new Answer(jsonResponse(409, sessionNotFoundBody()));
     // Checked before the offset: a closed session accepts nothing, whatever offset is claimed.
     if (session.closed) throw new Answer(jsonResponse(409, sessionClosedBody()));
+    if (session.parts) return this.concurrentAppend(session, cursor.offset, close, request);
     if (cursor.offset !== session.hasher.size) {
       throw new Answer(jsonResponse(409, incorrectOffsetBody(session.hasher.size)));
     }
@@ -744,6 +797,7 @@ export class FakeDropbox {
     if (!session) {
       throw new Answer(jsonResponse(409, errorBody({ ".tag": "lookup_failed", lookup_failed: { ".tag": "not_found" } })));
     }
+    if (session.parts) return this.concurrentFinish(session, cursor, commit, request, corruptHash);
     if (cursor.offset !== session.hasher.size) {
       throw new Answer(jsonResponse(409, finishIncorrectOffsetBody(session.hasher.size)));
     }
@@ -761,6 +815,110 @@ export class FakeDropbox {
     if ("error" in result) throw new Answer(jsonResponse(409, pathWriteErrorBody(result.error)));
     this.sessions.delete(cursor.sessionId);
     return jsonResponse(200, this.reportedFile(result.file, corruptHash));
+  }
+
+  // Concurrent upload sessions (dropbox-api.md section 5): no data on start or finish; appends at
+  // explicit offsets, in any order, each a multiple of 4 MiB in length except the closing one; finish
+  // needs the session closed and every byte up to its offset present. A piece sent again at the same
+  // offset (a retry after a lost answer) replaces the earlier one: the docs say nothing either way.
+
+  private async concurrentSessionStart(route: string, request: Request, close: boolean): Promise<Response> {
+    const body = await this.consumeBody(request, new RefContentHasher(), false, false);
+    if (body === "too-large") throw new Answer(jsonResponse(409, payloadTooLargeBody()));
+    if (body.size > 0) throw new Answer(jsonResponse(409, errorBody({ ".tag": "concurrent_session_data_not_allowed" })));
+    if (close) throw new Answer(jsonResponse(409, errorBody({ ".tag": "concurrent_session_close_not_allowed" })));
+    void route;
+    const id = sessionId();
+    this.sessions.set(id, { hasher: new RefContentHasher(), closed: false, createdAt: this.now(), chunks: null, parts: new Map() });
+    return jsonResponse(200, { session_id: id });
+  }
+
+  private async concurrentAppend(session: Session, offset: number, close: boolean, request: Request): Promise<Response> {
+    if (offset % CONTENT_HASH_BLOCK_SIZE !== 0) {
+      throw new Answer(jsonResponse(409, errorBody({ ".tag": "concurrent_session_invalid_offset" })));
+    }
+    const part = await this.consumePart(request, offset < this.keepBytesLimit);
+    if (part === "too-large") throw new Answer(jsonResponse(409, payloadTooLargeBody()));
+    if (!close && part.size % CONTENT_HASH_BLOCK_SIZE !== 0) {
+      throw new Answer(jsonResponse(409, errorBody({ ".tag": "concurrent_session_invalid_data_size" })));
+    }
+    // The session may have been closed by another lane while this body was arriving.
+    if (session.closed) throw new Answer(jsonResponse(409, sessionClosedBody()));
+    if (part.size > 0) session.parts!.set(offset, part);
+    if (close) session.closed = true;
+    return jsonResponse(200, null);
+  }
+
+  private async concurrentFinish(
+    session: Session, cursor: { sessionId: string; offset: number }, commit: ReturnType<FakeDropbox["parseCommitInfo"]>,
+    request: Request, corruptHash: boolean,
+  ): Promise<Response> {
+    const body = await this.consumeBody(request, new RefContentHasher(), false, false);
+    if (body === "too-large") throw new Answer(jsonResponse(409, payloadTooLargeBody()));
+    if (body.size > 0) throw new Answer(jsonResponse(409, errorBody({ ".tag": "concurrent_session_data_not_allowed" })));
+    if (!session.closed) throw new Answer(jsonResponse(409, errorBody({ ".tag": "concurrent_session_not_closed" })));
+    const overall = createHash("sha256");
+    const pieces: Uint8Array[] = [];
+    let keep = true;
+    let next = 0;
+    for (const offset of [...session.parts!.keys()].sort((a, b) => a - b)) {
+      const part = session.parts!.get(offset)!;
+      if (offset !== next) throw new Answer(jsonResponse(409, errorBody({ ".tag": "concurrent_session_missing_data" })));
+      for (const digest of part.blockDigests) overall.update(digest);
+      if (part.bytes) pieces.push(part.bytes);
+      else keep = false;
+      next += part.size;
+    }
+    if (next !== cursor.offset) {
+      throw new Answer(jsonResponse(409, next < cursor.offset
+        ? errorBody({ ".tag": "concurrent_session_missing_data" })
+        : finishIncorrectOffsetBody(next)));
+    }
+    const hasher = new RefContentHasher({ overall, block: createHash("sha256"), blockFill: 0, total: next });
+    const bytes = keep && next <= this.keepBytesLimit ? concat(pieces.length > 0 ? pieces : [new Uint8Array(0)]) : undefined;
+    const result = this.commitFile({ ...commit, hasher, bytes, ignoreQuota: false });
+    if ("error" in result) throw new Answer(jsonResponse(409, pathWriteErrorBody(result.error)));
+    this.sessions.delete(cursor.sessionId);
+    return jsonResponse(200, this.reportedFile(result.file, corruptHash));
+  }
+
+  /** A concurrent append's body: its 4 MiB block digests (the last block may be short), bytes only when small. */
+  private async consumePart(request: Request, keep: boolean): Promise<Part | "too-large"> {
+    const blockDigests: Buffer[] = [];
+    let block = createHash("sha256");
+    let blockFill = 0;
+    let size = 0;
+    let chunks: Uint8Array[] | null = keep ? [] : null;
+    if (request.body) {
+      const reader = request.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.length;
+        this.uploadBytesReceived += value.length;
+        if (size > this.maxRequestBodyBytes) {
+          void reader.cancel().catch(() => undefined);
+          return "too-large";
+        }
+        for (let at = 0; at < value.length;) {
+          const take = Math.min(CONTENT_HASH_BLOCK_SIZE - blockFill, value.length - at);
+          block.update(value.subarray(at, at + take));
+          blockFill += take;
+          at += take;
+          if (blockFill === CONTENT_HASH_BLOCK_SIZE) {
+            blockDigests.push(block.digest());
+            block = createHash("sha256");
+            blockFill = 0;
+          }
+        }
+        if (chunks) {
+          if (size <= this.keepBytesLimit) chunks.push(value.slice());
+          else chunks = null;
+        }
+      }
+    }
+    if (blockFill > 0) blockDigests.push(block.digest());
+    return { size, blockDigests, bytes: chunks ? concat(chunks.length > 0 ? chunks : [new Uint8Array(0)]) : undefined };
   }
 
   private async download({ route, args }: RouteContext): Promise<Response> {

@@ -28,6 +28,33 @@ export interface LoopbackOptions {
   port?: number;
   /** Serve HTTPS with this key and certificate (PEM), e.g. from test/fakes/tls-certificates.ts. */
   tls?: { key: string; cert: string };
+  /** Make the loopback behave like a WAN link (the bench's model, BENCHMARKS.md). */
+  shape?: LinkShape;
+}
+
+/**
+ * A WAN model: every request waits `latencyMs` before the server sees it and again before its answer
+ * leaves, plus `workMs(path)` of server work; request bodies flow no faster than
+ * `connectionBytesPerSecond` per TCP connection and `aggregateBytesPerSecond` over all of them.
+ */
+export interface LinkShape {
+  latencyMs: number;
+  workMs?: (path: string) => number;
+  connectionBytesPerSecond?: number;
+  aggregateBytesPerSecond?: number;
+}
+
+/** Lets bytes pass at `bytesPerSecond`, each reservation queued behind the earlier ones. */
+export class Pacer {
+  #freeAt = 0;
+  constructor(readonly bytesPerSecond: number) {}
+
+  /** Milliseconds from `now` until `bytes` reserved now have passed. */
+  reserve(bytes: number, now: number): number {
+    const start = Math.max(now, this.#freeAt);
+    this.#freeAt = start + (bytes / this.bytesPerSecond) * 1000;
+    return this.#freeAt - now;
+  }
 }
 
 /** Request bodies are queued up to this many bytes before the socket is paused. */
@@ -42,9 +69,10 @@ export async function startLoopbackServer(
   let origin = "";
 
   let connectionCount = 0;
+  const shaping = options.shape ? linkShaping(options.shape) : undefined;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     requestCount += 1;
-    handle(req, res, origin, currentHandlers()).catch((error: unknown) => {
+    handle(req, res, origin, currentHandlers(), shaping).catch((error: unknown) => {
       // A failure after the headers went out can only be signalled by breaking the connection.
       if (res.headersSent) res.destroy();
       else sendText(res, 500, `Loopback server: handler for ${req.method} ${pathOf(req)} threw: ${describe(error)}`);
@@ -82,20 +110,53 @@ export async function startLoopbackServer(
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, origin: string, handlers: RequestHandler[]): Promise<void> {
+interface LinkShaping {
+  shape: LinkShape;
+  pace(req: IncomingMessage, stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array>;
+}
+
+function linkShaping(shape: LinkShape): LinkShaping {
+  const aggregate = shape.aggregateBytesPerSecond ? new Pacer(shape.aggregateBytesPerSecond) : undefined;
+  const perConnection = new WeakMap<object, Pacer>();
+  return {
+    shape,
+    pace(req, stream) {
+      if (!aggregate && !shape.connectionBytesPerSecond) return stream;
+      let connection = perConnection.get(req.socket);
+      if (!connection && shape.connectionBytesPerSecond) perConnection.set(req.socket, (connection = new Pacer(shape.connectionBytesPerSecond)));
+      // Backpressure does the rest: while a piece waits its turn, the socket is paused.
+      return stream.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+        async transform(piece, controller) {
+          const now = performance.now();
+          const wait = Math.max(connection?.reserve(piece.length, now) ?? 0, aggregate?.reserve(piece.length, now) ?? 0);
+          if (wait >= 1) await delay(wait);
+          controller.enqueue(piece);
+        },
+      }));
+    },
+  };
+}
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function handle(
+  req: IncomingMessage, res: ServerResponse, origin: string, handlers: RequestHandler[], shaping?: LinkShaping,
+): Promise<void> {
   const method = req.method ?? "GET";
   const hasBody = method !== "GET" && method !== "HEAD";
   const body = hasBody ? requestBodyStream(req) : undefined;
   const request = new LoopbackRequest(origin + (req.url ?? "/"), {
     method,
     headers: headersOf(req),
-    body: body?.stream ?? null,
+    body: body ? (shaping ? shaping.pace(req, body.stream) : body.stream) : null,
     duplex: "half",
   } as RequestInit);
 
   let response: Response | undefined;
   try {
+    if (shaping) await delay(shaping.shape.latencyMs);
     response = await getResponse(handlers, request);
+    if (shaping) await delay((shaping.shape.workMs?.(pathOf(req)) ?? 0) + shaping.shape.latencyMs);
   } catch (error) {
     body?.discardRest();
     throw error;

@@ -30,6 +30,7 @@ export const ENV_NAMES: Record<SettingField, string> = {
   dropboxFolder: "DROPBOX_FOLDER",
   targetDir: "TARGET_DIR",
   chunkMiB: "DROPBOX_CHUNK_MIB",
+  dropboxConnections: "DROPBOX_CONNECTIONS",
   maxDeletes: "MAX_DELETES",
   allowMassDelete: "ALLOW_MASS_DELETE",
   maxRunMinutes: "MAX_RUN_MINUTES",

@@ -34,6 +34,7 @@ const SECRET_FIELDS: ReadonlySet<SettingField> = new Set<SettingField>([
 ]);
 
 export const MAX_CHUNK_MIB = 148;
+export const MAX_DROPBOX_CONNECTIONS = 16;
 
 /** Trimmed text, or undefined for absent/empty values. Numbers and booleans become text. */
 export function text(value: RawValue): string | undefined {
@@ -80,6 +81,17 @@ export function parseSettings(raw: RawSettings, context: ParseContext): Settings
         `${name("chunkMiB")} is ${shown("chunkMiB", chunkText)}: it must be a positive multiple of 4 no larger than ${MAX_CHUNK_MIB} (MiB), e.g. 8`,
       );
     } else chunkMiB = n;
+  }
+
+  let dropboxConnections: number | undefined;
+  const connectionsText = text(raw.dropboxConnections);
+  if (connectionsText) {
+    const n = Number(connectionsText);
+    if (!/^\d+$/.test(connectionsText) || n < 1 || n > MAX_DROPBOX_CONNECTIONS) {
+      problems.push(
+        `${name("dropboxConnections")} is ${shown("dropboxConnections", connectionsText)}: it must be a whole number from 1 (one chunk at a time) to ${MAX_DROPBOX_CONNECTIONS}, e.g. 4`,
+      );
+    } else dropboxConnections = n;
   }
 
   let maxDeletes: number | undefined;
@@ -159,6 +171,7 @@ export function parseSettings(raw: RawSettings, context: ParseContext): Settings
     if (value !== undefined) (settings as unknown as Record<string, unknown>)[field] = value;
   }
   if (chunkMiB !== undefined) settings.chunkMiB = chunkMiB;
+  if (dropboxConnections !== undefined) settings.dropboxConnections = dropboxConnections;
   if (maxDeletes !== undefined) settings.maxDeletes = maxDeletes;
   if (allowMassDelete !== undefined) settings.allowMassDelete = allowMassDelete;
   if (maxRunMinutes !== undefined) settings.maxRunMinutes = maxRunMinutes;

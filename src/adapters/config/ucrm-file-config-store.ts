@@ -28,6 +28,7 @@ export const UCRM_CONFIG_KEYS: Record<Exclude<SettingField, "unmsUrl">, string> 
   dropboxFolder: "dropboxFolder",
   targetDir: "targetDir",
   chunkMiB: "chunkMiB",
+  dropboxConnections: "dropboxConnections",
   maxDeletes: "maxDeletes",
   allowMassDelete: "allowMassDelete",
   maxRunMinutes: "maxRunMinutes",

@@ -4,6 +4,7 @@
  * SyncErrors: 400 invalid_grant -> OAuthGrantError (code used/expired, or refresh token revoked),
  * invalid_client -> config, 429 -> rate-limited, 5xx and network errors -> transient.
  */
+import { createNodeHttpFetch } from "../http/node-http-fetch.ts";
 import { SyncError, describeError } from "../../domain/errors.ts";
 import { buildAuthorizationUrl } from "./authorization-url.ts";
 import type { ClientCredentials, OAuthClient, TokenGrant } from "./oauth-client.ts";
@@ -42,7 +43,7 @@ export class DropboxOAuthClient implements OAuthClient {
   private readonly timeoutMs: number;
 
   constructor(options: DropboxOAuthClientOptions = {}) {
-    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.fetch = options.fetch ?? defaultFetch();
     this.tokenUrl = `${(options.baseUrl ?? DROPBOX_API_BASE_URL).replace(/\/+$/, "")}/oauth2/token`;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
@@ -155,4 +156,13 @@ function parseJson(text: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * node:http under Node: the first call of Node's global fetch loads undici, about 30 MiB of peak RSS,
+ * which was a third of a nightly no-op run (BENCHMARKS.md, no-op). Deno keeps its own fetch.
+ */
+function defaultFetch(): typeof fetch {
+  if ("Deno" in globalThis) return globalThis.fetch.bind(globalThis);
+  return createNodeHttpFetch();
 }

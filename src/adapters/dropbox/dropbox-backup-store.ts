@@ -12,12 +12,13 @@
 import { Dropbox, type files } from "dropbox";
 import { configError, SyncError } from "../../domain/errors.ts";
 import type {
-  AccessTokenProvider, BackupDownload, BackupStore, PutOptions, ResumePoint, UploadSessionRecord, UploadSessionStore,
+  AccessTokenProvider, BackupDownload, BackupStore, PutOptions, RemoveOutcome, ResumePoint, UploadSessionRecord, UploadSessionStore,
 } from "../../domain/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
 import { createNodeHttpFetch, DROPBOX_HOSTS } from "../http/node-http-fetch.ts";
-import { retry, type RetryOptions } from "../retry/retry.ts";
+import { abortableSleep, retry, type RetryOptions } from "../retry/retry.ts";
 import { ChunkReader, type Chunk } from "./chunk-reader.ts";
+import { RateLimitGate } from "./rate-limit-gate.ts";
 import { DropboxContentHasher } from "./content-hash.ts";
 import { DROPBOX_SESSION_LIFETIME_MS, formatAge, KEEP_SESSION_KINDS, paused, SessionTracker } from "./upload-session-tracker.ts";
 import {
@@ -60,6 +61,14 @@ export const DEFAULT_DROPBOX_CHUNK_BYTES = 8 * MiB;
 /** Dropbox refuses request bodies over 150 MiB; the largest multiple of 4 MiB below that. */
 export const MAX_DROPBOX_CHUNK_BYTES = 148 * MiB;
 export const DROPBOX_CHUNK_MULTIPLE = 4 * MiB;
+/**
+ * Upload connections per file (a Dropbox concurrent upload session); 1 is one sequential session.
+ * Over a real uplink each chunk waits a round trip plus Dropbox's work before the next can start, so
+ * one connection leaves the link idle most of the time (BENCHMARKS.md, WAN table). Each connection
+ * holds one chunk buffer.
+ */
+export const DEFAULT_DROPBOX_CONNECTIONS = 4;
+export const MAX_DROPBOX_CONNECTIONS = 16;
 
 export interface DropboxRetryInfo {
   operation: string;
@@ -76,6 +85,8 @@ export interface DropboxBackupStoreOptions {
   baseUrl?: string;
   /** Multiple of 4 MiB, at most 148 MiB; default DEFAULT_DROPBOX_CHUNK_BYTES. */
   chunkBytes?: number;
+  /** Chunks of one file sent at once (1..16): above 1 a concurrent upload session; default DEFAULT_DROPBOX_CONNECTIONS. */
+  connections?: number;
   retry?: Partial<RetryOptions>;
   sleep?: (ms: number) => Promise<void>;
   onRetry?: (info: DropboxRetryInfo) => void;
@@ -105,7 +116,20 @@ export function validateChunkBytes(bytes: number): number {
   return bytes;
 }
 
-type Call = <T>(operation: string, target: string, run: (sdk: Dropbox) => Promise<T>, signal?: AbortSignal) => Promise<T>;
+/** Throws a config SyncError unless `count` is a usable number of upload connections. */
+export function validateConnections(count: number): number {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_DROPBOX_CONNECTIONS) {
+    throw configError(
+      `Dropbox upload connections ${count} is not usable: it must be a whole number from 1 (one chunk at a time) to ${MAX_DROPBOX_CONNECTIONS}; set DROPBOX_CONNECTIONS to e.g. ${DEFAULT_DROPBOX_CONNECTIONS}`,
+      "config.dropbox_connections",
+    );
+  }
+  return count;
+}
+
+type Call = <T>(
+  operation: string, target: string, run: (sdk: Dropbox) => Promise<T>, signal?: AbortSignal, gate?: RateLimitGate,
+) => Promise<T>;
 
 interface FileMetadataLike {
   name: string;
@@ -118,6 +142,7 @@ export class DropboxBackupStore implements BackupStore {
   readonly #tokens: AccessTokenProvider;
   readonly #fetch: typeof fetch;
   readonly #chunkBytes: number;
+  readonly #connections: number;
   readonly #retry: Partial<RetryOptions>;
   readonly #onRetry: ((info: DropboxRetryInfo) => void) | undefined;
   readonly #maxListPages: number;
@@ -132,6 +157,7 @@ export class DropboxBackupStore implements BackupStore {
       ? options.baseUrl ? rewritingFetch(options.fetch, options.baseUrl) : options.fetch
       : createNodeHttpFetch(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl });
     this.#chunkBytes = validateChunkBytes(options.chunkBytes ?? DEFAULT_DROPBOX_CHUNK_BYTES);
+    this.#connections = validateConnections(options.connections ?? DEFAULT_DROPBOX_CONNECTIONS);
     this.#retry = { ...options.retry, ...(options.sleep ? { sleep: options.sleep } : {}) };
     this.#onRetry = options.onRetry;
     this.#maxListPages = options.maxListPages ?? MAX_LIST_PAGES;
@@ -178,6 +204,57 @@ export class DropboxBackupStore implements BackupStore {
     }
   }
 
+  /**
+   * files/delete_batch, up to 1000 paths per job, each job polled with delete_batch/check until it
+   * completes: 9,000 deletions cost 9 jobs and their polls instead of 9,000 requests.
+   */
+  async removeMany(folder: string, names: readonly string[], signal?: AbortSignal): Promise<RemoveOutcome[]> {
+    const outcomes: RemoveOutcome[] = [];
+    for (let from = 0; from < names.length; from += DELETE_BATCH_MAX) {
+      outcomes.push(...(await this.#deleteBatch(folder, names.slice(from, from + DELETE_BATCH_MAX), signal)));
+    }
+    return outcomes;
+  }
+
+  async #deleteBatch(folder: string, names: readonly string[], signal: AbortSignal | undefined): Promise<RemoveOutcome[]> {
+    const target = `${names.length} files in folder "${folderPath(folder) || "/"}"`;
+    const entries = names.map((name) => ({ path: filePath(folder, name) }));
+    let status: files.DeleteBatchJobStatus | files.DeleteBatchLaunch =
+      (await this.#call("delete_batch", target, (sdk) => sdk.filesDeleteBatch({ entries }), signal)).result;
+    const sleep = this.#retry.sleep ?? abortableSleep;
+    const jobId = status[".tag"] === "async_job_id" ? status.async_job_id : "";
+    for (let poll = 0; status[".tag"] === "async_job_id" || status[".tag"] === "in_progress"; poll++) {
+      if (poll >= DELETE_BATCH_MAX_POLLS) {
+        throw new SyncError(
+          `Dropbox delete_batch for ${target} did not complete after ${poll} checks; nothing is lost: the copies left are deleted on the next run`,
+          { kind: "transient", code: "dropbox.delete_batch_unfinished" },
+        );
+      }
+      await sleep(Math.min(DELETE_BATCH_POLL_MS * 2 ** poll, 2_000), signal);
+      const checked = await this.#call("delete_batch/check", target, (sdk) => sdk.filesDeleteBatchCheck({ async_job_id: jobId }), signal);
+      status = checked.result;
+    }
+    if (status[".tag"] === "failed") {
+      throw toSyncError(responseError(409, { ".tag": status[".tag"], failed: status.failed }), { operation: "delete_batch/check", target, secrets: [] });
+    }
+    if (status[".tag"] !== "complete") {
+      throw new SyncError(`Dropbox delete_batch for ${target} answered "${status[".tag"]}", which this tool does not know; nothing was assumed deleted`, {
+        kind: "permanent", code: "dropbox.delete_batch_unknown",
+      });
+    }
+    const results = status.entries;
+    return names.map((name, index) => {
+      const entry = results[index];
+      if (entry?.[".tag"] === "success") return { name };
+      if (entry?.[".tag"] === "failure") {
+        const error = toSyncError(responseError(409, entry.failure), { operation: "delete_batch", target: `file "${filePath(folder, name)}"`, secrets: [] });
+        // Already gone is what deleting wants.
+        return error.kind === "not-found" ? { name } : { name, error };
+      }
+      return { name, error: new SyncError(`Dropbox delete_batch gave no result for file "${filePath(folder, name)}"; it is deleted on the next run`, { kind: "transient", code: "dropbox.delete_batch_missing_entry" }) };
+    });
+  }
+
   async put(folder: string, name: string, content: BackupDownload, options: PutOptions = {}): Promise<StoredFile> {
     const path = filePath(folder, name);
     const target = `file "${path}"`;
@@ -185,6 +262,10 @@ export class DropboxBackupStore implements BackupStore {
     const mode = options.overwrite ? { ".tag": "overwrite" as const } : { ".tag": "add" as const };
     const commit = (): files.CommitInfo => ({ path, mode, autorename: false, mute: true });
     const saved = await this.#savedSessionFor(folder, name, content, options.backupId, target);
+    // A sequential session saved by an earlier run goes on sequentially; anything else may go concurrent.
+    if (saved ? saved.concurrent !== undefined : this.#connections > 1) {
+      return this.#putConcurrent(folder, name, content, options, commit, saved);
+    }
     const hasher = saved ? DropboxContentHasher.resume(saved.blockHashes) : new DropboxContentHasher();
     const reader = new ChunkReader(content.stream, (bytes) => hasher.update(bytes), `the content for ${target}`);
     const progress = options.onProgress ?? (() => undefined);
@@ -264,6 +345,176 @@ export class DropboxBackupStore implements BackupStore {
       if (tracker && !signal?.aborted && !(SyncError.is(error) && KEEP_SESSION_KINDS.has(error.kind))) await tracker.done().catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * A concurrent upload session: up to #connections chunks in flight at explicit offsets, each in a
+   * buffer of its own, acknowledged in any order; the content hash still runs over the stream in
+   * order as chunks are read. The closing chunk goes alone once all others are acknowledged (nothing
+   * may arrive after close), and finish carries no data. After every acknowledgement the saved state
+   * names the chunks Dropbox holds, so a later run sends only the others.
+   */
+  async #putConcurrent(
+    folder: string, name: string, content: BackupDownload, options: PutOptions, commit: () => files.CommitInfo,
+    saved: UploadSessionRecord | undefined,
+  ): Promise<StoredFile> {
+    const target = `file "${filePath(folder, name)}"`;
+    const signal = options.signal;
+    const chunkBytes = saved?.concurrent?.chunkBytes ?? this.#chunkBytes;
+    const hasher = saved ? DropboxContentHasher.resume(saved.blockHashes) : new DropboxContentHasher();
+    const reader = new ChunkReader(content.stream, (bytes) => hasher.update(bytes), `the content for ${target}`);
+    const progress = options.onProgress ?? (() => undefined);
+    const gate = new RateLimitGate(this.#retry.sleep ?? abortableSleep);
+    const startOffset = saved?.bytesCommitted ?? 0;
+    const acknowledged = new Set(saved?.concurrent?.chunksAhead ?? []);
+    let prefix = startOffset;
+    let bytesDone = startOffset + acknowledged.size * chunkBytes;
+    let sessionId = saved?.sessionId ?? "";
+    const tracker = options.backupId && this.#sessions
+      ? new SessionTracker(this.#sessions, hasher, saved ?? {
+        backupId: options.backupId, sessionId: "", folder, name, bytesCommitted: 0, blockHashes: [], startedAt: new Date(this.#wallClock()).toISOString(),
+      })
+      : undefined;
+
+    const free: Uint8Array[] = [];
+    let allocated = 0;
+    const inFlight = new Set<Promise<void>>();
+    let failure: { error: unknown } | undefined;
+    const takeBuffer = async (): Promise<Uint8Array> => {
+      while (free.length === 0 && allocated >= this.#connections) await Promise.race(inFlight);
+      if (free.length > 0) return free.pop()!;
+      allocated += 1;
+      return new Uint8Array(chunkBytes);
+    };
+    const settle = async () => {
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+    };
+    /** `persist: false` for the last chunk's whole blocks: a short chunk must not move the saved chunk layout. */
+    const send = (at: number, bytes: Uint8Array, buffer: Uint8Array, persist = true) => {
+      const lane: Promise<void> = this.#appendAt(sessionId, at, bytes, false, target, signal, gate)
+        .then(async () => {
+          if (!persist) {
+            bytesDone += bytes.length;
+            progress(bytesDone);
+            return;
+          }
+          acknowledged.add(at);
+          while (acknowledged.delete(prefix)) prefix += chunkBytes;
+          bytesDone += bytes.length;
+          progress(bytesDone);
+          await tracker?.committedChunks(sessionId, prefix, [...acknowledged], chunkBytes);
+        })
+        .catch((error: unknown) => {
+          failure ??= { error };
+        })
+        .finally(() => {
+          inFlight.delete(lane);
+          free.push(buffer);
+        });
+      inFlight.add(lane);
+    };
+
+    try {
+      let buffer = await takeBuffer();
+      let chunk = await reader.fill(buffer);
+      let metadata: FileMetadataLike;
+      let expectedHash: string;
+      if (chunk.last && !saved) {
+        expectedHash = hasher.digest();
+        metadata = await this.#uploadWhole(chunk.bytes, commit, expectedHash, target, signal);
+        progress(chunk.bytes.length);
+      } else {
+        if (!saved) sessionId = await this.#startConcurrentSession(target, signal, gate);
+        let offset = startOffset;
+        let sentThisRun = false;
+        for (;;) {
+          if (failure) break;
+          if (sentThisRun && options.shouldPause?.()) {
+            await settle();
+            if (failure) break;
+            throw paused(target, prefix, content, tracker !== undefined);
+          }
+          if (chunk.last) break;
+          if (acknowledged.has(offset)) {
+            free.push(buffer);
+          } else {
+            send(offset, chunk.bytes, buffer);
+            sentThisRun = true;
+          }
+          offset += chunk.bytes.length;
+          buffer = await takeBuffer();
+          chunk = await reader.fill(buffer);
+        }
+        // The last chunk's whole 4 MiB blocks go alongside the others; only the rest (under 4 MiB,
+        // perhaps nothing) closes the session, alone, since nothing may arrive after close.
+        const blocks = chunk.bytes.length - (chunk.bytes.length % DROPBOX_CHUNK_MULTIPLE);
+        if (blocks > 0 && !failure) send(offset, chunk.bytes.subarray(0, blocks), buffer, false);
+        offset += blocks;
+        await settle();
+        if (failure) throw failure.error;
+        expectedHash = hasher.digest();
+        await this.#appendAt(sessionId, offset, chunk.bytes.subarray(blocks), true, target, signal, gate);
+        offset += chunk.bytes.length - blocks;
+        progress(offset);
+        metadata = await this.#finishConcurrent(sessionId, offset, commit, expectedHash, target, signal, gate);
+      }
+      await tracker?.done();
+      await this.#verify(metadata, startOffset + reader.bytesRead, expectedHash, folder, name, target, signal);
+      return { name: lastComponent(metadata), size: metadata.size, contentHash: expectedHash };
+    } catch (error) {
+      reader.cancel();
+      // Lanes still sending finish first, so every chunk Dropbox acknowledged is in the saved state.
+      await settle();
+      if (tracker && !signal?.aborted && !(SyncError.is(error) && KEEP_SESSION_KINDS.has(error.kind))) await tracker.done().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async #startConcurrentSession(target: string, signal: AbortSignal | undefined, gate: RateLimitGate): Promise<string> {
+    // Concurrent sessions take no data on start; a lost answer just leaves an unused session to expire.
+    const answer = await this.#call(
+      "upload_session/start", target,
+      (sdk) => sdk.filesUploadSessionStart({ close: false, session_type: { ".tag": "concurrent" }, contents: EMPTY }),
+      signal, gate,
+    );
+    return answer.result.session_id;
+  }
+
+  /** One chunk of a concurrent session at its own offset; resending it after a lost answer replaces it. */
+  async #appendAt(
+    sessionId: string, offset: number, bytes: Uint8Array, close: boolean, target: string, signal: AbortSignal | undefined, gate: RateLimitGate,
+  ): Promise<void> {
+    let mayHaveClosed = false;
+    await this.#call("upload_session/append_v2", target, async (sdk) => {
+      try {
+        await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset }, close, contents: bytes });
+      } catch (error) {
+        // Only this upload closes its session: "closed" after a lost closing answer means it took effect.
+        if (mayHaveClosed && isDropboxFailure(error) && error.status === 409 && errorTags(error.error).includes("closed")) return;
+        mayHaveClosed = close && (mayHaveClosed || mayHaveBeenApplied(error));
+        throw error;
+      }
+    }, signal, gate);
+  }
+
+  async #finishConcurrent(
+    sessionId: string, total: number, commit: () => files.CommitInfo, expectedHash: string, target: string,
+    signal: AbortSignal | undefined, gate: RateLimitGate,
+  ): Promise<FileMetadataLike> {
+    let answerLost = false;
+    return this.#call("upload_session/finish", target, async (sdk) => {
+      try {
+        return (await sdk.filesUploadSessionFinish({ cursor: { session_id: sessionId, offset: total }, commit: commit(), contents: EMPTY })).result;
+      } catch (error) {
+        // The lost answer may have been the commit itself: the session is gone, the file there.
+        if (answerLost) {
+          const stored = await this.#storedIfItMatches(sdk, commit, expectedHash, total, error);
+          if (stored) return stored;
+        }
+        answerLost = answerLost || mayHaveBeenApplied(error);
+        throw error;
+      }
+    }, signal, gate);
   }
 
   /**
@@ -478,17 +729,25 @@ export class DropboxBackupStore implements BackupStore {
   }
 
   /** Every Dropbox request goes through here: fresh args per attempt, one classifier, mapped errors. */
-  readonly #call: Call = async (operation, target, run, signal) => {
+  readonly #call: Call = async (operation, target, run, signal, gate) => {
     let refreshed: string | undefined;
     let token = "";
     try {
       return await retry(async () => {
+        await gate?.passed();
         token = refreshed ?? (await this.#tokens.accessToken(signal));
         refreshed = undefined;
         return run(this.#sdk(token, signal));
       }, {
         ...this.#retry,
-        classify: classifyDropboxFailure,
+        classify: gate
+          ? (error) => {
+            const decision = classifyDropboxFailure(error);
+            // A 429 holds every lane of the file, not only the one that met it.
+            if (decision.action === "retry-after" && decision.delayMs > 0) gate.hold(decision.delayMs, signal);
+            return decision;
+          }
+          : classifyDropboxFailure,
         ...(signal ? { signal } : {}),
         refresh: async (error) => {
           const reason = isDropboxFailure(error) ? errorTags(error.error).join("/") || `HTTP ${error.status}` : "rejected";
@@ -508,6 +767,18 @@ export class DropboxBackupStore implements BackupStore {
       : baseFetch;
     return new Dropbox({ accessToken, fetch: fetchWithSignal });
   }
+}
+
+/** delete_batch takes at most 1000 entries per job. */
+export const DELETE_BATCH_MAX = 1000;
+/** First wait before delete_batch/check; doubles per check up to 2 s. */
+const DELETE_BATCH_POLL_MS = 100;
+/** About 5 minutes of checks at 2 s. */
+const DELETE_BATCH_MAX_POLLS = 160;
+
+/** A per-entry or job error body shaped as the SDK's DropboxResponseError, for the one classifier. */
+function responseError(status: number, error: unknown): unknown {
+  return { name: "DropboxResponseError", status, error: { error_summary: "", error } };
 }
 
 /** How much of a chunk Dropbox has, from an incorrect_offset answer; anything else is rethrown. */

@@ -36,6 +36,22 @@ export class SessionTracker {
     await this.store.save(this.#record);
   }
 
+  /**
+   * Concurrent session `sessionId`: Dropbox holds the first `prefix` bytes (whole chunks of
+   * `chunkBytes`) and the chunks at `ahead`, acknowledged out of order; a later run sends only the rest.
+   */
+  async committedChunks(sessionId: string, prefix: number, ahead: readonly number[], chunkBytes: number): Promise<void> {
+    const blocks = prefix / DROPBOX_HASH_BLOCK_BYTES;
+    this.#record = {
+      ...this.#record,
+      sessionId,
+      bytesCommitted: prefix,
+      blockHashes: this.hasher.completedBlocks().slice(0, blocks),
+      concurrent: { chunkBytes, chunksAhead: [...ahead].sort((a, b) => a - b) },
+    };
+    await this.store.save(this.#record);
+  }
+
   /** The upload ended (stored, or beyond continuing): forget its session. */
   async done(): Promise<void> {
     await this.store.remove(this.#record.backupId);

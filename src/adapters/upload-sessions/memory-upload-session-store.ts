@@ -24,5 +24,6 @@ export class MemoryUploadSessionStore implements UploadSessionStore {
 
 /** Records hold only plain data; a copy keeps callers from changing what is saved. */
 function copy(record: UploadSessionRecord): UploadSessionRecord {
-  return { ...record, blockHashes: [...record.blockHashes] };
+  const { concurrent } = record;
+  return { ...record, blockHashes: [...record.blockHashes], ...(concurrent ? { concurrent: { ...concurrent, chunksAhead: [...concurrent.chunksAhead] } } : {}) };
 }

@@ -26,6 +26,8 @@ export function checkRecord(value: unknown): UploadSessionRecord | { problem: st
     return { problem: `${committed} bytes committed do not match ${hashes.length} saved 4 MiB block hashes` };
   }
   if (Number.isNaN(Date.parse(r.startedAt as string))) return { problem: `"startedAt" is not a time` };
+  const concurrent = checkConcurrent(r.concurrent, committed);
+  if (concurrent !== undefined && "problem" in concurrent) return concurrent;
   return {
     backupId: r.backupId as string,
     sessionId: r.sessionId as string,
@@ -34,5 +36,21 @@ export function checkRecord(value: unknown): UploadSessionRecord | { problem: st
     bytesCommitted: committed,
     blockHashes: [...(hashes as string[])],
     startedAt: r.startedAt as string,
+    ...(concurrent ? { concurrent } : {}),
   };
+}
+
+/** A concurrent session's chunk layout: chunks of a whole number of 4 MiB blocks, acknowledged ones past the prefix. */
+function checkConcurrent(value: unknown, committed: number): UploadSessionRecord["concurrent"] | { problem: string } {
+  if (value === undefined) return undefined;
+  if (typeof value !== "object" || value === null) return { problem: `"concurrent" is not an object` };
+  const { chunkBytes, chunksAhead } = value as Record<string, unknown>;
+  if (typeof chunkBytes !== "number" || !Number.isSafeInteger(chunkBytes) || chunkBytes <= 0 || chunkBytes % HASH_BLOCK_BYTES !== 0) {
+    return { problem: `"concurrent.chunkBytes" is not a multiple of 4 MiB` };
+  }
+  if (committed % chunkBytes !== 0) return { problem: `${committed} bytes committed are not a whole number of ${chunkBytes}-byte chunks` };
+  if (!Array.isArray(chunksAhead) || !chunksAhead.every((o) => typeof o === "number" && Number.isSafeInteger(o) && o > committed && o % chunkBytes === 0)) {
+    return { problem: `"concurrent.chunksAhead" is not a list of chunk offsets past the ${committed} bytes committed` };
+  }
+  return { chunkBytes, chunksAhead: [...(chunksAhead as number[])] };
 }

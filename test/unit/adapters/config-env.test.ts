@@ -97,6 +97,14 @@ describe("EnvConfigStore.load()", () => {
     });
   }
 
+  for (const [value, ok] of [["1", true], ["4", true], ["16", true], ["0", false], ["17", false], ["2.5", false], ["many", false]] as const) {
+    test(`DROPBOX_CONNECTIONS=${value} is ${ok ? "accepted" : "rejected"}`, async () => {
+      const env = { ...BASE, DROPBOX_CONNECTIONS: value, STATE_DIR: "/nonexistent-state" };
+      if (ok) assert.equal((await new EnvConfigStore(env).load()).dropboxConnections, Number(value));
+      else assert.match((await loadError(env)).message, new RegExp(`DROPBOX_CONNECTIONS .*"?${value.replace(".", "\\.")}"?.*whole number from 1 .* to 16`));
+    });
+  }
+
   test("never echoes a secret's value, even a malformed one", async () => {
     const error = await loadError({ UNMS_URL: "https://user:pa55word@host@@", UNMS_API_TOKEN: "" });
     assert.doesNotMatch(error.message, /pa55word/);

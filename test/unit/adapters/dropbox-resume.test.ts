@@ -31,7 +31,8 @@ function harness() {
   const tokens: AccessTokenProvider = { accessToken: async () => token, refreshAfterRejection: async () => token };
   const sessions = new MemoryUploadSessionStore();
   const store = new DropboxBackupStore({
-    tokens, fetch: createNodeHttpFetch(), chunkBytes: 4 * MiB, sessions, wallClock: () => now, sleep: async () => undefined,
+    // The sequential session path (connections: 1); concurrent resumes are in dropbox-concurrent.test.ts.
+    tokens, fetch: createNodeHttpFetch(), chunkBytes: 4 * MiB, connections: 1, sessions, wallClock: () => now, sleep: async () => undefined,
   });
   return { fake, store, sessions, advance: (ms: number) => (now += ms) };
 }

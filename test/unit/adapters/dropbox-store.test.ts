@@ -62,6 +62,8 @@ function harness(options: { fake?: FakeDropboxOptions; attempts?: number; maxLis
     tokens,
     fetch: countingFetch,
     chunkBytes: CHUNK,
+    // The sequential session path; the concurrent one has its own file (dropbox-concurrent.test.ts).
+    connections: 1,
     sleep: async (ms) => { sleeps.push(ms); },
     retry: { attempts: options.attempts ?? 6, random: () => 0.5 },
     onRetry: (info) => retries.push(info),
