@@ -43,7 +43,7 @@ Settings (environment):
   STATE_DIR             private state: obtained refresh token, PKCE verifier, run lock
                         (default: $XDG_CONFIG_HOME/unms-dropbox-backup-sync)
   DROPBOX_CHUNK_MIB     upload chunk size in MiB, a multiple of 4
-  DROPBOX_CONNECTIONS   chunks of one file uploaded at once, 1..16 (default 4; 1 = one at a time)
+  DROPBOX_CONNECTIONS   chunks of one file uploaded at once, 1..16 (default 1: one at a time)
   MAX_DELETES           most deletions per run without --allow-mass-delete (default: half)
   TARGET_DIR            copy into this local folder instead of Dropbox
   UNMS_CA_FILE          PEM file of certificates (UISP's own or its CA) trusted for UNMS only

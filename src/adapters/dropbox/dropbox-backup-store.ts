@@ -66,8 +66,14 @@ export const DROPBOX_CHUNK_MULTIPLE = 4 * MiB;
  * Over a real uplink each chunk waits a round trip plus Dropbox's work before the next can start, so
  * one connection leaves the link idle most of the time (BENCHMARKS.md, WAN table). Each connection
  * holds one chunk buffer.
+ *
+ * The default stays 1 (the sequential session every earlier release used) until the concurrent path
+ * meets its targets (BENCHMARKS.md: 4 connections reached 0.56-0.67x the WAN model's aggregate cap,
+ * and peaked at 145-160 MiB for 1 GiB) and its two fault-path assumptions about Dropbox (a chunk
+ * re-sent at the same offset replaces the first; an empty append probes an open concurrent session)
+ * are checked. DROPBOX_CONNECTIONS=4 turns it on.
  */
-export const DEFAULT_DROPBOX_CONNECTIONS = 4;
+export const DEFAULT_DROPBOX_CONNECTIONS = 1;
 export const MAX_DROPBOX_CONNECTIONS = 16;
 
 export interface DropboxRetryInfo {
