@@ -44,7 +44,7 @@ export function parseJsonObject(content: string): { value: Record<string, unknow
   try {
     parsed = JSON.parse(content);
   } catch (error) {
-    if (/end of JSON input/i.test(error instanceof Error ? error.message : "")) {
+    if (endsEarly(error, content.length)) {
       return { problem: "it is not valid JSON (the text ends early: a closing bracket or quote is missing)" };
     }
     const offset = firstBadOffset(content);
@@ -69,7 +69,7 @@ function firstBadOffset(content: string): number {
       JSON.parse(content.slice(0, length));
       return true;
     } catch (error) {
-      return /end of JSON input/i.test(error instanceof Error ? error.message : "");
+      return endsEarly(error, length);
     }
   };
   let low = 0; // fine(low) holds
@@ -80,4 +80,17 @@ function firstBadOffset(content: string): number {
     else high = mid;
   }
   return high - 1;
+}
+
+/**
+ * Whether JSON.parse failed only because the text of `length` characters ran out. Older V8 says
+ * "Unexpected end of JSON input" for every such case; current V8 often names the position instead
+ * ("Expected ',' or '}' after property value in JSON at position 7"), which is the end when it
+ * equals the length. Without this every prefix looked bad and every error was "line 1, column 1".
+ */
+function endsEarly(error: unknown, length: number): boolean {
+  const message = error instanceof Error ? error.message : "";
+  if (/end of JSON input/i.test(message)) return true;
+  const position = /at position (\d+)/.exec(message);
+  return position !== null && Number(position[1]) >= length;
 }
