@@ -616,7 +616,7 @@ export { summarize } from "./app/run-sync.ts";
  * contentHashOf(new TextEncoder().encode("hello")); // 64 hex characters, as Dropbox lists it
  * ```
  */
-export { contentHashOf, DropboxContentHasher } from "./adapters/dropbox/content-hash.ts";
+export { contentHashOf, DropboxContentHasher } from "./adapters/content-hash/content-hash.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Adapters

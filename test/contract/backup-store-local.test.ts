@@ -9,7 +9,7 @@ import { LocalDirBackupStore } from "../../src/adapters/local-dir/local-dir-back
 import { backupStoreContract } from "./backup-store.ts";
 import { resumableStoreContract } from "./resumable-store.ts";
 import { MemoryUploadSessionStore } from "../../src/adapters/upload-sessions/memory-upload-session-store.ts";
-import { contentHashOf } from "../../src/adapters/dropbox/content-hash.ts";
+import { contentHashOf } from "../../src/adapters/content-hash/content-hash.ts";
 
 for (const folder of ["UNMS backups/nightly", ""]) {
   backupStoreContract(`LocalDirBackupStore (folder "${folder}")`, async () => {

@@ -18,7 +18,7 @@ import type { StoredFile } from "../../domain/reconcile.ts";
 import { createNodeHttpFetch, DROPBOX_HOSTS } from "../http/node-http-fetch.ts";
 import { retry, type RetryOptions } from "../retry/retry.ts";
 import { ChunkReader, type Chunk } from "./chunk-reader.ts";
-import { DropboxContentHasher } from "./content-hash.ts";
+import { DropboxContentHasher } from "../content-hash/content-hash.ts";
 import { DROPBOX_SESSION_LIFETIME_MS, formatAge, KEEP_SESSION_KINDS, paused, SessionTracker } from "./upload-session-tracker.ts";
 import {
   classifyDropboxFailure, correctOffsetOf, errorTags, isDropboxFailure, isNetworkFailure, OffsetResync, toSyncError,

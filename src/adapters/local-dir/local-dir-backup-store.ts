@@ -17,7 +17,7 @@ import { SyncError, describeError } from "../../domain/errors.ts";
 import { checkFileName, readSource } from "../store-input.ts";
 import type { BackupDownload, BackupStore, PutOptions, ResumePoint, UploadSessionRecord, UploadSessionStore } from "../../domain/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
-import { DropboxContentHasher, DROPBOX_HASH_BLOCK_BYTES } from "../dropbox/content-hash.ts";
+import { DropboxContentHasher, DROPBOX_HASH_BLOCK_BYTES } from "../content-hash/content-hash.ts";
 
 const PARTIAL_PREFIX = ".backup-sync-partial-";
 const MiB = 1024 * 1024;

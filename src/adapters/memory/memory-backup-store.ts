@@ -10,7 +10,7 @@ import { SyncError } from "../../domain/errors.ts";
 import { checkFileName, readSource } from "../store-input.ts";
 import type { BackupDownload, BackupStore, PutOptions } from "../../domain/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
-import { DropboxContentHasher } from "../dropbox/content-hash.ts";
+import { DropboxContentHasher } from "../content-hash/content-hash.ts";
 
 export interface MemoryBackupStoreOptions {
   /** Names (and folders) differing only in case are the same, as on Dropbox. Default false. */

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { contentHashOf, DropboxContentHasher, DROPBOX_HASH_BLOCK_BYTES } from "../../../src/adapters/dropbox/content-hash.ts";
+import { contentHashOf, DropboxContentHasher, DROPBOX_HASH_BLOCK_BYTES } from "../../../src/adapters/content-hash/content-hash.ts";
 
 const MiB = 1024 * 1024;
 

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { SyncBackups } from "../../../src/app/sync-backups.ts";
 import { LocalDirBackupStore } from "../../../src/adapters/local-dir/local-dir-backup-store.ts";
 import { MemoryUploadSessionStore } from "../../../src/adapters/upload-sessions/memory-upload-session-store.ts";
-import { contentHashOf } from "../../../src/adapters/dropbox/content-hash.ts";
+import { contentHashOf } from "../../../src/adapters/content-hash/content-hash.ts";
 import type { BackupDownload, BackupSource, BackupStore, OpenOptions, SyncEvent } from "../../../src/domain/ports.ts";
 import type { UnmsBackup } from "../../../src/domain/backup.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
