@@ -53,6 +53,10 @@ beforeEach(async () => {
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
+// UNMS ids are guids; a non-guid id is ignored (domain/backup.ts), so these are guids.
+const A = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+const B = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+const GONE = "00000000-0000-4000-8000-00000000900e";
 const nameOf = (id: string, day: number) => `unms-backup-2024020${day}-0405_${id}.unms`;
 
 describe("SyncBackups: time budget and resumed uploads (local store)", () => {
@@ -60,7 +64,7 @@ describe("SyncBackups: time budget and resumed uploads (local store)", () => {
     test(`a spent budget pauses at a checkpoint and defers the rest; the next run continues (source ${honourOffset ? "honours" : "ignores"} offsets)`, async () => {
       const a = patternBytes(20 * MiB + 99, 3);
       const b = patternBytes(6 * MiB, 4);
-      const source = new OffsetSource(new Map([["a", a], ["b", b]]), honourOffset);
+      const source = new OffsetSource(new Map([[A, a], [B, b]]), honourOffset);
       const sessions = new MemoryUploadSessionStore();
       const store = new LocalDirBackupStore(dir, { sessions, checkpointBytes: 4 * MiB });
       // The budget runs out once 9 MiB of the first backup are written.
@@ -71,26 +75,26 @@ describe("SyncBackups: time budget and resumed uploads (local store)", () => {
         },
       };
       const first = await new SyncBackups(source, store, reporter, clock, "t").run({ folder: "", budgetMs: 500 });
-      assert.deepEqual(first.resumable, [nameOf("a", 1), nameOf("b", 2)]);
+      assert.deepEqual(first.resumable, [nameOf(A, 1), nameOf(B, 2)]);
       assert.deepEqual(first.failed, []);
       assert.deepEqual(first.uploaded, []);
       const warning = first.warnings.find((w) => w.includes("time budget"));
-      assert.match(warning ?? "", /MAX_RUN_MINUTES \/ maxRunMinutes: 0\.5 s\) is spent: .*_a\.unms, .*_b\.unms continue on the next run/);
-      assert.ok(events.some((e) => e.type === "info" && /Paused the copy of .*_a\.unms after 12582912 bytes/.test(e.message)));
-      assert.equal((await sessions.get("a"))?.bytesCommitted, 12 * MiB);
-      assert.deepEqual(source.opened, [{ id: "a", offset: 0 }], "b was never started");
+      assert.match(warning ?? "", /MAX_RUN_MINUTES \/ maxRunMinutes: 0\.5 s\) is spent: .*_aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa\.unms, .*_bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb\.unms continue on the next run/);
+      assert.ok(events.some((e) => e.type === "info" && /Paused the copy of .*_aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa\.unms after 12582912 bytes/.test(e.message)));
+      assert.equal((await sessions.get(A))?.bytesCommitted, 12 * MiB);
+      assert.deepEqual(source.opened, [{ id: A, offset: 0 }], "b was never started");
 
       const served = source.bytesServed;
       events = [];
       const second = await new SyncBackups(source, store, { report: (e) => void events.push(e) }, clock, "t").run({ folder: "" });
-      assert.deepEqual(second.uploaded.sort(), [nameOf("a", 1), nameOf("b", 2)]);
+      assert.deepEqual(second.uploaded.sort(), [nameOf(A, 1), nameOf(B, 2)]);
       assert.deepEqual(second.resumable, []);
-      assert.deepEqual(source.opened.slice(1), [{ id: "a", offset: 12 * MiB }, { id: "b", offset: 0 }]);
-      assert.ok(events.some((e) => e.type === "info" && /Continuing the unfinished copy of .*_a\.unms from byte 12582912/.test(e.message)));
+      assert.deepEqual(source.opened.slice(1), [{ id: A, offset: 12 * MiB }, { id: B, offset: 0 }]);
+      assert.ok(events.some((e) => e.type === "info" && /Continuing the unfinished copy of .*_aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa\.unms from byte 12582912/.test(e.message)));
       assert.equal(source.bytesServed - served, (honourOffset ? a.length - 12 * MiB : a.length) + b.length);
-      assert.equal(contentHashOf(await readFile(join(dir, nameOf("a", 1)))), contentHashOf(a));
-      assert.equal(contentHashOf(await readFile(join(dir, nameOf("b", 2)))), contentHashOf(b));
-      assert.deepEqual((await readdir(dir)).sort(), [nameOf("a", 1), nameOf("b", 2)], "no partial file is left behind");
+      assert.equal(contentHashOf(await readFile(join(dir, nameOf(A, 1)))), contentHashOf(a));
+      assert.equal(contentHashOf(await readFile(join(dir, nameOf(B, 2)))), contentHashOf(b));
+      assert.deepEqual((await readdir(dir)).sort(), [nameOf(A, 1), nameOf(B, 2)], "no partial file is left behind");
       assert.deepEqual(await sessions.all(), []);
     });
   }
@@ -99,20 +103,20 @@ describe("SyncBackups: time budget and resumed uploads (local store)", () => {
     const a = patternBytes(10 * MiB + 5, 5);
     const sessions = new MemoryUploadSessionStore();
     const store = new LocalDirBackupStore(dir, { sessions, checkpointBytes: 4 * MiB });
-    const name = nameOf("a", 1);
+    const name = nameOf(A, 1);
     // What a run killed after its second checkpoint leaves: 8 MiB saved, more written after it.
     const firstEight = a.subarray(0, 8 * MiB);
     await writeFile(join(dir, `.backup-sync-partial-${name}`), a.subarray(0, 9 * MiB));
     const hashes = [0, 1].map((i) => contentHashOfBlock(firstEight.subarray(i * 4 * MiB, (i + 1) * 4 * MiB)));
-    await sessions.save({ backupId: "a", sessionId: "", folder: "", name, bytesCommitted: 8 * MiB, blockHashes: hashes, startedAt: "2024-02-01T00:00:00Z" });
+    await sessions.save({ backupId: A, sessionId: "", folder: "", name, bytesCommitted: 8 * MiB, blockHashes: hashes, startedAt: "2024-02-01T00:00:00Z" });
     // Leaked by older versions (random names) and by a killed copy of a backup UNMS no longer lists.
     await writeFile(join(dir, ".backup-sync-partial-0a1b2c3d4e5f"), patternBytes(MiB));
-    await writeFile(join(dir, `.backup-sync-partial-${nameOf("gone", 9)}`), patternBytes(MiB));
+    await writeFile(join(dir, `.backup-sync-partial-${nameOf(GONE, 9)}`), patternBytes(MiB));
 
-    const source = new OffsetSource(new Map([["a", a]]));
+    const source = new OffsetSource(new Map([[A, a]]));
     const report = await new SyncBackups(source, store, { report: (e) => void events.push(e) }, clock, "t").run({ folder: "" });
     assert.deepEqual(report.uploaded, [name]);
-    assert.deepEqual(source.opened, [{ id: "a", offset: 8 * MiB }]);
+    assert.deepEqual(source.opened, [{ id: A, offset: 8 * MiB }]);
     assert.equal(contentHashOf(await readFile(join(dir, name))), contentHashOf(a));
     assert.deepEqual(await readdir(dir), [name]);
   });
@@ -120,13 +124,13 @@ describe("SyncBackups: time budget and resumed uploads (local store)", () => {
   test("a saved state whose partial file is gone starts over, with a line saying so", async () => {
     const a = patternBytes(5 * MiB, 6);
     const sessions = new MemoryUploadSessionStore();
-    const name = nameOf("a", 1);
-    await sessions.save({ backupId: "a", sessionId: "", folder: "", name, bytesCommitted: 4 * MiB, blockHashes: ["0".repeat(64)], startedAt: "2024-02-01T00:00:00Z" });
-    const source = new OffsetSource(new Map([["a", a]]));
+    const name = nameOf(A, 1);
+    await sessions.save({ backupId: A, sessionId: "", folder: "", name, bytesCommitted: 4 * MiB, blockHashes: ["0".repeat(64)], startedAt: "2024-02-01T00:00:00Z" });
+    const source = new OffsetSource(new Map([[A, a]]));
     const report = await new SyncBackups(source, new LocalDirBackupStore(dir, { sessions }), { report: (e) => void events.push(e) }, clock, "t").run({ folder: "" });
     assert.deepEqual(report.uploaded, [name]);
-    assert.deepEqual(source.opened, [{ id: "a", offset: 0 }]);
-    assert.ok(report.warnings.some((w) => /unfinished copy of .*_a\.unms cannot be continued: its partial file .* is gone; it starts over/.test(w)));
+    assert.deepEqual(source.opened, [{ id: A, offset: 0 }]);
+    assert.ok(report.warnings.some((w) => /unfinished copy of .*_aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa\.unms cannot be continued: its partial file .* is gone; it starts over/.test(w)));
     assert.equal(contentHashOf(await readFile(join(dir, name))), contentHashOf(a));
   });
 
@@ -134,18 +138,18 @@ describe("SyncBackups: time budget and resumed uploads (local store)", () => {
     const a = patternBytes(MiB, 7);
     const sessions = new MemoryUploadSessionStore();
     const store = new LocalDirBackupStore(dir, { sessions, checkpointBytes: 4 * MiB });
-    await writeFile(join(dir, nameOf("a", 1)), a);
-    const goneName = nameOf("gone", 9);
+    await writeFile(join(dir, nameOf(A, 1)), a);
+    const goneName = nameOf(GONE, 9);
     await writeFile(join(dir, `.backup-sync-partial-${goneName}`), patternBytes(4 * MiB));
-    await sessions.save({ backupId: "gone", sessionId: "", folder: "", name: goneName, bytesCommitted: 4 * MiB, blockHashes: ["1".repeat(64)], startedAt: "2024-02-01T00:00:00Z" });
+    await sessions.save({ backupId: GONE, sessionId: "", folder: "", name: goneName, bytesCommitted: 4 * MiB, blockHashes: ["1".repeat(64)], startedAt: "2024-02-01T00:00:00Z" });
     // A Dropbox session record in the same state file is not the local store's to forget.
     await sessions.save({ backupId: "remote", sessionId: "AAA", folder: "", name: "x.unms", bytesCommitted: 0, blockHashes: [], startedAt: "2024-02-01T00:00:00Z" });
 
-    const source = new OffsetSource(new Map([["a", a]]));
+    const source = new OffsetSource(new Map([[A, a]]));
     const report = await new SyncBackups(source, store, { report: (e) => void events.push(e) }, clock, "t").run({ folder: "" });
     assert.deepEqual(report.uploaded, []);
-    assert.deepEqual(report.skipped, [nameOf("a", 1)]);
-    assert.deepEqual(await readdir(dir), [nameOf("a", 1)]);
+    assert.deepEqual(report.skipped, [nameOf(A, 1)]);
+    assert.deepEqual(await readdir(dir), [nameOf(A, 1)]);
     assert.deepEqual((await sessions.all()).map((r) => r.backupId), ["remote"]);
   });
 
@@ -153,13 +157,13 @@ describe("SyncBackups: time budget and resumed uploads (local store)", () => {
     const a = patternBytes(9 * MiB, 8);
     const sessions = new MemoryUploadSessionStore();
     const store = new LocalDirBackupStore(dir, { sessions, checkpointBytes: 4 * MiB });
-    const name = nameOf("a", 1);
+    const name = nameOf(A, 1);
     await writeFile(join(dir, `.backup-sync-partial-${name}`), a.subarray(0, 4 * MiB));
     await sessions.save({
-      backupId: "a", sessionId: "", folder: "", name, bytesCommitted: 4 * MiB,
+      backupId: A, sessionId: "", folder: "", name, bytesCommitted: 4 * MiB,
       blockHashes: [contentHashOfBlock(a.subarray(0, 4 * MiB))], startedAt: "2024-02-01T00:00:00Z",
     });
-    const source = new OffsetSource(new Map([["a", a]]));
+    const source = new OffsetSource(new Map([[A, a]]));
     const inner = source.open.bind(source);
     source.open = async (id, signal, options) => {
       if ((options?.offset ?? 0) > 0) {
@@ -169,7 +173,7 @@ describe("SyncBackups: time budget and resumed uploads (local store)", () => {
     };
     const report = await new SyncBackups(source, store, { report: (e) => void events.push(e) }, clock, "t").run({ folder: "" });
     assert.deepEqual(report.uploaded, [name]);
-    assert.ok(report.warnings.some((w) => /Could not download backup "a" from byte 4194304 to continue .*HTTP 416.*; starting it over/.test(w)), report.warnings.join("\n"));
+    assert.ok(report.warnings.some((w) => /Could not download backup "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa" from byte 4194304 to continue .*HTTP 416.*; starting it over/.test(w)), report.warnings.join("\n"));
     assert.equal(contentHashOf(await readFile(join(dir, name))), contentHashOf(a));
     assert.deepEqual(await readdir(dir), [name]);
     assert.deepEqual(await sessions.all(), []);
@@ -186,9 +190,9 @@ describe("SyncBackups: time budget and resumed uploads (local store)", () => {
         throw new SyncError("Dropbox upload_session/append_v2 failed: HTTP 400", { kind: "permanent", code: "dropbox.bad_request" });
       },
     };
-    const report = await new SyncBackups(new OffsetSource(new Map([["a", a]])), store, { report: (e) => void events.push(e) }, clock, "t").run({ folder: "" });
-    assert.deepEqual(report.uploaded, [nameOf("a", 1)]);
-    assert.ok(report.warnings.some((w) => /Could not check the unfinished upload of .*_a\.unms \(Dropbox upload_session\/append_v2 failed: HTTP 400\); starting it over/.test(w)));
+    const report = await new SyncBackups(new OffsetSource(new Map([[A, a]])), store, { report: (e) => void events.push(e) }, clock, "t").run({ folder: "" });
+    assert.deepEqual(report.uploaded, [nameOf(A, 1)]);
+    assert.ok(report.warnings.some((w) => /Could not check the unfinished upload of .*_aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa\.unms \(Dropbox upload_session\/append_v2 failed: HTTP 400\); starting it over/.test(w)));
   });
 });
 
