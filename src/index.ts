@@ -12,6 +12,7 @@ import type { SettingLabels } from "./domain/legacy-migration.ts";
 import type { AccessTokenProvider, BackupSource, BackupStore, DownloadLedger, Reporter, SyncEvent } from "./domain/ports.ts";
 import type { SyncPolicy } from "./domain/reconcile.ts";
 import type { Settings } from "./domain/settings.ts";
+import { parseFolder, ROOT_FOLDER, type Folder } from "./domain/folder.ts";
 import { DropboxBackupStore } from "./adapters/dropbox/dropbox-backup-store.ts";
 import { DropboxOAuthClient } from "./adapters/dropbox-auth/dropbox-oauth-client.ts";
 import { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "./adapters/dropbox-auth/token-providers.ts";
@@ -177,7 +178,7 @@ export function createBackupSync(options: BackupSyncOptions): BackupSync {
   if (typeof reporter.report !== "function") {
     throw configError("createBackupSync: reporter has no report(event) method; pass a Reporter or leave it out.", "config.library.reporter");
   }
-  const folder = normalizeFolder(options.folder);
+  const folder = checkFolder(options.folder);
   const unms = checkSource(options);
   const target = checkTarget(options, reporter, folder);
   const unmsTls = unms ? checkUnmsTls(options.unms!, options.fetch) : {};
@@ -257,14 +258,12 @@ function present(value: unknown): string | undefined {
   return typeof value === "string" && value.trim() !== "" ? value.trim() : undefined;
 }
 
-function normalizeFolder(folder: string | undefined): string {
-  if (folder === undefined) return "";
+function checkFolder(folder: string | undefined): Folder {
+  if (folder === undefined) return ROOT_FOLDER;
   if (typeof folder !== "string") throw configError(`createBackupSync: folder must be a string such as "UISP/backups", got ${typeof folder}.`, "config.folder");
-  const normalized = folder.trim().replace(/^\/+|\/+$/g, "");
-  if (normalized !== "" && normalized.split("/").some((part) => part === "" || part.trim() === "." || part.trim() === "..")) {
-    throw configError(`createBackupSync: folder "${folder}" is not usable: folder names may not be empty, "." or "..".`, "config.folder");
-  }
-  return normalized;
+  const parsed = parseFolder(folder);
+  if ("problem" in parsed) throw configError(`createBackupSync: folder "${folder}" is not usable: ${parsed.problem}.`, "config.folder");
+  return parsed.folder;
 }
 
 /** The CA certificates and insecure switch of `unms`, checked now so a bad file fails here. */

@@ -1,3 +1,5 @@
+import type { Folder } from "./folder.ts";
+
 /**
  * Settings of one run, whichever store they came from (UCRM's data/config.json or the environment).
  * Values are already trimmed; an empty value reads as absent.
@@ -15,7 +17,7 @@ export interface Settings {
   /** Legacy long-lived token: still honoured, with a deprecation warning each run. */
   dropboxAccessToken?: string;
   /** Folder inside the app folder; "" is the app folder root. */
-  dropboxFolder: string;
+  dropboxFolder: Folder;
   /** Store copies in this local directory instead of Dropbox. */
   targetDir?: string;
   /** Upload chunk size in MiB (a multiple of 4, at most 148). */

@@ -6,6 +6,7 @@
 import { SyncError } from "../../domain/errors.ts";
 import type { Settings } from "../../domain/settings.ts";
 import { readUnmsCaFile } from "./unms-ca-file.ts";
+import { parseFolder, ROOT_FOLDER } from "../../domain/folder.ts";
 
 export type RawValue = string | number | boolean | null | undefined;
 
@@ -132,10 +133,9 @@ export function parseSettings(raw: RawSettings, context: ParseContext): Settings
     } else maxRunMinutes = n;
   }
 
-  const dropboxFolder = (text(raw.dropboxFolder) ?? "").replace(/^\/+|\/+$/g, "");
-  if (dropboxFolder !== "" && dropboxFolder.split("/").some((part) => part === "" || part === "." || part === "..")) {
-    problems.push(`${name("dropboxFolder")} is ${shown("dropboxFolder", dropboxFolder)}: folder names may not be empty, "." or ".."`);
-  }
+  const folder = parseFolder(text(raw.dropboxFolder) ?? "");
+  const dropboxFolder = "folder" in folder ? folder.folder : ROOT_FOLDER;
+  if ("problem" in folder) problems.push(`${name("dropboxFolder")} is ${shown("dropboxFolder", folder.normalized)}: ${folder.problem}`);
 
   if (problems.length > 0) {
     const list = problems.map((p) => `\n  - ${p}`).join("");

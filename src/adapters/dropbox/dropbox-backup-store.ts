@@ -23,6 +23,7 @@ import { DROPBOX_SESSION_LIFETIME_MS, formatAge, KEEP_SESSION_KINDS, paused, Ses
 import {
   classifyDropboxFailure, correctOffsetOf, errorTags, isDropboxFailure, isNetworkFailure, OffsetResync, toSyncError,
 } from "./dropbox-errors.ts";
+import { checkedFolder } from "../store-input.ts";
 
 const MiB = 1024 * 1024;
 const EMPTY = new Uint8Array(0);
@@ -530,8 +531,8 @@ function mayHaveBeenApplied(error: unknown): boolean {
 }
 
 function folderPath(folder: string): string {
-  const trimmed = folder.replace(/^\/+|\/+$/g, "");
-  return trimmed === "" ? "" : `/${trimmed}`;
+  const checked = checkedFolder(folder);
+  return checked === "" ? "" : `/${checked}`;
 }
 
 function filePath(folder: string, name: string): string {

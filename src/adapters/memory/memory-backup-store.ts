@@ -11,6 +11,7 @@ import { checkFileName, readSource } from "../store-input.ts";
 import type { BackupDownload, BackupStore, PutOptions } from "../../domain/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
 import { DropboxContentHasher } from "../content-hash/content-hash.ts";
+import { checkedFolder } from "../store-input.ts";
 
 export interface MemoryBackupStoreOptions {
   /** Names (and folders) differing only in case are the same, as on Dropbox. Default false. */
@@ -112,11 +113,7 @@ export class MemoryBackupStore implements BackupStore {
 
   /** "" for the root, else the segments joined by "/" (leading and trailing "/" ignored). */
   #folderKey(folder: string): string {
-    const parts = folder.split("/").filter((part) => part !== "");
-    if (parts.some((part) => part === "." || part === "..")) {
-      throw new SyncError(`The target folder "${folder}" must not contain "." or ".." segments`, { kind: "config", code: "config.folder" });
-    }
-    return this.#key(parts.join("/"));
+    return this.#key(checkedFolder(folder));
   }
 
   #key(text: string): string {
