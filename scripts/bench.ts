@@ -21,9 +21,9 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_DROPBOX_CHUNK_BYTES } from "../src/adapters/dropbox/dropbox-backup-store.ts";
-import { FakeDropbox } from "../test/fakes/dropbox.ts";
-import { startLoopbackServer } from "../test/fakes/loopback.ts";
-import { FakeUnms } from "../test/fakes/unms.ts";
+import { FakeDropbox } from "../src/testing/fakes/dropbox.ts";
+import { startLoopbackServer } from "../src/testing/fakes/loopback.ts";
+import { FakeUnms } from "../src/testing/fakes/unms.ts";
 
 const MiB = 1024 * 1024;
 const TARGET_RATIO = 0.8;

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalDirBackupStore } from "../../src/adapters/local-dir/local-dir-backup-store.ts";
-import { backupStoreContract } from "./backup-store.ts";
+import { backupStoreContract } from "../../src/testing/contract/backup-store.ts";
 import { resumableStoreContract } from "./resumable-store.ts";
 import { MemoryUploadSessionStore } from "../../src/adapters/upload-sessions/memory-upload-session-store.ts";
 import { contentHashOf } from "../../src/adapters/content-hash/content-hash.ts";

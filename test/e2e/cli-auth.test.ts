@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { http } from "msw";
 import { PRIVATE_STATE_FILE } from "../../src/adapters/config/private-state-file.ts";
 import { assertNoSecrets, explain, inFolder, lastJsonLine, MiB, startHarness, type CliRun, type Harness } from "./helpers.ts";
-import { guid } from "../fakes/unms.ts";
+import { guid } from "../../src/testing/fakes/unms.ts";
 
 const FOLDER = "Backups";
 const AUTHORIZE = "https://www.dropbox.com/oauth2/authorize";

@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { http, HttpResponse } from "msw";
-import { rateLimitedFault, serverErrorFault } from "../fakes/dropbox.ts";
-import { guid } from "../fakes/unms.ts";
+import { rateLimitedFault, serverErrorFault } from "../../src/testing/fakes/dropbox.ts";
+import { guid } from "../../src/testing/fakes/unms.ts";
 import { explain, inFolder, lastJsonLine, MiB, startHarness, type Harness, type HarnessOptions } from "./helpers.ts";
 
 const FOLDER = "Backups";

@@ -14,9 +14,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { FakeDropbox } from "../fakes/dropbox.ts";
-import { startLoopbackServer } from "../fakes/loopback.ts";
-import { FakeUnms } from "../fakes/unms.ts";
+import { FakeDropbox } from "../../src/testing/fakes/dropbox.ts";
+import { startLoopbackServer } from "../../src/testing/fakes/loopback.ts";
+import { FakeUnms } from "../../src/testing/fakes/unms.ts";
 import { runProcess } from "./process.ts";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { getResponse } from "msw";
-import { FakeDropbox } from "../../fakes/dropbox.ts";
+import { FakeDropbox } from "../../../src/testing/fakes/dropbox.ts";
 import { DropboxOAuthClient, OAuthGrantError } from "../../../src/adapters/dropbox-auth/dropbox-oauth-client.ts";
 import { buildAuthorizationUrl } from "../../../src/adapters/dropbox-auth/authorization-url.ts";
 import { codeChallengeS256, createCodeVerifier, isValidCodeVerifier } from "../../../src/adapters/dropbox-auth/pkce.ts";

@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getResponse } from "msw";
-import { FakeDropbox } from "../../fakes/dropbox.ts";
+import { FakeDropbox } from "../../../src/testing/fakes/dropbox.ts";
 import { authorizeDropbox, type AuthorizeResult } from "../../../src/app/authorize.ts";
 import { EnvConfigStore } from "../../../src/adapters/config/env-config-store.ts";
 import { UcrmFileConfigStore } from "../../../src/adapters/config/ucrm-file-config-store.ts";

@@ -16,7 +16,7 @@ import { contentHashOf } from "../../../src/adapters/content-hash/content-hash.t
 import type { BackupDownload, BackupSource, BackupStore, OpenOptions, SyncEvent } from "../../../src/domain/ports.ts";
 import type { UnmsBackup } from "../../../src/domain/backup.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
-import { patternBytes, streamOf } from "../../contract/backup-store.ts";
+import { patternBytes, streamOf } from "../../../src/testing/contract/backup-store.ts";
 
 const MiB = 1024 * 1024;
 
