@@ -62,6 +62,8 @@ export interface CliIo {
   unmsFetch?: typeof fetch;
   dropboxFetch?: typeof fetch;
   signal?: AbortSignal;
+  /** Test seam: how retry back-off waits (see RunSyncInput). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export async function main(argv: string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> {
@@ -133,8 +135,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
   return outcome.exitCode;
 }
 
-function passThrough(io: CliIo): Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal"> {
+function passThrough(io: CliIo): Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal" | "sleep"> {
   return {
+    ...(io.sleep ? { sleep: io.sleep } : {}),
     ...(io.unmsFetch ? { unmsFetch: io.unmsFetch } : {}),
     ...(io.dropboxFetch ? { dropboxFetch: io.dropboxFetch } : {}),
     ...(io.signal ? { signal: io.signal } : {}),

@@ -41,6 +41,8 @@ export interface SyncContainerInput {
   runDeadline?: number;
   unmsFetch?: typeof fetch;
   dropboxFetch?: typeof fetch;
+  /** How retry back-off waits; default real timers (tests pass one that does not sleep). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 const MiB = 1024 * 1024;
@@ -80,7 +82,10 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
         [ids.Settings, ids.Reporter],
       )
       .inSingletonScope();
-    const runDeadline: Partial<RetryOptions> = input.runDeadline === undefined ? {} : { deadline: input.runDeadline };
+    const runDeadline: Partial<RetryOptions> = {
+      ...(input.runDeadline === undefined ? {} : { deadline: input.runDeadline }),
+      ...(input.sleep ? { sleep: input.sleep } : {}),
+    };
 
     bind(ids.BackupSource)
       .toResolvedValue(

@@ -37,6 +37,8 @@ export interface RunSyncInput {
   /** Test seams: replace how HTTP is done, never what is done. */
   unmsFetch?: typeof fetch;
   dropboxFetch?: typeof fetch;
+  /** Test seam: how retry back-off waits (default: real timers), so in-process runs need not sleep. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export interface RunOutcome {
@@ -108,6 +110,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
       ...(tokens ? { tokens } : {}),
       ...(input.unmsFetch ? { unmsFetch: input.unmsFetch } : {}),
       ...(input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}),
+      ...(input.sleep ? { sleep: input.sleep } : {}),
     });
     const report = await container.get(ids.SyncBackups).run({
       folder: settings.dropboxFolder,

@@ -12,7 +12,7 @@ import { describeError } from "../domain/errors.ts";
 import { Redactor } from "./redact.ts";
 import { ExitCode, runSync, type RunSyncInput } from "./run-sync.ts";
 
-export interface UcrmRunInput extends Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal" | "dryRun"> {
+export interface UcrmRunInput extends Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal" | "dryRun" | "sleep"> {
   pluginDir: string;
   /**
    * The process environment: only the test-only DROPBOX_BASE_URL and BACKUP_SYNC_PLUGIN_LOG_TRIMMED
@@ -64,6 +64,7 @@ export async function runUcrmPlugin(input: UcrmRunInput): Promise<number> {
       ...(input.unmsFetch ? { unmsFetch: input.unmsFetch } : {}),
       ...(input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}),
       ...(input.signal ? { signal: input.signal } : {}),
+      ...(input.sleep ? { sleep: input.sleep } : {}),
     });
     return outcome.exitCode;
   } catch (error) {
