@@ -15,7 +15,7 @@ import type { Settings } from "./domain/settings.ts";
 import { parseFolder, ROOT_FOLDER, type Folder } from "./domain/folder.ts";
 import { DropboxBackupStore } from "./adapters/dropbox/dropbox-backup-store.ts";
 import { DropboxOAuthClient } from "./adapters/dropbox-auth/dropbox-oauth-client.ts";
-import { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "./adapters/dropbox-auth/token-providers.ts";
+import { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "./app/token-session.ts";
 import { createSyncContainer } from "./app/container.ts";
 import { certificatesIn, readUnmsCaFile } from "./adapters/config/unms-ca-file.ts";
 import { insecureTlsWarning } from "./adapters/unms/unms-tls-fetch.ts";
@@ -736,7 +736,7 @@ export type { Line } from "./adapters/report/format.ts";
  * });
  * ```
  */
-export { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "./adapters/dropbox-auth/token-providers.ts";
+export { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "./app/token-session.ts";
 
 /**
  * Dropbox's OAuth token endpoint client (code exchange, refresh), secrets in the body only.

@@ -8,7 +8,7 @@ import type { Settings } from "../domain/settings.ts";
 import type { ConfigStore } from "../adapters/config/config-store.ts";
 import { acquireRunLock } from "../adapters/lock/run-lock.ts";
 import { insecureTlsWarning } from "../adapters/unms/unms-tls-fetch.ts";
-import { authorizeDropbox } from "./authorize.ts";
+import { TokenSession } from "./token-session.ts";
 import { createSyncContainer, monotonicClock } from "./container.ts";
 import { ids } from "./service-ids.ts";
 import type { SyncReport } from "./sync-backups.ts";
@@ -87,13 +87,13 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
     for (const message of tlsWarnings) reporter.report({ type: "warning", message });
     let tokens: AccessTokenProvider | undefined;
     if (!settings.targetDir) {
-      const auth = await authorizeDropbox({
-        settings,
+      const session = TokenSession.fromSettings(settings, {
         store: input.configStore,
         reporter,
-        registerSecrets: input.registerSecrets,
+        registerSecret: (secret) => input.registerSecrets([secret]),
         ...(input.dropboxFetch ? { fetch: input.dropboxFetch } : {}),
       });
+      const auth = await session.start(settings);
       if (auth.status === "awaiting-user") {
         reporter.report({ type: "authorization-required", message: auth.message, url: auth.url });
         return { exitCode: ExitCode.AwaitingAuthorization, authorizationUrl: auth.url, error: auth.message };

@@ -5,7 +5,7 @@ import { FakeDropbox } from "../../../src/testing/fakes/dropbox.ts";
 import { DropboxOAuthClient, OAuthGrantError } from "../../../src/adapters/dropbox-auth/dropbox-oauth-client.ts";
 import { buildAuthorizationUrl } from "../../../src/adapters/dropbox-auth/authorization-url.ts";
 import { codeChallengeS256, createCodeVerifier, isValidCodeVerifier } from "../../../src/adapters/dropbox-auth/pkce.ts";
-import { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "../../../src/adapters/dropbox-auth/token-providers.ts";
+import { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "../../../src/app/token-session.ts";
 import { ENV_LABELS } from "../../../src/domain/legacy-migration.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
 import type { OAuthClient, TokenGrant } from "../../../src/adapters/dropbox-auth/oauth-client.ts";

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getResponse } from "msw";
 import { FakeDropbox } from "../../../src/testing/fakes/dropbox.ts";
-import { authorizeDropbox, type AuthorizeResult } from "../../../src/app/authorize.ts";
+import { TokenSession, type AuthorizeResult } from "../../../src/app/token-session.ts";
 import { EnvConfigStore } from "../../../src/adapters/config/env-config-store.ts";
 import { UcrmFileConfigStore } from "../../../src/adapters/config/ucrm-file-config-store.ts";
 import type { ConfigStore } from "../../../src/adapters/config/config-store.ts";
@@ -49,7 +49,7 @@ class Output {
 async function run(fake: FakeDropbox, store: ConfigStore, out: Output, now = () => 1_000_000): Promise<AuthorizeResult> {
   const settings = await store.load();
   try {
-    const result = await authorizeDropbox({ settings, store, fetch: fakeFetch(fake), now, reporter: out.reporter });
+    const result = await TokenSession.fromSettings(settings, { store, fetch: fakeFetch(fake), now, reporter: out.reporter }).start(settings);
     out.add(...result.warnings, result.status === "awaiting-user" ? `${result.message}\n${result.url}` : result.authorizationUrl);
     return result;
   } catch (error) {
@@ -79,7 +79,7 @@ function challengeOf(url: string): string | undefined {
   return new URL(url).searchParams.get("code_challenge") ?? undefined;
 }
 
-describe("authorizeDropbox(): command line (environment store), PKCE", () => {
+describe("TokenSession.start(): command line (environment store), PKCE", () => {
   test("first run prints the URL with an S256 challenge, keeps the verifier, and waits", async () => {
     const fake = new FakeDropbox();
     const out = new Output();
@@ -143,7 +143,7 @@ describe("authorizeDropbox(): command line (environment store), PKCE", () => {
   });
 });
 
-describe("authorizeDropbox(): UCRM plugin (file store), app secret", () => {
+describe("TokenSession.start(): UCRM plugin (file store), app secret", () => {
   test("exchange persists the refresh token and clears the code in config.json", async () => {
     const fake = new FakeDropbox();
     const out = new Output();
@@ -197,7 +197,7 @@ describe("authorizeDropbox(): UCRM plugin (file store), app secret", () => {
   });
 });
 
-describe("authorizeDropbox(): legacy tokens", () => {
+describe("TokenSession.start(): legacy tokens", () => {
   test("legacy token alone: syncs, warns that it is deprecated with the migration steps", async () => {
     const fake = new FakeDropbox();
     const out = new Output();
@@ -250,7 +250,7 @@ describe("authorizeDropbox(): legacy tokens", () => {
   });
 });
 
-describe("authorizeDropbox(): not configured", () => {
+describe("TokenSession.start(): not configured", () => {
   test("no app key and no token: a config error naming the setting", async () => {
     const fake = new FakeDropbox();
     const out = new Output();
