@@ -303,16 +303,21 @@ function checkUnmsTls(unms: UnmsConnection, customFetch: typeof fetch | undefine
   return { ...(certificates.length > 0 ? { unmsCaCertificates: certificates } : {}), ...(insecure ? { unmsTlsInsecure: true } : {}) };
 }
 
+/** An embedder's adapter must have the port's methods; the first missing one is named. */
+function requireMethods<T extends object>(adapter: T, methods: readonly (keyof T & string)[], option: string, port: string, code: string): void {
+  for (const method of methods) {
+    if (typeof adapter[method] !== "function") {
+      throw configError(`createBackupSync: ${option} has no ${method}() method; it must implement ${port} (${methods.join(", ")}).`, code);
+    }
+  }
+}
+
 function checkSource(options: BackupSyncOptions): { url: string; apiToken: string } | undefined {
   if (options.source && options.unms) {
     throw configError("createBackupSync: both unms and source are set; pass only one (source replaces the UNMS adapter).", "config.library.source_ambiguous");
   }
   if (options.source) {
-    for (const method of ["list", "timeZone", "open"] as const) {
-      if (typeof options.source[method] !== "function") {
-        throw configError(`createBackupSync: source has no ${method}() method; it must implement BackupSource (list, timeZone, open).`, "config.library.source_invalid");
-      }
-    }
+    requireMethods(options.source, ["list", "timeZone", "open"], "source", "BackupSource", "config.library.source_invalid");
     return undefined;
   }
   if (!options.unms) {
@@ -356,11 +361,7 @@ function checkTarget(options: BackupSyncOptions, reporter: Reporter, folder: str
     throw configError("createBackupSync: both dropbox and store are set; pass only one (store replaces the Dropbox adapter).", "config.library.store_ambiguous");
   }
   if (options.store) {
-    for (const method of ["list", "put", "remove"] as const) {
-      if (typeof options.store[method] !== "function") {
-        throw configError(`createBackupSync: store has no ${method}() method; it must implement BackupStore (list, put, remove).`, "config.library.store_invalid");
-      }
-    }
+    requireMethods(options.store, ["list", "put", "remove"], "store", "BackupStore", "config.library.store_invalid");
     const kind = options.store.constructor?.name;
     const named = kind && kind !== "Object" ? kind : "the given store";
     return { store: options.store, description: folder ? `${named}, folder ${folder}` : named, warnings: [] };

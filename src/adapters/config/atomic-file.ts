@@ -5,6 +5,7 @@
 import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 import { randomBytes } from "node:crypto";
+import { SyncError, describeError, type FailureKind } from "../../domain/errors.ts";
 
 /** Replaces `path` with `content`; `mode` applies to the new file (e.g. 0o600 for private state). */
 export async function writeFileAtomic(path: string, content: string, mode?: number): Promise<void> {
@@ -32,6 +33,25 @@ export async function readTextIfExists(path: string): Promise<string | undefined
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
+  }
+}
+
+/**
+ * The text of a state or config file, or undefined when it does not exist. A file that exists but
+ * cannot be read is a SyncError naming the file (`Cannot read <what>path: why.<advice>`).
+ */
+export async function readTextOrFail(
+  path: string,
+  failure: { what?: string; kind: FailureKind; code: string; advice?: string },
+): Promise<string | undefined> {
+  try {
+    return await readTextIfExists(path);
+  } catch (error) {
+    throw new SyncError(`Cannot read ${failure.what ? `${failure.what} ` : ""}${path}: ${describeError(error)}.${failure.advice ? ` ${failure.advice}` : ""}`, {
+      kind: failure.kind,
+      code: failure.code,
+      cause: error,
+    });
   }
 }
 

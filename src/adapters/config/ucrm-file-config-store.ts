@@ -12,7 +12,7 @@ import { isAbsolute, join } from "node:path";
 import { SyncError, describeError } from "../../domain/errors.ts";
 import { UCRM_LABELS } from "../../domain/legacy-migration.ts";
 import type { Settings } from "../../domain/settings.ts";
-import { parseJsonObject, readTextIfExists, writeFileAtomic } from "./atomic-file.ts";
+import { parseJsonObject, readTextOrFail, writeFileAtomic } from "./atomic-file.ts";
 import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "./config-store.ts";
 import { parseSettings, type RawSettings, type SettingField } from "./parse-settings.ts";
 import { PrivateStateFile } from "./private-state-file.ts";
@@ -121,12 +121,7 @@ export class UcrmFileConfigStore implements ConfigStore {
   }
 
   private async readText(path: string, ifMissing: string): Promise<string> {
-    let content: string | undefined;
-    try {
-      content = await readTextIfExists(path);
-    } catch (error) {
-      throw new SyncError(`Cannot read ${path}: ${describeError(error)}.`, { kind: "config", code: "config.file_unreadable", cause: error });
-    }
+    const content = await readTextOrFail(path, { kind: "config", code: "config.file_unreadable" });
     if (content === undefined) throw new SyncError(`${path} does not exist. ${ifMissing}`, { kind: "config", code: "config.file_missing" });
     return content;
   }

@@ -12,6 +12,7 @@ import type { BackupDownload, BackupStore, PutOptions } from "../../domain/ports
 import type { StoredFile } from "../../domain/reconcile.ts";
 import { DropboxContentHasher } from "../content-hash/content-hash.ts";
 import { checkedFolder } from "../store-input.ts";
+import { concatBytes } from "../bytes.ts";
 
 export interface MemoryBackupStoreOptions {
   /** Names (and folders) differing only in case are the same, as on Dropbox. Default false. */
@@ -75,7 +76,7 @@ export class MemoryBackupStore implements BackupStore {
     }
 
     if (!overwrite) this.#refuseExisting(folderKey, nameKey, name, folder);
-    const file: MemoryFile = { name, bytes: concat(pieces, size), contentHash: hasher.digest() };
+    const file: MemoryFile = { name, bytes: concatBytes(pieces), contentHash: hasher.digest() };
     let files = this.#folders.get(folderKey);
     if (!files) this.#folders.set(folderKey, (files = new Map()));
     files.set(nameKey, file);
@@ -122,13 +123,4 @@ export class MemoryBackupStore implements BackupStore {
 }
 
 
-function concat(pieces: Uint8Array[], size: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const piece of pieces) {
-    bytes.set(piece, offset);
-    offset += piece.length;
-  }
-  return bytes;
-}
 

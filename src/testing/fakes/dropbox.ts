@@ -13,6 +13,7 @@ import { randomBytes, createHash } from "node:crypto";
 import { http, HttpResponse } from "msw";
 import type { RequestHandler } from "msw";
 import { RefContentHasher } from "./content-hash-ref.ts";
+import { concatBytes } from "../../adapters/bytes.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Public types and documented bodies
@@ -756,7 +757,7 @@ export class FakeDropbox {
       throw new Answer(jsonResponse(409, contentHashMismatchBody()));
     }
     this.applyToSession(session, body);
-    const bytes = session.chunks ? concat(session.chunks) : undefined;
+    const bytes = session.chunks ? concatBytes(session.chunks) : undefined;
     const result = this.commitFile({ ...commit, hasher: session.hasher, bytes, ignoreQuota: false });
     if ("error" in result) throw new Answer(jsonResponse(409, pathWriteErrorBody(result.error)));
     this.sessions.delete(cursor.sessionId);
@@ -1133,7 +1134,7 @@ export class FakeDropbox {
     return {
       hasher,
       size,
-      bytes: chunks ? concat(chunks) : undefined,
+      bytes: chunks ? concatBytes(chunks) : undefined,
       requestHash: requestHasher?.hex(),
     };
   }
@@ -1306,19 +1307,6 @@ function pythonJson(value: unknown): string {
       .join(", ")}}`;
   }
   return JSON.stringify(value) ?? "null";
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  let total = 0;
-  for (const chunk of chunks) total += chunk.length;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }
 
 function baseName(path: string): string {
