@@ -41,6 +41,8 @@ export interface SyncContainerInput {
   runDeadline?: number;
   unmsFetch?: typeof fetch;
   dropboxFetch?: typeof fetch;
+  /** Test only: Dropbox's API hosts replaced by this base URL (the loopback fake). */
+  dropboxBaseUrl?: string;
   /** How retry back-off waits; default real timers (tests pass one that does not sleep). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
@@ -71,7 +73,7 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
     const unmsTls: UnmsTlsOptions = { caCertificates: input.settings.unmsCaCertificates ?? [], insecure: input.settings.unmsTlsInsecure === true };
     bind(ids.UnmsFetch).toConstantValue(input.unmsFetch ?? (needsUnmsTlsFetch(unmsTls) ? createUnmsTlsFetch(unmsTls) : defaultUnmsFetch()));
     bind(ids.DropboxFetch)
-      .toResolvedValue((settings: Settings) => input.dropboxFetch ?? createNodeHttpFetch({ baseUrl: settings.dropboxBaseUrl }), [ids.Settings])
+      .toResolvedValue(() => input.dropboxFetch ?? createNodeHttpFetch({ baseUrl: input.dropboxBaseUrl }), [])
       .inSingletonScope();
 
     if (input.tokens) bind(ids.AccessTokenProvider).toConstantValue(input.tokens);

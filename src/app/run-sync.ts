@@ -4,8 +4,7 @@
  */
 import { SyncError, describeError } from "../domain/errors.ts";
 import type { AccessTokenProvider, Reporter } from "../domain/ports.ts";
-import type { Settings } from "../domain/settings.ts";
-import type { ConfigStore } from "../adapters/config/config-store.ts";
+import type { ConfigStore, LoadedSettings } from "../adapters/config/config-store.ts";
 import { acquireRunLock } from "../adapters/lock/run-lock.ts";
 import { insecureTlsWarning } from "../adapters/unms/unms-tls-fetch.ts";
 import { TokenSession } from "./token-session.ts";
@@ -57,7 +56,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
     return { exitCode: exitCodeFor(error), error: message };
   };
 
-  let settings: Settings;
+  let settings: LoadedSettings;
   try {
     settings = await input.configStore.load();
   } catch (error) {
@@ -92,6 +91,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
         reporter,
         registerSecret: (secret) => input.registerSecrets([secret]),
         ...(input.dropboxFetch ? { fetch: input.dropboxFetch } : {}),
+        ...(settings.dropboxBaseUrl ? { dropboxBaseUrl: settings.dropboxBaseUrl } : {}),
       });
       const auth = await session.start(settings);
       if (auth.status === "awaiting-user") {
@@ -111,6 +111,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
       ...(input.unmsFetch ? { unmsFetch: input.unmsFetch } : {}),
       ...(input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}),
       ...(input.sleep ? { sleep: input.sleep } : {}),
+      ...(settings.dropboxBaseUrl ? { dropboxBaseUrl: settings.dropboxBaseUrl } : {}),
     });
     const report = await container.get(ids.SyncBackups).run({
       folder: settings.dropboxFolder,

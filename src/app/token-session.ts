@@ -92,12 +92,15 @@ export class TokenSession implements AccessTokenProvider {
   }
 
   /** A session for the CLI or UCRM run: settings and persistence from `store`, OAuth on `fetch`. */
-  static fromSettings(settings: Settings, input: { store: ConfigStore; oauth?: OAuthClient; fetch?: typeof fetch; now?: () => number; reporter?: Reporter; registerSecret?: (secret: string) => void }): TokenSession {
+  static fromSettings(
+    settings: Settings,
+    input: { store: ConfigStore; oauth?: OAuthClient; fetch?: typeof fetch; dropboxBaseUrl?: string; now?: () => number; reporter?: Reporter; registerSecret?: (secret: string) => void },
+  ): TokenSession {
     const oauth =
       input.oauth ??
       new DropboxOAuthClient({
         ...(input.fetch ? { fetch: input.fetch } : {}),
-        ...(settings.dropboxBaseUrl ? { baseUrl: settings.dropboxBaseUrl } : {}),
+        ...(input.dropboxBaseUrl ? { baseUrl: input.dropboxBaseUrl } : {}),
       });
     return new TokenSession({
       labels: input.store.labels,

@@ -27,8 +27,6 @@ export interface Settings {
   allowMassDelete?: boolean;
   /** Stop starting new upload chunks after this many minutes; the rest continues on the next run. */
   maxRunMinutes?: number;
-  /** Test-only: replaces scheme and host of Dropbox's API hosts. */
-  dropboxBaseUrl?: string;
   /** PEM file of certificates trusted for UNMS calls only (besides the public CAs). */
   unmsCaFile?: string;
   /** The certificates read from `unmsCaFile` when the settings were loaded. */

@@ -1,7 +1,7 @@
 /**
  * The ConfigStore port: where one run's settings come from and where the Dropbox authorization
  * outcome is written back. Two adapters: `UcrmFileConfigStore` (ucrm.json + data/config.json) and
- * `EnvConfigStore` (environment variables + files in STATE_DIR). Both pass test/contract/config-store.ts.
+ * `EnvConfigStore` (environment variables + files in STATE_DIR). Both pass src/testing/contract/config-store.ts.
  */
 import type { SettingLabels } from "../../domain/legacy-migration.ts";
 import type { Settings } from "../../domain/settings.ts";
@@ -41,13 +41,23 @@ export interface PrivateState {
   usedAccessCodeSha256?: string;
 }
 
+/**
+ * What a store loads: the domain's Settings, plus the test-only knob that points Dropbox's API hosts
+ * at a loopback fake (DROPBOX_BASE_URL / config.json dropboxBaseUrl). The knob is no setting of the
+ * domain; the composition hands it to the HTTP layer only.
+ */
+export interface LoadedSettings extends Settings {
+  /** Test only: replaces scheme and host of Dropbox's API hosts. */
+  dropboxBaseUrl?: string;
+}
+
 export interface ConfigStore {
   /** Where the settings live, for messages: e.g. "/data/config.json" or "the environment". */
   readonly location: string;
   /** How the admin knows the Dropbox settings here (env variable names or config.json keys). */
   readonly labels: SettingLabels;
   /** Settings of this run, validated; throws SyncError kind "config" listing every problem. */
-  load(): Promise<Settings>;
+  load(): Promise<LoadedSettings>;
   /** Writes `patch` atomically, keeping every other key and value as it was. */
   save(patch: ConfigPatch): Promise<SaveOutcome>;
   readPrivateState(): Promise<PrivateState>;

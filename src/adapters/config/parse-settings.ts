@@ -4,14 +4,14 @@
  * fixes the configuration in one go. Shared by both config stores; only the names differ.
  */
 import { SyncError } from "../../domain/errors.ts";
-import type { Settings } from "../../domain/settings.ts";
+import type { LoadedSettings } from "./config-store.ts";
 import { readUnmsCaFile } from "./unms-ca-file.ts";
 import { parseFolder, ROOT_FOLDER } from "../../domain/folder.ts";
 
 export type RawValue = string | number | boolean | null | undefined;
 
 /** Settings fields a store can supply (stateDir is the store's own business; CA certificates are read from unmsCaFile). */
-export type SettingField = Exclude<keyof Settings, "stateDir" | "unmsCaCertificates">;
+export type SettingField = Exclude<keyof LoadedSettings, "stateDir" | "unmsCaCertificates">;
 
 export type RawSettings = Partial<Record<SettingField, RawValue>>;
 
@@ -43,7 +43,7 @@ export function text(value: RawValue): string | undefined {
   return s === "" ? undefined : s;
 }
 
-export function parseSettings(raw: RawSettings, context: ParseContext): Settings {
+export function parseSettings(raw: RawSettings, context: ParseContext): LoadedSettings {
   const problems: string[] = [];
   const name = (field: SettingField) => context.names[field];
   const shown = (field: SettingField, value: string) =>
@@ -145,7 +145,7 @@ export function parseSettings(raw: RawSettings, context: ParseContext): Settings
     );
   }
 
-  const settings: Settings = { unmsUrl, unmsApiToken, dropboxFolder, stateDir: context.stateDir };
+  const settings: LoadedSettings = { unmsUrl, unmsApiToken, dropboxFolder, stateDir: context.stateDir };
   const optionalText: SettingField[] = [
     "dropboxAppKey",
     "dropboxAppSecret",
