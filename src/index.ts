@@ -22,6 +22,7 @@ import { insecureTlsWarning } from "./adapters/unms/unms-tls-fetch.ts";
 import { summarize } from "./app/run-sync.ts";
 import { ids } from "./app/service-ids.ts";
 import type { SyncReport } from "./app/sync-backups.ts";
+import { checkHttpUrl } from "./domain/http-url.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // createBackupSync
@@ -330,13 +331,7 @@ function checkSource(options: BackupSyncOptions): { url: string; apiToken: strin
   if (!url) {
     throw configError("createBackupSync: unms.url is missing: set it to the NMS base URL, e.g. https://uisp.example.com/nms.", "config.unms_url_missing");
   }
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
-  }
-  if (!parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
+  if (!checkHttpUrl(url).ok) {
     throw configError(`createBackupSync: unms.url "${url}" is not an http(s) URL: set it to the NMS base URL, e.g. https://uisp.example.com/nms.`, "config.unms_url");
   }
   const apiToken = present(options.unms.apiToken);

@@ -7,6 +7,7 @@ import { SyncError } from "../../domain/errors.ts";
 import type { LoadedSettings } from "./config-store.ts";
 import { readUnmsCaFile } from "./unms-ca-file.ts";
 import { parseFolder, ROOT_FOLDER } from "../../domain/folder.ts";
+import { checkHttpUrl } from "../../domain/http-url.ts";
 
 export type RawValue = string | number | boolean | null | undefined;
 
@@ -178,14 +179,8 @@ export function parseBoolean(value: string): boolean | undefined {
 
 /** The URL as given when it is absolute http(s); otherwise why not (without echoing credentials). */
 function httpUrl(value: string): string | { problem: string } {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return { problem: `is not an absolute URL${value.includes("@") ? "" : ` (${JSON.stringify(value)})`}` };
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return { problem: `must start with http:// or https:// (it starts with ${url.protocol}//)` };
-  }
-  return value;
+  const checked = checkHttpUrl(value);
+  if (checked.ok) return value;
+  if (checked.problem === "not-a-url") return { problem: `is not an absolute URL${value.includes("@") ? "" : ` (${JSON.stringify(value)})`}` };
+  return { problem: `must start with http:// or https:// (it starts with ${checked.url.protocol}//)` };
 }
