@@ -3,11 +3,8 @@
  * `ucrm` for the UCRM plugin launcher (settings from the plugin folder, lines to data/plugin.log).
  * The same code runs under Node (dist/cli.mjs) and Deno (src/app/cli.ts).
  */
-import { EnvConfigStore } from "../adapters/config/env-config-store.ts";
-import { consoleSink, LineReporter } from "../adapters/report/line-reporter.ts";
-import type { Reporter } from "../domain/ports.ts";
 import { describeError } from "../domain/errors.ts";
-import { Redactor } from "./redact.ts";
+import { compose, entryIds } from "./compose.ts";
 import { ExitCode, jsonSummary, runSync, type RunSyncInput } from "./run-sync.ts";
 import { runUcrmPlugin } from "./ucrm-main.ts";
 import { parseCliArgs } from "./parse-cli-args.ts";
@@ -119,19 +116,16 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return ExitCode.Config;
   }
 
-  const redactor = new Redactor();
-  const redact = (text: string) => redactor.redact(text);
-  const reporter: Reporter = new LineReporter(consoleSink({ stdout: io.stdout, stderr: io.stderr }), redact);
+  const container = compose({ kind: "cli", env, stdout: io.stdout, stderr: io.stderr });
+  const redactor = container.get(entryIds.Redactor);
   const input: RunSyncInput = {
-    configStore: new EnvConfigStore(env),
-    reporter,
-    registerSecrets: (values) => values.forEach((s) => redactor.addSecret(s)),
+    container,
     dryRun: values["dry-run"] === true,
     allowMassDelete: values["allow-mass-delete"] === true,
     ...passThrough(io),
   };
   const outcome = await runSync(input);
-  if (values.json) io.stdout.write(`${redact(jsonSummary(outcome))}\n`);
+  if (values.json) io.stdout.write(`${redactor.redact(jsonSummary(outcome))}\n`);
   return outcome.exitCode;
 }
 

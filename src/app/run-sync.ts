@@ -4,8 +4,9 @@
  */
 import { SyncError, describeError } from "../domain/errors.ts";
 import type { AccessTokenProvider, Reporter } from "../domain/ports.ts";
+import type { Container } from "inversify";
 import type { ConfigStore, LoadedSettings } from "../adapters/config/config-store.ts";
-import { acquireRunLock } from "../adapters/lock/run-lock.ts";
+import { entryIds } from "./compose.ts";
 import { insecureTlsWarning } from "../adapters/unms/unms-tls-fetch.ts";
 import { TokenSession } from "./token-session.ts";
 import { createSyncContainer, monotonicClock } from "./container.ts";
@@ -21,10 +22,8 @@ export const ExitCode = {
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 export interface RunSyncInput {
-  configStore: ConfigStore;
-  reporter: Reporter;
-  /** Called with the secrets of the loaded settings, so every output path can redact them. */
-  registerSecrets: (secrets: (string | undefined)[]) => void;
+  /** The entry's container (`compose(profile)`): config store, reporter, redactor, run lock. */
+  container: Container;
   dryRun?: boolean;
   allowMassDelete?: boolean;
   /**
@@ -49,7 +48,10 @@ export interface RunOutcome {
 }
 
 export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
-  const { reporter } = input;
+  const configStore = input.container.get(entryIds.ConfigStore);
+  const reporter = input.container.get(entryIds.Reporter);
+  const redactor = input.container.get(entryIds.Redactor);
+  const registerSecrets = (secrets: (string | undefined)[]) => secrets.forEach((secret) => redactor.addSecret(secret));
   const fail = (error: unknown): RunOutcome => {
     const message = describeError(error);
     reporter.report({ type: "failed", message });
@@ -58,11 +60,11 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
 
   let settings: LoadedSettings;
   try {
-    settings = await input.configStore.load();
+    settings = await configStore.load();
   } catch (error) {
     return fail(error);
   }
-  input.registerSecrets([
+  registerSecrets([
     settings.unmsApiToken,
     settings.dropboxAppSecret,
     settings.dropboxAccessCode,
@@ -73,9 +75,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
   let lock;
   let hardStop: { signal: AbortSignal; dispose: () => void } | undefined;
   try {
-    lock = await acquireRunLock(settings.stateDir, {
-      onStaleLock: (info: string) => reporter.report({ type: "warning", message: `Took over a stale run lock: ${info}` }),
-    });
+    lock = await input.container.get(entryIds.RunLock)(settings.stateDir, (info) => reporter.report({ type: "warning", message: `Took over a stale run lock: ${info}` }));
   } catch (error) {
     return fail(error);
   }
@@ -87,9 +87,9 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
     let tokens: AccessTokenProvider | undefined;
     if (!settings.targetDir) {
       const session = TokenSession.fromSettings(settings, {
-        store: input.configStore,
+        store: configStore,
         reporter,
-        registerSecret: (secret) => input.registerSecrets([secret]),
+        registerSecret: (secret) => registerSecrets([secret]),
         ...(input.dropboxFetch ? { fetch: input.dropboxFetch } : {}),
         ...(settings.dropboxBaseUrl ? { dropboxBaseUrl: settings.dropboxBaseUrl } : {}),
       });
@@ -124,7 +124,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
       ...(budgetMs === undefined ? {} : { budgetMs }),
     });
     report.warnings.unshift(...tlsWarnings);
-    const cleared = input.allowMassDeleteOneShot && settings.allowMassDelete === true && !report.dryRun ? await clearAllowMassDelete(input) : true;
+    const cleared = input.allowMassDeleteOneShot && settings.allowMassDelete === true && !report.dryRun ? await clearAllowMassDelete(configStore, reporter) : true;
     reporter.report({ type: "run-finished", summary: summarize(report) });
     return { exitCode: report.failed.length > 0 || !cleared ? ExitCode.Failed : ExitCode.InSync, report };
   } catch (error) {
@@ -136,7 +136,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
 }
 
 /** Writes allowMassDelete = false back; false (reported) when that failed. */
-async function clearAllowMassDelete({ configStore, reporter }: RunSyncInput): Promise<boolean> {
+async function clearAllowMassDelete(configStore: ConfigStore, reporter: Reporter): Promise<boolean> {
   try {
     await configStore.save({ allowMassDelete: false });
   } catch (error) {

@@ -1,0 +1,95 @@
+/**
+ * The composition root of the command line and the UCRM plugin: `compose(profile)` returns the one
+ * container that builds every object of a run. A profile module owns what differs per entry (where
+ * settings come from, where lines go); the run module (container.ts `syncModule`, loaded once the
+ * settings are known, and shared with the library) owns the source, the store and the use case.
+ * Entries and `runSync` only resolve; nothing else here calls `new` on an adapter.
+ */
+import "reflect-metadata";
+import { Container, ContainerModule } from "inversify";
+import type { ServiceIdentifier } from "inversify";
+import type { Reporter } from "../domain/ports.ts";
+import type { ConfigStore } from "../adapters/config/config-store.ts";
+import { EnvConfigStore } from "../adapters/config/env-config-store.ts";
+import { UcrmFileConfigStore } from "../adapters/config/ucrm-file-config-store.ts";
+import { acquireRunLock, type RunLock } from "../adapters/lock/run-lock.ts";
+import { consoleSink, LineReporter } from "../adapters/report/line-reporter.ts";
+import { PluginLog } from "../adapters/report/plugin-log.ts";
+import { PluginReporter } from "../adapters/report/plugin-reporter.ts";
+import { Redactor } from "./redact.ts";
+
+/** The command line's `sync`: settings from the environment, lines to stdout. */
+export interface CliProfile {
+  kind: "cli";
+  env: Record<string, string | undefined>;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+/** The UCRM plugin run: settings from the plugin folder, lines to data/plugin.log (and stdout). */
+export interface UcrmProfile {
+  kind: "ucrm";
+  pluginDir: string;
+  /** Only the test-only DROPBOX_BASE_URL is read from it. */
+  env?: Record<string, string | undefined>;
+  stdout?: NodeJS.WritableStream;
+}
+
+export type Profile = CliProfile | UcrmProfile;
+
+/** Takes the run lock in a state folder; `onStale` hears about a lock taken over from a dead run. */
+export type RunLockAcquirer = (stateDir: string, onStale: (info: string) => void) => Promise<RunLock>;
+
+const id = <T>(name: string): ServiceIdentifier<T> => Symbol.for(`unms-dropbox-backup-sync.entry.${name}`);
+
+/** What an entry resolves from its container. */
+export const entryIds = {
+  /** Every secret of the run is registered here; every output path redacts through it. */
+  Redactor: id<Redactor>("Redactor"),
+  ConfigStore: id<ConfigStore>("ConfigStore"),
+  Reporter: id<Reporter>("Reporter"),
+  RunLock: id<RunLockAcquirer>("RunLock"),
+  /** The plugin's data/plugin.log (UCRM profile only). */
+  PluginLog: id<PluginLog>("PluginLog"),
+} as const;
+
+/** Bindings every entry shares: one redactor for all output, the run lock in the state folder. */
+const commonModule = new ContainerModule(({ bind }) => {
+  bind(entryIds.Redactor).toResolvedValue(() => new Redactor(), []).inSingletonScope();
+  bind(entryIds.RunLock).toConstantValue((stateDir, onStale) => acquireRunLock(stateDir, { onStaleLock: onStale }));
+});
+
+function cliModule(profile: CliProfile): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    bind(entryIds.ConfigStore).toResolvedValue(() => new EnvConfigStore(profile.env), []).inSingletonScope();
+    bind(entryIds.Reporter)
+      .toResolvedValue(
+        (redactor: Redactor) => new LineReporter(consoleSink({ stdout: profile.stdout, stderr: profile.stderr }), (text) => redactor.redact(text)),
+        [entryIds.Redactor],
+      )
+      .inSingletonScope();
+  });
+}
+
+function ucrmModule(profile: UcrmProfile): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    const dropboxBaseUrl = profile.env?.DROPBOX_BASE_URL;
+    bind(entryIds.PluginLog).toResolvedValue(() => new PluginLog(profile.pluginDir), []).inSingletonScope();
+    bind(entryIds.ConfigStore)
+      .toResolvedValue(() => new UcrmFileConfigStore(profile.pluginDir, dropboxBaseUrl ? { dropboxBaseUrl } : {}), [])
+      .inSingletonScope();
+    bind(entryIds.Reporter)
+      .toResolvedValue(
+        (log: PluginLog, redactor: Redactor) => new PluginReporter(log, (text) => redactor.redact(text), profile.stdout),
+        [entryIds.PluginLog, entryIds.Redactor],
+      )
+      .inSingletonScope();
+  });
+}
+
+/** The container of one entry's run, for `profile`. */
+export function compose(profile: Profile): Container {
+  const container = new Container();
+  container.load(commonModule, profile.kind === "cli" ? cliModule(profile) : ucrmModule(profile));
+  return container;
+}
