@@ -13,7 +13,6 @@ import type { AccessTokenProvider, BackupSource, BackupStore, DownloadLedger, Re
 import type { SyncPolicy } from "./domain/reconcile.ts";
 import type { Settings } from "./domain/settings.ts";
 import { parseFolder, ROOT_FOLDER, type Folder } from "./domain/folder.ts";
-import { DropboxBackupStore } from "./adapters/dropbox/dropbox-backup-store.ts";
 import { DropboxOAuthClient } from "./adapters/dropbox-auth/dropbox-oauth-client.ts";
 import { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "./app/token-session.ts";
 import { createSyncContainer } from "./app/container.ts";
@@ -181,7 +180,7 @@ export function createBackupSync(options: BackupSyncOptions): BackupSync {
   }
   const folder = checkFolder(options.folder);
   const unms = checkSource(options);
-  const target = checkTarget(options, reporter, folder);
+  const target = checkTarget(options, folder);
   const unmsTls = unms ? checkUnmsTls(options.unms!, options.fetch) : {};
   if (unmsTls.unmsTlsInsecure) target.warnings.unshift(insecureTlsWarning("unms.tlsInsecure"));
 
@@ -197,8 +196,13 @@ export function createBackupSync(options: BackupSyncOptions): BackupSync {
     settings,
     reporter,
     ...(options.source ? { source: options.source } : {}),
-    store: target.store,
-    storeDescription: target.description,
+    ...("store" in target
+      ? { store: target.store, storeDescription: target.description }
+      : {
+          tokens: target.dropbox.tokens,
+          ...(target.dropbox.fetch ? { dropboxFetch: target.dropbox.fetch } : {}),
+          ...(target.dropbox.baseUrl ? { dropboxBaseUrl: target.dropbox.baseUrl } : {}),
+        }),
     ...(options.fetch ? { unmsFetch: options.fetch } : {}),
     ...(options.downloadLedger ? { ledger: options.downloadLedger } : {}),
   });
@@ -344,14 +348,16 @@ function checkSource(options: BackupSyncOptions): { url: string; apiToken: strin
   return { url, apiToken };
 }
 
-interface Target {
-  store: BackupStore;
-  description: string;
+/** The embedder's own store, or what the composition needs to build the Dropbox store. */
+type Target = (
+  | { store: BackupStore; description: string }
+  | { dropbox: { tokens: AccessTokenProvider; fetch?: typeof fetch; baseUrl?: string } }
+) & {
   /** Told on every run (a legacy Dropbox token). */
   warnings: string[];
-}
+};
 
-function checkTarget(options: BackupSyncOptions, reporter: Reporter, folder: string): Target {
+function checkTarget(options: BackupSyncOptions, folder: string): Target {
   if (options.store && options.dropbox) {
     throw configError("createBackupSync: both dropbox and store are set; pass only one (store replaces the Dropbox adapter).", "config.library.store_ambiguous");
   }
@@ -369,14 +375,8 @@ function checkTarget(options: BackupSyncOptions, reporter: Reporter, folder: str
   }
   const { tokens, warnings } = dropboxTokens(options.dropbox, options.fetch);
   const baseUrl = present(options.dropbox.baseUrl);
-  const store = new DropboxBackupStore({
-    tokens,
-    ...(options.fetch ? { fetch: options.fetch } : {}),
-    ...(baseUrl ? { baseUrl } : {}),
-    onRetry: ({ operation, attempt, reason, delayMs }) =>
-      reporter.report({ type: "warning", message: `Dropbox ${operation}: ${reason}; retry ${attempt} in ${Math.round(delayMs)} ms` }),
-  });
-  return { store, description: `Dropbox app folder /${folder}`, warnings };
+  // The Dropbox store itself is built by the composition (container.ts), as for the command line.
+  return { dropbox: { tokens, ...(options.fetch ? { fetch: options.fetch } : {}), ...(baseUrl ? { baseUrl } : {}) }, warnings };
 }
 
 function dropboxTokens(dropbox: DropboxCredentials | DropboxTokenSource, fetchImpl: typeof fetch | undefined): { tokens: AccessTokenProvider; warnings: string[] } {

@@ -72,9 +72,6 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
     bind(ids.Clock).toConstantValue(input.clock ?? monotonicClock);
     const unmsTls: UnmsTlsOptions = { caCertificates: input.settings.unmsCaCertificates ?? [], insecure: input.settings.unmsTlsInsecure === true };
     bind(ids.UnmsFetch).toConstantValue(input.unmsFetch ?? (needsUnmsTlsFetch(unmsTls) ? createUnmsTlsFetch(unmsTls) : defaultUnmsFetch()));
-    bind(ids.DropboxFetch)
-      .toResolvedValue(() => input.dropboxFetch ?? createNodeHttpFetch({ baseUrl: input.dropboxBaseUrl }), [])
-      .inSingletonScope();
 
     if (input.tokens) bind(ids.AccessTokenProvider).toConstantValue(input.tokens);
     bind(ids.UploadSessionStore)
@@ -119,17 +116,20 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
         }
         bind(ids.BackupStore)
           .toResolvedValue(
-            (settings: Settings, tokens: AccessTokenProvider, dropboxFetch: typeof fetch, reporter: Reporter, sessions: UploadSessionStore) =>
+            (settings: Settings, tokens: AccessTokenProvider, reporter: Reporter, sessions: UploadSessionStore) =>
               new DropboxBackupStore({
                 tokens,
-                fetch: dropboxFetch,
-                sessions,
+                // Without a fetch the store uses node:http; a base URL points either at a fake.
+                ...(input.dropboxFetch ? { fetch: input.dropboxFetch } : {}),
+                ...(input.dropboxBaseUrl ? { baseUrl: input.dropboxBaseUrl } : {}),
+                // Without a state folder (the library) uploads are not kept between runs.
+                ...(input.sessions || settings.stateDir ? { sessions } : {}),
                 retry: runDeadline,
                 ...(settings.chunkMiB ? { chunkBytes: settings.chunkMiB * MiB } : {}),
                 onRetry: ({ operation, attempt, reason, delayMs }) =>
                   reporter.report({ type: "warning", message: `Dropbox ${operation}: ${reason}; retry ${attempt} in ${Math.round(delayMs)} ms` }),
               }),
-            [ids.Settings, ids.AccessTokenProvider, ids.DropboxFetch, ids.Reporter, ids.UploadSessionStore],
+            [ids.Settings, ids.AccessTokenProvider, ids.Reporter, ids.UploadSessionStore],
           )
           .inSingletonScope();
       }

@@ -13,8 +13,6 @@ export const ids = {
   Settings: id<Settings>("Settings"),
   Reporter: id<Reporter>("Reporter"),
   Clock: id<Clock>("Clock"),
-  /** `fetch` for Dropbox calls (node:http based, URL-rewriting when DROPBOX_BASE_URL is set). */
-  DropboxFetch: id<typeof fetch>("DropboxFetch"),
   /** `fetch` for UNMS calls. */
   UnmsFetch: id<typeof fetch>("UnmsFetch"),
   AccessTokenProvider: id<AccessTokenProvider>("AccessTokenProvider"),
