@@ -16,7 +16,9 @@ import { acquireRunLock, type RunLock } from "../adapters/lock/run-lock.ts";
 import { consoleSink, LineReporter } from "../adapters/report/line-reporter.ts";
 import { PluginLog } from "../adapters/report/plugin-log.ts";
 import { PluginReporter } from "../adapters/report/plugin-reporter.ts";
+import type { LoadedSettings } from "../adapters/config/config-store.ts";
 import { Redactor } from "./redact.ts";
+import { TokenSession } from "./token-session.ts";
 
 /** The command line's `sync`: settings from the environment, lines to stdout. */
 export interface CliProfile {
@@ -51,6 +53,8 @@ export const entryIds = {
   RunLock: id<RunLockAcquirer>("RunLock"),
   /** The plugin's data/plugin.log (UCRM profile only). */
   PluginLog: id<PluginLog>("PluginLog"),
+  /** The run's one driver of the token lifecycle (loaded with tokenSessionModule). */
+  TokenSession: id<TokenSession>("TokenSession"),
 } as const;
 
 /** Bindings every entry shares: one redactor for all output, the run lock in the state folder. */
@@ -82,6 +86,28 @@ function ucrmModule(profile: UcrmProfile): ContainerModule {
       .toResolvedValue(
         (log: PluginLog, redactor: Redactor) => new PluginReporter(log, (text) => redactor.redact(text), profile.stdout),
         [entryIds.PluginLog, entryIds.Redactor],
+      )
+      .inSingletonScope();
+  });
+}
+
+/**
+ * The token session of a run whose settings are loaded: persistence in the entry's config store,
+ * warnings to its reporter, every token obtained to its redactor.
+ */
+export function tokenSessionModule(settings: LoadedSettings, seams: { dropboxFetch?: typeof fetch } = {}): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    bind(entryIds.TokenSession)
+      .toResolvedValue(
+        (store: ConfigStore, reporter: Reporter, redactor: Redactor) =>
+          TokenSession.fromSettings(settings, {
+            store,
+            reporter,
+            registerSecret: (secret) => redactor.addSecret(secret),
+            ...(seams.dropboxFetch ? { fetch: seams.dropboxFetch } : {}),
+            ...(settings.dropboxBaseUrl ? { dropboxBaseUrl: settings.dropboxBaseUrl } : {}),
+          }),
+        [entryIds.ConfigStore, entryIds.Reporter, entryIds.Redactor],
       )
       .inSingletonScope();
   });

@@ -6,10 +6,9 @@ import { SyncError, describeError } from "../domain/errors.ts";
 import type { AccessTokenProvider, Reporter } from "../domain/ports.ts";
 import type { Container } from "inversify";
 import type { ConfigStore, LoadedSettings } from "../adapters/config/config-store.ts";
-import { entryIds } from "./compose.ts";
+import { entryIds, tokenSessionModule } from "./compose.ts";
 import { insecureTlsWarning } from "../adapters/unms/unms-tls-fetch.ts";
-import { TokenSession } from "./token-session.ts";
-import { createSyncContainer, monotonicClock } from "./container.ts";
+import { monotonicClock, syncModule } from "./container.ts";
 import { ids } from "./service-ids.ts";
 import type { SyncReport } from "./sync-backups.ts";
 
@@ -51,7 +50,6 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
   const configStore = input.container.get(entryIds.ConfigStore);
   const reporter = input.container.get(entryIds.Reporter);
   const redactor = input.container.get(entryIds.Redactor);
-  const registerSecrets = (secrets: (string | undefined)[]) => secrets.forEach((secret) => redactor.addSecret(secret));
   const fail = (error: unknown): RunOutcome => {
     const message = describeError(error);
     reporter.report({ type: "failed", message });
@@ -64,13 +62,10 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
   } catch (error) {
     return fail(error);
   }
-  registerSecrets([
-    settings.unmsApiToken,
-    settings.dropboxAppSecret,
-    settings.dropboxAccessCode,
-    settings.dropboxRefreshToken,
-    settings.dropboxAccessToken,
-  ]);
+  // Every output path redacts them from here on.
+  for (const secret of [settings.unmsApiToken, settings.dropboxAppSecret, settings.dropboxAccessCode, settings.dropboxRefreshToken, settings.dropboxAccessToken]) {
+    redactor.addSecret(secret);
+  }
 
   let lock;
   let hardStop: { signal: AbortSignal; dispose: () => void } | undefined;
@@ -86,14 +81,8 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
     for (const message of tlsWarnings) reporter.report({ type: "warning", message });
     let tokens: AccessTokenProvider | undefined;
     if (!settings.targetDir) {
-      const session = TokenSession.fromSettings(settings, {
-        store: configStore,
-        reporter,
-        registerSecret: (secret) => registerSecrets([secret]),
-        ...(input.dropboxFetch ? { fetch: input.dropboxFetch } : {}),
-        ...(settings.dropboxBaseUrl ? { dropboxBaseUrl: settings.dropboxBaseUrl } : {}),
-      });
-      const auth = await session.start(settings);
+      input.container.load(tokenSessionModule(settings, input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}));
+      const auth = await input.container.get(entryIds.TokenSession).start(settings);
       if (auth.status === "awaiting-user") {
         reporter.report({ type: "authorization-required", message: auth.message, url: auth.url });
         return { exitCode: ExitCode.AwaitingAuthorization, authorizationUrl: auth.url, error: auth.message };
@@ -103,7 +92,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
 
     const budgetMs = settings.maxRunMinutes === undefined ? undefined : settings.maxRunMinutes * 60_000;
     hardStop = budgetMs === undefined ? undefined : startHardStop(budgetMs, input.signal);
-    const container = createSyncContainer({
+    input.container.load(syncModule({
       settings,
       reporter,
       ...(budgetMs === undefined ? {} : { runDeadline: monotonicClock.now() + budgetMs }),
@@ -112,8 +101,8 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
       ...(input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}),
       ...(input.sleep ? { sleep: input.sleep } : {}),
       ...(settings.dropboxBaseUrl ? { dropboxBaseUrl: settings.dropboxBaseUrl } : {}),
-    });
-    const report = await container.get(ids.SyncBackups).run({
+    }));
+    const report = await input.container.get(ids.SyncBackups).run({
       folder: settings.dropboxFolder,
       dryRun: input.dryRun ?? false,
       policy: {
