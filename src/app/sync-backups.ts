@@ -108,7 +108,7 @@ export class SyncBackups {
     const timeZone = await this.#timeZone(warn, signal);
     const stored = await this.store.list(folder, signal);
     const downloads = await this.#readLedger(warn);
-    const plan = reconcile({ backups, stored, timeZone, policy: options.policy, downloads });
+    const plan = reconcile({ backups, stored, timeZone, downloads, ...(options.policy ? { policy: options.policy } : {}) });
     this.reporter.report({
       type: "listed",
       backups: backups.length,
@@ -299,7 +299,7 @@ export class SyncBackups {
       try {
         const stored = await this.store.put(folder, name, download, {
           overwrite: upload.reason === "size-mismatch",
-          signal,
+          ...(signal ? { signal } : {}),
           backupId: backup.id,
           shouldPause: budgetSpent,
           onProgress: (bytesDone) =>
