@@ -518,7 +518,7 @@ export type { Settings } from "./domain/settings.ts";
  * const store: ConfigStore = new UcrmFileConfigStore("/data/ucrm/data/plugins/backup-sync-dropbox");
  * ```
  */
-export type { ConfigStore, ConfigPatch, PrivateState, SaveOutcome } from "./adapters/config/config-store.ts";
+export type { ConfigStore, ConfigPatch, PrivateState, SaveOutcome } from "./app/ports.ts";
 
 /**
  * How a failure should be handled, and the options of a SyncError.

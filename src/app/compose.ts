@@ -9,14 +9,14 @@ import "reflect-metadata";
 import { Container, ContainerModule } from "inversify";
 import type { ServiceIdentifier } from "inversify";
 import type { Reporter } from "../domain/ports.ts";
-import type { ConfigStore } from "../adapters/config/config-store.ts";
+import type { ConfigStore } from "./ports.ts";
 import { EnvConfigStore } from "../adapters/config/env-config-store.ts";
 import { UcrmFileConfigStore } from "../adapters/config/ucrm-file-config-store.ts";
 import { acquireRunLock, type RunLock } from "../adapters/lock/run-lock.ts";
 import { consoleSink, LineReporter } from "../adapters/report/line-reporter.ts";
 import { PluginLog } from "../adapters/report/plugin-log.ts";
 import { PluginReporter } from "../adapters/report/plugin-reporter.ts";
-import type { LoadedSettings } from "../adapters/config/config-store.ts";
+import type { LoadedSettings } from "./ports.ts";
 import { Redactor } from "./redact.ts";
 import { TokenSession } from "./token-session.ts";
 

@@ -5,7 +5,7 @@
 import { SyncError, describeError } from "../domain/errors.ts";
 import type { AccessTokenProvider, Reporter } from "../domain/ports.ts";
 import type { Container } from "inversify";
-import type { ConfigStore, LoadedSettings } from "../adapters/config/config-store.ts";
+import type { ConfigStore, LoadedSettings } from "./ports.ts";
 import { entryIds, tokenSessionModule } from "./compose.ts";
 import { insecureTlsWarning } from "../adapters/unms/unms-tls-fetch.ts";
 import { monotonicClock, syncModule } from "./container.ts";

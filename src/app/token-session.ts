@@ -25,9 +25,9 @@ import {
   type TokenEvent,
   type TokenState,
 } from "../domain/token-lifecycle.ts";
-import type { ConfigPatch, ConfigStore } from "../adapters/config/config-store.ts";
+import type { ConfigPatch, ConfigStore } from "./ports.ts";
 import { DropboxOAuthClient, OAuthGrantError } from "../adapters/dropbox-auth/dropbox-oauth-client.ts";
-import type { OAuthClient } from "../adapters/dropbox-auth/oauth-client.ts";
+import type { OAuthClient } from "./ports.ts";
 import { codeChallengeS256, createCodeVerifier } from "../adapters/dropbox-auth/pkce.ts";
 
 /** What a session needs besides its state; everything but `labels` and `now` is optional. */

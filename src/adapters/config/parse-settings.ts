@@ -4,7 +4,7 @@
  * fixes the configuration in one go. Shared by both config stores; only the names differ.
  */
 import { SyncError } from "../../domain/errors.ts";
-import type { LoadedSettings } from "./config-store.ts";
+import type { LoadedSettings } from "../../app/ports.ts";
 import { readUnmsCaFile } from "./unms-ca-file.ts";
 import { parseFolder, ROOT_FOLDER } from "../../domain/folder.ts";
 import { checkHttpUrl } from "../../domain/http-url.ts";

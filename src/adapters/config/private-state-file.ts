@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { SyncError, describeError } from "../../domain/errors.ts";
-import type { PrivateState } from "./config-store.ts";
+import type { PrivateState } from "../../app/ports.ts";
 import { ensurePrivateDir, parseJsonObject, readTextOrFail, writeFileAtomic } from "./atomic-file.ts";
 
 export const PRIVATE_STATE_FILE = "dropbox-authorization.json";

@@ -13,7 +13,7 @@ import { SyncError, describeError } from "../../domain/errors.ts";
 import { UCRM_LABELS } from "../../domain/legacy-migration.ts";
 import type { Settings } from "../../domain/settings.ts";
 import { parseJsonObject, readTextOrFail, writeFileAtomic } from "./atomic-file.ts";
-import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "./config-store.ts";
+import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "../../app/ports.ts";
 import { parseSettings, type RawSettings, type SettingField } from "./parse-settings.ts";
 import { PrivateStateFile } from "./private-state-file.ts";
 

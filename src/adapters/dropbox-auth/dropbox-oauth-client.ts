@@ -6,7 +6,7 @@
  */
 import { SyncError, describeError } from "../../domain/errors.ts";
 import { buildAuthorizationUrl } from "./authorization-url.ts";
-import type { ClientCredentials, OAuthClient, TokenGrant } from "./oauth-client.ts";
+import type { ClientCredentials, OAuthClient, TokenGrant } from "../../app/ports.ts";
 
 export const DROPBOX_API_BASE_URL = "https://api.dropboxapi.com";
 const DEFAULT_TIMEOUT_MS = 30_000;

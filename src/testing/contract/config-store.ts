@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { ConfigStore } from "../../adapters/config/config-store.ts";
+import type { ConfigStore } from "../../app/ports.ts";
 import { SyncError } from "../../domain/errors.ts";
 
 export interface ContractValues {

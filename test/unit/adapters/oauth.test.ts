@@ -8,7 +8,7 @@ import { codeChallengeS256, createCodeVerifier, isValidCodeVerifier } from "../.
 import { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "../../../src/app/token-session.ts";
 import { ENV_LABELS } from "../../../src/domain/legacy-migration.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
-import type { OAuthClient, TokenGrant } from "../../../src/adapters/dropbox-auth/oauth-client.ts";
+import type { OAuthClient, TokenGrant } from "../../../src/app/ports.ts";
 
 /** fetch served by the fake's msw handlers, in process; records every URL asked for. */
 function fakeFetch(fake: FakeDropbox, urls: string[] = []): typeof fetch {

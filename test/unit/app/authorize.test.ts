@@ -13,7 +13,7 @@ import { FakeDropbox } from "../../../src/testing/fakes/dropbox.ts";
 import { TokenSession, type AuthorizeResult } from "../../../src/app/token-session.ts";
 import { EnvConfigStore } from "../../../src/adapters/config/env-config-store.ts";
 import { UcrmFileConfigStore } from "../../../src/adapters/config/ucrm-file-config-store.ts";
-import type { ConfigStore } from "../../../src/adapters/config/config-store.ts";
+import type { ConfigStore } from "../../../src/app/ports.ts";
 import type { SyncEvent } from "../../../src/domain/ports.ts";
 import { SyncError, describeError } from "../../../src/domain/errors.ts";
 

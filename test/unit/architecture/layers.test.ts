@@ -41,8 +41,12 @@ test("src/domain imports nothing but the domain: no I/O, no SDK, no container", 
   assert.deepEqual(violations("domain", (_s, target) => target !== undefined && target.startsWith("domain/")), []);
 });
 
-test("src/adapters never import the app layer", () => {
-  assert.deepEqual(violations("adapters", (_s, target) => target === undefined || !target.startsWith("app/")), []);
+test("src/adapters never import the app layer, except the app's ports they implement (src/app/ports.ts)", () => {
+  assert.deepEqual(violations("adapters", (_s, target) => target === undefined || !target.startsWith("app/") || target === "app/ports.ts"), []);
+});
+
+test("ports live with the layer that calls them: no adapter defines a port (no ports file under src/adapters)", () => {
+  assert.deepEqual(files(join(src, "adapters")).map((file) => relative(src, file)).filter((file) => /(^|\/)(ports|config-store|oauth-client)\.ts$/.test(file)), []);
 });
 
 test("nothing in src imports from outside src (no src -> test imports)", () => {

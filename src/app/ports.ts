@@ -1,10 +1,14 @@
 /**
- * The ConfigStore port: where one run's settings come from and where the Dropbox authorization
- * outcome is written back. Two adapters: `UcrmFileConfigStore` (ucrm.json + data/config.json) and
- * `EnvConfigStore` (environment variables + files in STATE_DIR). Both pass src/testing/contract/config-store.ts.
+ * The ports the app layer calls (the domain's own are in src/domain/ports.ts). Adapters implement
+ * them and import this file only; the app never imports an adapter's types for them.
+ *
+ * ConfigStore: where one run's settings come from and where the Dropbox authorization outcome is
+ * written back. Two adapters: `UcrmFileConfigStore` (ucrm.json + data/config.json) and
+ * `EnvConfigStore` (environment variables + files in STATE_DIR). Both pass
+ * src/testing/contract/config-store.ts.
  */
-import type { SettingLabels } from "../../domain/legacy-migration.ts";
-import type { Settings } from "../../domain/settings.ts";
+import type { SettingLabels } from "../domain/legacy-migration.ts";
+import type { Settings } from "../domain/settings.ts";
 
 /**
  * A change to the configuration after an authorization step. `null` clears a value; an absent
@@ -63,4 +67,29 @@ export interface ConfigStore {
   readPrivateState(): Promise<PrivateState>;
   /** Replaces the private state (atomically, file mode 0600). */
   writePrivateState(state: PrivateState): Promise<void>;
+}
+
+/**
+ * OAuthClient: Dropbox's token endpoint, owned by us because the SDK's DropboxAuth puts
+ * client secret, code and refresh token in the URL query string (where proxies and logs keep them).
+ */
+export interface TokenGrant {
+  accessToken: string;
+  /** Lifetime Dropbox announced (`expires_in`), in seconds. */
+  expiresInSeconds: number;
+  /** Only code exchanges with token_access_type=offline return one. */
+  refreshToken?: string;
+}
+
+export interface ClientCredentials {
+  clientId: string;
+  /** Absent for PKCE. */
+  clientSecret?: string;
+}
+
+export interface OAuthClient {
+  authorizationUrl(params: { clientId: string; codeChallenge?: string }): string;
+  /** Exchanges a pasted code; with PKCE pass the verifier instead of a secret. */
+  exchangeCode(params: ClientCredentials & { code: string; codeVerifier?: string }, signal?: AbortSignal): Promise<TokenGrant>;
+  refresh(params: ClientCredentials & { refreshToken: string }, signal?: AbortSignal): Promise<TokenGrant>;
 }
