@@ -8,6 +8,7 @@ import type { LoadedSettings } from "../../app/ports.ts";
 import { readUnmsCaFile } from "./unms-ca-file.ts";
 import { parseFolder, ROOT_FOLDER } from "../../domain/folder.ts";
 import { checkHttpUrl } from "../../domain/http-url.ts";
+import type { SettingLabels } from "../../domain/legacy-migration.ts";
 
 export type RawValue = string | number | boolean | null | undefined;
 
@@ -15,6 +16,17 @@ export type RawValue = string | number | boolean | null | undefined;
 export type SettingField = Exclude<keyof LoadedSettings, "stateDir" | "unmsCaCertificates">;
 
 export type RawSettings = Partial<Record<SettingField, RawValue>>;
+
+/** A store's labels for the Dropbox settings, taken from its one name table (env names, config keys). */
+export function labelsFrom(names: Record<"dropboxAppKey" | "dropboxAppSecret" | "dropboxAccessCode" | "dropboxRefreshToken" | "dropboxAccessToken", string>): SettingLabels {
+  return {
+    appKey: names.dropboxAppKey,
+    appSecret: names.dropboxAppSecret,
+    accessCode: names.dropboxAccessCode,
+    refreshToken: names.dropboxRefreshToken,
+    legacyToken: names.dropboxAccessToken,
+  };
+}
 
 export interface ParseContext {
   /** How the admin knows each setting: an environment variable or a config.json key. */

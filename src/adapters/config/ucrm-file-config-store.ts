@@ -10,11 +10,10 @@
 import { stat } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { SyncError, describeError } from "../../domain/errors.ts";
-import { UCRM_LABELS } from "../../domain/legacy-migration.ts";
 import type { Settings } from "../../domain/settings.ts";
 import { parseJsonObject, readTextOrFail, writeFileAtomic } from "./atomic-file.ts";
 import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "../../app/ports.ts";
-import { parseSettings, type RawSettings, type SettingField } from "./parse-settings.ts";
+import { labelsFrom, parseSettings, type RawSettings, type SettingField } from "./parse-settings.ts";
 import { PrivateStateFile } from "./private-state-file.ts";
 
 /** The config.json key behind each setting (unmsUrl comes from ucrm.json). */
@@ -35,6 +34,9 @@ export const UCRM_CONFIG_KEYS: Record<Exclude<SettingField, "unmsUrl">, string> 
   unmsCaFile: "unmsCaFile",
   unmsTlsInsecure: "unmsTlsInsecure",
 };
+
+/** How messages name the Dropbox settings of this store, from UCRM_CONFIG_KEYS. */
+export const UCRM_LABELS = labelsFrom(UCRM_CONFIG_KEYS);
 
 /** UCRM kills a plugin run after 60 minutes; 55 leaves time to save the state and report. */
 export const UCRM_DEFAULT_MAX_RUN_MINUTES = 55;

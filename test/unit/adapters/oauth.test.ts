@@ -6,7 +6,7 @@ import { DropboxOAuthClient, OAuthGrantError } from "../../../src/adapters/dropb
 import { buildAuthorizationUrl } from "../../../src/adapters/dropbox-auth/authorization-url.ts";
 import { codeChallengeS256, createCodeVerifier, isValidCodeVerifier } from "../../../src/adapters/dropbox-auth/pkce.ts";
 import { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "../../../src/app/token-session.ts";
-import { ENV_LABELS } from "../../../src/domain/legacy-migration.ts";
+import { ENV_LABELS } from "../../../src/adapters/config/env-config-store.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
 import type { OAuthClient, TokenGrant } from "../../../src/app/ports.ts";
 
