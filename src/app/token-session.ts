@@ -18,6 +18,8 @@ import type { AccessTokenProvider, Reporter } from "../domain/ports.ts";
 import type { Settings } from "../domain/settings.ts";
 import {
   INITIAL_STATE,
+  rejectionEvent,
+  tokenRejectionOf,
   transition,
   type AccessGrant,
   type AuthorizationUrlReason,
@@ -171,8 +173,7 @@ export class TokenSession implements AccessTokenProvider {
   }
 
   refreshAfterRejection(rejected: string, reason: string, _signal?: AbortSignal): Promise<string> {
-    const type = reason === "expired_access_token" ? "expired-access-token" : "invalid-access-token";
-    return this.#serve(this.#step({ type, token: rejected }));
+    return this.#serve(this.#step(rejectionEvent(tokenRejectionOf(reason), rejected)));
   }
 
   #step(event: TokenEvent): TokenEffect[] {

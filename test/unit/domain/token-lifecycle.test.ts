@@ -313,3 +313,11 @@ describe("transition(): access tokens", () => {
     assert.match(effect.message, /Dropbox rejected the legacy access token \(DROPBOX_ACCESS_TOKEN\): invalid_access_token.*To migrate:/);
   });
 });
+
+test("a 401's reason becomes a domain rejection, and that the machine's event", async () => {
+  const { TokenRejection, rejectionEvent, tokenRejectionOf } = await import("../../../src/domain/token-lifecycle.ts");
+  assert.equal(tokenRejectionOf("expired_access_token"), TokenRejection.Expired);
+  for (const reason of ["invalid_access_token", "HTTP 401", "rejected", ""]) assert.equal(tokenRejectionOf(reason), TokenRejection.Invalid, reason);
+  assert.deepEqual(rejectionEvent(TokenRejection.Expired, "t"), { type: "expired-access-token", token: "t" });
+  assert.deepEqual(rejectionEvent(TokenRejection.Invalid, "t"), { type: "invalid-access-token", token: "t" });
+});
