@@ -18,9 +18,9 @@ import { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "./app/
 import { createSyncContainer } from "./app/container.ts";
 import { certificatesIn, readUnmsCaFile } from "./adapters/config/unms-ca-file.ts";
 import { insecureTlsWarning } from "./adapters/unms/unms-tls-fetch.ts";
-import { summarize } from "./app/run-sync.ts";
+import { summarize } from "./app/sync-report.ts";
 import { ids } from "./app/service-ids.ts";
-import type { SyncReport } from "./app/sync-backups.ts";
+import type { SyncReport } from "./app/sync-report.ts";
 import { checkHttpUrl } from "./domain/http-url.ts";
 
 // ---------------------------------------------------------------------------------------------------
@@ -498,7 +498,7 @@ export type {
  * const { uploaded, deleted, failed }: SyncReport = await backupSync.sync();
  * ```
  */
-export type { SyncReport, UploadRecord } from "./app/sync-backups.ts";
+export type { SyncReport, UploadRecord } from "./app/sync-report.ts";
 
 /**
  * One run's settings, as the CLI and the UCRM plugin load them.
@@ -601,7 +601,7 @@ export { isBackupFileName } from "./domain/backup.ts";
  * console.log(summarize(await backupSync.sync())); // "Sync finished: 2 uploaded, 5 already stored, 1 deleted."
  * ```
  */
-export { summarize } from "./app/run-sync.ts";
+export { summarize } from "./app/sync-report.ts";
 
 /**
  * Dropbox's content hash of bytes in memory, and the streaming hasher behind it.

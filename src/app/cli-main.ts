@@ -5,7 +5,8 @@
  */
 import { describeError } from "../domain/errors.ts";
 import { compose, entryIds } from "./compose.ts";
-import { ExitCode, jsonSummary, runSync, type RunSyncInput } from "./run-sync.ts";
+import { ExitCode, runSync, type RunSyncInput } from "./run-sync.ts";
+import { jsonSummary } from "./sync-report.ts";
 import { runUcrmPlugin } from "./ucrm-main.ts";
 import { parseCliArgs } from "./parse-cli-args.ts";
 

@@ -10,7 +10,7 @@ import { entryIds, tokenSessionModule } from "./compose.ts";
 import { insecureTlsWarning } from "../adapters/unms/unms-tls-fetch.ts";
 import { monotonicClock, syncModule } from "./container.ts";
 import { ids } from "./service-ids.ts";
-import type { SyncReport } from "./sync-backups.ts";
+import { summarize, type SyncReport } from "./sync-report.ts";
 
 export const ExitCode = {
   InSync: 0,
@@ -183,39 +183,4 @@ export function exitCodeFor(error: unknown): ExitCode {
   if (error.kind === "config") return ExitCode.Config;
   if (error.kind === "authorization-required") return ExitCode.AwaitingAuthorization;
   return ExitCode.Failed;
-}
-
-export function summarize(report: SyncReport): string {
-  const verb = report.dryRun ? "would be " : "";
-  const parts = [
-    `${report.uploaded.length} ${verb}uploaded`,
-    `${report.skipped.length} already stored`,
-    `${report.deleted.length} ${verb}deleted`,
-  ];
-  if (report.failed.length) parts.push(`${report.failed.length} failed`);
-  if (report.guarded.length) parts.push(`${report.guarded.length} guard(s) held deletions back`);
-  if (report.resumable.length) parts.push(`${report.resumable.length} continue(s) on the next run`);
-  const outcome = report.failed.length ? "Sync finished with failures" : report.dryRun ? "Dry run finished" : "Sync finished";
-  return `${outcome}: ${parts.join(", ")}.`;
-}
-
-/** The JSON summary line of `--json`. */
-export function jsonSummary(outcome: RunOutcome): string {
-  const report = outcome.report;
-  return JSON.stringify({
-    uploaded: report?.uploaded ?? [],
-    skipped: report?.skipped ?? [],
-    deleted: report?.deleted ?? [],
-    failed: report?.failed ?? (outcome.error ? [{ name: "", error: outcome.error }] : []),
-    guarded: report?.guarded ?? [],
-    bytesUploaded: report?.bytesUploaded ?? 0,
-    uploads: report?.uploads ?? [],
-    ignored: report?.ignored ?? [],
-    warnings: report?.warnings ?? [],
-    resumable: report?.resumable ?? [],
-    dryRun: report?.dryRun ?? false,
-    durationMs: Math.round(report?.durationMs ?? 0),
-    exitCode: outcome.exitCode,
-    ...(outcome.authorizationUrl ? { authorizationUrl: outcome.authorizationUrl } : {}),
-  });
 }
