@@ -4,7 +4,8 @@
  * The same code runs under Node (dist/cli.mjs) and Deno (src/app/cli.ts).
  */
 import { describeError } from "../domain/errors.ts";
-import { compose, entryIds } from "./compose.ts";
+import { compose } from "./compose.ts";
+import { ids } from "./service-ids.ts";
 import { ExitCode, runSync, type RunSyncInput } from "./run-sync.ts";
 import { jsonSummary } from "./sync-report.ts";
 import { runUcrmPlugin } from "./ucrm-main.ts";
@@ -118,7 +119,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
   }
 
   const container = compose({ kind: "cli", env, stdout: io.stdout, stderr: io.stderr });
-  const redactor = container.get(entryIds.Redactor);
+  const redactor = container.get(ids.Redactor);
   const input: RunSyncInput = {
     container,
     dryRun: values["dry-run"] === true,

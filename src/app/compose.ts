@@ -7,7 +7,6 @@
  */
 import "reflect-metadata";
 import { Container, ContainerModule } from "inversify";
-import type { ServiceIdentifier } from "inversify";
 import type { Reporter } from "../domain/ports.ts";
 import type { ConfigStore } from "./ports.ts";
 import { EnvConfigStore } from "../adapters/config/env-config-store.ts";
@@ -19,6 +18,7 @@ import { PluginReporter } from "../adapters/report/plugin-reporter.ts";
 import type { LoadedSettings } from "./ports.ts";
 import { Redactor } from "./redact.ts";
 import { TokenSession } from "./token-session.ts";
+import { ids } from "./service-ids.ts";
 
 /** The command line's `sync`: settings from the environment, lines to stdout. */
 export interface CliProfile {
@@ -42,34 +42,19 @@ export type Profile = CliProfile | UcrmProfile;
 /** Takes the run lock in a state folder; `onStale` hears about a lock taken over from a dead run. */
 export type RunLockAcquirer = (stateDir: string, onStale: (info: string) => void) => Promise<RunLock>;
 
-const id = <T>(name: string): ServiceIdentifier<T> => Symbol.for(`unms-dropbox-backup-sync.entry.${name}`);
-
-/** What an entry resolves from its container. */
-export const entryIds = {
-  /** Every secret of the run is registered here; every output path redacts through it. */
-  Redactor: id<Redactor>("Redactor"),
-  ConfigStore: id<ConfigStore>("ConfigStore"),
-  Reporter: id<Reporter>("Reporter"),
-  RunLock: id<RunLockAcquirer>("RunLock"),
-  /** The plugin's data/plugin.log (UCRM profile only). */
-  PluginLog: id<PluginLog>("PluginLog"),
-  /** The run's one driver of the token lifecycle (loaded with tokenSessionModule). */
-  TokenSession: id<TokenSession>("TokenSession"),
-} as const;
-
 /** Bindings every entry shares: one redactor for all output, the run lock in the state folder. */
 const commonModule = new ContainerModule(({ bind }) => {
-  bind(entryIds.Redactor).toResolvedValue(() => new Redactor(), []).inSingletonScope();
-  bind(entryIds.RunLock).toConstantValue((stateDir, onStale) => acquireRunLock(stateDir, { onStaleLock: onStale }));
+  bind(ids.Redactor).toResolvedValue(() => new Redactor(), []).inSingletonScope();
+  bind(ids.RunLock).toConstantValue((stateDir, onStale) => acquireRunLock(stateDir, { onStaleLock: onStale }));
 });
 
 function cliModule(profile: CliProfile): ContainerModule {
   return new ContainerModule(({ bind }) => {
-    bind(entryIds.ConfigStore).toResolvedValue(() => new EnvConfigStore(profile.env), []).inSingletonScope();
-    bind(entryIds.Reporter)
+    bind(ids.ConfigStore).toResolvedValue(() => new EnvConfigStore(profile.env), []).inSingletonScope();
+    bind(ids.EntryReporter)
       .toResolvedValue(
         (redactor: Redactor) => new LineReporter(consoleSink({ stdout: profile.stdout, stderr: profile.stderr }), (text) => redactor.redact(text)),
-        [entryIds.Redactor],
+        [ids.Redactor],
       )
       .inSingletonScope();
   });
@@ -78,14 +63,14 @@ function cliModule(profile: CliProfile): ContainerModule {
 function ucrmModule(profile: UcrmProfile): ContainerModule {
   return new ContainerModule(({ bind }) => {
     const dropboxBaseUrl = profile.env?.DROPBOX_BASE_URL;
-    bind(entryIds.PluginLog).toResolvedValue(() => new PluginLog(profile.pluginDir), []).inSingletonScope();
-    bind(entryIds.ConfigStore)
+    bind(ids.PluginLog).toResolvedValue(() => new PluginLog(profile.pluginDir), []).inSingletonScope();
+    bind(ids.ConfigStore)
       .toResolvedValue(() => new UcrmFileConfigStore(profile.pluginDir, dropboxBaseUrl ? { dropboxBaseUrl } : {}), [])
       .inSingletonScope();
-    bind(entryIds.Reporter)
+    bind(ids.EntryReporter)
       .toResolvedValue(
         (log: PluginLog, redactor: Redactor) => new PluginReporter(log, (text) => redactor.redact(text), profile.stdout),
-        [entryIds.PluginLog, entryIds.Redactor],
+        [ids.PluginLog, ids.Redactor],
       )
       .inSingletonScope();
   });
@@ -97,7 +82,7 @@ function ucrmModule(profile: UcrmProfile): ContainerModule {
  */
 export function tokenSessionModule(settings: LoadedSettings, seams: { dropboxFetch?: typeof fetch } = {}): ContainerModule {
   return new ContainerModule(({ bind }) => {
-    bind(entryIds.TokenSession)
+    bind(ids.TokenSession)
       .toResolvedValue(
         (store: ConfigStore, reporter: Reporter, redactor: Redactor) =>
           TokenSession.fromSettings(settings, {
@@ -107,7 +92,7 @@ export function tokenSessionModule(settings: LoadedSettings, seams: { dropboxFet
             ...(seams.dropboxFetch ? { fetch: seams.dropboxFetch } : {}),
             ...(settings.dropboxBaseUrl ? { dropboxBaseUrl: settings.dropboxBaseUrl } : {}),
           }),
-        [entryIds.ConfigStore, entryIds.Reporter, entryIds.Redactor],
+        [ids.ConfigStore, ids.EntryReporter, ids.Redactor],
       )
       .inSingletonScope();
   });

@@ -6,7 +6,7 @@ import { SyncError, describeError } from "../domain/errors.ts";
 import type { AccessTokenProvider, Reporter } from "../domain/ports.ts";
 import type { Container } from "inversify";
 import type { ConfigStore, LoadedSettings } from "./ports.ts";
-import { entryIds, tokenSessionModule } from "./compose.ts";
+import { tokenSessionModule } from "./compose.ts";
 import { insecureTlsWarning } from "../adapters/unms/unms-tls-fetch.ts";
 import { monotonicClock, syncModule } from "./container.ts";
 import { ids } from "./service-ids.ts";
@@ -47,9 +47,9 @@ export interface RunOutcome {
 }
 
 export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
-  const configStore = input.container.get(entryIds.ConfigStore);
-  const reporter = input.container.get(entryIds.Reporter);
-  const redactor = input.container.get(entryIds.Redactor);
+  const configStore = input.container.get(ids.ConfigStore);
+  const reporter = input.container.get(ids.EntryReporter);
+  const redactor = input.container.get(ids.Redactor);
   const fail = (error: unknown): RunOutcome => {
     const message = describeError(error);
     reporter.report({ type: "failed", message });
@@ -70,7 +70,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
   let lock;
   let hardStop: { signal: AbortSignal; dispose: () => void } | undefined;
   try {
-    lock = await input.container.get(entryIds.RunLock)(settings.stateDir, (info) => reporter.report({ type: "warning", message: `Took over a stale run lock: ${info}` }));
+    lock = await input.container.get(ids.RunLock)(settings.stateDir, (info) => reporter.report({ type: "warning", message: `Took over a stale run lock: ${info}` }));
   } catch (error) {
     return fail(error);
   }
@@ -82,7 +82,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
     let tokens: AccessTokenProvider | undefined;
     if (!settings.targetDir) {
       input.container.load(tokenSessionModule(settings, input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}));
-      const auth = await input.container.get(entryIds.TokenSession).start(settings);
+      const auth = await input.container.get(ids.TokenSession).start(settings);
       if (auth.status === "awaiting-user") {
         reporter.report({ type: "authorization-required", message: auth.message, url: auth.url });
         return { exitCode: ExitCode.AwaitingAuthorization, authorizationUrl: auth.url, error: auth.message };

@@ -4,7 +4,8 @@
  * so every line passes the redactor first (see compose.ts, UCRM profile).
  */
 import { describeError } from "../domain/errors.ts";
-import { compose, entryIds } from "./compose.ts";
+import { compose } from "./compose.ts";
+import { ids } from "./service-ids.ts";
 import { ExitCode, runSync, type RunSyncInput } from "./run-sync.ts";
 
 export interface UcrmRunInput extends Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal" | "dryRun" | "sleep"> {
@@ -20,8 +21,8 @@ export interface UcrmRunInput extends Pick<RunSyncInput, "unmsFetch" | "dropboxF
 
 export async function runUcrmPlugin(input: UcrmRunInput): Promise<number> {
   const container = compose({ kind: "ucrm", pluginDir: input.pluginDir, ...(input.env ? { env: input.env } : {}), ...(input.stdout ? { stdout: input.stdout } : {}) });
-  const log = container.get(entryIds.PluginLog);
-  const redactor = container.get(entryIds.Redactor);
+  const log = container.get(ids.PluginLog);
+  const redactor = container.get(ids.Redactor);
   try {
     // main.php trims before it logs which runtime it picked; trimming again would cut those lines.
     if (input.env?.BACKUP_SYNC_PLUGIN_LOG_TRIMMED !== "1") await log.trim();
@@ -43,7 +44,7 @@ export async function runUcrmPlugin(input: UcrmRunInput): Promise<number> {
     return outcome.exitCode;
   } catch (error) {
     // runSync reports its own failures; this is the last line of defence against a silent stop.
-    container.get(entryIds.Reporter).report({ type: "failed", message: `The plugin run failed unexpectedly: ${describeError(error)}` });
+    container.get(ids.EntryReporter).report({ type: "failed", message: `The plugin run failed unexpectedly: ${describeError(error)}` });
     return ExitCode.Failed;
   }
 }
