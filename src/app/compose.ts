@@ -10,6 +10,7 @@ import { Container, ContainerModule } from "inversify";
 import type { Reporter } from "../domain/ports.ts";
 import type { ConfigStore } from "./ports.ts";
 import { EnvConfigStore } from "../adapters/config/env-config-store.ts";
+import { DropboxOAuthClient } from "../adapters/dropbox-auth/dropbox-oauth-client.ts";
 import { UcrmFileConfigStore } from "../adapters/config/ucrm-file-config-store.ts";
 import { acquireRunLock, type RunLock } from "../adapters/lock/run-lock.ts";
 import { consoleSink, LineReporter } from "../adapters/report/line-reporter.ts";
@@ -89,8 +90,10 @@ export function tokenSessionModule(settings: LoadedSettings, seams: { dropboxFet
             store,
             reporter,
             registerSecret: (secret) => redactor.addSecret(secret),
-            ...(seams.dropboxFetch ? { fetch: seams.dropboxFetch } : {}),
-            ...(settings.dropboxBaseUrl ? { dropboxBaseUrl: settings.dropboxBaseUrl } : {}),
+            oauth: new DropboxOAuthClient({
+              ...(seams.dropboxFetch ? { fetch: seams.dropboxFetch } : {}),
+              ...(settings.dropboxBaseUrl ? { baseUrl: settings.dropboxBaseUrl } : {}),
+            }),
           }),
         [ids.ConfigStore, ids.EntryReporter, ids.Redactor],
       )

@@ -28,7 +28,7 @@ import {
   type TokenState,
 } from "../domain/token-lifecycle.ts";
 import type { ConfigPatch, ConfigStore } from "./ports.ts";
-import { DropboxOAuthClient, OAuthGrantError } from "../adapters/dropbox-auth/dropbox-oauth-client.ts";
+import { OAuthGrantError } from "../adapters/dropbox-auth/dropbox-oauth-client.ts";
 import type { OAuthClient } from "./ports.ts";
 import { codeChallengeS256, createCodeVerifier } from "../adapters/dropbox-auth/pkce.ts";
 
@@ -93,21 +93,15 @@ export class TokenSession implements AccessTokenProvider {
     this.#state = initial;
   }
 
-  /** A session for the CLI or UCRM run: settings and persistence from `store`, OAuth on `fetch`. */
+  /** A session for the CLI or UCRM run: app key and secret from `settings`, persistence in `store`. */
   static fromSettings(
     settings: Settings,
-    input: { store: ConfigStore; oauth?: OAuthClient; fetch?: typeof fetch; dropboxBaseUrl?: string; now?: () => number; reporter?: Reporter; registerSecret?: (secret: string) => void },
+    input: { store: ConfigStore; oauth: OAuthClient; now?: () => number; reporter?: Reporter; registerSecret?: (secret: string) => void },
   ): TokenSession {
-    const oauth =
-      input.oauth ??
-      new DropboxOAuthClient({
-        ...(input.fetch ? { fetch: input.fetch } : {}),
-        ...(input.dropboxBaseUrl ? { baseUrl: input.dropboxBaseUrl } : {}),
-      });
     return new TokenSession({
       labels: input.store.labels,
       now: input.now ?? Date.now,
-      oauth,
+      oauth: input.oauth,
       store: input.store,
       ...(settings.dropboxAppKey ? { clientId: settings.dropboxAppKey } : {}),
       ...(settings.dropboxAppSecret ? { clientSecret: settings.dropboxAppSecret } : {}),

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { getResponse } from "msw";
 import { FakeDropbox } from "../../../src/testing/fakes/dropbox.ts";
 import { TokenSession, type AuthorizeResult } from "../../../src/app/token-session.ts";
+import { DropboxOAuthClient } from "../../../src/adapters/dropbox-auth/dropbox-oauth-client.ts";
 import { EnvConfigStore } from "../../../src/adapters/config/env-config-store.ts";
 import { UcrmFileConfigStore } from "../../../src/adapters/config/ucrm-file-config-store.ts";
 import type { ConfigStore } from "../../../src/app/ports.ts";
@@ -49,7 +50,7 @@ class Output {
 async function run(fake: FakeDropbox, store: ConfigStore, out: Output, now = () => 1_000_000): Promise<AuthorizeResult> {
   const settings = await store.load();
   try {
-    const result = await TokenSession.fromSettings(settings, { store, fetch: fakeFetch(fake), now, reporter: out.reporter }).start(settings);
+    const result = await TokenSession.fromSettings(settings, { store, oauth: new DropboxOAuthClient({ fetch: fakeFetch(fake) }), now, reporter: out.reporter }).start(settings);
     out.add(...result.warnings, result.status === "awaiting-user" ? `${result.message}\n${result.url}` : result.authorizationUrl);
     return result;
   } catch (error) {
