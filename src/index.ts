@@ -13,8 +13,7 @@ import type { AccessTokenProvider, BackupSource, BackupStore, DownloadLedger, Re
 import type { SyncPolicy } from "./domain/reconcile.ts";
 import type { Settings } from "./domain/settings.ts";
 import { parseFolder, ROOT_FOLDER, type Folder } from "./domain/folder.ts";
-import { DropboxOAuthClient } from "./adapters/dropbox-auth/dropbox-oauth-client.ts";
-import { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "./app/token-session.ts";
+import { libraryTokenSession } from "./app/compose.ts";
 import { createSyncContainer } from "./app/container.ts";
 import { certificatesIn, readUnmsCaFile } from "./adapters/config/unms-ca-file.ts";
 import { insecureTlsWarning } from "./adapters/unms/unms-tls-fetch.ts";
@@ -390,7 +389,6 @@ function dropboxTokens(dropbox: DropboxCredentials | DropboxTokenSource, fetchIm
     }
     return { tokens, warnings: [] };
   }
-  const driver = { labels: LIBRARY_LABELS, now: Date.now };
   const refreshToken = present(dropbox.refreshToken);
   if (refreshToken) {
     const appKey = present(dropbox.appKey);
@@ -402,14 +400,19 @@ function dropboxTokens(dropbox: DropboxCredentials | DropboxTokenSource, fetchIm
     }
     const appSecret = present(dropbox.appSecret);
     const baseUrl = present(dropbox.baseUrl);
-    const oauth = new DropboxOAuthClient({ ...(fetchImpl ? { fetch: fetchImpl } : {}), ...(baseUrl ? { baseUrl } : {}) });
-    const tokens = new RefreshingAccessTokenProvider({ ...driver, oauth, clientId: appKey, ...(appSecret ? { clientSecret: appSecret } : {}), refreshToken });
+    const tokens = libraryTokenSession(LIBRARY_LABELS, {
+      refreshToken,
+      appKey,
+      ...(appSecret ? { appSecret } : {}),
+      ...(baseUrl ? { baseUrl } : {}),
+      ...(fetchImpl ? { fetch: fetchImpl } : {}),
+    });
     return { tokens, warnings: [] };
   }
   const legacyToken = present(dropbox.accessToken);
   if (legacyToken) {
     return {
-      tokens: new StaticAccessTokenProvider({ ...driver, token: legacyToken }),
+      tokens: libraryTokenSession(LIBRARY_LABELS, { legacyToken }),
       warnings: [
         "dropbox.accessToken is a legacy long-lived Dropbox token, which Dropbox is retiring; authorize once with the backup-sync CLI and pass dropbox.appKey with dropbox.refreshToken instead.",
       ],

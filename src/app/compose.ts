@@ -18,7 +18,8 @@ import { PluginLog } from "../adapters/report/plugin-log.ts";
 import { PluginReporter } from "../adapters/report/plugin-reporter.ts";
 import type { LoadedSettings } from "./ports.ts";
 import { Redactor } from "./redact.ts";
-import { TokenSession } from "./token-session.ts";
+import { RefreshingAccessTokenProvider, StaticAccessTokenProvider, TokenSession } from "./token-session.ts";
+import type { SettingLabels } from "../domain/legacy-migration.ts";
 import { ids } from "./service-ids.ts";
 
 /** The command line's `sync`: settings from the environment, lines to stdout. */
@@ -98,6 +99,26 @@ export function tokenSessionModule(settings: LoadedSettings, seams: { dropboxFet
         [ids.ConfigStore, ids.EntryReporter, ids.Redactor],
       )
       .inSingletonScope();
+  });
+}
+
+/**
+ * The library's token session from the credentials an embedder passed (already checked): on a
+ * refresh token (OAuth client built here), or on a legacy token. Nothing is persisted.
+ */
+export function libraryTokenSession(
+  labels: SettingLabels,
+  credentials: { refreshToken: string; appKey: string; appSecret?: string; baseUrl?: string; fetch?: typeof fetch } | { legacyToken: string },
+): TokenSession {
+  if ("legacyToken" in credentials) return new StaticAccessTokenProvider({ labels, now: Date.now, token: credentials.legacyToken });
+  const oauth = new DropboxOAuthClient({ ...(credentials.fetch ? { fetch: credentials.fetch } : {}), ...(credentials.baseUrl ? { baseUrl: credentials.baseUrl } : {}) });
+  return new RefreshingAccessTokenProvider({
+    labels,
+    now: Date.now,
+    oauth,
+    clientId: credentials.appKey,
+    ...(credentials.appSecret ? { clientSecret: credentials.appSecret } : {}),
+    refreshToken: credentials.refreshToken,
   });
 }
 
