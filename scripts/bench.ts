@@ -28,9 +28,9 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_DROPBOX_CHUNK_BYTES, DEFAULT_DROPBOX_CONNECTIONS } from "../src/adapters/dropbox/dropbox-backup-store.ts";
 import { backupFileName } from "../src/domain/backup.ts";
-import { FakeDropbox } from "../test/fakes/dropbox.ts";
-import { startLoopbackServer, type LinkShape } from "../test/fakes/loopback.ts";
-import { FakeUnms } from "../test/fakes/unms.ts";
+import { FakeDropbox } from "../src/testing/fakes/dropbox.ts";
+import { startLoopbackServer, type LinkShape } from "../src/testing/fakes/loopback.ts";
+import { FakeUnms } from "../src/testing/fakes/unms.ts";
 
 const MiB = 1024 * 1024;
 const TARGET_RATIO = 0.8;

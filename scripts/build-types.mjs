@@ -1,5 +1,5 @@
 // Emits the declarations of the library entries into dist/types: tsc (tsconfig.build.json) writes
-// dist/types/src/... and dist/types/test/... (the test kit's suites and fakes live under test/); two
+// dist/types/src/... (the test kit's suites and fakes live under src/testing/); two
 // small entry files dist/types/index.d.ts and dist/types/testing.d.ts point at them, as package.json
 // "exports" expects. Our sources import with ".ts"; declarations must say ".js" so that consumers'
 // resolvers (node16, nodenext, bundler) all find the ".d.ts" beside it.

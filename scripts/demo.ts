@@ -7,9 +7,9 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { FakeDropbox } from "../test/fakes/dropbox.ts";
-import { startLoopbackServer } from "../test/fakes/loopback.ts";
-import { FakeUnms } from "../test/fakes/unms.ts";
+import { FakeDropbox } from "../src/testing/fakes/dropbox.ts";
+import { startLoopbackServer } from "../src/testing/fakes/loopback.ts";
+import { FakeUnms } from "../src/testing/fakes/unms.ts";
 import { formatBytes } from "../src/adapters/report/format.ts";
 
 const MiB = 1024 * 1024;

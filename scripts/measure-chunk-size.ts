@@ -12,8 +12,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DropboxBackupStore } from "../src/adapters/dropbox/dropbox-backup-store.ts";
 import type { AccessTokenProvider } from "../src/domain/ports.ts";
-import { FakeDropbox } from "../test/fakes/dropbox.ts";
-import { startLoopbackServer } from "../test/fakes/loopback.ts";
+import { FakeDropbox } from "../src/testing/fakes/dropbox.ts";
+import { startLoopbackServer } from "../src/testing/fakes/loopback.ts";
 
 const MiB = 1024 * 1024;
 const PIECE_BYTES = 64 * 1024;

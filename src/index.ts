@@ -12,15 +12,15 @@ import type { SettingLabels } from "./domain/legacy-migration.ts";
 import type { AccessTokenProvider, BackupSource, BackupStore, DownloadLedger, Reporter, SyncEvent } from "./domain/ports.ts";
 import type { SyncPolicy } from "./domain/reconcile.ts";
 import type { Settings } from "./domain/settings.ts";
-import { DropboxBackupStore } from "./adapters/dropbox/dropbox-backup-store.ts";
-import { DropboxOAuthClient } from "./adapters/dropbox-auth/dropbox-oauth-client.ts";
-import { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "./adapters/dropbox-auth/token-providers.ts";
+import { parseFolder, ROOT_FOLDER, type Folder } from "./domain/folder.ts";
+import { libraryTokenSession } from "./app/compose.ts";
 import { createSyncContainer } from "./app/container.ts";
 import { certificatesIn, readUnmsCaFile } from "./adapters/config/unms-ca-file.ts";
 import { insecureTlsWarning } from "./adapters/unms/unms-tls-fetch.ts";
-import { summarize } from "./app/run-sync.ts";
+import { summarize } from "./app/sync-report.ts";
 import { ids } from "./app/service-ids.ts";
-import type { SyncReport } from "./app/sync-backups.ts";
+import type { SyncReport } from "./app/sync-report.ts";
+import { checkHttpUrl } from "./domain/http-url.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // createBackupSync
@@ -177,9 +177,9 @@ export function createBackupSync(options: BackupSyncOptions): BackupSync {
   if (typeof reporter.report !== "function") {
     throw configError("createBackupSync: reporter has no report(event) method; pass a Reporter or leave it out.", "config.library.reporter");
   }
-  const folder = normalizeFolder(options.folder);
+  const folder = checkFolder(options.folder);
   const unms = checkSource(options);
-  const target = checkTarget(options, reporter, folder);
+  const target = checkTarget(options, folder);
   const unmsTls = unms ? checkUnmsTls(options.unms!, options.fetch) : {};
   if (unmsTls.unmsTlsInsecure) target.warnings.unshift(insecureTlsWarning("unms.tlsInsecure"));
 
@@ -195,8 +195,13 @@ export function createBackupSync(options: BackupSyncOptions): BackupSync {
     settings,
     reporter,
     ...(options.source ? { source: options.source } : {}),
-    store: target.store,
-    storeDescription: target.description,
+    ...("store" in target
+      ? { store: target.store, storeDescription: target.description }
+      : {
+          tokens: target.dropbox.tokens,
+          ...(target.dropbox.fetch ? { dropboxFetch: target.dropbox.fetch } : {}),
+          ...(target.dropbox.baseUrl ? { dropboxBaseUrl: target.dropbox.baseUrl } : {}),
+        }),
     ...(options.fetch ? { unmsFetch: options.fetch } : {}),
     ...(options.downloadLedger ? { ledger: options.downloadLedger } : {}),
   });
@@ -257,14 +262,12 @@ function present(value: unknown): string | undefined {
   return typeof value === "string" && value.trim() !== "" ? value.trim() : undefined;
 }
 
-function normalizeFolder(folder: string | undefined): string {
-  if (folder === undefined) return "";
+function checkFolder(folder: string | undefined): Folder {
+  if (folder === undefined) return ROOT_FOLDER;
   if (typeof folder !== "string") throw configError(`createBackupSync: folder must be a string such as "UISP/backups", got ${typeof folder}.`, "config.folder");
-  const normalized = folder.trim().replace(/^\/+|\/+$/g, "");
-  if (normalized !== "" && normalized.split("/").some((part) => part === "" || part.trim() === "." || part.trim() === "..")) {
-    throw configError(`createBackupSync: folder "${folder}" is not usable: folder names may not be empty, "." or "..".`, "config.folder");
-  }
-  return normalized;
+  const parsed = parseFolder(folder);
+  if ("problem" in parsed) throw configError(`createBackupSync: folder "${folder}" is not usable: ${parsed.problem}.`, "config.folder");
+  return parsed.folder;
 }
 
 /** The CA certificates and insecure switch of `unms`, checked now so a bad file fails here. */
@@ -304,16 +307,21 @@ function checkUnmsTls(unms: UnmsConnection, customFetch: typeof fetch | undefine
   return { ...(certificates.length > 0 ? { unmsCaCertificates: certificates } : {}), ...(insecure ? { unmsTlsInsecure: true } : {}) };
 }
 
+/** An embedder's adapter must have the port's methods; the first missing one is named. */
+function requireMethods<T extends object>(adapter: T, methods: readonly (keyof T & string)[], option: string, port: string, code: string): void {
+  for (const method of methods) {
+    if (typeof adapter[method] !== "function") {
+      throw configError(`createBackupSync: ${option} has no ${method}() method; it must implement ${port} (${methods.join(", ")}).`, code);
+    }
+  }
+}
+
 function checkSource(options: BackupSyncOptions): { url: string; apiToken: string } | undefined {
   if (options.source && options.unms) {
     throw configError("createBackupSync: both unms and source are set; pass only one (source replaces the UNMS adapter).", "config.library.source_ambiguous");
   }
   if (options.source) {
-    for (const method of ["list", "timeZone", "open"] as const) {
-      if (typeof options.source[method] !== "function") {
-        throw configError(`createBackupSync: source has no ${method}() method; it must implement BackupSource (list, timeZone, open).`, "config.library.source_invalid");
-      }
-    }
+    requireMethods(options.source, ["list", "timeZone", "open"], "source", "BackupSource", "config.library.source_invalid");
     return undefined;
   }
   if (!options.unms) {
@@ -326,13 +334,7 @@ function checkSource(options: BackupSyncOptions): { url: string; apiToken: strin
   if (!url) {
     throw configError("createBackupSync: unms.url is missing: set it to the NMS base URL, e.g. https://uisp.example.com/nms.", "config.unms_url_missing");
   }
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
-  }
-  if (!parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
+  if (!checkHttpUrl(url).ok) {
     throw configError(`createBackupSync: unms.url "${url}" is not an http(s) URL: set it to the NMS base URL, e.g. https://uisp.example.com/nms.`, "config.unms_url");
   }
   const apiToken = present(options.unms.apiToken);
@@ -345,23 +347,21 @@ function checkSource(options: BackupSyncOptions): { url: string; apiToken: strin
   return { url, apiToken };
 }
 
-interface Target {
-  store: BackupStore;
-  description: string;
+/** The embedder's own store, or what the composition needs to build the Dropbox store. */
+type Target = (
+  | { store: BackupStore; description: string }
+  | { dropbox: { tokens: AccessTokenProvider; fetch?: typeof fetch; baseUrl?: string } }
+) & {
   /** Told on every run (a legacy Dropbox token). */
   warnings: string[];
-}
+};
 
-function checkTarget(options: BackupSyncOptions, reporter: Reporter, folder: string): Target {
+function checkTarget(options: BackupSyncOptions, folder: string): Target {
   if (options.store && options.dropbox) {
     throw configError("createBackupSync: both dropbox and store are set; pass only one (store replaces the Dropbox adapter).", "config.library.store_ambiguous");
   }
   if (options.store) {
-    for (const method of ["list", "put", "remove"] as const) {
-      if (typeof options.store[method] !== "function") {
-        throw configError(`createBackupSync: store has no ${method}() method; it must implement BackupStore (list, put, remove).`, "config.library.store_invalid");
-      }
-    }
+    requireMethods(options.store, ["list", "put", "remove"], "store", "BackupStore", "config.library.store_invalid");
     const kind = options.store.constructor?.name;
     const named = kind && kind !== "Object" ? kind : "the given store";
     return { store: options.store, description: folder ? `${named}, folder ${folder}` : named, warnings: [] };
@@ -374,14 +374,8 @@ function checkTarget(options: BackupSyncOptions, reporter: Reporter, folder: str
   }
   const { tokens, warnings } = dropboxTokens(options.dropbox, options.fetch);
   const baseUrl = present(options.dropbox.baseUrl);
-  const store = new DropboxBackupStore({
-    tokens,
-    ...(options.fetch ? { fetch: options.fetch } : {}),
-    ...(baseUrl ? { baseUrl } : {}),
-    onRetry: ({ operation, attempt, reason, delayMs }) =>
-      reporter.report({ type: "warning", message: `Dropbox ${operation}: ${reason}; retry ${attempt} in ${Math.round(delayMs)} ms` }),
-  });
-  return { store, description: `Dropbox app folder /${folder}`, warnings };
+  // The Dropbox store itself is built by the composition (container.ts), as for the command line.
+  return { dropbox: { tokens, ...(options.fetch ? { fetch: options.fetch } : {}), ...(baseUrl ? { baseUrl } : {}) }, warnings };
 }
 
 function dropboxTokens(dropbox: DropboxCredentials | DropboxTokenSource, fetchImpl: typeof fetch | undefined): { tokens: AccessTokenProvider; warnings: string[] } {
@@ -395,7 +389,6 @@ function dropboxTokens(dropbox: DropboxCredentials | DropboxTokenSource, fetchIm
     }
     return { tokens, warnings: [] };
   }
-  const driver = { labels: LIBRARY_LABELS, now: Date.now };
   const refreshToken = present(dropbox.refreshToken);
   if (refreshToken) {
     const appKey = present(dropbox.appKey);
@@ -407,14 +400,19 @@ function dropboxTokens(dropbox: DropboxCredentials | DropboxTokenSource, fetchIm
     }
     const appSecret = present(dropbox.appSecret);
     const baseUrl = present(dropbox.baseUrl);
-    const oauth = new DropboxOAuthClient({ ...(fetchImpl ? { fetch: fetchImpl } : {}), ...(baseUrl ? { baseUrl } : {}) });
-    const tokens = new RefreshingAccessTokenProvider({ ...driver, oauth, clientId: appKey, ...(appSecret ? { clientSecret: appSecret } : {}), refreshToken });
+    const tokens = libraryTokenSession(LIBRARY_LABELS, {
+      refreshToken,
+      appKey,
+      ...(appSecret ? { appSecret } : {}),
+      ...(baseUrl ? { baseUrl } : {}),
+      ...(fetchImpl ? { fetch: fetchImpl } : {}),
+    });
     return { tokens, warnings: [] };
   }
   const legacyToken = present(dropbox.accessToken);
   if (legacyToken) {
     return {
-      tokens: new StaticAccessTokenProvider({ ...driver, token: legacyToken }),
+      tokens: libraryTokenSession(LIBRARY_LABELS, { legacyToken }),
       warnings: [
         "dropbox.accessToken is a legacy long-lived Dropbox token, which Dropbox is retiring; authorize once with the backup-sync CLI and pass dropbox.appKey with dropbox.refreshToken instead.",
       ],
@@ -505,7 +503,7 @@ export type {
  * const { uploaded, deleted, failed }: SyncReport = await backupSync.sync();
  * ```
  */
-export type { SyncReport, UploadRecord } from "./app/sync-backups.ts";
+export type { SyncReport, UploadRecord } from "./app/sync-report.ts";
 
 /**
  * One run's settings, as the CLI and the UCRM plugin load them.
@@ -525,7 +523,7 @@ export type { Settings } from "./domain/settings.ts";
  * const store: ConfigStore = new UcrmFileConfigStore("/data/ucrm/data/plugins/backup-sync-dropbox");
  * ```
  */
-export type { ConfigStore, ConfigPatch, PrivateState, SaveOutcome } from "./adapters/config/config-store.ts";
+export type { ConfigStore, ConfigPatch, PrivateState, SaveOutcome } from "./app/ports.ts";
 
 /**
  * How a failure should be handled, and the options of a SyncError.
@@ -608,7 +606,7 @@ export { isBackupFileName } from "./domain/backup.ts";
  * console.log(summarize(await backupSync.sync())); // "Sync finished: 2 uploaded, 5 already stored, 1 deleted."
  * ```
  */
-export { summarize } from "./app/run-sync.ts";
+export { summarize } from "./app/sync-report.ts";
 
 /**
  * Dropbox's content hash of bytes in memory, and the streaming hasher behind it.
@@ -618,7 +616,7 @@ export { summarize } from "./app/run-sync.ts";
  * contentHashOf(new TextEncoder().encode("hello")); // 64 hex characters, as Dropbox lists it
  * ```
  */
-export { contentHashOf, DropboxContentHasher } from "./adapters/dropbox/content-hash.ts";
+export { contentHashOf, DropboxContentHasher } from "./adapters/content-hash/content-hash.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Adapters
@@ -739,7 +737,7 @@ export type { Line } from "./adapters/report/format.ts";
  * });
  * ```
  */
-export { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "./adapters/dropbox-auth/token-providers.ts";
+export { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "./app/token-session.ts";
 
 /**
  * Dropbox's OAuth token endpoint client (code exchange, refresh), secrets in the body only.

@@ -17,7 +17,7 @@
  * backupStoreContract("MyS3Store", async () => ({ store: new MyS3Store(bucket), folder: "uisp", teardown: () => bucket.empty() }));
  * ```
  */
-export { backupStoreContract } from "../test/contract/backup-store.ts";
+export { backupStoreContract } from "./testing/contract/backup-store.ts";
 
 /**
  * A fresh store for one contract case, and what the store can do (case folding, content hashes).
@@ -27,7 +27,7 @@ export { backupStoreContract } from "../test/contract/backup-store.ts";
  * const options: BackupStoreContractOptions = { caseInsensitive: true, reportsContentHash: true };
  * ```
  */
-export type { BackupStoreFixture, BackupStoreContractOptions } from "../test/contract/backup-store.ts";
+export type { BackupStoreFixture, BackupStoreContractOptions } from "./testing/contract/backup-store.ts";
 
 /**
  * Byte helpers of the store suite: deterministic content, a chunked stream of it, and a stream that
@@ -38,7 +38,7 @@ export type { BackupStoreFixture, BackupStoreContractOptions } from "../test/con
  * await store.put("", "x.unms", { stream: streamOf(patternBytes(1000)), length: 1000 });
  * ```
  */
-export { patternBytes, streamOf, breakingStream } from "../test/contract/backup-store.ts";
+export { patternBytes, streamOf, breakingStream } from "./testing/contract/backup-store.ts";
 
 /**
  * What every BackupSource must do, as node:test cases; `setup` gives an empty source and a way to seed it.
@@ -51,7 +51,7 @@ export { patternBytes, streamOf, breakingStream } from "../test/contract/backup-
  * });
  * ```
  */
-export { backupSourceContract } from "../test/contract/backup-source.ts";
+export { backupSourceContract } from "./testing/contract/backup-source.ts";
 
 /**
  * A fresh source for one contract case, and the backups the suite seeds.
@@ -61,7 +61,7 @@ export { backupSourceContract } from "../test/contract/backup-source.ts";
  * const seedOne: SeedBackup = { id: "3f1c2a9e-0000-4000-8000-0000000000b1", createdAt: "2024-03-01T02:00:00.000Z", state: "success", size: 10 };
  * ```
  */
-export type { BackupSourceFixture, SeedBackup } from "../test/contract/backup-source.ts";
+export type { BackupSourceFixture, SeedBackup } from "./testing/contract/backup-source.ts";
 
 /**
  * What every ConfigStore must do, as node:test cases; the factory sets up a store holding the given
@@ -75,7 +75,7 @@ export type { BackupSourceFixture, SeedBackup } from "../test/contract/backup-so
  * });
  * ```
  */
-export { configStoreContract } from "../test/contract/config-store.ts";
+export { configStoreContract } from "./testing/contract/config-store.ts";
 
 /**
  * The ConfigStore suite's factory, its fixture, and the values it seeds.
@@ -85,7 +85,7 @@ export { configStoreContract } from "../test/contract/config-store.ts";
  * const factory: ConfigStoreFactory = async (initial: ContractValues) => makeFixture(initial);
  * ```
  */
-export type { ConfigStoreFactory, ContractFixture, ContractValues } from "../test/contract/config-store.ts";
+export type { ConfigStoreFactory, ContractFixture, ContractValues } from "./testing/contract/config-store.ts";
 
 /**
  * An in-memory UNMS (NMS API v2.1) as msw handlers: backups generated on the fly, faults on demand.
@@ -99,7 +99,7 @@ export type { ConfigStoreFactory, ContractFixture, ContractValues } from "../tes
  * createBackupSync({ unms: { url: "https://uisp.test/nms", apiToken: "test-token" }, store });
  * ```
  */
-export { FakeUnms, FAKE_CHUNK_BYTES, backupChunks } from "../test/fakes/unms.ts";
+export { FakeUnms, FAKE_CHUNK_BYTES, backupChunks } from "./testing/fakes/unms.ts";
 
 /**
  * FakeUnms options and faults.
@@ -110,7 +110,7 @@ export { FakeUnms, FAKE_CHUNK_BYTES, backupChunks } from "../test/fakes/unms.ts"
  * unms.injectFault("download", fault);
  * ```
  */
-export type { FakeUnmsOptions, AddBackupOptions, UnmsFault, UnmsRoute } from "../test/fakes/unms.ts";
+export type { FakeUnmsOptions, AddBackupOptions, UnmsFault, UnmsRoute } from "./testing/fakes/unms.ts";
 
 /**
  * Keeps msw from buffering a copy of every mocked response: call once after `setupServer()` when
@@ -122,7 +122,7 @@ export type { FakeUnmsOptions, AddBackupOptions, UnmsFault, UnmsRoute } from "..
  * discardMockedResponseCopies(server);
  * ```
  */
-export { discardMockedResponseCopies } from "../test/fakes/unms.ts";
+export { discardMockedResponseCopies } from "./testing/fakes/unms.ts";
 
 /**
  * An in-memory Dropbox API v2 (files, upload sessions, content hash, OAuth) as msw handlers.
@@ -134,7 +134,7 @@ export { discardMockedResponseCopies } from "../test/fakes/unms.ts";
  * createBackupSync({ unms, dropbox: { appKey: dropbox.appKey, appSecret: dropbox.appSecret, refreshToken } });
  * ```
  */
-export { FakeDropbox } from "../test/fakes/dropbox.ts";
+export { FakeDropbox } from "./testing/fakes/dropbox.ts";
 
 /**
  * FakeDropbox options and faults.
@@ -144,7 +144,7 @@ export { FakeDropbox } from "../test/fakes/dropbox.ts";
  * const fake = new FakeDropbox({ listLimitMax: 2 } satisfies FakeDropboxOptions);
  * ```
  */
-export type { FakeDropboxOptions, Fault as DropboxFault } from "../test/fakes/dropbox.ts";
+export type { FakeDropboxOptions, Fault as DropboxFault } from "./testing/fakes/dropbox.ts";
 
 /**
  * Serves msw handlers on a real port of 127.0.0.1 (real sockets, streaming, connection resets).
@@ -157,7 +157,7 @@ export type { FakeDropboxOptions, Fault as DropboxFault } from "../test/fakes/dr
  * await server.close();
  * ```
  */
-export { startLoopbackServer } from "../test/fakes/loopback.ts";
+export { startLoopbackServer } from "./testing/fakes/loopback.ts";
 
 /**
  * A running loopback server and its options.
@@ -167,4 +167,4 @@ export { startLoopbackServer } from "../test/fakes/loopback.ts";
  * const server: LoopbackServer = await startLoopbackServer(handlers, { port: 0 } satisfies LoopbackOptions);
  * ```
  */
-export type { LoopbackServer, LoopbackOptions } from "../test/fakes/loopback.ts";
+export type { LoopbackServer, LoopbackOptions } from "./testing/fakes/loopback.ts";

@@ -1,8 +1,9 @@
 /**
- * What every BackupStore must check about its input, in one place: a file name that stays inside
- * the folder, and a source stream whose own failure is told apart from the store's.
+ * What every BackupStore must check about its input, in one place: a folder and a file name that
+ * stay inside the target, and a source stream whose own failure is told apart from the store's.
  */
 import { SyncError, describeError } from "../domain/errors.ts";
+import { parseFolder, type Folder } from "../domain/folder.ts";
 import type { BackupDownload } from "../domain/ports.ts";
 
 /** `name` itself, or a SyncError when it could escape the folder or is no name at all. */
@@ -14,6 +15,16 @@ export function checkFileName(name: string): string {
     });
   }
   return name;
+}
+
+/**
+ * `folder` as the domain's validated Folder: the store port takes plain text from embedders, so a
+ * store checks it with the same rule the settings use, and refuses what could climb out.
+ */
+export function checkedFolder(folder: string): Folder {
+  const parsed = parseFolder(folder);
+  if ("problem" in parsed) throw new SyncError(`The target folder "${folder}" is not usable: ${parsed.problem}`, { kind: "config", code: "config.folder" });
+  return parsed.folder;
 }
 
 /**

@@ -3,12 +3,11 @@
  * `ucrm` for the UCRM plugin launcher (settings from the plugin folder, lines to data/plugin.log).
  * The same code runs under Node (dist/cli.mjs) and Deno (src/app/cli.ts).
  */
-import { EnvConfigStore } from "../adapters/config/env-config-store.ts";
-import { consoleSink, LineReporter } from "../adapters/report/line-reporter.ts";
-import type { Reporter } from "../domain/ports.ts";
 import { describeError } from "../domain/errors.ts";
-import { Redactor } from "./redact.ts";
-import { ExitCode, jsonSummary, runSync, type RunSyncInput } from "./run-sync.ts";
+import { compose } from "./compose.ts";
+import { ids } from "./service-ids.ts";
+import { ExitCode, runSync, type RunSyncInput } from "./run-sync.ts";
+import { jsonSummary } from "./sync-report.ts";
 import { runUcrmPlugin } from "./ucrm-main.ts";
 import { parseCliArgs } from "./parse-cli-args.ts";
 
@@ -63,6 +62,8 @@ export interface CliIo {
   unmsFetch?: typeof fetch;
   dropboxFetch?: typeof fetch;
   signal?: AbortSignal;
+  /** Test seam: how retry back-off waits (see RunSyncInput). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export async function main(argv: string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> {
@@ -118,24 +119,22 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return ExitCode.Config;
   }
 
-  const redactor = new Redactor();
-  const redact = (text: string) => redactor.redact(text);
-  const reporter: Reporter = new LineReporter(consoleSink({ stdout: io.stdout, stderr: io.stderr }), redact);
+  const container = compose({ kind: "cli", env, stdout: io.stdout, stderr: io.stderr });
+  const redactor = container.get(ids.Redactor);
   const input: RunSyncInput = {
-    configStore: new EnvConfigStore(env),
-    reporter,
-    registerSecrets: (values) => values.forEach((s) => redactor.addSecret(s)),
+    container,
     dryRun: values["dry-run"] === true,
     allowMassDelete: values["allow-mass-delete"] === true,
     ...passThrough(io),
   };
   const outcome = await runSync(input);
-  if (values.json) io.stdout.write(`${redact(jsonSummary(outcome))}\n`);
+  if (values.json) io.stdout.write(`${redactor.redact(jsonSummary(outcome))}\n`);
   return outcome.exitCode;
 }
 
-function passThrough(io: CliIo): Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal"> {
+function passThrough(io: CliIo): Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal" | "sleep"> {
   return {
+    ...(io.sleep ? { sleep: io.sleep } : {}),
     ...(io.unmsFetch ? { unmsFetch: io.unmsFetch } : {}),
     ...(io.dropboxFetch ? { dropboxFetch: io.dropboxFetch } : {}),
     ...(io.signal ? { signal: io.signal } : {}),

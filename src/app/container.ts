@@ -41,6 +41,10 @@ export interface SyncContainerInput {
   runDeadline?: number;
   unmsFetch?: typeof fetch;
   dropboxFetch?: typeof fetch;
+  /** Test only: Dropbox's API hosts replaced by this base URL (the loopback fake). */
+  dropboxBaseUrl?: string;
+  /** How retry back-off waits; default real timers (tests pass one that does not sleep). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 const MiB = 1024 * 1024;
@@ -68,9 +72,6 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
     bind(ids.Clock).toConstantValue(input.clock ?? monotonicClock);
     const unmsTls: UnmsTlsOptions = { caCertificates: input.settings.unmsCaCertificates ?? [], insecure: input.settings.unmsTlsInsecure === true };
     bind(ids.UnmsFetch).toConstantValue(input.unmsFetch ?? (needsUnmsTlsFetch(unmsTls) ? createUnmsTlsFetch(unmsTls) : defaultUnmsFetch()));
-    bind(ids.DropboxFetch)
-      .toResolvedValue((settings: Settings) => input.dropboxFetch ?? createNodeHttpFetch({ baseUrl: settings.dropboxBaseUrl }), [ids.Settings])
-      .inSingletonScope();
 
     if (input.tokens) bind(ids.AccessTokenProvider).toConstantValue(input.tokens);
     bind(ids.UploadSessionStore)
@@ -80,7 +81,10 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
         [ids.Settings, ids.Reporter],
       )
       .inSingletonScope();
-    const runDeadline: Partial<RetryOptions> = input.runDeadline === undefined ? {} : { deadline: input.runDeadline };
+    const runDeadline: Partial<RetryOptions> = {
+      ...(input.runDeadline === undefined ? {} : { deadline: input.runDeadline }),
+      ...(input.sleep ? { sleep: input.sleep } : {}),
+    };
 
     bind(ids.BackupSource)
       .toResolvedValue(
@@ -112,18 +116,21 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
         }
         bind(ids.BackupStore)
           .toResolvedValue(
-            (settings: Settings, tokens: AccessTokenProvider, dropboxFetch: typeof fetch, reporter: Reporter, sessions: UploadSessionStore) =>
+            (settings: Settings, tokens: AccessTokenProvider, reporter: Reporter, sessions: UploadSessionStore) =>
               new DropboxBackupStore({
                 tokens,
-                fetch: dropboxFetch,
-                sessions,
+                // Without a fetch the store uses node:http; a base URL points either at a fake.
+                ...(input.dropboxFetch ? { fetch: input.dropboxFetch } : {}),
+                ...(input.dropboxBaseUrl ? { baseUrl: input.dropboxBaseUrl } : {}),
+                // Without a state folder (the library) uploads are not kept between runs.
+                ...(input.sessions || settings.stateDir ? { sessions } : {}),
                 retry: runDeadline,
                 ...(settings.chunkMiB ? { chunkBytes: settings.chunkMiB * MiB } : {}),
                 ...(settings.dropboxConnections ? { connections: settings.dropboxConnections } : {}),
                 onRetry: ({ operation, attempt, reason, delayMs }) =>
                   reporter.report({ type: "warning", message: `Dropbox ${operation}: ${reason}; retry ${attempt} in ${Math.round(delayMs)} ms` }),
               }),
-            [ids.Settings, ids.AccessTokenProvider, ids.DropboxFetch, ids.Reporter, ids.UploadSessionStore],
+            [ids.Settings, ids.AccessTokenProvider, ids.Reporter, ids.UploadSessionStore],
           )
           .inSingletonScope();
       }

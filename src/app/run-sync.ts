@@ -4,14 +4,13 @@
  */
 import { SyncError, describeError } from "../domain/errors.ts";
 import type { AccessTokenProvider, Reporter } from "../domain/ports.ts";
-import type { Settings } from "../domain/settings.ts";
-import type { ConfigStore } from "../adapters/config/config-store.ts";
-import { acquireRunLock } from "../adapters/lock/run-lock.ts";
+import type { Container } from "inversify";
+import type { ConfigStore, LoadedSettings } from "./ports.ts";
+import { tokenSessionModule } from "./compose.ts";
 import { insecureTlsWarning } from "../adapters/unms/unms-tls-fetch.ts";
-import { authorizeDropbox } from "./authorize.ts";
-import { createSyncContainer, monotonicClock } from "./container.ts";
+import { monotonicClock, syncModule } from "./container.ts";
 import { ids } from "./service-ids.ts";
-import type { SyncReport } from "./sync-backups.ts";
+import { summarize, type SyncReport } from "./sync-report.ts";
 
 export const ExitCode = {
   InSync: 0,
@@ -22,10 +21,8 @@ export const ExitCode = {
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 export interface RunSyncInput {
-  configStore: ConfigStore;
-  reporter: Reporter;
-  /** Called with the secrets of the loaded settings, so every output path can redact them. */
-  registerSecrets: (secrets: (string | undefined)[]) => void;
+  /** The entry's container (`compose(profile)`): config store, reporter, redactor, run lock. */
+  container: Container;
   dryRun?: boolean;
   allowMassDelete?: boolean;
   /**
@@ -37,6 +34,8 @@ export interface RunSyncInput {
   /** Test seams: replace how HTTP is done, never what is done. */
   unmsFetch?: typeof fetch;
   dropboxFetch?: typeof fetch;
+  /** Test seam: how retry back-off waits (default: real timers), so in-process runs need not sleep. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export interface RunOutcome {
@@ -48,33 +47,30 @@ export interface RunOutcome {
 }
 
 export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
-  const { reporter } = input;
+  const configStore = input.container.get(ids.ConfigStore);
+  const reporter = input.container.get(ids.EntryReporter);
+  const redactor = input.container.get(ids.Redactor);
   const fail = (error: unknown): RunOutcome => {
     const message = describeError(error);
     reporter.report({ type: "failed", message });
     return { exitCode: exitCodeFor(error), error: message };
   };
 
-  let settings: Settings;
+  let settings: LoadedSettings;
   try {
-    settings = await input.configStore.load();
+    settings = await configStore.load();
   } catch (error) {
     return fail(error);
   }
-  input.registerSecrets([
-    settings.unmsApiToken,
-    settings.dropboxAppSecret,
-    settings.dropboxAccessCode,
-    settings.dropboxRefreshToken,
-    settings.dropboxAccessToken,
-  ]);
+  // Every output path redacts them from here on.
+  for (const secret of [settings.unmsApiToken, settings.dropboxAppSecret, settings.dropboxAccessCode, settings.dropboxRefreshToken, settings.dropboxAccessToken]) {
+    redactor.addSecret(secret);
+  }
 
   let lock;
   let hardStop: { signal: AbortSignal; dispose: () => void } | undefined;
   try {
-    lock = await acquireRunLock(settings.stateDir, {
-      onStaleLock: (info: string) => reporter.report({ type: "warning", message: `Took over a stale run lock: ${info}` }),
-    });
+    lock = await input.container.get(ids.RunLock)(settings.stateDir, (info) => reporter.report({ type: "warning", message: `Took over a stale run lock: ${info}` }));
   } catch (error) {
     return fail(error);
   }
@@ -85,13 +81,8 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
     for (const message of tlsWarnings) reporter.report({ type: "warning", message });
     let tokens: AccessTokenProvider | undefined;
     if (!settings.targetDir) {
-      const auth = await authorizeDropbox({
-        settings,
-        store: input.configStore,
-        reporter,
-        registerSecrets: input.registerSecrets,
-        ...(input.dropboxFetch ? { fetch: input.dropboxFetch } : {}),
-      });
+      input.container.load(tokenSessionModule(settings, input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}));
+      const auth = await input.container.get(ids.TokenSession).start(settings);
       if (auth.status === "awaiting-user") {
         reporter.report({ type: "authorization-required", message: auth.message, url: auth.url });
         return { exitCode: ExitCode.AwaitingAuthorization, authorizationUrl: auth.url, error: auth.message };
@@ -101,15 +92,17 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
 
     const budgetMs = settings.maxRunMinutes === undefined ? undefined : settings.maxRunMinutes * 60_000;
     hardStop = budgetMs === undefined ? undefined : startHardStop(budgetMs, input.signal);
-    const container = createSyncContainer({
+    input.container.load(syncModule({
       settings,
       reporter,
       ...(budgetMs === undefined ? {} : { runDeadline: monotonicClock.now() + budgetMs }),
       ...(tokens ? { tokens } : {}),
       ...(input.unmsFetch ? { unmsFetch: input.unmsFetch } : {}),
       ...(input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}),
-    });
-    const report = await container.get(ids.SyncBackups).run({
+      ...(input.sleep ? { sleep: input.sleep } : {}),
+      ...(settings.dropboxBaseUrl ? { dropboxBaseUrl: settings.dropboxBaseUrl } : {}),
+    }));
+    const report = await input.container.get(ids.SyncBackups).run({
       folder: settings.dropboxFolder,
       dryRun: input.dryRun ?? false,
       policy: {
@@ -120,7 +113,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
       ...(budgetMs === undefined ? {} : { budgetMs }),
     });
     report.warnings.unshift(...tlsWarnings);
-    const cleared = input.allowMassDeleteOneShot && settings.allowMassDelete === true && !report.dryRun ? await clearAllowMassDelete(input) : true;
+    const cleared = input.allowMassDeleteOneShot && settings.allowMassDelete === true && !report.dryRun ? await clearAllowMassDelete(configStore, reporter) : true;
     reporter.report({ type: "run-finished", summary: summarize(report) });
     return { exitCode: report.failed.length > 0 || !cleared ? ExitCode.Failed : ExitCode.InSync, report };
   } catch (error) {
@@ -132,7 +125,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
 }
 
 /** Writes allowMassDelete = false back; false (reported) when that failed. */
-async function clearAllowMassDelete({ configStore, reporter }: RunSyncInput): Promise<boolean> {
+async function clearAllowMassDelete(configStore: ConfigStore, reporter: Reporter): Promise<boolean> {
   try {
     await configStore.save({ allowMassDelete: false });
   } catch (error) {
@@ -190,39 +183,4 @@ export function exitCodeFor(error: unknown): ExitCode {
   if (error.kind === "config") return ExitCode.Config;
   if (error.kind === "authorization-required") return ExitCode.AwaitingAuthorization;
   return ExitCode.Failed;
-}
-
-export function summarize(report: SyncReport): string {
-  const verb = report.dryRun ? "would be " : "";
-  const parts = [
-    `${report.uploaded.length} ${verb}uploaded`,
-    `${report.skipped.length} already stored`,
-    `${report.deleted.length} ${verb}deleted`,
-  ];
-  if (report.failed.length) parts.push(`${report.failed.length} failed`);
-  if (report.guarded.length) parts.push(`${report.guarded.length} guard(s) held deletions back`);
-  if (report.resumable.length) parts.push(`${report.resumable.length} continue(s) on the next run`);
-  const outcome = report.failed.length ? "Sync finished with failures" : report.dryRun ? "Dry run finished" : "Sync finished";
-  return `${outcome}: ${parts.join(", ")}.`;
-}
-
-/** The JSON summary line of `--json`. */
-export function jsonSummary(outcome: RunOutcome): string {
-  const report = outcome.report;
-  return JSON.stringify({
-    uploaded: report?.uploaded ?? [],
-    skipped: report?.skipped ?? [],
-    deleted: report?.deleted ?? [],
-    failed: report?.failed ?? (outcome.error ? [{ name: "", error: outcome.error }] : []),
-    guarded: report?.guarded ?? [],
-    bytesUploaded: report?.bytesUploaded ?? 0,
-    uploads: report?.uploads ?? [],
-    ignored: report?.ignored ?? [],
-    warnings: report?.warnings ?? [],
-    resumable: report?.resumable ?? [],
-    dryRun: report?.dryRun ?? false,
-    durationMs: Math.round(report?.durationMs ?? 0),
-    exitCode: outcome.exitCode,
-    ...(outcome.authorizationUrl ? { authorizationUrl: outcome.authorizationUrl } : {}),
-  });
 }

@@ -10,6 +10,7 @@ import { SyncError, describeError } from "../domain/errors.ts";
 import type { BackupDownload, BackupSource, BackupStore, Clock, DownloadLedger, Reporter } from "../domain/ports.ts";
 import { skipBytes } from "../adapters/unms/resume-range.ts";
 import { reconcile, type DownloadRecord, type PlannedUpload, type SyncPolicy } from "../domain/reconcile.ts";
+import type { SyncReport, UploadRecord } from "./sync-report.ts";
 
 export interface SyncOptions {
   /** Folder in the store; "" is its root. */
@@ -22,34 +23,6 @@ export interface SyncOptions {
    * the unfinished upload is saved and continues on the next run.
    */
   budgetMs?: number;
-}
-
-export interface UploadRecord {
-  name: string;
-  bytes: number;
-  durationMs: number;
-  /** Bytes an earlier run (or attempt) had already stored: this upload continued from there. */
-  resumedFrom?: number;
-}
-
-export interface SyncReport {
-  dryRun: boolean;
-  /** Names stored this run (with dryRun: names that would be). */
-  uploaded: string[];
-  /** Names already present and kept. */
-  skipped: string[];
-  /** Names deleted this run (with dryRun: names that would be). */
-  deleted: string[];
-  failed: { name: string; error: string }[];
-  /** Why deletions were held back, with what to do. */
-  guarded: string[];
-  bytesUploaded: number;
-  uploads: UploadRecord[];
-  ignored: { backupId: string; reason: string }[];
-  warnings: string[];
-  /** Names left for the next run because the time budget was spent (paused part-way or not started). */
-  resumable: string[];
-  durationMs: number;
 }
 
 /** The download ledger within one run: what was last written, what is known now. */
@@ -110,7 +83,7 @@ export class SyncBackups {
     const timeZone = await this.#timeZone(warn, signal);
     const stored = await this.store.list(folder, signal);
     const downloads = await this.#readLedger(warn);
-    const plan = reconcile({ backups, stored, timeZone, policy: options.policy, downloads });
+    const plan = reconcile({ backups, stored, timeZone, downloads, ...(options.policy ? { policy: options.policy } : {}) });
     this.reporter.report({
       type: "listed",
       backups: backups.length,
@@ -330,7 +303,7 @@ export class SyncBackups {
       try {
         const stored = await this.store.put(folder, name, download, {
           overwrite: upload.reason === "size-mismatch",
-          signal,
+          ...(signal ? { signal } : {}),
           backupId: backup.id,
           shouldPause: budgetSpent,
           onProgress: (bytesDone) =>

@@ -16,22 +16,6 @@ export interface SettingLabels {
   legacyToken: string;
 }
 
-export const ENV_LABELS: SettingLabels = {
-  appKey: "DROPBOX_APP_KEY",
-  appSecret: "DROPBOX_APP_SECRET",
-  accessCode: "DROPBOX_ACCESS_CODE",
-  refreshToken: "DROPBOX_REFRESH_TOKEN",
-  legacyToken: "DROPBOX_ACCESS_TOKEN",
-};
-
-export const UCRM_LABELS: SettingLabels = {
-  appKey: "dropboxAppKey",
-  appSecret: "dropboxAppSecret",
-  accessCode: "dropboxAccessCode",
-  refreshToken: "dropboxRefreshToken",
-  legacyToken: "dropboxAccessToken",
-};
-
 export interface LegacyInputs {
   hasLegacyToken: boolean;
   hasAppKey: boolean;

@@ -1,3 +1,5 @@
+import type { Folder } from "./folder.ts";
+
 /**
  * Settings of one run, whichever store they came from (UCRM's data/config.json or the environment).
  * Values are already trimmed; an empty value reads as absent.
@@ -15,7 +17,7 @@ export interface Settings {
   /** Legacy long-lived token: still honoured, with a deprecation warning each run. */
   dropboxAccessToken?: string;
   /** Folder inside the app folder; "" is the app folder root. */
-  dropboxFolder: string;
+  dropboxFolder: Folder;
   /** Store copies in this local directory instead of Dropbox. */
   targetDir?: string;
   /** Upload chunk size in MiB (a multiple of 4, at most 148). */
@@ -27,8 +29,6 @@ export interface Settings {
   allowMassDelete?: boolean;
   /** Stop starting new upload chunks after this many minutes; the rest continues on the next run. */
   maxRunMinutes?: number;
-  /** Test-only: replaces scheme and host of Dropbox's API hosts. */
-  dropboxBaseUrl?: string;
   /** PEM file of certificates trusted for UNMS calls only (besides the public CAs). */
   unmsCaFile?: string;
   /** The certificates read from `unmsCaFile` when the settings were loaded. */

@@ -77,6 +77,23 @@ export type TokenEvent =
 
 export type TokenEventType = TokenEvent["type"];
 
+/** Why Dropbox refused an access token with 401: it ran out, or it is not (or no longer) valid. */
+export const TokenRejection = { Expired: "expired", Invalid: "invalid" } as const;
+export type TokenRejection = (typeof TokenRejection)[keyof typeof TokenRejection];
+
+/**
+ * The rejection named by the reason an AccessTokenProvider is given (Dropbox's error tag, e.g.
+ * "expired_access_token"); any other reason counts as an invalid token.
+ */
+export function tokenRejectionOf(reason: string): TokenRejection {
+  return reason === "expired_access_token" ? TokenRejection.Expired : TokenRejection.Invalid;
+}
+
+/** The machine's event for a rejected token. */
+export function rejectionEvent(rejection: TokenRejection, token: string): TokenEvent {
+  return rejection === TokenRejection.Expired ? { type: "expired-access-token", token } : { type: "invalid-access-token", token };
+}
+
 export type AuthorizationUrlReason = "first-run" | "code-rejected" | "revoked" | "legacy-migration" | "legacy-rejected";
 
 export type TokenEffect =

@@ -1,8 +1,8 @@
 import { after, before } from "node:test";
 import { setupServer } from "msw/node";
 import { UnmsBackupSource } from "../../src/adapters/unms/unms-backup-source.ts";
-import { discardMockedResponseCopies, FakeUnms } from "../fakes/unms.ts";
-import { backupSourceContract } from "./backup-source.ts";
+import { discardMockedResponseCopies, FakeUnms } from "../../src/testing/fakes/unms.ts";
+import { backupSourceContract } from "../../src/testing/contract/backup-source.ts";
 
 const server = setupServer();
 discardMockedResponseCopies(server);

@@ -6,9 +6,9 @@ import { after, before } from "node:test";
 import { setupServer } from "msw/node";
 import { DropboxBackupStore } from "../../src/adapters/dropbox/dropbox-backup-store.ts";
 import type { AccessTokenProvider } from "../../src/domain/ports.ts";
-import { FakeDropbox } from "../fakes/dropbox.ts";
-import { startLoopbackServer, type LoopbackServer } from "../fakes/loopback.ts";
-import { backupStoreContract } from "./backup-store.ts";
+import { FakeDropbox } from "../../src/testing/fakes/dropbox.ts";
+import { startLoopbackServer, type LoopbackServer } from "../../src/testing/fakes/loopback.ts";
+import { backupStoreContract } from "../../src/testing/contract/backup-store.ts";
 import { resumableStoreContract } from "./resumable-store.ts";
 import { MemoryUploadSessionStore } from "../../src/adapters/upload-sessions/memory-upload-session-store.ts";
 

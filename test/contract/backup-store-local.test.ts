@@ -6,10 +6,10 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalDirBackupStore } from "../../src/adapters/local-dir/local-dir-backup-store.ts";
-import { backupStoreContract } from "./backup-store.ts";
+import { backupStoreContract } from "../../src/testing/contract/backup-store.ts";
 import { resumableStoreContract } from "./resumable-store.ts";
 import { MemoryUploadSessionStore } from "../../src/adapters/upload-sessions/memory-upload-session-store.ts";
-import { contentHashOf } from "../../src/adapters/dropbox/content-hash.ts";
+import { contentHashOf } from "../../src/adapters/content-hash/content-hash.ts";
 
 for (const folder of ["UNMS backups/nightly", ""]) {
   backupStoreContract(`LocalDirBackupStore (folder "${folder}")`, async () => {

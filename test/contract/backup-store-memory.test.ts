@@ -1,6 +1,6 @@
 /** The BackupStore contract against MemoryBackupStore, as Dropbox folds case and as a plain store does not. */
 import { MemoryBackupStore } from "../../src/adapters/memory/memory-backup-store.ts";
-import { backupStoreContract } from "./backup-store.ts";
+import { backupStoreContract } from "../../src/testing/contract/backup-store.ts";
 
 backupStoreContract("MemoryBackupStore", async () => ({ store: new MemoryBackupStore(), folder: "UNMS backups" }), {
   reportsContentHash: true,

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EnvConfigStore } from "../../src/adapters/config/env-config-store.ts";
 import { UcrmFileConfigStore } from "../../src/adapters/config/ucrm-file-config-store.ts";
-import { configStoreContract, type ContractValues } from "./config-store.ts";
+import { configStoreContract, type ContractValues } from "../../src/testing/contract/config-store.ts";
 
 const ENV: Record<keyof ContractValues, string> = {
   unmsUrl: "UNMS_URL",

@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import { describe } from "node:test";
 import { SyncError } from "../../src/domain/errors.ts";
 import type { BackupStore, UploadSessionStore } from "../../src/domain/ports.ts";
-import { refContentHash } from "../fakes/content-hash-ref.ts";
-import { patternBytes, streamOf } from "./backup-store.ts";
-import { fixtureTest } from "./fixture.ts";
+import { refContentHash } from "../../src/testing/fakes/content-hash-ref.ts";
+import { patternBytes, streamOf } from "../../src/testing/contract/backup-store.ts";
+import { fixtureTest } from "../../src/testing/contract/fixture.ts";
 
 export interface ResumableStoreFixture {
   store: BackupStore;

@@ -11,14 +11,14 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import { http } from "msw";
 import { PRIVATE_STATE_FILE } from "../../src/adapters/config/private-state-file.ts";
-import { assertNoSecrets, explain, inFolder, lastJsonLine, MiB, startHarness, type CliRun, type Harness } from "./helpers.ts";
-import { guid } from "../fakes/unms.ts";
+import { assertNoSecrets, explain, inFolder, lastJsonLine, MiB, startHarness, type CliRun, type Harness, type HarnessOptions } from "./helpers.ts";
+import { guid } from "../../src/testing/fakes/unms.ts";
 
 const FOLDER = "Backups";
 const AUTHORIZE = "https://www.dropbox.com/oauth2/authorize";
 
-async function authHarness(t: TestContext): Promise<Harness> {
-  const h = await startHarness();
+async function authHarness(t: TestContext, options: HarnessOptions = {}): Promise<Harness> {
+  const h = await startHarness(options);
   t.after(() => h.close());
   // Checked after every test: no secret may travel in a token request's query string.
   t.after(() => assert.deepEqual(h.dropbox.tokenRequests.filter((r) => r.secretsInQuery), [], "a secret was sent in the query string"));
@@ -70,8 +70,9 @@ test("app key and secret only: exit 3 with the authorization URL, nothing upload
   assert.equal(h.unms.requestCounts.download, 0);
 });
 
+// A spawned smoke test of the built dist/cli.mjs; the other scenarios run in process.
 test("a pasted code (with whitespace) is exchanged, the refresh token kept privately, and the sync runs at once", async (t) => {
-  const h = await authHarness(t);
+  const h = await authHarness(t, { spawn: true });
   const names = addBackups(h, 2);
   const code = h.dropbox.issueAuthorizationCode({ clientId: h.dropbox.appKey });
 

@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { http, HttpResponse } from "msw";
-import { rateLimitedFault, serverErrorFault } from "../fakes/dropbox.ts";
-import { guid } from "../fakes/unms.ts";
+import { rateLimitedFault, serverErrorFault } from "../../src/testing/fakes/dropbox.ts";
+import { guid } from "../../src/testing/fakes/unms.ts";
 import { explain, inFolder, lastJsonLine, MiB, startHarness, type Harness, type HarnessOptions } from "./helpers.ts";
 
 const FOLDER = "Backups";
@@ -56,8 +56,9 @@ async function seedSynced(h: Harness, count: number): Promise<{ ids: string[]; n
   return { ids, names };
 }
 
+// Spawned smoke tests (the built dist/cli.mjs): this one and the usage errors below; the rest run in process.
 test("first sync uploads every success backup under its NMS-time-zone name and skips the others", async (t) => {
-  const h = await syncHarness(t);
+  const h = await syncHarness(t, { spawn: true });
   // 22:30 UTC in July is 00:30 the next day in Prague (UTC+2): the date rolls over.
   const summer = h.unms.addBackup({ id: guid("0aa11bb2-summer"), createdAt: "2024-07-15T22:30:00Z", size: 5 * MiB });
   const winter = h.unms.addBackup({ id: guid("0aa11bb2-winter"), createdAt: "2024-01-10T08:05:00Z", size: MiB + 12345 });
@@ -227,7 +228,7 @@ test("a wrong UNMS token exits 1 naming UNMS, 401 and UNMS_API_TOKEN, and prints
 });
 
 test("a missing UNMS_URL exits 2 naming the variable; an unknown flag exits 2", async (t) => {
-  const h = await syncHarness(t);
+  const h = await syncHarness(t, { spawn: true });
   const missing = await h.run(["sync"], { UNMS_URL: undefined });
   assert.equal(missing.code, 2, explain(missing));
   assert.match(missing.output, /UNMS_URL/);

@@ -19,8 +19,8 @@ after(() => certs.remove());
 const BACKUP_IDS = ["6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "7b2c3d4e-5f6a-4b7c-9d8e-0f1a2b3c4d5e"];
 
 /** An authorized harness whose UNMS speaks HTTPS with `pair`, holding two backups. */
-async function tlsHarness(t: TestContext, pair: KeyAndCertificate): Promise<Harness> {
-  const h = await startHarness({ unmsTls: pair });
+async function tlsHarness(t: TestContext, pair: KeyAndCertificate, spawn = false): Promise<Harness> {
+  const h = await startHarness({ unmsTls: pair, spawn });
   t.after(() => h.close());
   h.baseEnv.DROPBOX_REFRESH_TOKEN = h.dropbox.issueRefreshToken();
   h.unms.addBackup({ id: BACKUP_IDS[0], createdAt: "2024-03-01T10:00:00Z", size: 2 * MiB + 3 });
@@ -75,8 +75,9 @@ test("an internal-CA UNMS: refused as unknown issuer, then synced with UNMS_CA_F
   assert.doesNotMatch(run.output, /WARNING/);
 });
 
+// A spawned smoke test of the bundle's UNMS TLS; the other scenarios run in process.
 test("UNMS_TLS_INSECURE=true syncs from a self-signed UNMS and warns on every run, naming the setting", async (t) => {
-  const h = await tlsHarness(t, certs.selfSigned);
+  const h = await tlsHarness(t, certs.selfSigned, true);
   for (const expectedUploads of [2, 0]) {
     const run = await h.run(["sync", "--json"], { UNMS_TLS_INSECURE: "true" });
     assert.equal(run.code, 0, explain(run));

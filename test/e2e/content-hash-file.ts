@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { DropboxContentHasher } from "../../src/adapters/dropbox/content-hash.ts";
+import { DropboxContentHasher } from "../../src/adapters/content-hash/content-hash.ts";
 
 /** The Dropbox content hash of a file on disk, streamed. */
 export async function contentHashOfFile(path: string): Promise<string> {

@@ -1,10 +1,13 @@
 /**
- * The e2e harness: FakeUnms and FakeDropbox on loopback ports, the built command line (dist/cli.mjs)
- * run as a child process with a chosen environment and its own STATE_DIR, and after EVERY run the
- * check that no secret (nor a 12-character prefix of one) reached stdout or stderr.
+ * The e2e harness: FakeUnms and FakeDropbox on loopback ports, the command line run with a chosen
+ * environment and its own STATE_DIR, and after EVERY run the check that no secret (nor a 12-character
+ * prefix of one) reached stdout or stderr.
  *
- * The child runs asynchronously: the fakes live in this process, so a blocking spawnSync would
- * deadlock them.
+ * By default a run goes in process through the real `main(argv, env, io)` (the code dist/cli.mjs
+ * runs), with retry back-off that does not sleep: the same HTTP on the same loopback fakes, without a
+ * Node start per run. `spawn: true` runs the built dist/cli.mjs as a child process instead, for the
+ * smoke tests of the bundle itself. The child runs asynchronously: the fakes live in this process,
+ * so a blocking spawnSync would deadlock them.
  */
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
@@ -13,12 +16,13 @@ import { hostname, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RequestHandler } from "msw";
-import { FakeDropbox, type FakeDropboxOptions } from "../fakes/dropbox.ts";
-import { startLoopbackServer, type LoopbackServer } from "../fakes/loopback.ts";
-import { FakeUnms } from "../fakes/unms.ts";
+import { FakeDropbox, type FakeDropboxOptions } from "../../src/testing/fakes/dropbox.ts";
+import { startLoopbackServer, type LoopbackServer } from "../../src/testing/fakes/loopback.ts";
+import { FakeUnms } from "../../src/testing/fakes/unms.ts";
 import { RUN_LOCK_FILE } from "../../src/adapters/lock/run-lock.ts";
 import { PRIVATE_STATE_FILE } from "../../src/adapters/config/private-state-file.ts";
 import { runProcess } from "./process.ts";
+import { main } from "../../src/app/cli-main.ts";
 
 export const MiB = 1024 * 1024;
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -46,6 +50,8 @@ export interface HarnessOptions {
   dropbox?: FakeDropboxOptions;
   /** Serve FakeUnms over HTTPS with this key and certificate (UNMS_URL becomes https://127.0.0.1:PORT/nms). */
   unmsTls?: { key: string; cert: string };
+  /** Run the built dist/cli.mjs as a child process (default: in process through main()). */
+  spawn?: boolean;
 }
 
 export interface Harness {
@@ -77,7 +83,7 @@ export interface Harness {
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  assert.ok(existsSync(cliPath), `${cliPath} is missing: run \`npm run build\` before the e2e tests (npm test does).`);
+  if (options.spawn) assert.ok(existsSync(cliPath), `${cliPath} is missing: run \`npm run build\` before the e2e tests (npm test does).`);
   const unmsApiToken = `unms-api-${randomText(24)}`;
   const unms = new FakeUnms({ apiToken: unmsApiToken, ...(options.timezone === undefined ? {} : { timezone: options.timezone }) });
   const dropbox = new FakeDropbox({ appKey: `appkey${randomText(9)}`, ...options.dropbox });
@@ -125,7 +131,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         if (value === undefined) delete merged[name];
         else merged[name] = value;
       }
-      const result = await runCli(args, merged);
+      const result = options.spawn ? await runCli(args, merged) : await runInProcess(args, merged);
       const secrets = [
         ...dropbox.secretsIssued(),
         dropbox.appSecret,
@@ -153,6 +159,23 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
   };
   return harness;
+}
+
+/** Collects what main() writes; not a terminal, as stdout of a spawned CLI is a pipe. */
+function capture(): { stream: NodeJS.WriteStream; text: () => string } {
+  let text = "";
+  const stream = { isTTY: false, write: (chunk: string | Uint8Array) => ((text += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8")), true) };
+  return { stream: stream as unknown as NodeJS.WriteStream, text: () => text };
+}
+
+/** Back-off waits are skipped; the wait each retry would take is still computed and reported. */
+const noSleep = (_ms: number, signal?: AbortSignal): Promise<void> => (signal?.aborted ? Promise.reject(signal.reason) : Promise.resolve());
+
+async function runInProcess(args: string[], env: Record<string, string>): Promise<CliRun> {
+  const stdout = capture();
+  const stderr = capture();
+  const code = await main(args, env, { stdout: stdout.stream, stderr: stderr.stream, sleep: noSleep });
+  return { code, stdout: stdout.text(), stderr: stderr.text(), output: `${stdout.text()}${stderr.text()}` };
 }
 
 async function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {

@@ -8,9 +8,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { MemoryBackupStore, SyncError, createBackupSync, type Reporter, type SyncEvent } from "../../src/index.ts";
-import { startLoopbackServer, type LoopbackServer } from "../fakes/loopback.ts";
+import { startLoopbackServer, type LoopbackServer } from "../../src/testing/fakes/loopback.ts";
 import { makeTestCertificates, type TestCertificates } from "../fakes/tls-certificates.ts";
-import { FakeUnms } from "../fakes/unms.ts";
+import { FakeUnms } from "../../src/testing/fakes/unms.ts";
 
 const TOKEN = "unms-api-token-library-tls-7d21";
 const unms = new FakeUnms({ apiToken: TOKEN, timezone: "Europe/Prague" });

@@ -7,9 +7,9 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { setupServer } from "msw/node";
-import { FakeDropbox, headerSafeJson } from "./dropbox.ts";
-import { refContentHash } from "./content-hash-ref.ts";
-import { patternBytes } from "../contract/backup-store.ts";
+import { FakeDropbox, headerSafeJson } from "../../src/testing/fakes/dropbox.ts";
+import { refContentHash } from "../../src/testing/fakes/content-hash-ref.ts";
+import { patternBytes } from "../../src/testing/contract/backup-store.ts";
 
 const CONTENT = "https://content.dropboxapi.com";
 const MiB = 1024 * 1024;

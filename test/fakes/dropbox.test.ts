@@ -12,9 +12,9 @@ import {
   headerSafeJson,
   incorrectOffsetBody,
   finishIncorrectOffsetBody,
-} from "./dropbox.ts";
-import type { FakeDropboxOptions } from "./dropbox.ts";
-import { RefContentHasher, refContentHash } from "./content-hash-ref.ts";
+} from "../../src/testing/fakes/dropbox.ts";
+import type { FakeDropboxOptions } from "../../src/testing/fakes/dropbox.ts";
+import { RefContentHasher, refContentHash } from "../../src/testing/fakes/content-hash-ref.ts";
 
 const API = "https://api.dropboxapi.com";
 const CONTENT = "https://content.dropboxapi.com";

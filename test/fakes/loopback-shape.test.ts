@@ -7,7 +7,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { request as httpRequest, Agent } from "node:http";
 import { http, HttpResponse } from "msw";
-import { Pacer, startLoopbackServer } from "./loopback.ts";
+import { Pacer, startLoopbackServer } from "../../src/testing/fakes/loopback.ts";
 
 const MiB = 1024 * 1024;
 const handlers = [

@@ -2,10 +2,10 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Dropbox } from "dropbox";
 import { http, HttpResponse } from "msw";
-import { FakeDropbox, headerSafeJson } from "./dropbox.ts";
-import { startLoopbackServer } from "./loopback.ts";
-import type { LoopbackServer } from "./loopback.ts";
-import { RefContentHasher } from "./content-hash-ref.ts";
+import { FakeDropbox, headerSafeJson } from "../../src/testing/fakes/dropbox.ts";
+import { startLoopbackServer } from "../../src/testing/fakes/loopback.ts";
+import type { LoopbackServer } from "../../src/testing/fakes/loopback.ts";
+import { RefContentHasher } from "../../src/testing/fakes/content-hash-ref.ts";
 
 const MiB = 1024 * 1024;
 const isDeno = "Deno" in globalThis;

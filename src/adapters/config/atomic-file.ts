@@ -5,6 +5,7 @@
 import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 import { randomBytes } from "node:crypto";
+import { SyncError, describeError, type FailureKind } from "../../domain/errors.ts";
 
 /** Replaces `path` with `content`; `mode` applies to the new file (e.g. 0o600 for private state). */
 export async function writeFileAtomic(path: string, content: string, mode?: number): Promise<void> {
@@ -36,6 +37,25 @@ export async function readTextIfExists(path: string): Promise<string | undefined
 }
 
 /**
+ * The text of a state or config file, or undefined when it does not exist. A file that exists but
+ * cannot be read is a SyncError naming the file (`Cannot read <what>path: why.<advice>`).
+ */
+export async function readTextOrFail(
+  path: string,
+  failure: { what?: string; kind: FailureKind; code: string; advice?: string },
+): Promise<string | undefined> {
+  try {
+    return await readTextIfExists(path);
+  } catch (error) {
+    throw new SyncError(`Cannot read ${failure.what ? `${failure.what} ` : ""}${path}: ${describeError(error)}.${failure.advice ? ` ${failure.advice}` : ""}`, {
+      kind: failure.kind,
+      code: failure.code,
+      cause: error,
+    });
+  }
+}
+
+/**
  * Parses JSON text that must hold an object. On failure returns why, by line and column only:
  * JSON.parse's own message quotes the text, and these files hold secrets.
  */
@@ -44,7 +64,7 @@ export function parseJsonObject(content: string): { value: Record<string, unknow
   try {
     parsed = JSON.parse(content);
   } catch (error) {
-    if (/end of JSON input/i.test(error instanceof Error ? error.message : "")) {
+    if (endsEarly(error, content.length)) {
       return { problem: "it is not valid JSON (the text ends early: a closing bracket or quote is missing)" };
     }
     const offset = firstBadOffset(content);
@@ -69,7 +89,7 @@ function firstBadOffset(content: string): number {
       JSON.parse(content.slice(0, length));
       return true;
     } catch (error) {
-      return /end of JSON input/i.test(error instanceof Error ? error.message : "");
+      return endsEarly(error, length);
     }
   };
   let low = 0; // fine(low) holds
@@ -80,4 +100,17 @@ function firstBadOffset(content: string): number {
     else high = mid;
   }
   return high - 1;
+}
+
+/**
+ * Whether JSON.parse failed only because the text of `length` characters ran out. Older V8 says
+ * "Unexpected end of JSON input" for every such case; current V8 often names the position instead
+ * ("Expected ',' or '}' after property value in JSON at position 7"), which is the end when it
+ * equals the length. Without this every prefix looked bad and every error was "line 1, column 1".
+ */
+function endsEarly(error: unknown, length: number): boolean {
+  const message = error instanceof Error ? error.message : "";
+  if (/end of JSON input/i.test(message)) return true;
+  const position = /at position (\d+)/.exec(message);
+  return position !== null && Number(position[1]) >= length;
 }

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { SyncError, describeError } from "../../domain/errors.ts";
 import type { DownloadLedger } from "../../domain/ports.ts";
 import type { DownloadRecord } from "../../domain/reconcile.ts";
-import { ensurePrivateDir, parseJsonObject, readTextIfExists, writeFileAtomic } from "./atomic-file.ts";
+import { ensurePrivateDir, parseJsonObject, readTextOrFail, writeFileAtomic } from "./atomic-file.ts";
 
 export const DOWNLOAD_LEDGER_FILE = "downloads.json";
 
@@ -21,16 +21,7 @@ export class DownloadLedgerFile implements DownloadLedger {
 
   /** @throws SyncError `config.ledger_unreadable` / `config.ledger_malformed` naming the file. */
   async read(): Promise<Map<string, DownloadRecord>> {
-    let content: string | undefined;
-    try {
-      content = await readTextIfExists(this.path);
-    } catch (error) {
-      throw new SyncError(`Cannot read the download ledger ${this.path}: ${describeError(error)}.`, {
-        kind: "config",
-        code: "config.ledger_unreadable",
-        cause: error,
-      });
-    }
+    const content = await readTextOrFail(this.path, { what: "the download ledger", kind: "config", code: "config.ledger_unreadable" });
     const records = new Map<string, DownloadRecord>();
     if (content === undefined || content.trim() === "") return records;
     const parsed = parseJsonObject(content);

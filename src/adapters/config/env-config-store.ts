@@ -10,10 +10,9 @@
 import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { ENV_LABELS } from "../../domain/legacy-migration.ts";
 import type { Settings } from "../../domain/settings.ts";
-import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "./config-store.ts";
-import { parseSettings, text, type RawSettings, type SettingField } from "./parse-settings.ts";
+import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "../../app/ports.ts";
+import { labelsFrom, parseSettings, text, type RawSettings, type SettingField } from "./parse-settings.ts";
 import { PrivateStateFile } from "./private-state-file.ts";
 
 export const APP_DIR_NAME = "unms-dropbox-backup-sync";
@@ -38,6 +37,9 @@ export const ENV_NAMES: Record<SettingField, string> = {
   unmsCaFile: "UNMS_CA_FILE",
   unmsTlsInsecure: "UNMS_TLS_INSECURE",
 };
+
+/** How messages name the Dropbox settings of this store, from ENV_NAMES. */
+export const ENV_LABELS = labelsFrom(ENV_NAMES);
 
 export interface EnvConfigStoreOptions {
   /** State folder when STATE_DIR is not set; default `${XDG_CONFIG_HOME or ~/.config}/unms-dropbox-backup-sync`. */

@@ -4,15 +4,29 @@
  * fixes the configuration in one go. Shared by both config stores; only the names differ.
  */
 import { SyncError } from "../../domain/errors.ts";
-import type { Settings } from "../../domain/settings.ts";
+import type { LoadedSettings } from "../../app/ports.ts";
 import { readUnmsCaFile } from "./unms-ca-file.ts";
+import { parseFolder, ROOT_FOLDER } from "../../domain/folder.ts";
+import { checkHttpUrl } from "../../domain/http-url.ts";
+import type { SettingLabels } from "../../domain/legacy-migration.ts";
 
 export type RawValue = string | number | boolean | null | undefined;
 
 /** Settings fields a store can supply (stateDir is the store's own business; CA certificates are read from unmsCaFile). */
-export type SettingField = Exclude<keyof Settings, "stateDir" | "unmsCaCertificates">;
+export type SettingField = Exclude<keyof LoadedSettings, "stateDir" | "unmsCaCertificates">;
 
 export type RawSettings = Partial<Record<SettingField, RawValue>>;
+
+/** A store's labels for the Dropbox settings, taken from its one name table (env names, config keys). */
+export function labelsFrom(names: Record<"dropboxAppKey" | "dropboxAppSecret" | "dropboxAccessCode" | "dropboxRefreshToken" | "dropboxAccessToken", string>): SettingLabels {
+  return {
+    appKey: names.dropboxAppKey,
+    appSecret: names.dropboxAppSecret,
+    accessCode: names.dropboxAccessCode,
+    refreshToken: names.dropboxRefreshToken,
+    legacyToken: names.dropboxAccessToken,
+  };
+}
 
 export interface ParseContext {
   /** How the admin knows each setting: an environment variable or a config.json key. */
@@ -43,7 +57,7 @@ export function text(value: RawValue): string | undefined {
   return s === "" ? undefined : s;
 }
 
-export function parseSettings(raw: RawSettings, context: ParseContext): Settings {
+export function parseSettings(raw: RawSettings, context: ParseContext): LoadedSettings {
   const problems: string[] = [];
   const name = (field: SettingField) => context.names[field];
   const shown = (field: SettingField, value: string) =>
@@ -144,10 +158,9 @@ export function parseSettings(raw: RawSettings, context: ParseContext): Settings
     } else maxRunMinutes = n;
   }
 
-  const dropboxFolder = (text(raw.dropboxFolder) ?? "").replace(/^\/+|\/+$/g, "");
-  if (dropboxFolder !== "" && dropboxFolder.split("/").some((part) => part === "" || part === "." || part === "..")) {
-    problems.push(`${name("dropboxFolder")} is ${shown("dropboxFolder", dropboxFolder)}: folder names may not be empty, "." or ".."`);
-  }
+  const folder = parseFolder(text(raw.dropboxFolder) ?? "");
+  const dropboxFolder = "folder" in folder ? folder.folder : ROOT_FOLDER;
+  if ("problem" in folder) problems.push(`${name("dropboxFolder")} is ${shown("dropboxFolder", folder.normalized)}: ${folder.problem}`);
 
   if (problems.length > 0) {
     const list = problems.map((p) => `\n  - ${p}`).join("");
@@ -157,7 +170,7 @@ export function parseSettings(raw: RawSettings, context: ParseContext): Settings
     );
   }
 
-  const settings: Settings = { unmsUrl, unmsApiToken, dropboxFolder, stateDir: context.stateDir };
+  const settings: LoadedSettings = { unmsUrl, unmsApiToken, dropboxFolder, stateDir: context.stateDir };
   const optionalText: SettingField[] = [
     "dropboxAppKey",
     "dropboxAppSecret",
@@ -191,14 +204,8 @@ export function parseBoolean(value: string): boolean | undefined {
 
 /** The URL as given when it is absolute http(s); otherwise why not (without echoing credentials). */
 function httpUrl(value: string): string | { problem: string } {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return { problem: `is not an absolute URL${value.includes("@") ? "" : ` (${JSON.stringify(value)})`}` };
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return { problem: `must start with http:// or https:// (it starts with ${url.protocol}//)` };
-  }
-  return value;
+  const checked = checkHttpUrl(value);
+  if (checked.ok) return value;
+  if (checked.problem === "not-a-url") return { problem: `is not an absolute URL${value.includes("@") ? "" : ` (${JSON.stringify(value)})`}` };
+  return { problem: `must start with http:// or https:// (it starts with ${checked.url.protocol}//)` };
 }

@@ -5,8 +5,8 @@
  */
 import { join } from "node:path";
 import { SyncError, describeError } from "../../domain/errors.ts";
-import type { PrivateState } from "./config-store.ts";
-import { ensurePrivateDir, parseJsonObject, readTextIfExists, writeFileAtomic } from "./atomic-file.ts";
+import type { PrivateState } from "../../app/ports.ts";
+import { ensurePrivateDir, parseJsonObject, readTextOrFail, writeFileAtomic } from "./atomic-file.ts";
 
 export const PRIVATE_STATE_FILE = "dropbox-authorization.json";
 
@@ -25,16 +25,7 @@ export class PrivateStateFile {
   }
 
   async read(): Promise<StoredState> {
-    let content: string | undefined;
-    try {
-      content = await readTextIfExists(this.path);
-    } catch (error) {
-      throw new SyncError(`Cannot read the private state file ${this.path}: ${describeError(error)}. Check its permissions.`, {
-        kind: "config",
-        code: "config.state_unreadable",
-        cause: error,
-      });
-    }
+    const content = await readTextOrFail(this.path, { what: "the private state file", kind: "config", code: "config.state_unreadable", advice: "Check its permissions." });
     if (content === undefined || content.trim() === "") return {};
     const parsed = parseJsonObject(content);
     if ("problem" in parsed) throw malformed(this.path, parsed.problem);

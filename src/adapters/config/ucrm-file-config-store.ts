@@ -10,11 +10,10 @@
 import { stat } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { SyncError, describeError } from "../../domain/errors.ts";
-import { UCRM_LABELS } from "../../domain/legacy-migration.ts";
 import type { Settings } from "../../domain/settings.ts";
-import { parseJsonObject, readTextIfExists, writeFileAtomic } from "./atomic-file.ts";
-import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "./config-store.ts";
-import { parseSettings, type RawSettings, type SettingField } from "./parse-settings.ts";
+import { parseJsonObject, readTextOrFail, writeFileAtomic } from "./atomic-file.ts";
+import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "../../app/ports.ts";
+import { labelsFrom, parseSettings, type RawSettings, type SettingField } from "./parse-settings.ts";
 import { PrivateStateFile } from "./private-state-file.ts";
 
 /** The config.json key behind each setting (unmsUrl comes from ucrm.json). */
@@ -36,6 +35,9 @@ export const UCRM_CONFIG_KEYS: Record<Exclude<SettingField, "unmsUrl">, string> 
   unmsCaFile: "unmsCaFile",
   unmsTlsInsecure: "unmsTlsInsecure",
 };
+
+/** How messages name the Dropbox settings of this store, from UCRM_CONFIG_KEYS. */
+export const UCRM_LABELS = labelsFrom(UCRM_CONFIG_KEYS);
 
 /** UCRM kills a plugin run after 60 minutes; 55 leaves time to save the state and report. */
 export const UCRM_DEFAULT_MAX_RUN_MINUTES = 55;
@@ -122,12 +124,7 @@ export class UcrmFileConfigStore implements ConfigStore {
   }
 
   private async readText(path: string, ifMissing: string): Promise<string> {
-    let content: string | undefined;
-    try {
-      content = await readTextIfExists(path);
-    } catch (error) {
-      throw new SyncError(`Cannot read ${path}: ${describeError(error)}.`, { kind: "config", code: "config.file_unreadable", cause: error });
-    }
+    const content = await readTextOrFail(path, { kind: "config", code: "config.file_unreadable" });
     if (content === undefined) throw new SyncError(`${path} does not exist. ${ifMissing}`, { kind: "config", code: "config.file_missing" });
     return content;
   }

@@ -7,7 +7,7 @@
 import { createNodeHttpFetch } from "../http/node-http-fetch.ts";
 import { SyncError, describeError } from "../../domain/errors.ts";
 import { buildAuthorizationUrl } from "./authorization-url.ts";
-import type { ClientCredentials, OAuthClient, TokenGrant } from "./oauth-client.ts";
+import type { ClientCredentials, OAuthClient, TokenGrant } from "../../app/ports.ts";
 
 export const DROPBOX_API_BASE_URL = "https://api.dropboxapi.com";
 const DEFAULT_TIMEOUT_MS = 30_000;

@@ -19,11 +19,12 @@ import { createNodeHttpFetch, DROPBOX_HOSTS } from "../http/node-http-fetch.ts";
 import { abortableSleep, retry, type RetryOptions } from "../retry/retry.ts";
 import { ChunkReader, type Chunk } from "./chunk-reader.ts";
 import { RateLimitGate } from "./rate-limit-gate.ts";
-import { DropboxContentHasher } from "./content-hash.ts";
+import { DropboxContentHasher } from "../content-hash/content-hash.ts";
 import { DROPBOX_SESSION_LIFETIME_MS, formatAge, KEEP_SESSION_KINDS, paused, SessionTracker } from "./upload-session-tracker.ts";
 import {
   classifyDropboxFailure, correctOffsetOf, errorTags, isDropboxFailure, isNetworkFailure, OffsetResync, toSyncError,
 } from "./dropbox-errors.ts";
+import { checkedFolder } from "../store-input.ts";
 
 const MiB = 1024 * 1024;
 const EMPTY = new Uint8Array(0);
@@ -807,8 +808,8 @@ function mayHaveBeenApplied(error: unknown): boolean {
 }
 
 function folderPath(folder: string): string {
-  const trimmed = folder.replace(/^\/+|\/+$/g, "");
-  return trimmed === "" ? "" : `/${trimmed}`;
+  const checked = checkedFolder(folder);
+  return checked === "" ? "" : `/${checked}`;
 }
 
 function filePath(folder: string, name: string): string {

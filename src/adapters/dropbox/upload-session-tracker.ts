@@ -5,7 +5,7 @@
  */
 import { SyncError, type FailureKind } from "../../domain/errors.ts";
 import type { BackupDownload, UploadSessionRecord, UploadSessionStore } from "../../domain/ports.ts";
-import { DROPBOX_HASH_BLOCK_BYTES, type DropboxContentHasher } from "./content-hash.ts";
+import { DROPBOX_HASH_BLOCK_BYTES, type DropboxContentHasher } from "../content-hash/content-hash.ts";
 
 /** Dropbox upload sessions expire 7 days after they began (then: lookup_failed/not_found). */
 export const DROPBOX_SESSION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;

@@ -16,6 +16,7 @@
 import http from "node:http";
 import https from "node:https";
 import { Readable } from "node:stream";
+import { checkHttpUrl } from "../../domain/http-url.ts";
 
 export interface NodeHttpFetchOptions {
   /**
@@ -101,16 +102,13 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): typeof 
 }
 
 function parseBaseUrl(baseUrl: string): URL {
-  let url: URL;
-  try {
-    url = new URL(baseUrl);
-  } catch {
-    throw new TypeError(`createNodeHttpFetch: baseUrl "${baseUrl}" is not a URL; expected e.g. http://127.0.0.1:8080`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new TypeError(`createNodeHttpFetch: baseUrl "${baseUrl}" must start with http:// or https://`);
-  }
-  return url;
+  const checked = checkHttpUrl(baseUrl);
+  if (checked.ok) return checked.url;
+  throw new TypeError(
+    checked.problem === "not-a-url"
+      ? `createNodeHttpFetch: baseUrl "${baseUrl}" is not a URL; expected e.g. http://127.0.0.1:8080`
+      : `createNodeHttpFetch: baseUrl "${baseUrl}" must start with http:// or https://`,
+  );
 }
 
 function rewrite(url: URL, base: URL | undefined): URL {

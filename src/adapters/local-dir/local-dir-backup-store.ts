@@ -17,7 +17,9 @@ import { SyncError, describeError } from "../../domain/errors.ts";
 import { checkFileName, readSource } from "../store-input.ts";
 import type { BackupDownload, BackupStore, PutOptions, ResumePoint, UploadSessionRecord, UploadSessionStore } from "../../domain/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
-import { DropboxContentHasher, DROPBOX_HASH_BLOCK_BYTES } from "../dropbox/content-hash.ts";
+import { DropboxContentHasher, DROPBOX_HASH_BLOCK_BYTES } from "../content-hash/content-hash.ts";
+import { folderSegments } from "../../domain/folder.ts";
+import { checkedFolder } from "../store-input.ts";
 
 const PARTIAL_PREFIX = ".backup-sync-partial-";
 const MiB = 1024 * 1024;
@@ -229,11 +231,7 @@ export class LocalDirBackupStore implements BackupStore {
   }
 
   #folderPath(folder: string): string {
-    const parts = folder.split("/").filter((p) => p !== "");
-    if (parts.some((p) => p === "." || p === "..")) {
-      throw new SyncError(`The target folder "${folder}" must not contain "." or ".." segments`, { kind: "config", code: "config.folder" });
-    }
-    const path = resolve(this.root, ...parts);
+    const path = resolve(this.root, ...folderSegments(checkedFolder(folder)));
     if (path !== this.root && !path.startsWith(this.root + sep)) {
       throw new SyncError(`The target folder "${folder}" lies outside ${this.root}`, { kind: "config", code: "config.folder" });
     }

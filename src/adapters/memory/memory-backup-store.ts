@@ -10,7 +10,9 @@ import { SyncError } from "../../domain/errors.ts";
 import { checkFileName, readSource } from "../store-input.ts";
 import type { BackupDownload, BackupStore, PutOptions } from "../../domain/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
-import { DropboxContentHasher } from "../dropbox/content-hash.ts";
+import { DropboxContentHasher } from "../content-hash/content-hash.ts";
+import { checkedFolder } from "../store-input.ts";
+import { concatBytes } from "../bytes.ts";
 
 export interface MemoryBackupStoreOptions {
   /** Names (and folders) differing only in case are the same, as on Dropbox. Default false. */
@@ -74,7 +76,7 @@ export class MemoryBackupStore implements BackupStore {
     }
 
     if (!overwrite) this.#refuseExisting(folderKey, nameKey, name, folder);
-    const file: MemoryFile = { name, bytes: concat(pieces, size), contentHash: hasher.digest() };
+    const file: MemoryFile = { name, bytes: concatBytes(pieces), contentHash: hasher.digest() };
     let files = this.#folders.get(folderKey);
     if (!files) this.#folders.set(folderKey, (files = new Map()));
     files.set(nameKey, file);
@@ -112,11 +114,7 @@ export class MemoryBackupStore implements BackupStore {
 
   /** "" for the root, else the segments joined by "/" (leading and trailing "/" ignored). */
   #folderKey(folder: string): string {
-    const parts = folder.split("/").filter((part) => part !== "");
-    if (parts.some((part) => part === "." || part === "..")) {
-      throw new SyncError(`The target folder "${folder}" must not contain "." or ".." segments`, { kind: "config", code: "config.folder" });
-    }
-    return this.#key(parts.join("/"));
+    return this.#key(checkedFolder(folder));
   }
 
   #key(text: string): string {
@@ -125,13 +123,4 @@ export class MemoryBackupStore implements BackupStore {
 }
 
 
-function concat(pieces: Uint8Array[], size: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const piece of pieces) {
-    bytes.set(piece, offset);
-    offset += piece.length;
-  }
-  return bytes;
-}
 

@@ -1,4 +1,5 @@
 import { configError } from "../../domain/errors.ts";
+import { checkHttpUrl } from "../../domain/http-url.ts";
 
 const URL_SETTING = "the UNMS URL setting (unmsUrl / UNMS_URL; in UCRM, unmsLocalUrl of ucrm.json)";
 
@@ -13,22 +14,22 @@ export function unmsApiRoot(baseUrl: string): string {
   if (trimmed === "") {
     throw configError(`${capitalize(URL_SETTING)} is empty: set it to the NMS address, e.g. https://uisp.example.com/nms.`, "config.unms_url");
   }
-  let url: URL;
-  try {
-    url = new URL(trimmed);
-  } catch {
+  const checked = checkHttpUrl(trimmed);
+  if (!checked.ok && checked.problem === "not-a-url") {
     throw configError(
       `${capitalize(URL_SETTING)} is not a URL ("${trimmed.slice(0, 200)}"): set it to the NMS address, e.g. https://uisp.example.com/nms.`,
       "config.unms_url",
     );
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
+  if (!checked.ok) {
+    const url = checked.url;
     throw configError(
       `${capitalize(URL_SETTING)} must be an http:// or https:// address, not ${url.protocol}//${url.host}${url.pathname}: ` +
         "set it to the NMS address, e.g. https://uisp.example.com/nms.",
       "config.unms_url",
     );
   }
+  const url = checked.url;
   if (url.username || url.password) {
     // fetch refuses such URLs, and a password has no business in a log line.
     throw configError(

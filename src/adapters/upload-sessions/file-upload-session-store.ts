@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { SyncError, describeError } from "../../domain/errors.ts";
 import type { UploadSessionRecord, UploadSessionStore } from "../../domain/ports.ts";
-import { ensurePrivateDir, parseJsonObject, readTextIfExists, writeFileAtomic } from "../config/atomic-file.ts";
+import { ensurePrivateDir, parseJsonObject, readTextOrFail, writeFileAtomic } from "../config/atomic-file.ts";
 import { checkRecord } from "./upload-session-records.ts";
 
 export const UPLOAD_SESSIONS_FILE = "upload-sessions.json";
@@ -60,16 +60,7 @@ export class FileUploadSessionStore implements UploadSessionStore {
   }
 
   async #read(): Promise<UploadSessionRecord[]> {
-    let content: string | undefined;
-    try {
-      content = await readTextIfExists(this.path);
-    } catch (error) {
-      throw new SyncError(`Cannot read the upload state file ${this.path}: ${describeError(error)}. Check its permissions.`, {
-        kind: "permanent",
-        code: "state.upload_sessions_unreadable",
-        cause: error,
-      });
-    }
+    const content = await readTextOrFail(this.path, { what: "the upload state file", kind: "permanent", code: "state.upload_sessions_unreadable", advice: "Check its permissions." });
     if (content === undefined || content.trim() === "") return [];
     const parsed = parseJsonObject(content);
     if ("problem" in parsed) {

@@ -180,3 +180,15 @@ describe("EnvConfigStore: MAX_RUN_MINUTES", () => {
     }
   });
 });
+
+test("each store's labels come from its one name table", async () => {
+  const { ENV_LABELS, ENV_NAMES } = await import("../../../src/adapters/config/env-config-store.ts");
+  const { UCRM_LABELS, UCRM_CONFIG_KEYS } = await import("../../../src/adapters/config/ucrm-file-config-store.ts");
+  assert.deepEqual(ENV_LABELS, {
+    appKey: ENV_NAMES.dropboxAppKey, appSecret: ENV_NAMES.dropboxAppSecret, accessCode: ENV_NAMES.dropboxAccessCode,
+    refreshToken: ENV_NAMES.dropboxRefreshToken, legacyToken: ENV_NAMES.dropboxAccessToken,
+  });
+  assert.equal(ENV_LABELS.legacyToken, "DROPBOX_ACCESS_TOKEN");
+  assert.equal(UCRM_LABELS.refreshToken, UCRM_CONFIG_KEYS.dropboxRefreshToken);
+  assert.equal(UCRM_LABELS.accessCode, "dropboxAccessCode");
+});

@@ -95,7 +95,8 @@ describe("UcrmFileConfigStore", () => {
     const { dir, configPath, store } = await plugin(content);
     const error = await configError(store.load());
     assert.ok(error.message.includes(configPath));
-    assert.match(error.message, /not valid JSON \(syntax error at line 1, column \d+\)/);
+    // The stray `key` starts at column 57: the true position, not "line 1, column 1".
+    assert.match(error.message, /not valid JSON \(syntax error at line 1, column 57\)/);
     assert.doesNotMatch(error.message, /super-secret-value/);
     await configError(store.save({ dropboxRefreshToken: "r" }));
     assert.equal(await readFile(configPath, "utf8"), content);

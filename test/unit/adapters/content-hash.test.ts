@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { contentHashOf, DropboxContentHasher, DROPBOX_HASH_BLOCK_BYTES } from "../../../src/adapters/dropbox/content-hash.ts";
+import { contentHashOf, DropboxContentHasher, DROPBOX_HASH_BLOCK_BYTES } from "../../../src/adapters/content-hash/content-hash.ts";
 
 const MiB = 1024 * 1024;
 
@@ -20,11 +20,20 @@ describe("Dropbox content hash", () => {
     const bytes = new Uint8Array(9 * MiB + 12345);
     for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31 + (i >> 11)) & 0xff;
     const whole = contentHashOf(bytes);
-    for (const piece of [1, 4096, 65536 + 7, 3 * MiB + 1, DROPBOX_HASH_BLOCK_BYTES, 5 * MiB]) {
+    for (const piece of [4096, 65536 + 7, 3 * MiB + 1, DROPBOX_HASH_BLOCK_BYTES, 5 * MiB]) {
       const hasher = new DropboxContentHasher();
       for (let offset = 0; offset < bytes.length; offset += piece) hasher.update(bytes.subarray(offset, offset + piece));
       assert.equal(hasher.digest(), whole, `pieces of ${piece} bytes`);
     }
+    // Single bytes where they matter, across each block boundary (not 9 million calls for the rest).
+    const hasher = new DropboxContentHasher();
+    let offset = 0;
+    for (const boundary of [DROPBOX_HASH_BLOCK_BYTES, 2 * DROPBOX_HASH_BLOCK_BYTES]) {
+      hasher.update(bytes.subarray(offset, boundary - 300));
+      for (offset = boundary - 300; offset < boundary + 300; offset++) hasher.update(bytes.subarray(offset, offset + 1));
+    }
+    hasher.update(bytes.subarray(offset));
+    assert.equal(hasher.digest(), whole, "single bytes across the block boundaries");
   });
 
   test("DropboxContentHasher follows the block definition (independent computation)", () => {

@@ -12,9 +12,9 @@ import { createNodeHttpFetch } from "../../../src/adapters/http/node-http-fetch.
 import { MemoryUploadSessionStore } from "../../../src/adapters/upload-sessions/memory-upload-session-store.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
 import type { AccessTokenProvider, UploadSessionRecord } from "../../../src/domain/ports.ts";
-import { refContentHash } from "../../fakes/content-hash-ref.ts";
-import { FakeDropbox, rateLimitedFault } from "../../fakes/dropbox.ts";
-import { patternBytes, streamOf } from "../../contract/backup-store.ts";
+import { refContentHash } from "../../../src/testing/fakes/content-hash-ref.ts";
+import { FakeDropbox, rateLimitedFault } from "../../../src/testing/fakes/dropbox.ts";
+import { patternBytes, streamOf } from "../../../src/testing/contract/backup-store.ts";
 
 const MiB = 1024 * 1024;
 const CHUNK = 4 * MiB;

@@ -9,7 +9,7 @@ import { DELETE_BATCH_MAX, DropboxBackupStore } from "../../../src/adapters/drop
 import { createNodeHttpFetch } from "../../../src/adapters/http/node-http-fetch.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
 import type { AccessTokenProvider } from "../../../src/domain/ports.ts";
-import { FakeDropbox } from "../../fakes/dropbox.ts";
+import { FakeDropbox } from "../../../src/testing/fakes/dropbox.ts";
 
 const msw = setupServer();
 before(() => msw.listen({ onUnhandledRequest: "error" }));

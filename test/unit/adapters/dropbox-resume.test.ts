@@ -10,9 +10,9 @@ import { createNodeHttpFetch } from "../../../src/adapters/http/node-http-fetch.
 import { MemoryUploadSessionStore } from "../../../src/adapters/upload-sessions/memory-upload-session-store.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
 import type { AccessTokenProvider } from "../../../src/domain/ports.ts";
-import { refContentHash } from "../../fakes/content-hash-ref.ts";
-import { FakeDropbox } from "../../fakes/dropbox.ts";
-import { patternBytes, streamOf } from "../../contract/backup-store.ts";
+import { refContentHash } from "../../../src/testing/fakes/content-hash-ref.ts";
+import { FakeDropbox } from "../../../src/testing/fakes/dropbox.ts";
+import { patternBytes, streamOf } from "../../../src/testing/contract/backup-store.ts";
 
 const MiB = 1024 * 1024;
 const DAY = 24 * 3600 * 1000;

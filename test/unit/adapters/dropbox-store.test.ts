@@ -9,11 +9,11 @@ import { DropboxBackupStore, validateChunkBytes, type DropboxRetryInfo } from ".
 import { createNodeHttpFetch } from "../../../src/adapters/http/node-http-fetch.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
 import type { AccessTokenProvider } from "../../../src/domain/ports.ts";
-import { refContentHash } from "../../fakes/content-hash-ref.ts";
+import { refContentHash } from "../../../src/testing/fakes/content-hash-ref.ts";
 import {
   FakeDropbox, incorrectOffsetBody, invalidAccessTokenBody, pathWriteErrorBody, rateLimitedFault, serverErrorFault, type FakeDropboxOptions,
-} from "../../fakes/dropbox.ts";
-import { patternBytes, streamOf } from "../../contract/backup-store.ts";
+} from "../../../src/testing/fakes/dropbox.ts";
+import { patternBytes, streamOf } from "../../../src/testing/contract/backup-store.ts";
 
 const MiB = 1024 * 1024;
 const CHUNK = 4 * MiB;

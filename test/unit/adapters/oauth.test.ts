@@ -1,14 +1,14 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { getResponse } from "msw";
-import { FakeDropbox } from "../../fakes/dropbox.ts";
+import { FakeDropbox } from "../../../src/testing/fakes/dropbox.ts";
 import { DropboxOAuthClient, OAuthGrantError } from "../../../src/adapters/dropbox-auth/dropbox-oauth-client.ts";
 import { buildAuthorizationUrl } from "../../../src/adapters/dropbox-auth/authorization-url.ts";
 import { codeChallengeS256, createCodeVerifier, isValidCodeVerifier } from "../../../src/adapters/dropbox-auth/pkce.ts";
-import { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "../../../src/adapters/dropbox-auth/token-providers.ts";
-import { ENV_LABELS } from "../../../src/domain/legacy-migration.ts";
+import { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "../../../src/app/token-session.ts";
+import { ENV_LABELS } from "../../../src/adapters/config/env-config-store.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
-import type { OAuthClient, TokenGrant } from "../../../src/adapters/dropbox-auth/oauth-client.ts";
+import type { OAuthClient, TokenGrant } from "../../../src/app/ports.ts";
 
 /** fetch served by the fake's msw handlers, in process; records every URL asked for. */
 function fakeFetch(fake: FakeDropbox, urls: string[] = []): typeof fetch {

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, test } from "node:test";
 import { getResponse } from "msw";
-import { backupChunks, FakeUnms } from "../../fakes/unms.ts";
+import { backupChunks, FakeUnms } from "../../../src/testing/fakes/unms.ts";
 
 const TOKEN = "fake-test-token";
 

@@ -8,10 +8,10 @@ import { after, before, describe, test } from "node:test";
 import { UnmsBackupSource } from "../../../src/adapters/unms/unms-backup-source.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
 import type { ByteStream } from "../../../src/domain/ports.ts";
-import { FakeUnms } from "../../fakes/unms.ts";
-import { startLoopbackServer } from "../../fakes/loopback.ts";
-import type { LoopbackServer } from "../../fakes/loopback.ts";
-import { backupSourceContract } from "../../contract/backup-source.ts";
+import { FakeUnms } from "../../../src/testing/fakes/unms.ts";
+import { startLoopbackServer } from "../../../src/testing/fakes/loopback.ts";
+import type { LoopbackServer } from "../../../src/testing/fakes/loopback.ts";
+import { backupSourceContract } from "../../../src/testing/contract/backup-source.ts";
 
 const TOKEN = "loopback-secret-token-9c2e";
 const unms = new FakeUnms({ apiToken: TOKEN, timezone: "Europe/Lisbon" });

@@ -9,8 +9,8 @@ import { UnmsBackupSource } from "../../../src/adapters/unms/unms-backup-source.
 import { contentRangeProblem, skipBytes } from "../../../src/adapters/unms/resume-range.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
 import type { ByteStream } from "../../../src/domain/ports.ts";
-import { FakeUnms } from "../../fakes/unms.ts";
-import { startLoopbackServer, type LoopbackServer } from "../../fakes/loopback.ts";
+import { FakeUnms } from "../../../src/testing/fakes/unms.ts";
+import { startLoopbackServer, type LoopbackServer } from "../../../src/testing/fakes/loopback.ts";
 
 const MiB = 1024 * 1024;
 const TOKEN = "range-secret-token-51ab";

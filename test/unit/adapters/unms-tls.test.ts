@@ -12,9 +12,9 @@ import { createUnmsTlsFetch, needsUnmsTlsFetch } from "../../../src/adapters/unm
 import { certificateProblem } from "../../../src/adapters/unms/unms-tls-errors.ts";
 import { RetryingBackupSource } from "../../../src/app/retrying-source.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
-import { startLoopbackServer, type LoopbackServer } from "../../fakes/loopback.ts";
+import { startLoopbackServer, type LoopbackServer } from "../../../src/testing/fakes/loopback.ts";
 import { makeTestCertificates, type KeyAndCertificate, type TestCertificates } from "../../fakes/tls-certificates.ts";
-import { FakeUnms } from "../../fakes/unms.ts";
+import { FakeUnms } from "../../../src/testing/fakes/unms.ts";
 
 const TOKEN = "tls-test-secret-token-5b1f0c";
 const unms = new FakeUnms({ apiToken: TOKEN, timezone: "Europe/Lisbon" });

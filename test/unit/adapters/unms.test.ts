@@ -6,7 +6,7 @@ import type { UnmsBackupSourceOptions } from "../../../src/adapters/unms/unms-ba
 import type { ScheduleTimeout } from "../../../src/adapters/unms/request-deadline.ts";
 import { describeError, SyncError } from "../../../src/domain/errors.ts";
 import type { ByteStream } from "../../../src/domain/ports.ts";
-import { discardMockedResponseCopies, FakeUnms } from "../../fakes/unms.ts";
+import { discardMockedResponseCopies, FakeUnms } from "../../../src/testing/fakes/unms.ts";
 
 const TOKEN = "unit-secret-token-4f9a";
 const WRONG_TOKEN = "wrong-secret-token-77b1";

@@ -9,11 +9,12 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getResponse } from "msw";
-import { FakeDropbox } from "../../fakes/dropbox.ts";
-import { authorizeDropbox, type AuthorizeResult } from "../../../src/app/authorize.ts";
+import { FakeDropbox } from "../../../src/testing/fakes/dropbox.ts";
+import { TokenSession, type AuthorizeResult } from "../../../src/app/token-session.ts";
+import { DropboxOAuthClient } from "../../../src/adapters/dropbox-auth/dropbox-oauth-client.ts";
 import { EnvConfigStore } from "../../../src/adapters/config/env-config-store.ts";
 import { UcrmFileConfigStore } from "../../../src/adapters/config/ucrm-file-config-store.ts";
-import type { ConfigStore } from "../../../src/adapters/config/config-store.ts";
+import type { ConfigStore } from "../../../src/app/ports.ts";
 import type { SyncEvent } from "../../../src/domain/ports.ts";
 import { SyncError, describeError } from "../../../src/domain/errors.ts";
 
@@ -49,7 +50,7 @@ class Output {
 async function run(fake: FakeDropbox, store: ConfigStore, out: Output, now = () => 1_000_000): Promise<AuthorizeResult> {
   const settings = await store.load();
   try {
-    const result = await authorizeDropbox({ settings, store, fetch: fakeFetch(fake), now, reporter: out.reporter });
+    const result = await TokenSession.fromSettings(settings, { store, oauth: new DropboxOAuthClient({ fetch: fakeFetch(fake) }), now, reporter: out.reporter }).start(settings);
     out.add(...result.warnings, result.status === "awaiting-user" ? `${result.message}\n${result.url}` : result.authorizationUrl);
     return result;
   } catch (error) {
@@ -79,7 +80,7 @@ function challengeOf(url: string): string | undefined {
   return new URL(url).searchParams.get("code_challenge") ?? undefined;
 }
 
-describe("authorizeDropbox(): command line (environment store), PKCE", () => {
+describe("TokenSession.start(): command line (environment store), PKCE", () => {
   test("first run prints the URL with an S256 challenge, keeps the verifier, and waits", async () => {
     const fake = new FakeDropbox();
     const out = new Output();
@@ -143,7 +144,7 @@ describe("authorizeDropbox(): command line (environment store), PKCE", () => {
   });
 });
 
-describe("authorizeDropbox(): UCRM plugin (file store), app secret", () => {
+describe("TokenSession.start(): UCRM plugin (file store), app secret", () => {
   test("exchange persists the refresh token and clears the code in config.json", async () => {
     const fake = new FakeDropbox();
     const out = new Output();
@@ -197,7 +198,7 @@ describe("authorizeDropbox(): UCRM plugin (file store), app secret", () => {
   });
 });
 
-describe("authorizeDropbox(): legacy tokens", () => {
+describe("TokenSession.start(): legacy tokens", () => {
   test("legacy token alone: syncs, warns that it is deprecated with the migration steps", async () => {
     const fake = new FakeDropbox();
     const out = new Output();
@@ -250,7 +251,7 @@ describe("authorizeDropbox(): legacy tokens", () => {
   });
 });
 
-describe("authorizeDropbox(): not configured", () => {
+describe("TokenSession.start(): not configured", () => {
   test("no app key and no token: a config error naming the setting", async () => {
     const fake = new FakeDropbox();
     const out = new Output();

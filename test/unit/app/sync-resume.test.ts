@@ -12,17 +12,13 @@ import { join } from "node:path";
 import { SyncBackups } from "../../../src/app/sync-backups.ts";
 import { LocalDirBackupStore } from "../../../src/adapters/local-dir/local-dir-backup-store.ts";
 import { MemoryUploadSessionStore } from "../../../src/adapters/upload-sessions/memory-upload-session-store.ts";
-import { contentHashOf } from "../../../src/adapters/dropbox/content-hash.ts";
+import { contentHashOf } from "../../../src/adapters/content-hash/content-hash.ts";
 import type { BackupDownload, BackupSource, BackupStore, OpenOptions, SyncEvent } from "../../../src/domain/ports.ts";
 import type { UnmsBackup } from "../../../src/domain/backup.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
-import { patternBytes, streamOf } from "../../contract/backup-store.ts";
-import { guid } from "../../fakes/unms.ts";
+import { patternBytes, streamOf } from "../../../src/testing/contract/backup-store.ts";
 
 const MiB = 1024 * 1024;
-/** Backup ids are guids (only guid-named files are the tool's own). */
-const A = guid("a");
-const B = guid("b");
 
 /** Serves byte arrays; honours offsets unless told not to, and records what it was asked for. */
 class OffsetSource implements BackupSource {
@@ -57,6 +53,10 @@ beforeEach(async () => {
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
+// UNMS ids are guids; a non-guid id is ignored (domain/backup.ts), so these are guids.
+const A = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+const B = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+const GONE = "00000000-0000-4000-8000-00000000900e";
 const nameOf = (id: string, day: number) => `unms-backup-2024020${day}-0405_${id}.unms`;
 
 describe("SyncBackups: time budget and resumed uploads (local store)", () => {
@@ -79,8 +79,8 @@ describe("SyncBackups: time budget and resumed uploads (local store)", () => {
       assert.deepEqual(first.failed, []);
       assert.deepEqual(first.uploaded, []);
       const warning = first.warnings.find((w) => w.includes("time budget"));
-      assert.match(warning ?? "", /MAX_RUN_MINUTES \/ maxRunMinutes: 0\.5 s\) is spent: .*_ca978112-ca1b-4dca-8ac2-31b39a23dc4d\.unms, .*_3e23e816-0039-494a-8389-4f6564e1b134\.unms continue on the next run/);
-      assert.ok(events.some((e) => e.type === "info" && /Paused the copy of .*_ca978112-ca1b-4dca-8ac2-31b39a23dc4d\.unms after 12582912 bytes/.test(e.message)));
+      assert.match(warning ?? "", /MAX_RUN_MINUTES \/ maxRunMinutes: 0\.5 s\) is spent: .*_aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa\.unms, .*_bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb\.unms continue on the next run/);
+      assert.ok(events.some((e) => e.type === "info" && /Paused the copy of .*_aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa\.unms after 12582912 bytes/.test(e.message)));
       assert.equal((await sessions.get(A))?.bytesCommitted, 12 * MiB);
       assert.deepEqual(source.opened, [{ id: A, offset: 0 }], "b was never started");
 
@@ -90,7 +90,7 @@ describe("SyncBackups: time budget and resumed uploads (local store)", () => {
       assert.deepEqual(second.uploaded.sort(), [nameOf(A, 1), nameOf(B, 2)]);
       assert.deepEqual(second.resumable, []);
       assert.deepEqual(source.opened.slice(1), [{ id: A, offset: 12 * MiB }, { id: B, offset: 0 }]);
-      assert.ok(events.some((e) => e.type === "info" && /Continuing the unfinished copy of .*_ca978112-ca1b-4dca-8ac2-31b39a23dc4d\.unms from byte 12582912/.test(e.message)));
+      assert.ok(events.some((e) => e.type === "info" && /Continuing the unfinished copy of .*_aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa\.unms from byte 12582912/.test(e.message)));
       assert.equal(source.bytesServed - served, (honourOffset ? a.length - 12 * MiB : a.length) + b.length);
       assert.equal(contentHashOf(await readFile(join(dir, nameOf(A, 1)))), contentHashOf(a));
       assert.equal(contentHashOf(await readFile(join(dir, nameOf(B, 2)))), contentHashOf(b));
@@ -111,7 +111,7 @@ describe("SyncBackups: time budget and resumed uploads (local store)", () => {
     await sessions.save({ backupId: A, sessionId: "", folder: "", name, bytesCommitted: 8 * MiB, blockHashes: hashes, startedAt: "2024-02-01T00:00:00Z" });
     // Leaked by older versions (random names) and by a killed copy of a backup UNMS no longer lists.
     await writeFile(join(dir, ".backup-sync-partial-0a1b2c3d4e5f"), patternBytes(MiB));
-    await writeFile(join(dir, `.backup-sync-partial-${nameOf("gone", 9)}`), patternBytes(MiB));
+    await writeFile(join(dir, `.backup-sync-partial-${nameOf(GONE, 9)}`), patternBytes(MiB));
 
     const source = new OffsetSource(new Map([[A, a]]));
     const report = await new SyncBackups(source, store, { report: (e) => void events.push(e) }, clock, "t").run({ folder: "" });
@@ -130,7 +130,7 @@ describe("SyncBackups: time budget and resumed uploads (local store)", () => {
     const report = await new SyncBackups(source, new LocalDirBackupStore(dir, { sessions }), { report: (e) => void events.push(e) }, clock, "t").run({ folder: "" });
     assert.deepEqual(report.uploaded, [name]);
     assert.deepEqual(source.opened, [{ id: A, offset: 0 }]);
-    assert.ok(report.warnings.some((w) => /unfinished copy of .*_ca978112-ca1b-4dca-8ac2-31b39a23dc4d\.unms cannot be continued: its partial file .* is gone; it starts over/.test(w)));
+    assert.ok(report.warnings.some((w) => /unfinished copy of .*_aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa\.unms cannot be continued: its partial file .* is gone; it starts over/.test(w)));
     assert.equal(contentHashOf(await readFile(join(dir, name))), contentHashOf(a));
   });
 
@@ -139,9 +139,9 @@ describe("SyncBackups: time budget and resumed uploads (local store)", () => {
     const sessions = new MemoryUploadSessionStore();
     const store = new LocalDirBackupStore(dir, { sessions, checkpointBytes: 4 * MiB });
     await writeFile(join(dir, nameOf(A, 1)), a);
-    const goneName = nameOf("gone", 9);
+    const goneName = nameOf(GONE, 9);
     await writeFile(join(dir, `.backup-sync-partial-${goneName}`), patternBytes(4 * MiB));
-    await sessions.save({ backupId: "gone", sessionId: "", folder: "", name: goneName, bytesCommitted: 4 * MiB, blockHashes: ["1".repeat(64)], startedAt: "2024-02-01T00:00:00Z" });
+    await sessions.save({ backupId: GONE, sessionId: "", folder: "", name: goneName, bytesCommitted: 4 * MiB, blockHashes: ["1".repeat(64)], startedAt: "2024-02-01T00:00:00Z" });
     // A Dropbox session record in the same state file is not the local store's to forget.
     await sessions.save({ backupId: "remote", sessionId: "AAA", folder: "", name: "x.unms", bytesCommitted: 0, blockHashes: [], startedAt: "2024-02-01T00:00:00Z" });
 
@@ -173,7 +173,7 @@ describe("SyncBackups: time budget and resumed uploads (local store)", () => {
     };
     const report = await new SyncBackups(source, store, { report: (e) => void events.push(e) }, clock, "t").run({ folder: "" });
     assert.deepEqual(report.uploaded, [name]);
-    assert.ok(report.warnings.some((w) => new RegExp(`Could not download backup "${A}" from byte 4194304 to continue .*HTTP 416.*; starting it over`).test(w)), report.warnings.join("\n"));
+    assert.ok(report.warnings.some((w) => /Could not download backup "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa" from byte 4194304 to continue .*HTTP 416.*; starting it over/.test(w)), report.warnings.join("\n"));
     assert.equal(contentHashOf(await readFile(join(dir, name))), contentHashOf(a));
     assert.deepEqual(await readdir(dir), [name]);
     assert.deepEqual(await sessions.all(), []);
@@ -192,7 +192,7 @@ describe("SyncBackups: time budget and resumed uploads (local store)", () => {
     };
     const report = await new SyncBackups(new OffsetSource(new Map([[A, a]])), store, { report: (e) => void events.push(e) }, clock, "t").run({ folder: "" });
     assert.deepEqual(report.uploaded, [nameOf(A, 1)]);
-    assert.ok(report.warnings.some((w) => w.includes(`_${A}.unms`) && /Could not check the unfinished upload of .*\(Dropbox upload_session\/append_v2 failed: HTTP 400\); starting it over/.test(w)));
+    assert.ok(report.warnings.some((w) => /Could not check the unfinished upload of .*_aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa\.unms \(Dropbox upload_session\/append_v2 failed: HTTP 400\); starting it over/.test(w)));
   });
 });
 

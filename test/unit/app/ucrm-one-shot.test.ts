@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { runUcrmPlugin } from "../../../src/app/ucrm-main.ts";
-import { FakeUnms } from "../../fakes/unms.ts";
-import { startLoopbackServer, type LoopbackServer } from "../../fakes/loopback.ts";
+import { FakeUnms } from "../../../src/testing/fakes/unms.ts";
+import { startLoopbackServer, type LoopbackServer } from "../../../src/testing/fakes/loopback.ts";
 
 const TOKEN = "one-shot-unms-token-5d1e";
 const unms = new FakeUnms({ apiToken: TOKEN, timezone: "UTC" });

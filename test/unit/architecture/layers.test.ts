@@ -1,6 +1,8 @@
 /**
  * Dependencies point inward: the domain imports only the domain; adapters never import the app
- * layer. Checked from the source text, so a violation fails CI rather than waiting for a review.
+ * layer; nothing in src imports our tests (what embedders use lives in src/testing), and only the
+ * `/testing` entry imports the test kit. Checked from the source text, so a violation fails CI
+ * rather than waiting for a review.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -26,7 +28,7 @@ function imports(file: string): string[] {
 
 function violations(layer: string, allowed: (specifier: string, target: string | undefined) => boolean): string[] {
   const found: string[] = [];
-  for (const file of files(join(src, layer))) {
+  for (const file of layer === "" ? files(src) : files(join(src, layer))) {
     for (const specifier of imports(file)) {
       const target = specifier.startsWith(".") ? relative(src, resolve(dirname(file), specifier)) : undefined;
       if (!allowed(specifier, target)) found.push(`${relative(root, file)} imports "${specifier}"`);
@@ -39,8 +41,29 @@ test("src/domain imports nothing but the domain: no I/O, no SDK, no container", 
   assert.deepEqual(violations("domain", (_s, target) => target !== undefined && target.startsWith("domain/")), []);
 });
 
-test("src/adapters never import the app layer", () => {
-  assert.deepEqual(violations("adapters", (_s, target) => target === undefined || !target.startsWith("app/")), []);
+test("src/adapters never import the app layer, except the app's ports they implement (src/app/ports.ts)", () => {
+  assert.deepEqual(violations("adapters", (_s, target) => target === undefined || !target.startsWith("app/") || target === "app/ports.ts"), []);
+});
+
+test("ports live with the layer that calls them: no adapter defines a port (no ports file under src/adapters)", () => {
+  assert.deepEqual(files(join(src, "adapters")).map((file) => relative(src, file)).filter((file) => /(^|\/)(ports|config-store|oauth-client)\.ts$/.test(file)), []);
+});
+
+test("nothing in src imports from outside src (no src -> test imports)", () => {
+  assert.deepEqual(violations("", (_s, target) => target === undefined || !target.startsWith("..")), []);
+});
+
+test("only the /testing entry (src/testing.ts) and the kit itself import the test kit (src/testing/)", () => {
+  const kit = (file: string) => file === "testing.ts" || file.startsWith("testing/");
+  const found = violations("", (_s, target) => target === undefined || !target.startsWith("testing/"));
+  assert.deepEqual(found.filter((line) => !kit(line.replace(/^src\//, "").split(" ")[0]!)), []);
+});
+
+test("the checker would catch a src -> test import and a library -> test-kit import", () => {
+  const outside = relative(src, resolve(join(src, "app"), "../../test/fakes/tls-certificates.ts"));
+  assert.ok(outside.startsWith(".."), outside);
+  const kitImport = relative(src, resolve(src, "./testing/fakes/dropbox.ts"));
+  assert.ok(kitImport.startsWith("testing/"), kitImport);
 });
 
 test("the checker itself sees imports (it would catch a violation)", () => {

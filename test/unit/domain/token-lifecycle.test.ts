@@ -9,7 +9,16 @@ import {
   type TokenStateKind,
   type Transition,
 } from "../../../src/domain/token-lifecycle.ts";
-import { ENV_LABELS } from "../../../src/domain/legacy-migration.ts";
+import type { SettingLabels } from "../../../src/domain/legacy-migration.ts";
+
+/** Labels as the environment store names them (test fixture; the store derives its own from ENV_NAMES). */
+const ENV_LABELS: SettingLabels = {
+  appKey: "DROPBOX_APP_KEY",
+  appSecret: "DROPBOX_APP_SECRET",
+  accessCode: "DROPBOX_ACCESS_CODE",
+  refreshToken: "DROPBOX_REFRESH_TOKEN",
+  legacyToken: "DROPBOX_ACCESS_TOKEN",
+};
 
 const ctx = { labels: ENV_LABELS };
 const NOW = 1_700_000_000_000;
@@ -303,4 +312,12 @@ describe("transition(): access tokens", () => {
     assert.equal(effect.code, "dropbox.legacy_token_rejected");
     assert.match(effect.message, /Dropbox rejected the legacy access token \(DROPBOX_ACCESS_TOKEN\): invalid_access_token.*To migrate:/);
   });
+});
+
+test("a 401's reason becomes a domain rejection, and that the machine's event", async () => {
+  const { TokenRejection, rejectionEvent, tokenRejectionOf } = await import("../../../src/domain/token-lifecycle.ts");
+  assert.equal(tokenRejectionOf("expired_access_token"), TokenRejection.Expired);
+  for (const reason of ["invalid_access_token", "HTTP 401", "rejected", ""]) assert.equal(tokenRejectionOf(reason), TokenRejection.Invalid, reason);
+  assert.deepEqual(rejectionEvent(TokenRejection.Expired, "t"), { type: "expired-access-token", token: "t" });
+  assert.deepEqual(rejectionEvent(TokenRejection.Invalid, "t"), { type: "invalid-access-token", token: "t" });
 });

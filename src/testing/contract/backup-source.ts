@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe } from "node:test";
-import { SyncError } from "../../src/domain/errors.ts";
-import type { BackupSource, ByteStream } from "../../src/domain/ports.ts";
+import { SyncError } from "../../domain/errors.ts";
+import type { BackupSource, ByteStream } from "../../domain/ports.ts";
 import { fixtureTest } from "./fixture.ts";
 
 export interface SeedBackup {

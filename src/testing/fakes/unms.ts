@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import { http, HttpResponse } from "msw";
 import type { RequestHandler } from "msw";
 import type { SetupServerApi } from "msw/node";
-import type { UnmsBackup } from "../../src/domain/backup.ts";
+import type { UnmsBackup } from "../../domain/backup.ts";
 
 export type UnmsRoute = "list" | "download" | "settings";
 

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { describe } from "node:test";
-import { SyncError } from "../../src/domain/errors.ts";
-import type { BackupStore } from "../../src/domain/ports.ts";
+import { SyncError } from "../../domain/errors.ts";
+import type { BackupStore } from "../../domain/ports.ts";
 import { refContentHash } from "../fakes/content-hash-ref.ts";
 import { fixtureTest } from "./fixture.ts";
 

@@ -13,6 +13,7 @@ import { randomBytes, createHash } from "node:crypto";
 import { http, HttpResponse } from "msw";
 import type { RequestHandler } from "msw";
 import { CONTENT_HASH_BLOCK_SIZE, RefContentHasher } from "./content-hash-ref.ts";
+import { concatBytes } from "../../adapters/bytes.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Public types and documented bodies
@@ -810,7 +811,7 @@ export class FakeDropbox {
       throw new Answer(jsonResponse(409, contentHashMismatchBody()));
     }
     this.applyToSession(session, body);
-    const bytes = session.chunks ? concat(session.chunks) : undefined;
+    const bytes = session.chunks ? concatBytes(session.chunks) : undefined;
     const result = this.commitFile({ ...commit, hasher: session.hasher, bytes, ignoreQuota: false });
     if ("error" in result) throw new Answer(jsonResponse(409, pathWriteErrorBody(result.error)));
     this.sessions.delete(cursor.sessionId);
@@ -875,7 +876,7 @@ export class FakeDropbox {
         : finishIncorrectOffsetBody(next)));
     }
     const hasher = new RefContentHasher({ overall, block: createHash("sha256"), blockFill: 0, total: next });
-    const bytes = keep && next <= this.keepBytesLimit ? concat(pieces.length > 0 ? pieces : [new Uint8Array(0)]) : undefined;
+    const bytes = keep && next <= this.keepBytesLimit ? concatBytes(pieces.length > 0 ? pieces : [new Uint8Array(0)]) : undefined;
     const result = this.commitFile({ ...commit, hasher, bytes, ignoreQuota: false });
     if ("error" in result) throw new Answer(jsonResponse(409, pathWriteErrorBody(result.error)));
     this.sessions.delete(cursor.sessionId);
@@ -918,7 +919,7 @@ export class FakeDropbox {
       }
     }
     if (blockFill > 0) blockDigests.push(block.digest());
-    return { size, blockDigests, bytes: chunks ? concat(chunks.length > 0 ? chunks : [new Uint8Array(0)]) : undefined };
+    return { size, blockDigests, bytes: chunks ? concatBytes(chunks.length > 0 ? chunks : [new Uint8Array(0)]) : undefined };
   }
 
   private async download({ route, args }: RouteContext): Promise<Response> {
@@ -1291,7 +1292,7 @@ export class FakeDropbox {
     return {
       hasher,
       size,
-      bytes: chunks ? concat(chunks) : undefined,
+      bytes: chunks ? concatBytes(chunks) : undefined,
       requestHash: requestHasher?.hex(),
     };
   }
@@ -1464,19 +1465,6 @@ function pythonJson(value: unknown): string {
       .join(", ")}}`;
   }
   return JSON.stringify(value) ?? "null";
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  let total = 0;
-  for (const chunk of chunks) total += chunk.length;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }
 
 function baseName(path: string): string {

@@ -7,8 +7,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { ConfigStore } from "../../src/adapters/config/config-store.ts";
-import { SyncError } from "../../src/domain/errors.ts";
+import type { ConfigStore } from "../../app/ports.ts";
+import { SyncError } from "../../domain/errors.ts";
 
 export interface ContractValues {
   unmsUrl?: string;

@@ -1,0 +1,36 @@
+/**
+ * The UCRM plugin's Reporter: readable lines in data/plugin.log (which every UCRM admin can read,
+ * so every line passes the redactor first), echoed to stdout (UCRM shows a manual run's output).
+ */
+import { appendFileSync } from "node:fs";
+import type { Reporter, SyncEvent } from "../../domain/ports.ts";
+import { LineReporter, type LineSink } from "./line-reporter.ts";
+import type { PluginLog } from "./plugin-log.ts";
+
+const RULE = "=".repeat(72);
+
+export class PluginReporter implements Reporter {
+  readonly #lines: LineReporter;
+
+  constructor(
+    private readonly log: PluginLog,
+    private readonly redact: (text: string) => string,
+    private readonly stdout?: NodeJS.WritableStream,
+  ) {
+    const sink: LineSink = {
+      write: ({ level, text }) => {
+        log.append(text, level);
+        stdout?.write(`${level === "error" ? "ERROR: " : level === "warning" ? "WARNING: " : ""}${text}\n`);
+      },
+    };
+    this.#lines = new LineReporter(sink, redact);
+  }
+
+  report(event: SyncEvent): void {
+    if (event.type !== "authorization-required") return this.#lines.report(event);
+    // As the original plugin did: the URL alone between rules, easy to find and copy.
+    this.log.append(this.redact(event.message), "warning");
+    appendFileSync(this.log.path, `${RULE}\n${this.redact(event.url)}\n${RULE}\n`);
+    this.stdout?.write(`${this.redact(event.message)}\n${this.redact(event.url)}\n`);
+  }
+}

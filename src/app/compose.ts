@@ -1,0 +1,130 @@
+/**
+ * The composition root of the command line and the UCRM plugin: `compose(profile)` returns the one
+ * container that builds every object of a run. A profile module owns what differs per entry (where
+ * settings come from, where lines go); the run module (container.ts `syncModule`, loaded once the
+ * settings are known, and shared with the library) owns the source, the store and the use case.
+ * Entries and `runSync` only resolve; nothing else here calls `new` on an adapter.
+ */
+import "reflect-metadata";
+import { Container, ContainerModule } from "inversify";
+import type { Reporter } from "../domain/ports.ts";
+import type { ConfigStore } from "./ports.ts";
+import { EnvConfigStore } from "../adapters/config/env-config-store.ts";
+import { DropboxOAuthClient } from "../adapters/dropbox-auth/dropbox-oauth-client.ts";
+import { UcrmFileConfigStore } from "../adapters/config/ucrm-file-config-store.ts";
+import { acquireRunLock, type RunLock } from "../adapters/lock/run-lock.ts";
+import { consoleSink, LineReporter } from "../adapters/report/line-reporter.ts";
+import { PluginLog } from "../adapters/report/plugin-log.ts";
+import { PluginReporter } from "../adapters/report/plugin-reporter.ts";
+import type { LoadedSettings } from "./ports.ts";
+import { Redactor } from "./redact.ts";
+import { RefreshingAccessTokenProvider, StaticAccessTokenProvider, TokenSession } from "./token-session.ts";
+import type { SettingLabels } from "../domain/legacy-migration.ts";
+import { ids } from "./service-ids.ts";
+
+/** The command line's `sync`: settings from the environment, lines to stdout. */
+export interface CliProfile {
+  kind: "cli";
+  env: Record<string, string | undefined>;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+/** The UCRM plugin run: settings from the plugin folder, lines to data/plugin.log (and stdout). */
+export interface UcrmProfile {
+  kind: "ucrm";
+  pluginDir: string;
+  /** Only the test-only DROPBOX_BASE_URL is read from it. */
+  env?: Record<string, string | undefined>;
+  stdout?: NodeJS.WritableStream;
+}
+
+export type Profile = CliProfile | UcrmProfile;
+
+/** Takes the run lock in a state folder; `onStale` hears about a lock taken over from a dead run. */
+export type RunLockAcquirer = (stateDir: string, onStale: (info: string) => void) => Promise<RunLock>;
+
+/** Bindings every entry shares: one redactor for all output, the run lock in the state folder. */
+const commonModule = new ContainerModule(({ bind }) => {
+  bind(ids.Redactor).toResolvedValue(() => new Redactor(), []).inSingletonScope();
+  bind(ids.RunLock).toConstantValue((stateDir, onStale) => acquireRunLock(stateDir, { onStaleLock: onStale }));
+});
+
+function cliModule(profile: CliProfile): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    bind(ids.ConfigStore).toResolvedValue(() => new EnvConfigStore(profile.env), []).inSingletonScope();
+    bind(ids.EntryReporter)
+      .toResolvedValue(
+        (redactor: Redactor) => new LineReporter(consoleSink({ stdout: profile.stdout, stderr: profile.stderr }), (text) => redactor.redact(text)),
+        [ids.Redactor],
+      )
+      .inSingletonScope();
+  });
+}
+
+function ucrmModule(profile: UcrmProfile): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    const dropboxBaseUrl = profile.env?.DROPBOX_BASE_URL;
+    bind(ids.PluginLog).toResolvedValue(() => new PluginLog(profile.pluginDir), []).inSingletonScope();
+    bind(ids.ConfigStore)
+      .toResolvedValue(() => new UcrmFileConfigStore(profile.pluginDir, dropboxBaseUrl ? { dropboxBaseUrl } : {}), [])
+      .inSingletonScope();
+    bind(ids.EntryReporter)
+      .toResolvedValue(
+        (log: PluginLog, redactor: Redactor) => new PluginReporter(log, (text) => redactor.redact(text), profile.stdout),
+        [ids.PluginLog, ids.Redactor],
+      )
+      .inSingletonScope();
+  });
+}
+
+/**
+ * The token session of a run whose settings are loaded: persistence in the entry's config store,
+ * warnings to its reporter, every token obtained to its redactor.
+ */
+export function tokenSessionModule(settings: LoadedSettings, seams: { dropboxFetch?: typeof fetch } = {}): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    bind(ids.TokenSession)
+      .toResolvedValue(
+        (store: ConfigStore, reporter: Reporter, redactor: Redactor) =>
+          TokenSession.fromSettings(settings, {
+            store,
+            reporter,
+            registerSecret: (secret) => redactor.addSecret(secret),
+            oauth: new DropboxOAuthClient({
+              ...(seams.dropboxFetch ? { fetch: seams.dropboxFetch } : {}),
+              ...(settings.dropboxBaseUrl ? { baseUrl: settings.dropboxBaseUrl } : {}),
+            }),
+          }),
+        [ids.ConfigStore, ids.EntryReporter, ids.Redactor],
+      )
+      .inSingletonScope();
+  });
+}
+
+/**
+ * The library's token session from the credentials an embedder passed (already checked): on a
+ * refresh token (OAuth client built here), or on a legacy token. Nothing is persisted.
+ */
+export function libraryTokenSession(
+  labels: SettingLabels,
+  credentials: { refreshToken: string; appKey: string; appSecret?: string; baseUrl?: string; fetch?: typeof fetch } | { legacyToken: string },
+): TokenSession {
+  if ("legacyToken" in credentials) return new StaticAccessTokenProvider({ labels, now: Date.now, token: credentials.legacyToken });
+  const oauth = new DropboxOAuthClient({ ...(credentials.fetch ? { fetch: credentials.fetch } : {}), ...(credentials.baseUrl ? { baseUrl: credentials.baseUrl } : {}) });
+  return new RefreshingAccessTokenProvider({
+    labels,
+    now: Date.now,
+    oauth,
+    clientId: credentials.appKey,
+    ...(credentials.appSecret ? { clientSecret: credentials.appSecret } : {}),
+    refreshToken: credentials.refreshToken,
+  });
+}
+
+/** The container of one entry's run, for `profile`. */
+export function compose(profile: Profile): Container {
+  const container = new Container();
+  container.load(commonModule, profile.kind === "cli" ? cliModule(profile) : ucrmModule(profile));
+  return container;
+}

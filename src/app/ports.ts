@@ -1,0 +1,95 @@
+/**
+ * The ports the app layer calls (the domain's own are in src/domain/ports.ts). Adapters implement
+ * them and import this file only; the app never imports an adapter's types for them.
+ *
+ * ConfigStore: where one run's settings come from and where the Dropbox authorization outcome is
+ * written back. Two adapters: `UcrmFileConfigStore` (ucrm.json + data/config.json) and
+ * `EnvConfigStore` (environment variables + files in STATE_DIR). Both pass
+ * src/testing/contract/config-store.ts.
+ */
+import type { SettingLabels } from "../domain/legacy-migration.ts";
+import type { Settings } from "../domain/settings.ts";
+
+/**
+ * A change to the configuration after an authorization step. `null` clears a value; an absent
+ * field leaves it as it was.
+ */
+export interface ConfigPatch {
+  /** The refresh token obtained by a code exchange, or null to forget a revoked one. */
+  dropboxRefreshToken?: string | null;
+  /** Cleared once the code was exchanged (codes are single use). */
+  dropboxAccessCode?: null;
+  /** Cleared once the legacy long-lived token was replaced by a refresh token. */
+  dropboxAccessToken?: null;
+  /** The UCRM checkbox is one-shot: set to false after the run that used it (other stores ignore it). */
+  allowMassDelete?: false;
+}
+
+export interface SaveOutcome {
+  /**
+   * What the store could not do itself and the person must do, e.g. "remove DROPBOX_ACCESS_TOKEN
+   * from the environment". Empty when everything was written.
+   */
+  notes: string[];
+}
+
+/** State the admin never edits, kept apart from the configuration (UCRM drops unknown keys). */
+export interface PrivateState {
+  /** PKCE verifier of the authorization URL last shown, for the app key it was made for. */
+  pkceVerifier?: string;
+  pkceClientId?: string;
+  /**
+   * SHA-256 (hex) of the last access code exchanged, so a code left in a store that cannot clear
+   * it (the environment) is not exchanged a second time.
+   */
+  usedAccessCodeSha256?: string;
+}
+
+/**
+ * What a store loads: the domain's Settings, plus the test-only knob that points Dropbox's API hosts
+ * at a loopback fake (DROPBOX_BASE_URL / config.json dropboxBaseUrl). The knob is no setting of the
+ * domain; the composition hands it to the HTTP layer only.
+ */
+export interface LoadedSettings extends Settings {
+  /** Test only: replaces scheme and host of Dropbox's API hosts. */
+  dropboxBaseUrl?: string;
+}
+
+export interface ConfigStore {
+  /** Where the settings live, for messages: e.g. "/data/config.json" or "the environment". */
+  readonly location: string;
+  /** How the admin knows the Dropbox settings here (env variable names or config.json keys). */
+  readonly labels: SettingLabels;
+  /** Settings of this run, validated; throws SyncError kind "config" listing every problem. */
+  load(): Promise<LoadedSettings>;
+  /** Writes `patch` atomically, keeping every other key and value as it was. */
+  save(patch: ConfigPatch): Promise<SaveOutcome>;
+  readPrivateState(): Promise<PrivateState>;
+  /** Replaces the private state (atomically, file mode 0600). */
+  writePrivateState(state: PrivateState): Promise<void>;
+}
+
+/**
+ * OAuthClient: Dropbox's token endpoint, owned by us because the SDK's DropboxAuth puts
+ * client secret, code and refresh token in the URL query string (where proxies and logs keep them).
+ */
+export interface TokenGrant {
+  accessToken: string;
+  /** Lifetime Dropbox announced (`expires_in`), in seconds. */
+  expiresInSeconds: number;
+  /** Only code exchanges with token_access_type=offline return one. */
+  refreshToken?: string;
+}
+
+export interface ClientCredentials {
+  clientId: string;
+  /** Absent for PKCE. */
+  clientSecret?: string;
+}
+
+export interface OAuthClient {
+  authorizationUrl(params: { clientId: string; codeChallenge?: string }): string;
+  /** Exchanges a pasted code; with PKCE pass the verifier instead of a secret. */
+  exchangeCode(params: ClientCredentials & { code: string; codeVerifier?: string }, signal?: AbortSignal): Promise<TokenGrant>;
+  refresh(params: ClientCredentials & { refreshToken: string }, signal?: AbortSignal): Promise<TokenGrant>;
+}

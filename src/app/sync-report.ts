@@ -1,0 +1,67 @@
+/**
+ * The report of a run: what SyncBackups did (planned by the domain's reconcile, carried out by
+ * sync-backups.ts), and its two renderings: the one-line summary and the `--json` line.
+ */
+
+export interface UploadRecord {
+  name: string;
+  bytes: number;
+  durationMs: number;
+  /** Bytes an earlier run (or attempt) had already stored: this upload continued from there. */
+  resumedFrom?: number;
+}
+
+export interface SyncReport {
+  dryRun: boolean;
+  /** Names stored this run (with dryRun: names that would be). */
+  uploaded: string[];
+  /** Names already present and kept. */
+  skipped: string[];
+  /** Names deleted this run (with dryRun: names that would be). */
+  deleted: string[];
+  failed: { name: string; error: string }[];
+  /** Why deletions were held back, with what to do. */
+  guarded: string[];
+  bytesUploaded: number;
+  uploads: UploadRecord[];
+  ignored: { backupId: string; reason: string }[];
+  warnings: string[];
+  /** Names left for the next run because the time budget was spent (paused part-way or not started). */
+  resumable: string[];
+  durationMs: number;
+}
+
+export function summarize(report: SyncReport): string {
+  const verb = report.dryRun ? "would be " : "";
+  const parts = [
+    `${report.uploaded.length} ${verb}uploaded`,
+    `${report.skipped.length} already stored`,
+    `${report.deleted.length} ${verb}deleted`,
+  ];
+  if (report.failed.length) parts.push(`${report.failed.length} failed`);
+  if (report.guarded.length) parts.push(`${report.guarded.length} guard(s) held deletions back`);
+  if (report.resumable.length) parts.push(`${report.resumable.length} continue(s) on the next run`);
+  const outcome = report.failed.length ? "Sync finished with failures" : report.dryRun ? "Dry run finished" : "Sync finished";
+  return `${outcome}: ${parts.join(", ")}.`;
+}
+
+/** The JSON summary line of `--json`. */
+export function jsonSummary(outcome: { exitCode: number; report?: SyncReport; error?: string; authorizationUrl?: string }): string {
+  const report = outcome.report;
+  return JSON.stringify({
+    uploaded: report?.uploaded ?? [],
+    skipped: report?.skipped ?? [],
+    deleted: report?.deleted ?? [],
+    failed: report?.failed ?? (outcome.error ? [{ name: "", error: outcome.error }] : []),
+    guarded: report?.guarded ?? [],
+    bytesUploaded: report?.bytesUploaded ?? 0,
+    uploads: report?.uploads ?? [],
+    ignored: report?.ignored ?? [],
+    warnings: report?.warnings ?? [],
+    resumable: report?.resumable ?? [],
+    dryRun: report?.dryRun ?? false,
+    durationMs: Math.round(report?.durationMs ?? 0),
+    exitCode: outcome.exitCode,
+    ...(outcome.authorizationUrl ? { authorizationUrl: outcome.authorizationUrl } : {}),
+  });
+}
