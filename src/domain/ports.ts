@@ -153,6 +153,10 @@ export type SyncEvent =
   | { type: "info"; message: string }
   | { type: "warning"; message: string }
   | { type: "failed"; name?: string; message: string }
+  /** Failed without a try: the run-ending failure already reported says why (no line of its own). */
+  | { type: "not-attempted"; name: string; message: string }
+  /** Left for the next run, the time budget being spent (no line: the budget warning names them all). */
+  | { type: "held-over"; name: string }
   | { type: "authorization-required"; message: string; url: string }
   | { type: "run-finished"; summary: string };
 
