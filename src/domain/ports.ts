@@ -138,6 +138,16 @@ export interface DownloadLedger {
   write(records: ReadonlyMap<string, DownloadRecord>): Promise<void>;
 }
 
+/**
+ * Takes secrets out of text: lines before they are written, and text from outside (answers, socket
+ * errors) before an adapter puts it into an error. One per run, shared (domain/redactor.ts).
+ */
+export interface Redactor {
+  redact(text: string): string;
+  /** Secrets to redact from now on (empty and too-short values are ignored). */
+  register(secrets: Iterable<string | undefined>): void;
+}
+
 /** Something worth telling the person running the sync. */
 export type SyncEvent =
   | { type: "run-started"; target: string; dryRun: boolean }
