@@ -9,7 +9,8 @@
 import "reflect-metadata";
 import { SyncError, configError, describeError } from "./domain/errors.ts";
 import type { SettingLabels } from "./domain/legacy-migration.ts";
-import type { AccessTokenProvider, BackupSource, BackupStore, DownloadLedger, Reporter, SyncEvent } from "./domain/ports.ts";
+import type { AccessTokenProvider, BackupSource, BackupStore, DownloadLedger, Redactor, Reporter, SyncEvent } from "./domain/ports.ts";
+import { SecretRedactor } from "./domain/redactor.ts";
 import type { SyncPolicy } from "./domain/reconcile.ts";
 import type { Settings } from "./domain/settings.ts";
 import { parseFolder, ROOT_FOLDER, type Folder } from "./domain/folder.ts";
@@ -179,7 +180,9 @@ export function createBackupSync(options: BackupSyncOptions): BackupSync {
   }
   const folder = checkFolder(options.folder);
   const unms = checkSource(options);
-  const target = checkTarget(options, folder);
+  // One redactor for the adapters of this instance: the OAuth client, the UNMS source, the Dropbox store.
+  const redactor = new SecretRedactor();
+  const target = checkTarget(options, folder, redactor);
   const unmsTls = unms ? checkUnmsTls(options.unms!, options.fetch) : {};
   if (unmsTls.unmsTlsInsecure) target.warnings.unshift(insecureTlsWarning("unms.tlsInsecure"));
 
@@ -194,6 +197,7 @@ export function createBackupSync(options: BackupSyncOptions): BackupSync {
   const container = createSyncContainer({
     settings,
     reporter,
+    redactor,
     ...(options.source ? { source: options.source } : {}),
     ...("store" in target
       ? { store: target.store, storeDescription: target.description }
@@ -356,7 +360,7 @@ type Target = (
   warnings: string[];
 };
 
-function checkTarget(options: BackupSyncOptions, folder: string): Target {
+function checkTarget(options: BackupSyncOptions, folder: string, redactor: Redactor): Target {
   if (options.store && options.dropbox) {
     throw configError("createBackupSync: both dropbox and store are set; pass only one (store replaces the Dropbox adapter).", "config.library.store_ambiguous");
   }
@@ -372,13 +376,15 @@ function checkTarget(options: BackupSyncOptions, folder: string): Target {
       "config.library.store_missing",
     );
   }
-  const { tokens, warnings } = dropboxTokens(options.dropbox, options.fetch);
+  const { tokens, warnings } = dropboxTokens(options.dropbox, options.fetch, redactor);
   const baseUrl = present(options.dropbox.baseUrl);
   // The Dropbox store itself is built by the composition (container.ts), as for the command line.
   return { dropbox: { tokens, ...(options.fetch ? { fetch: options.fetch } : {}), ...(baseUrl ? { baseUrl } : {}) }, warnings };
 }
 
-function dropboxTokens(dropbox: DropboxCredentials | DropboxTokenSource, fetchImpl: typeof fetch | undefined): { tokens: AccessTokenProvider; warnings: string[] } {
+function dropboxTokens(
+  dropbox: DropboxCredentials | DropboxTokenSource, fetchImpl: typeof fetch | undefined, redactor: Redactor,
+): { tokens: AccessTokenProvider; warnings: string[] } {
   if ("tokens" in dropbox) {
     const tokens = dropbox.tokens;
     if (!tokens || typeof tokens.accessToken !== "function" || typeof tokens.refreshAfterRejection !== "function") {
@@ -406,6 +412,7 @@ function dropboxTokens(dropbox: DropboxCredentials | DropboxTokenSource, fetchIm
       ...(appSecret ? { appSecret } : {}),
       ...(baseUrl ? { baseUrl } : {}),
       ...(fetchImpl ? { fetch: fetchImpl } : {}),
+      redactor,
     });
     return { tokens, warnings: [] };
   }

@@ -7,7 +7,7 @@
  */
 import "reflect-metadata";
 import { Container, ContainerModule } from "inversify";
-import type { Reporter } from "../domain/ports.ts";
+import type { Redactor, Reporter } from "../domain/ports.ts";
 import type { ConfigStore } from "./ports.ts";
 import { EnvConfigStore } from "../adapters/config/env-config-store.ts";
 import { DropboxOAuthClient } from "../adapters/dropbox-auth/dropbox-oauth-client.ts";
@@ -17,7 +17,7 @@ import { consoleSink, LineReporter } from "../adapters/report/line-reporter.ts";
 import { PluginLog } from "../adapters/report/plugin-log.ts";
 import { PluginReporter } from "../adapters/report/plugin-reporter.ts";
 import type { LoadedSettings } from "./ports.ts";
-import { Redactor } from "./redact.ts";
+import { SecretRedactor } from "../domain/redactor.ts";
 import { RefreshingAccessTokenProvider, StaticAccessTokenProvider, TokenSession } from "./token-session.ts";
 import type { SettingLabels } from "../domain/legacy-migration.ts";
 import { ids } from "./service-ids.ts";
@@ -46,7 +46,7 @@ export type RunLockAcquirer = (stateDir: string, onStale: (info: string) => void
 
 /** Bindings every entry shares: one redactor for all output, the run lock in the state folder. */
 const commonModule = new ContainerModule(({ bind }) => {
-  bind(ids.Redactor).toResolvedValue(() => new Redactor(), []).inSingletonScope();
+  bind(ids.Redactor).toResolvedValue(() => new SecretRedactor(), []).inSingletonScope();
   bind(ids.RunLock).toConstantValue((stateDir, onStale) => acquireRunLock(stateDir, { onStaleLock: onStale }));
 });
 
@@ -90,8 +90,9 @@ export function tokenSessionModule(settings: LoadedSettings, seams: { dropboxFet
           TokenSession.fromSettings(settings, {
             store,
             reporter,
-            registerSecret: (secret) => redactor.addSecret(secret),
+            registerSecret: (secret) => redactor.register([secret]),
             oauth: new DropboxOAuthClient({
+              redactor,
               ...(seams.dropboxFetch ? { fetch: seams.dropboxFetch } : {}),
               ...(settings.dropboxBaseUrl ? { baseUrl: settings.dropboxBaseUrl } : {}),
             }),
@@ -108,10 +109,16 @@ export function tokenSessionModule(settings: LoadedSettings, seams: { dropboxFet
  */
 export function libraryTokenSession(
   labels: SettingLabels,
-  credentials: { refreshToken: string; appKey: string; appSecret?: string; baseUrl?: string; fetch?: typeof fetch } | { legacyToken: string },
+  credentials:
+    | { refreshToken: string; appKey: string; appSecret?: string; baseUrl?: string; fetch?: typeof fetch; redactor?: Redactor }
+    | { legacyToken: string },
 ): TokenSession {
   if ("legacyToken" in credentials) return new StaticAccessTokenProvider({ labels, now: Date.now, token: credentials.legacyToken });
-  const oauth = new DropboxOAuthClient({ ...(credentials.fetch ? { fetch: credentials.fetch } : {}), ...(credentials.baseUrl ? { baseUrl: credentials.baseUrl } : {}) });
+  const oauth = new DropboxOAuthClient({
+    ...(credentials.fetch ? { fetch: credentials.fetch } : {}),
+    ...(credentials.baseUrl ? { baseUrl: credentials.baseUrl } : {}),
+    ...(credentials.redactor ? { redactor: credentials.redactor } : {}),
+  });
   return new RefreshingAccessTokenProvider({
     labels,
     now: Date.now,

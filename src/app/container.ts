@@ -6,7 +6,8 @@
  */
 import "reflect-metadata";
 import { Container, ContainerModule } from "inversify";
-import type { AccessTokenProvider, BackupSource, BackupStore, Clock, DownloadLedger, Reporter, UploadSessionStore } from "../domain/ports.ts";
+import type { AccessTokenProvider, BackupSource, BackupStore, Clock, DownloadLedger, Redactor, Reporter, UploadSessionStore } from "../domain/ports.ts";
+import { SecretRedactor } from "../domain/redactor.ts";
 import { FileUploadSessionStore } from "../adapters/upload-sessions/file-upload-session-store.ts";
 import type { Settings } from "../domain/settings.ts";
 import { UnmsBackupSource } from "../adapters/unms/unms-backup-source.ts";
@@ -45,6 +46,8 @@ export interface SyncContainerInput {
   dropboxBaseUrl?: string;
   /** How retry back-off waits; default real timers (tests pass one that does not sleep). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** The run's one redactor, handed to the adapters that put outside text into errors; default a new one. */
+  redactor?: Redactor;
 }
 
 const MiB = 1024 * 1024;
@@ -67,6 +70,7 @@ function defaultUnmsFetch(): typeof fetch {
 
 export function syncModule(input: SyncContainerInput): ContainerModule {
   return new ContainerModule(({ bind }) => {
+    const redactor = input.redactor ?? new SecretRedactor();
     bind(ids.Settings).toConstantValue(input.settings);
     bind(ids.Reporter).toConstantValue(input.reporter);
     bind(ids.Clock).toConstantValue(input.clock ?? monotonicClock);
@@ -90,7 +94,7 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
       .toResolvedValue(
         (settings: Settings, unmsFetch: typeof fetch, reporter: Reporter) =>
           new RetryingBackupSource(
-            input.source ?? new UnmsBackupSource({ baseUrl: settings.unmsUrl, apiToken: settings.unmsApiToken, fetch: unmsFetch }),
+            input.source ?? new UnmsBackupSource({ baseUrl: settings.unmsUrl, apiToken: settings.unmsApiToken, fetch: unmsFetch, redactor }),
             {
               retry: runDeadline,
               onRetry: ({ operation, attempt, reason, delayMs }) =>
@@ -119,6 +123,7 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
             (settings: Settings, tokens: AccessTokenProvider, reporter: Reporter, sessions: UploadSessionStore) =>
               new DropboxBackupStore({
                 tokens,
+                redactor,
                 // Without a fetch the store uses node:http; a base URL points either at a fake.
                 ...(input.dropboxFetch ? { fetch: input.dropboxFetch } : {}),
                 ...(input.dropboxBaseUrl ? { baseUrl: input.dropboxBaseUrl } : {}),

@@ -63,9 +63,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
     return fail(error);
   }
   // Every output path redacts them from here on.
-  for (const secret of [settings.unmsApiToken, settings.dropboxAppSecret, settings.dropboxAccessCode, settings.dropboxRefreshToken, settings.dropboxAccessToken]) {
-    redactor.addSecret(secret);
-  }
+  redactor.register([settings.unmsApiToken, settings.dropboxAppSecret, settings.dropboxAccessCode, settings.dropboxRefreshToken, settings.dropboxAccessToken]);
 
   let lock;
   let hardStop: { signal: AbortSignal; dispose: () => void } | undefined;
@@ -95,6 +93,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
     input.container.load(syncModule({
       settings,
       reporter,
+      redactor,
       ...(budgetMs === undefined ? {} : { runDeadline: monotonicClock.now() + budgetMs }),
       ...(tokens ? { tokens } : {}),
       ...(input.unmsFetch ? { unmsFetch: input.unmsFetch } : {}),

@@ -8,7 +8,7 @@ import type { Settings } from "../domain/settings.ts";
 import type { SyncBackups } from "./sync-backups.ts";
 import type { ConfigStore } from "./ports.ts";
 import type { PluginLog } from "../adapters/report/plugin-log.ts";
-import type { Redactor } from "./redact.ts";
+import type { Redactor } from "../domain/ports.ts";
 import type { RunLockAcquirer } from "./compose.ts";
 import type { TokenSession } from "./token-session.ts";
 

@@ -10,7 +10,7 @@ import { SyncError, describeError } from "../domain/errors.ts";
 import type { BackupDownload, BackupSource, BackupStore, Clock, DownloadLedger, Reporter } from "../domain/ports.ts";
 import { skipBytes } from "../adapters/unms/resume-range.ts";
 import { reconcile, type DownloadRecord, type PlannedUpload, type SyncPolicy } from "../domain/reconcile.ts";
-import type { SyncReport, UploadRecord } from "./sync-report.ts";
+import { fanOut, ReportCollector, type SyncReport, type UploadRecord } from "./sync-report.ts";
 
 export interface SyncOptions {
   /** Folder in the store; "" is its root. */
@@ -59,32 +59,19 @@ export class SyncBackups {
   async run(options: SyncOptions): Promise<SyncReport> {
     const { folder, dryRun = false, signal } = options;
     const started = this.clock.now();
-    const report: SyncReport = {
-      dryRun,
-      uploaded: [],
-      skipped: [],
-      deleted: [],
-      failed: [],
-      guarded: [],
-      bytesUploaded: 0,
-      uploads: [],
-      ignored: [],
-      warnings: [],
-      resumable: [],
-      durationMs: 0,
-    };
-    const warn = (message: string) => {
-      report.warnings.push(message);
-      this.reporter.report({ type: "warning", message });
-    };
+    // The report is the fold of this run's events: each goes to the collector and to the output.
+    const collector = new ReportCollector();
+    const report = collector.sofar;
+    const emit = fanOut(collector, this.reporter).report;
+    const warn = (message: string) => emit({ type: "warning", message });
 
-    this.reporter.report({ type: "run-started", target: this.targetDescription, dryRun });
+    emit({ type: "run-started", target: this.targetDescription, dryRun });
     const backups = await this.source.list(signal);
     const timeZone = await this.#timeZone(warn, signal);
     const stored = await this.store.list(folder, signal);
     const downloads = await this.#readLedger(warn);
     const plan = reconcile({ backups, stored, timeZone, downloads, ...(options.policy ? { policy: options.policy } : {}) });
-    this.reporter.report({
+    emit({
       type: "listed",
       backups: backups.length,
       successful: plan.uploads.length + plan.keeps.length,
@@ -93,15 +80,13 @@ export class SyncBackups {
     });
 
     for (const { backup, reason } of plan.ignored) {
-      report.ignored.push({ backupId: backup.id, reason });
-      this.reporter.report({ type: "ignored", backupId: backup.id, reason });
+      emit({ type: "ignored", backupId: backup.id, reason });
     }
     for (const backup of backups) if (backup.warning && !backup.unusable) warn(backup.warning);
-    for (const { name, why } of plan.uploads) if (why) this.reporter.report({ type: "info", message: `${dryRun ? "Would replace" : "Replacing"} ${name}: ${why}` });
+    for (const { name, why } of plan.uploads) if (why) emit({ type: "info", message: `${dryRun ? "Would replace" : "Replacing"} ${name}: ${why}` });
     const records: LedgerRun = { written: downloads, current: new Map(downloads), failed: false };
     for (const { file } of plan.keeps) {
-      report.skipped.push(file.name);
-      this.reporter.report({ type: "skipped", name: file.name });
+      emit({ type: "skipped", name: file.name });
     }
 
     const deadline = options.budgetMs === undefined ? undefined : started + options.budgetMs;
@@ -111,17 +96,16 @@ export class SyncBackups {
     for (const upload of plan.uploads) {
       signal?.throwIfAborted();
       if (runEnding) {
-        report.failed.push({ name: upload.name, error: `Not attempted: ${runEnding.message}` });
+        emit({ type: "not-attempted", name: upload.name, message: `Not attempted: ${runEnding.message}` });
         continue;
       }
       // The first upload always gets going (at least one chunk), so every run makes progress.
       if (!dryRun && uploadsStarted > 0 && budgetSpent()) {
-        report.resumable.push(upload.name);
+        emit({ type: "held-over", name: upload.name });
         continue;
       }
       if (dryRun) {
-        report.uploaded.push(upload.name);
-        this.reporter.report({ type: "uploaded", name: upload.name, bytes: 0, durationMs: 0, dryRun });
+        emit({ type: "uploaded", name: upload.name, bytes: 0, durationMs: 0, dryRun });
         continue;
       }
       uploadsStarted += 1;
@@ -130,20 +114,16 @@ export class SyncBackups {
         records.current.set(backupKey(upload.backup.id), this.#downloadRecord(upload.backup, record.bytes, announced, downloads, warn));
         // Kept at once, so a run killed later still remembers what this one downloaded.
         await this.#writeLedger(backups, records, warn);
-        report.uploaded.push(record.name);
-        report.uploads.push(record);
-        report.bytesUploaded += record.bytes;
-        this.reporter.report({ type: "uploaded", ...record, dryRun });
+        emit({ type: "uploaded", ...record, dryRun });
       } catch (error) {
         if (signal?.aborted) throw error;
         const message = describeError(error);
         if (SyncError.is(error) && error.kind === "paused") {
-          report.resumable.push(upload.name);
-          this.reporter.report({ type: "info", message });
+          emit({ type: "info", message });
+          emit({ type: "held-over", name: upload.name });
           continue;
         }
-        report.failed.push({ name: upload.name, error: message });
-        this.reporter.report({ type: "failed", name: upload.name, message });
+        emit({ type: "failed", name: upload.name, message });
         if (SyncError.is(error) && RUN_ENDING_KINDS.has(error.kind)) runEnding = error;
       }
     }
@@ -168,9 +148,7 @@ export class SyncBackups {
     }
 
     for (const guard of plan.guards) {
-      const text = `${guard.message}. ${guard.advice}`;
-      report.guarded.push(text);
-      this.reporter.report({ type: "guarded", message: guard.message, advice: guard.advice });
+      emit({ type: "guarded", message: guard.message, advice: guard.advice });
     }
     // Many deletions go in batches (Dropbox: delete_batch) when the store can; outcomes per file as below.
     const batched = !dryRun && !runEnding && this.store.removeMany && plan.deletions.length > BATCH_DELETE_ABOVE
@@ -182,35 +160,30 @@ export class SyncBackups {
       if (outcome) {
         if (outcome.error) {
           const message = `Could not delete ${file.name}: ${describeError(outcome.error)}`;
-          report.failed.push({ name: file.name, error: message });
-          this.reporter.report({ type: "failed", name: file.name, message });
+          emit({ type: "failed", name: file.name, message });
           if (SyncError.is(outcome.error) && RUN_ENDING_KINDS.has(outcome.error.kind)) runEnding = outcome.error;
         } else {
-          report.deleted.push(file.name);
-          this.reporter.report({ type: "deleted", name: file.name, dryRun });
+          emit({ type: "deleted", name: file.name, dryRun });
         }
         continue;
       }
       if (runEnding) {
-        report.failed.push({ name: file.name, error: `Not deleted: ${runEnding.message}` });
+        emit({ type: "not-attempted", name: file.name, message: `Not deleted: ${runEnding.message}` });
         continue;
       }
       try {
         if (!dryRun) await this.store.remove(folder, file.name, signal);
-        report.deleted.push(file.name);
-        this.reporter.report({ type: "deleted", name: file.name, dryRun });
+        emit({ type: "deleted", name: file.name, dryRun });
       } catch (error) {
         if (signal?.aborted) throw error;
         const message = `Could not delete ${file.name}: ${describeError(error)}`;
-        report.failed.push({ name: file.name, error: message });
-        this.reporter.report({ type: "failed", name: file.name, message });
+        emit({ type: "failed", name: file.name, message });
         if (SyncError.is(error) && RUN_ENDING_KINDS.has(error.kind)) runEnding = error;
       }
     }
 
     if (!dryRun) await this.#writeLedger(backups, records, warn);
-    report.durationMs = Math.round(this.clock.now() - started);
-    return report;
+    return collector.finish(Math.round(this.clock.now() - started));
   }
 
   /** removeMany's outcomes by name; a batch that failed as a whole counts as that failure for each file. */

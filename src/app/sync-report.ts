@@ -1,7 +1,9 @@
 /**
  * The report of a run: what SyncBackups did (planned by the domain's reconcile, carried out by
- * sync-backups.ts), and its two renderings: the one-line summary and the `--json` line.
+ * sync-backups.ts), folded from the events it emits, and its two renderings: the one-line summary
+ * and the `--json` line.
  */
+import type { Reporter, SyncEvent } from "../domain/ports.ts";
 
 export interface UploadRecord {
   name: string;
@@ -29,6 +31,85 @@ export interface SyncReport {
   /** Names left for the next run because the time budget was spent (paused part-way or not started). */
   resumable: string[];
   durationMs: number;
+}
+
+/** A run's report so far, before its duration is known. */
+export type PartialReport = Omit<SyncReport, "durationMs">;
+
+function emptyReport(): PartialReport {
+  return { dryRun: false, uploaded: [], skipped: [], deleted: [], failed: [], guarded: [], bytesUploaded: 0, uploads: [], ignored: [], warnings: [], resumable: [] };
+}
+
+/** One event's share of the report; events that tell nothing the report keeps leave it as is. */
+function fold(report: PartialReport, event: SyncEvent): void {
+  switch (event.type) {
+    case "run-started":
+      report.dryRun = event.dryRun;
+      return;
+    case "uploaded": {
+      report.uploaded.push(event.name);
+      if (event.dryRun) return;
+      const { name, bytes, durationMs, resumedFrom } = event;
+      report.uploads.push({ name, bytes, durationMs, ...(resumedFrom === undefined ? {} : { resumedFrom }) });
+      report.bytesUploaded += bytes;
+      return;
+    }
+    case "skipped":
+      report.skipped.push(event.name);
+      return;
+    case "deleted":
+      report.deleted.push(event.name);
+      return;
+    case "failed":
+    case "not-attempted":
+      report.failed.push({ name: event.name ?? "", error: event.message });
+      return;
+    case "guarded":
+      report.guarded.push(`${event.message}. ${event.advice}`);
+      return;
+    case "ignored":
+      report.ignored.push({ backupId: event.backupId, reason: event.reason });
+      return;
+    case "warning":
+      report.warnings.push(event.message);
+      return;
+    case "held-over":
+      report.resumable.push(event.name);
+      return;
+    default:
+      return;
+  }
+}
+
+/** The report a sequence of events adds up to. */
+export function collectReport(events: Iterable<SyncEvent>, durationMs: number): SyncReport {
+  const collector = new ReportCollector();
+  for (const event of events) collector.report(event);
+  return collector.finish(durationMs);
+}
+
+/** A Reporter that keeps the report as the events arrive, so the run keeps no second set of books. */
+export class ReportCollector implements Reporter {
+  readonly #report = emptyReport();
+
+  report(event: SyncEvent): void {
+    fold(this.#report, event);
+  }
+
+  /** The report so far (read-only: only events change it). */
+  get sofar(): Readonly<PartialReport> {
+    return this.#report;
+  }
+
+  /** The report of the finished run, with its duration (the collector is done then). */
+  finish(durationMs: number): SyncReport {
+    return { ...this.#report, durationMs };
+  }
+}
+
+/** Hands every event to each reporter in turn (the collector and the output, say). */
+export function fanOut(...reporters: Reporter[]): Reporter {
+  return { report: (event) => reporters.forEach((reporter) => reporter.report(event)) };
 }
 
 export function summarize(report: SyncReport): string {

@@ -138,6 +138,16 @@ export interface DownloadLedger {
   write(records: ReadonlyMap<string, DownloadRecord>): Promise<void>;
 }
 
+/**
+ * Takes secrets out of text: lines before they are written, and text from outside (answers, socket
+ * errors) before an adapter puts it into an error. One per run, shared (domain/redactor.ts).
+ */
+export interface Redactor {
+  redact(text: string): string;
+  /** Secrets to redact from now on (empty and too-short values are ignored). */
+  register(secrets: Iterable<string | undefined>): void;
+}
+
 /** Something worth telling the person running the sync. */
 export type SyncEvent =
   | { type: "run-started"; target: string; dryRun: boolean }
@@ -153,6 +163,10 @@ export type SyncEvent =
   | { type: "info"; message: string }
   | { type: "warning"; message: string }
   | { type: "failed"; name?: string; message: string }
+  /** Failed without a try: the run-ending failure already reported says why (no line of its own). */
+  | { type: "not-attempted"; name: string; message: string }
+  /** Left for the next run, the time budget being spent (no line: the budget warning names them all). */
+  | { type: "held-over"; name: string }
   | { type: "authorization-required"; message: string; url: string }
   | { type: "run-finished"; summary: string };
 

@@ -7,6 +7,8 @@
 import { createNodeHttpFetch } from "../http/node-http-fetch.ts";
 import { SyncError, describeError } from "../../domain/errors.ts";
 import { buildAuthorizationUrl } from "./authorization-url.ts";
+import type { Redactor } from "../../domain/ports.ts";
+import { SecretRedactor } from "../../domain/redactor.ts";
 import type { ClientCredentials, OAuthClient, TokenGrant } from "../../app/ports.ts";
 
 export const DROPBOX_API_BASE_URL = "https://api.dropboxapi.com";
@@ -19,6 +21,8 @@ export interface DropboxOAuthClientOptions {
   /** Replaces https://api.dropboxapi.com (tests: the loopback fake). */
   baseUrl?: string;
   timeoutMs?: number;
+  /** The run's redactor, for the token endpoint's text in errors (the secrets sent are registered with it); default a new one. */
+  redactor?: Redactor;
 }
 
 /** The token endpoint answered `invalid_grant`; `description` is Dropbox's reason (no secrets in it). */
@@ -41,11 +45,13 @@ export class DropboxOAuthClient implements OAuthClient {
   private readonly fetch: typeof fetch;
   readonly tokenUrl: string;
   private readonly timeoutMs: number;
+  private readonly redactor: Redactor;
 
   constructor(options: DropboxOAuthClientOptions = {}) {
     this.fetch = options.fetch ?? defaultFetch();
     this.tokenUrl = `${(options.baseUrl ?? DROPBOX_API_BASE_URL).replace(/\/+$/, "")}/oauth2/token`;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.redactor = options.redactor ?? new SecretRedactor();
   }
 
   authorizationUrl(params: { clientId: string; codeChallenge?: string }): string {
@@ -72,6 +78,8 @@ export class DropboxOAuthClient implements OAuthClient {
   private async post(grantType: "authorization_code" | "refresh_token", form: Record<string, string>, signal?: AbortSignal): Promise<TokenGrant> {
     const what = grantType === "authorization_code" ? "Exchanging the Dropbox access code" : "Refreshing the Dropbox access token";
     const timeout = AbortSignal.timeout(this.timeoutMs);
+    // Dropbox does not echo parameters, but a proxy might: never let a secret sent come back in a message.
+    this.redactor.register([form.code, form.refresh_token, form.client_secret, form.code_verifier]);
     let response: Response;
     try {
       response = await this.fetch(this.tokenUrl, {
@@ -82,7 +90,7 @@ export class DropboxOAuthClient implements OAuthClient {
       });
     } catch (error) {
       if (signal?.aborted) throw error;
-      const why = timeout.aborted ? `no answer within ${this.timeoutMs / 1000} s` : describeError(error);
+      const why = timeout.aborted ? `no answer within ${this.timeoutMs / 1000} s` : this.redactor.redact(describeError(error));
       throw new SyncError(`${what} failed: ${this.tokenUrl} could not be reached (${why}). Check the network connection; the next run tries again.`, {
         kind: "transient",
         code: "dropbox.oauth.network",
@@ -123,9 +131,7 @@ export class DropboxOAuthClient implements OAuthClient {
         status,
       });
     }
-    // Dropbox does not echo parameters, but a proxy might: never let a sent value through.
-    const echoed = Object.values(form).filter((v) => v.length >= 8);
-    const safeText = echoed.reduce((t, v) => t.split(v).join("[redacted]"), text).slice(0, 200).trim();
+    const safeText = this.redactor.redact(text).slice(0, 200).trim();
     const reason = errorTag ? `${errorTag}${description ? `: ${description}` : ""}` : `HTTP ${status}${safeText ? `: ${safeText}` : ""}`;
     throw new SyncError(`${what} failed: Dropbox answered ${reason}.`, { kind: "permanent", code: "dropbox.oauth.rejected", status });
   }

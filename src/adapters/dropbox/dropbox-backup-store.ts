@@ -12,9 +12,10 @@
 import { Dropbox, type files } from "dropbox";
 import { configError, SyncError } from "../../domain/errors.ts";
 import type {
-  AccessTokenProvider, BackupDownload, BackupStore, PutOptions, RemoveOutcome, ResumePoint, UploadSessionRecord, UploadSessionStore,
+  AccessTokenProvider, BackupDownload, BackupStore, PutOptions, Redactor, RemoveOutcome, ResumePoint, UploadSessionRecord, UploadSessionStore,
 } from "../../domain/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
+import { SecretRedactor } from "../../domain/redactor.ts";
 import { createNodeHttpFetch, DROPBOX_HOSTS } from "../http/node-http-fetch.ts";
 import { abortableSleep, retry, type RetryOptions } from "../retry/retry.ts";
 import { ChunkReader, type Chunk } from "./chunk-reader.ts";
@@ -103,6 +104,8 @@ export interface DropboxBackupStoreOptions {
   sessions?: UploadSessionStore;
   /** Wall-clock milliseconds (session ages); default Date.now. */
   wallClock?: () => number;
+  /** The run's redactor, for Dropbox's text in errors (the access token in use is registered with it); default a new one. */
+  redactor?: Redactor;
 }
 
 /**
@@ -155,6 +158,7 @@ export class DropboxBackupStore implements BackupStore {
   readonly #maxListPages: number;
   readonly #sessions: UploadSessionStore | undefined;
   readonly #wallClock: () => number;
+  readonly #redactor: Redactor;
 
   constructor(options: DropboxBackupStoreOptions) {
     this.#sessions = options.sessions;
@@ -168,6 +172,7 @@ export class DropboxBackupStore implements BackupStore {
     this.#retry = { ...options.retry, ...(options.sleep ? { sleep: options.sleep } : {}) };
     this.#onRetry = options.onRetry;
     this.#maxListPages = options.maxListPages ?? MAX_LIST_PAGES;
+    this.#redactor = options.redactor ?? new SecretRedactor();
   }
 
   async list(folder: string, signal?: AbortSignal): Promise<StoredFile[]> {
@@ -242,7 +247,7 @@ export class DropboxBackupStore implements BackupStore {
       status = checked.result;
     }
     if (status[".tag"] === "failed") {
-      throw toSyncError(responseError(409, { ".tag": status[".tag"], failed: status.failed }), { operation: "delete_batch/check", target, secrets: [] });
+      throw toSyncError(responseError(409, { ".tag": status[".tag"], failed: status.failed }), { operation: "delete_batch/check", target, redactor: this.#redactor });
     }
     if (status[".tag"] !== "complete") {
       throw new SyncError(`Dropbox delete_batch for ${target} answered "${status[".tag"]}", which this tool does not know; nothing was assumed deleted`, {
@@ -254,7 +259,7 @@ export class DropboxBackupStore implements BackupStore {
       const entry = results[index];
       if (entry?.[".tag"] === "success") return { name };
       if (entry?.[".tag"] === "failure") {
-        const error = toSyncError(responseError(409, entry.failure), { operation: "delete_batch", target: `file "${filePath(folder, name)}"`, secrets: [] });
+        const error = toSyncError(responseError(409, entry.failure), { operation: "delete_batch", target: `file "${filePath(folder, name)}"`, redactor: this.#redactor });
         // Already gone is what deleting wants.
         return error.kind === "not-found" ? { name } : { name, error };
       }
@@ -763,7 +768,8 @@ export class DropboxBackupStore implements BackupStore {
         onRetry: ({ attempt, reason, delayMs }) => this.#onRetry?.({ operation, attempt, reason, delayMs }),
       });
     } catch (error) {
-      throw toSyncError(error, { operation, target, secrets: [token] });
+      this.#redactor.register([token]);
+      throw toSyncError(error, { operation, target, redactor: this.#redactor });
     }
   };
 

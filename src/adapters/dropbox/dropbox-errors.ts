@@ -4,6 +4,8 @@
  * trailing dots vary.
  */
 import { SyncError, type FailureKind } from "../../domain/errors.ts";
+import type { Redactor } from "../../domain/ports.ts";
+import { SecretRedactor } from "../../domain/redactor.ts";
 import { RetryError, type RetryDecision } from "../retry/retry.ts";
 
 /** The shape of the SDK's DropboxResponseError (its type declaration does not extend Error). */
@@ -115,8 +117,8 @@ export interface FailureContext {
   operation: string;
   /** What it was about, e.g. `file "/backups/x.unms"` or `folder "/backups"`. */
   target: string;
-  /** Strings that must never appear in a message (the access token in use). */
-  secrets?: readonly string[];
+  /** Takes the access token in use (and every other secret) out of Dropbox's text; default: tokens by shape only. */
+  redactor?: Redactor;
 }
 
 interface TagAdvice {
@@ -155,6 +157,7 @@ export function toSyncError(error: unknown, context: FailureContext): SyncError 
     failure = error.cause;
   }
   if (SyncError.is(failure)) return failure;
+  const redactor = context.redactor ?? new SecretRedactor();
   const after = attempts > 1 ? ` after ${attempts} attempts` : "";
   const where = `Dropbox ${context.operation} for ${context.target} failed${after}`;
 
@@ -183,27 +186,18 @@ export function toSyncError(error: unknown, context: FailureContext): SyncError 
       return new SyncError(`${where}: ${tags.join("/") || "access refused"} (HTTP ${status}): authorize the app again`, { kind: "unauthorized", code: `dropbox.${tags.at(-1) ?? "unauthorized"}`, status });
     }
     if (status === 400) {
-      const text = redact(typeof failure.error === "string" ? failure.error : JSON.stringify(failure.error), context.secrets).slice(0, 300);
+      const text = redactor.redact(typeof failure.error === "string" ? failure.error : JSON.stringify(failure.error)).slice(0, 300);
       return new SyncError(`${where}: Dropbox rejected the request (HTTP 400): ${text.trim() || "no details"}. This is a bug in this tool or a bad setting: report it with this message`, { kind: "permanent", code: "dropbox.bad_request", status });
     }
     return new SyncError(`${where}: ${tags.join("/") || "unexpected answer"} (HTTP ${status})`, { kind: "permanent", code: `dropbox.${tags.at(-1) ?? `http_${status}`}`, status });
   }
   if (isNetworkFailure(failure)) {
-    return new SyncError(`${where}: network error (${redact(messageOf(failure), context.secrets)}): check the connection to Dropbox and try again`, { kind: "transient", code: "dropbox.network", cause: failure });
+    return new SyncError(`${where}: network error (${redactor.redact(messageOf(failure))}): check the connection to Dropbox and try again`, { kind: "transient", code: "dropbox.network", cause: failure });
   }
   if (failure instanceof Error && failure.name === "AbortError") {
     return new SyncError(`${where}: cancelled`, { kind: "permanent", code: "dropbox.aborted", cause: failure });
   }
-  return new SyncError(`${where}: ${redact(messageOf(failure), context.secrets)}`, { kind: "permanent", code: "dropbox.unexpected", cause: failure });
-}
-
-/** Removes bearer tokens, Authorization header echoes (Dropbox's 400 text quotes them) and known secrets. */
-export function redact(text: string, secrets: readonly string[] = []): string {
-  let result = text
-    .replace(/(Bearer\s+)[^\s"'\\]+/gi, "$1[redacted]")
-    .replace(/(HTTP header \\?"Authorization\\?":\s*\\?")[^"\\]*/gi, "$1[redacted]");
-  for (const secret of secrets) if (secret) result = result.split(secret).join("[redacted]");
-  return result;
+  return new SyncError(`${where}: ${redactor.redact(messageOf(failure))}`, { kind: "permanent", code: "dropbox.unexpected", cause: failure });
 }
 
 function messageOf(error: unknown): string {

@@ -47,6 +47,8 @@ export function formatEvent(event: SyncEvent): Line | undefined {
     case "uploading":
       return info(`Uploading ${event.name}${event.size === undefined ? "" : ` (${formatBytes(event.size)})`}`);
     case "progress":
+    case "not-attempted":
+    case "held-over":
       return undefined;
     case "uploaded":
       return event.dryRun

@@ -7,7 +7,8 @@ import createClient from "openapi-fetch";
 import type { Client } from "openapi-fetch";
 import type { UnmsBackup } from "../../domain/backup.ts";
 import { configError, SyncError } from "../../domain/errors.ts";
-import type { BackupDownload, BackupSource, OpenOptions } from "../../domain/ports.ts";
+import type { BackupDownload, BackupSource, OpenOptions, Redactor } from "../../domain/ports.ts";
+import { SecretRedactor } from "../../domain/redactor.ts";
 import { announcedLength, guardedDownload, refuseNonBackup } from "./download-stream.ts";
 import { realTimeout, RequestDeadline } from "./request-deadline.ts";
 import { contentRangeProblem, rangeHeader, skipBytes } from "./resume-range.ts";
@@ -29,6 +30,8 @@ export interface UnmsBackupSourceOptions {
   timeoutMs?: number;
   /** Timer used for `timeoutMs`; tests inject one to avoid real waiting. */
   scheduleTimeout?: ScheduleTimeout;
+  /** The run's redactor, for UNMS's text in errors (the API token is registered with it); default a new one. */
+  redactor?: Redactor;
 }
 
 export const DEFAULT_UNMS_TIMEOUT_MS = 60_000;
@@ -44,11 +47,14 @@ export class UnmsBackupSource implements BackupSource {
   private readonly apiToken: string;
   private readonly timeoutMs: number;
   private readonly schedule: ScheduleTimeout;
+  private readonly redactor: Redactor;
 
   /** @throws SyncError of kind `config` when the URL or token cannot be used. */
   constructor(options: UnmsBackupSourceOptions) {
     this.apiRoot = unmsApiRoot(options.baseUrl);
     this.apiToken = checkedToken(options.apiToken);
+    this.redactor = options.redactor ?? new SecretRedactor();
+    this.redactor.register([this.apiToken]);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_UNMS_TIMEOUT_MS;
     if (!(this.timeoutMs > 0)) {
       throw configError(`The UNMS timeout must be a positive number of milliseconds, got ${options.timeoutMs}.`, "config.unms_timeout");
@@ -179,8 +185,7 @@ export class UnmsBackupSource implements BackupSource {
       endpoint,
       url,
       location: `${parsed.host}${parsed.pathname}`,
-      // A token of a few characters cannot be told apart from words; real ones are UUID-long.
-      redact: (text) => (this.apiToken.length < 8 ? text : text.split(this.apiToken).join("[redacted]")),
+      redact: (text) => this.redactor.redact(text),
     };
   }
 }

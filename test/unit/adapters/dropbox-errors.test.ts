@@ -1,7 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { DropboxResponseError } from "dropbox";
-import { classifyDropboxFailure, correctOffsetOf, errorTags, redact, toSyncError } from "../../../src/adapters/dropbox/dropbox-errors.ts";
+import { classifyDropboxFailure, correctOffsetOf, errorTags, toSyncError } from "../../../src/adapters/dropbox/dropbox-errors.ts";
+import { SecretRedactor } from "../../../src/domain/redactor.ts";
 import { RetryError } from "../../../src/adapters/retry/retry.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
 
@@ -51,8 +52,8 @@ describe("Dropbox failure classifier", () => {
     assert.match(full.message, /path\/insufficient_space \(HTTP 409\): Dropbox is full: free space or upgrade the plan/);
   });
 
-  test("redact() removes bearer tokens and known secrets", () => {
-    assert.equal(redact('header "Authorization": "Bearer sl.abc123"', []), 'header "Authorization": "Bearer [redacted]"');
-    assert.equal(redact("token xyz-secret here", ["xyz-secret"]), "token [redacted] here");
+  test("the redactor toSyncError uses removes bearer tokens and known secrets", () => {
+    assert.equal(new SecretRedactor([]).redact('header "Authorization": "Bearer sl.abc123"'), 'header "Authorization": "Bearer [redacted]"');
+    assert.equal(new SecretRedactor(["xyz-secret"]).redact("token xyz-secret here"), "token [redacted] here");
   });
 });

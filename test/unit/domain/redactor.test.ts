@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Redactor, createRedactor, REDACTED } from "../../../src/app/redact.ts";
+import { SecretRedactor, createRedactor, REDACTED } from "../../../src/domain/redactor.ts";
 import { buildAuthorizationUrl } from "../../../src/adapters/dropbox-auth/authorization-url.ts";
 import { codeChallengeS256, createCodeVerifier } from "../../../src/adapters/dropbox-auth/pkce.ts";
 
@@ -45,8 +45,8 @@ describe("createRedactor()", () => {
     assert.equal(createRedactor([])(url), url);
   });
 
-  test("Redactor.addSecret() extends an existing redactor", () => {
-    const redactor = new Redactor(["first-secret"]);
+  test("SecretRedactor.addSecret() extends an existing redactor", () => {
+    const redactor = new SecretRedactor(["first-secret"]);
     redactor.addSecret("second-secret");
     assert.equal(redactor.redact("first-secret second-secret"), `${REDACTED} ${REDACTED}`);
   });

@@ -1,7 +1,11 @@
 /**
- * The redaction layer every reporter goes through before text reaches plugin.log, stdout, stderr or
- * an error message. It replaces, with "[redacted]":
- * - every configured secret (6+ characters), raw and in its URL-encoded forms;
+ * The one redactor of a run (built in the composition root): every reporter passes its lines through
+ * it, and the adapters (UNMS source, Dropbox store, OAuth client) pass the text from outside they put
+ * into errors. It replaces, with "[redacted]":
+ * - every registered secret (6+ characters: shorter ones cannot be told from words), raw and in its
+ *   URL-encoded forms;
+ * - what follows `Bearer ` and the value of an echoed `HTTP header "Authorization"` (Dropbox's 400
+ *   text quotes the header it refused);
  * - Dropbox short-lived tokens (`sl.` + 20 or more token characters);
  * - long opaque runs (40+ characters of [A-Za-z0-9_-] mixing upper case, lower case and digits):
  *   refresh tokens, legacy tokens, PKCE verifiers, codes in odd places.
@@ -9,10 +13,15 @@
  * readable) and the `code_challenge` of an authorization URL (public by design, and the admin must
  * be able to open the URL).
  */
+import type { Redactor } from "./ports.ts";
+
 export const REDACTED = "[redacted]";
 
 const MIN_SECRET_LENGTH = 6;
 const SHORT_LIVED_TOKEN = /\bsl\.[A-Za-z0-9_\-.]{20,}/g;
+/** A trailing full stop is the sentence's, not the token's. */
+const BEARER_TOKEN = /(Bearer\s+)[^\s"'\\]*[^\s"'\\.]/gi;
+const AUTHORIZATION_ECHO = /(HTTP header \\?"Authorization\\?":\s*\\?")[^"\\]*/gi;
 const OPAQUE_RUN = /(?<![A-Za-z0-9_\-])(?<!code_challenge=)[A-Za-z0-9_\-]{40,}(?![A-Za-z0-9_\-])/g;
 
 function looksOpaque(run: string): boolean {
@@ -23,11 +32,15 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-export class Redactor {
+export class SecretRedactor implements Redactor {
   private readonly secrets = new Set<string>();
   private pattern: RegExp | undefined;
 
   constructor(secrets: Iterable<string | undefined> = []) {
+    this.register(secrets);
+  }
+
+  register(secrets: Iterable<string | undefined>): void {
     for (const secret of secrets) this.addSecret(secret);
   }
 
@@ -50,6 +63,7 @@ export class Redactor {
       this.pattern ??= new RegExp([...this.secrets].sort((a, b) => b.length - a.length).map(escapeRegExp).join("|"), "g");
       out = out.replace(this.pattern, REDACTED);
     }
+    out = out.replace(BEARER_TOKEN, `$1${REDACTED}`).replace(AUTHORIZATION_ECHO, `$1${REDACTED}`);
     // A sentence's full stop after a token is not part of it.
     out = out.replace(SHORT_LIVED_TOKEN, (token) => REDACTED + (/\.+$/.exec(token)?.[0] ?? ""));
     out = out.replace(OPAQUE_RUN, (run) => (looksOpaque(run) ? REDACTED : run));
@@ -59,6 +73,6 @@ export class Redactor {
 
 /** A function that redacts `secrets` (and anything token-shaped) from text. */
 export function createRedactor(secrets: Iterable<string | undefined>): (text: string) => string {
-  const redactor = new Redactor(secrets);
+  const redactor = new SecretRedactor(secrets);
   return (text) => redactor.redact(text);
 }

@@ -1,0 +1,122 @@
+/**
+ * The report is a fold over SyncBackups' events (collectReport / ReportCollector): a table of event
+ * sequences and the report each adds up to, plus the fan-out that hands events to collector and output.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { collectReport, fanOut, ReportCollector, type SyncReport } from "../../../src/app/sync-report.ts";
+import { formatEvent } from "../../../src/adapters/report/format.ts";
+import type { SyncEvent } from "../../../src/domain/ports.ts";
+
+const empty: SyncReport = {
+  dryRun: false, uploaded: [], skipped: [], deleted: [], failed: [], guarded: [], bytesUploaded: 0,
+  uploads: [], ignored: [], warnings: [], resumable: [], durationMs: 0,
+};
+const started = (dryRun = false): SyncEvent => ({ type: "run-started", target: "Dropbox /Backups", dryRun });
+
+const cases: { name: string; events: SyncEvent[]; durationMs?: number; report: Partial<SyncReport> }[] = [
+  { name: "no events: the empty report", events: [], report: {} },
+  {
+    name: "uploads are named, recorded with their bytes (and where they resumed), and summed",
+    events: [
+      started(),
+      { type: "uploading", name: "a.unms", size: 10 },
+      { type: "progress", name: "a.unms", bytesDone: 10, elapsedMs: 5 },
+      { type: "uploaded", name: "a.unms", bytes: 10, durationMs: 5, dryRun: false },
+      { type: "uploaded", name: "b.unms", bytes: 30, durationMs: 7, dryRun: false, resumedFrom: 20 },
+    ],
+    durationMs: 42,
+    report: {
+      uploaded: ["a.unms", "b.unms"],
+      uploads: [{ name: "a.unms", bytes: 10, durationMs: 5 }, { name: "b.unms", bytes: 30, durationMs: 7, resumedFrom: 20 }],
+      bytesUploaded: 40,
+      durationMs: 42,
+    },
+  },
+  {
+    name: "a dry run names what would be uploaded and deleted, with no upload records or bytes",
+    events: [
+      started(true),
+      { type: "uploaded", name: "a.unms", bytes: 0, durationMs: 0, dryRun: true },
+      { type: "deleted", name: "old.unms", dryRun: true },
+    ],
+    report: { dryRun: true, uploaded: ["a.unms"], deleted: ["old.unms"] },
+  },
+  {
+    name: "kept, ignored, guarded and warned about, each in its own list",
+    events: [
+      started(),
+      { type: "listed", backups: 3, successful: 2, stored: 1, timeZone: "UTC" },
+      { type: "ignored", backupId: "id-1", reason: "it failed in UNMS" },
+      { type: "skipped", name: "kept.unms" },
+      { type: "warning", message: "The NMS settings name no time zone; new file names use UTC" },
+      { type: "guarded", message: "UNMS lists no backups", advice: "Check the NMS" },
+      { type: "info", message: "Replacing x.unms: short" },
+      { type: "retrying", name: "x.unms", attempt: 2, reason: "broke off" },
+    ],
+    report: {
+      skipped: ["kept.unms"],
+      ignored: [{ backupId: "id-1", reason: "it failed in UNMS" }],
+      warnings: ["The NMS settings name no time zone; new file names use UTC"],
+      guarded: ["UNMS lists no backups. Check the NMS"],
+    },
+  },
+  {
+    name: "failures, tried or not, keep their order and name",
+    events: [
+      started(),
+      { type: "failed", name: "a.unms", message: "Dropbox refused the token" },
+      { type: "not-attempted", name: "b.unms", message: "Not attempted: Dropbox refused the token" },
+      { type: "not-attempted", name: "old.unms", message: "Not deleted: Dropbox refused the token" },
+      { type: "failed", message: "a failure of no backup" },
+    ],
+    report: {
+      failed: [
+        { name: "a.unms", error: "Dropbox refused the token" },
+        { name: "b.unms", error: "Not attempted: Dropbox refused the token" },
+        { name: "old.unms", error: "Not deleted: Dropbox refused the token" },
+        { name: "", error: "a failure of no backup" },
+      ],
+    },
+  },
+  {
+    name: "held-over backups continue on the next run",
+    events: [started(), { type: "info", message: "Paused the copy of a.unms" }, { type: "held-over", name: "a.unms" }, { type: "held-over", name: "b.unms" }],
+    report: { resumable: ["a.unms", "b.unms"] },
+  },
+];
+
+describe("collectReport()", () => {
+  for (const { name, events, durationMs, report } of cases) {
+    test(name, () => {
+      assert.deepEqual(collectReport(events, durationMs ?? 0), { ...empty, ...report });
+    });
+  }
+});
+
+describe("ReportCollector", () => {
+  test("sofar follows the events as they arrive; finish adds the duration", () => {
+    const collector = new ReportCollector();
+    collector.report(started());
+    collector.report({ type: "held-over", name: "a.unms" });
+    assert.deepEqual(collector.sofar.resumable, ["a.unms"]);
+    collector.report({ type: "uploaded", name: "b.unms", bytes: 3, durationMs: 1, dryRun: false });
+    assert.deepEqual(collector.sofar.uploaded, ["b.unms"]);
+    assert.deepEqual(collector.finish(9), { ...empty, uploaded: ["b.unms"], uploads: [{ name: "b.unms", bytes: 3, durationMs: 1 }], bytesUploaded: 3, resumable: ["a.unms"], durationMs: 9 });
+  });
+
+  test("fanOut hands each event to every reporter, in order", () => {
+    const seen: string[] = [];
+    const collector = new ReportCollector();
+    const reporter = fanOut(collector, { report: (event) => void seen.push(event.type) });
+    reporter.report({ type: "skipped", name: "a.unms" });
+    reporter.report({ type: "deleted", name: "b.unms", dryRun: false });
+    assert.deepEqual(seen, ["skipped", "deleted"]);
+    assert.deepEqual(collector.finish(0), { ...empty, skipped: ["a.unms"], deleted: ["b.unms"] });
+  });
+
+  test("the events only the report needs print no line of their own", () => {
+    assert.equal(formatEvent({ type: "held-over", name: "a.unms" }), undefined);
+    assert.equal(formatEvent({ type: "not-attempted", name: "a.unms", message: "Not attempted: x" }), undefined);
+  });
+});
