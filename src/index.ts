@@ -31,7 +31,9 @@ import { checkHttpUrl } from "./domain/http-url.ts";
  *
  * @example
  * ```ts
- * const dropbox: DropboxCredentials = { appKey: "abc123", refreshToken: process.env.DROPBOX_REFRESH_TOKEN };
+ * import type { DropboxCredentials } from "unms-dropbox-backup-sync";
+ *
+ * const dropbox: DropboxCredentials = { appKey: "abc123", refreshToken: process.env.DROPBOX_REFRESH_TOKEN! };
  * ```
  */
 export interface DropboxCredentials {
@@ -49,8 +51,12 @@ export interface DropboxCredentials {
  *
  * @example
  * ```ts
+ * import type { DropboxTokenSource } from "unms-dropbox-backup-sync";
+ *
+ * declare const vault: { dropboxToken(): Promise<string>; renewDropboxToken(): Promise<string> };
+ *
  * const dropbox: DropboxTokenSource = {
- *   tokens: { accessToken: async () => vault.dropboxToken(), refreshAfterRejection: async () => vault.renewDropboxToken() },
+ *   tokens: { accessToken: () => vault.dropboxToken(), refreshAfterRejection: () => vault.renewDropboxToken() },
  * };
  * ```
  */
@@ -66,6 +72,8 @@ export interface DropboxTokenSource {
  *
  * @example
  * ```ts
+ * import type { UnmsConnection } from "unms-dropbox-backup-sync";
+ *
  * const unms: UnmsConnection = { url: "https://10.0.0.5/nms", apiToken: process.env.UNMS_API_TOKEN!, caFile: "/etc/uisp/ca.pem" };
  * ```
  */
@@ -86,9 +94,11 @@ export interface UnmsConnection {
  *
  * @example
  * ```ts
+ * import type { BackupSyncOptions } from "unms-dropbox-backup-sync";
+ *
  * const options: BackupSyncOptions = {
  *   unms: { url: "https://uisp.example.com/nms", apiToken: process.env.UNMS_API_TOKEN! },
- *   dropbox: { appKey: "abc123", refreshToken: process.env.DROPBOX_REFRESH_TOKEN },
+ *   dropbox: { appKey: "abc123", refreshToken: process.env.DROPBOX_REFRESH_TOKEN! },
  *   folder: "UISP",
  *   policy: { maxDeletes: 5 },
  * };
@@ -124,7 +134,12 @@ export interface BackupSyncOptions {
  *
  * @example
  * ```ts
- * await backupSync.sync({ dryRun: true, signal: AbortSignal.timeout(3_600_000) });
+ * import type { BackupSync, SyncRunOptions } from "unms-dropbox-backup-sync";
+ *
+ * declare const backupSync: BackupSync;
+ *
+ * const runOptions: SyncRunOptions = { dryRun: true, signal: AbortSignal.timeout(3_600_000) };
+ * await backupSync.sync(runOptions);
  * ```
  */
 export interface SyncRunOptions {
@@ -138,6 +153,10 @@ export interface SyncRunOptions {
  *
  * @example
  * ```ts
+ * import type { BackupSync } from "unms-dropbox-backup-sync";
+ *
+ * declare const backupSync: BackupSync;
+ *
  * const report = await backupSync.sync();
  * if (report.failed.length > 0) process.exitCode = 1;
  * ```
@@ -161,7 +180,7 @@ export interface BackupSync {
  *
  * const backupSync = createBackupSync({
  *   unms: { url: "https://uisp.example.com/nms", apiToken: process.env.UNMS_API_TOKEN! },
- *   dropbox: { appKey: process.env.DROPBOX_APP_KEY, refreshToken: process.env.DROPBOX_REFRESH_TOKEN },
+ *   dropbox: { appKey: process.env.DROPBOX_APP_KEY!, refreshToken: process.env.DROPBOX_REFRESH_TOKEN! },
  *   folder: "UISP",
  *   reporter: new LineReporter(consoleSink()),
  * });
@@ -244,6 +263,11 @@ export function createBackupSync(options: BackupSyncOptions): BackupSync {
  *
  * @example
  * ```ts
+ * import { createBackupSync, silentReporter, type BackupSource, type BackupStore } from "unms-dropbox-backup-sync";
+ *
+ * declare const source: BackupSource;
+ * declare const store: BackupStore;
+ *
  * createBackupSync({ source, store, reporter: silentReporter });
  * ```
  */
@@ -432,10 +456,16 @@ function dropboxTokens(dropbox: DropboxCredentials | DropboxTokenSource, fetchIm
  *
  * @example
  * ```ts
+ * import type { BackupDownload, BackupStore, StoredFile } from "unms-dropbox-backup-sync";
+ *
  * class S3BackupStore implements BackupStore {
- *   async list(folder: string) { return []; }
- *   async put(folder: string, name: string, content: BackupDownload) { return { name }; }
- *   async remove(folder: string, name: string) {}
+ *   async list(_folder: string): Promise<StoredFile[]> {
+ *     return [];
+ *   }
+ *   async put(_folder: string, name: string, content: BackupDownload): Promise<StoredFile> {
+ *     return { name, size: content.length };
+ *   }
+ *   async remove(_folder: string, _name: string): Promise<void> {}
  * }
  * ```
  */
@@ -448,7 +478,15 @@ export type { RemoveOutcome } from "./domain/ports.ts";
  *
  * @example
  * ```ts
- * const reporter: Reporter = { report: (event: SyncEvent) => { if (event.type === "uploaded") metrics.inc(event.bytes); } };
+ * import type { Reporter, SyncEvent } from "unms-dropbox-backup-sync";
+ *
+ * declare const metrics: { inc(bytes: number): void };
+ *
+ * const reporter: Reporter = {
+ *   report: (event: SyncEvent) => {
+ *     if (event.type === "uploaded") metrics.inc(event.bytes);
+ *   },
+ * };
  * ```
  */
 export type { Reporter, SyncEvent } from "./domain/ports.ts";
@@ -458,7 +496,16 @@ export type { Reporter, SyncEvent } from "./domain/ports.ts";
  *
  * @example
  * ```ts
- * const tokens: AccessTokenProvider = { accessToken: async () => token, refreshAfterRejection: async () => { throw new Error("no refresh"); } };
+ * import type { AccessTokenProvider } from "unms-dropbox-backup-sync";
+ *
+ * declare const token: string;
+ *
+ * const tokens: AccessTokenProvider = {
+ *   accessToken: async () => token,
+ *   refreshAfterRejection: async () => {
+ *     throw new Error("this token cannot be renewed");
+ *   },
+ * };
  * ```
  */
 export type { AccessTokenProvider, Clock } from "./domain/ports.ts";
@@ -468,7 +515,9 @@ export type { AccessTokenProvider, Clock } from "./domain/ports.ts";
  *
  * @example
  * ```ts
- * const backup: UnmsBackup = { id: "3f1c…", createdAt: "2024-03-01T02:00:00Z", state: "success", size: 1048576 };
+ * import type { UnmsBackup } from "unms-dropbox-backup-sync";
+ *
+ * const backup: UnmsBackup = { id: "3f1c2a9e-0000-4000-8000-0000000000b1", createdAt: "2024-03-01T02:00:00Z", state: "success", size: 1048576 };
  * ```
  */
 export type { UnmsBackup } from "./domain/backup.ts";
@@ -478,6 +527,11 @@ export type { UnmsBackup } from "./domain/backup.ts";
  *
  * @example
  * ```ts
+ * import { reconcile, type StoredFile, type SyncPlan, type UnmsBackup } from "unms-dropbox-backup-sync";
+ *
+ * declare const backups: UnmsBackup[];
+ * declare const stored: StoredFile[];
+ *
  * const plan: SyncPlan = reconcile({ backups, stored, timeZone: "Europe/Prague", policy: { maxDeletes: 3 } });
  * ```
  */
@@ -500,7 +554,12 @@ export type {
  *
  * @example
  * ```ts
+ * import type { BackupSync, SyncReport } from "unms-dropbox-backup-sync";
+ *
+ * declare const backupSync: BackupSync;
+ *
  * const { uploaded, deleted, failed }: SyncReport = await backupSync.sync();
+ * console.log(uploaded.length, deleted.length, failed.length);
  * ```
  */
 export type { SyncReport, UploadRecord } from "./app/sync-report.ts";
@@ -510,6 +569,8 @@ export type { SyncReport, UploadRecord } from "./app/sync-report.ts";
  *
  * @example
  * ```ts
+ * import { EnvConfigStore, type Settings } from "unms-dropbox-backup-sync";
+ *
  * const settings: Settings = await new EnvConfigStore(process.env).load();
  * ```
  */
@@ -520,6 +581,8 @@ export type { Settings } from "./domain/settings.ts";
  *
  * @example
  * ```ts
+ * import { UcrmFileConfigStore, type ConfigStore } from "unms-dropbox-backup-sync";
+ *
  * const store: ConfigStore = new UcrmFileConfigStore("/data/ucrm/data/plugins/backup-sync-dropbox");
  * ```
  */
@@ -530,6 +593,8 @@ export type { ConfigStore, ConfigPatch, PrivateState, SaveOutcome } from "./app/
  *
  * @example
  * ```ts
+ * import type { FailureKind } from "unms-dropbox-backup-sync";
+ *
  * const retryable = (kind: FailureKind) => kind === "transient" || kind === "rate-limited";
  * ```
  */
@@ -543,7 +608,16 @@ export type { FailureKind, SyncErrorOptions } from "./domain/errors.ts";
  *
  * @example
  * ```ts
- * try { await backupSync.sync(); } catch (error) { if (SyncError.is(error) && error.kind === "config") showSettings(); }
+ * import { SyncError, type BackupSync } from "unms-dropbox-backup-sync";
+ *
+ * declare const backupSync: BackupSync;
+ * declare function showSettings(): void;
+ *
+ * try {
+ *   await backupSync.sync();
+ * } catch (error) {
+ *   if (SyncError.is(error) && error.kind === "config") showSettings();
+ * }
  * ```
  */
 export { SyncError } from "./domain/errors.ts";
@@ -553,7 +627,15 @@ export { SyncError } from "./domain/errors.ts";
  *
  * @example
  * ```ts
- * catch (error) { log(describeError(error)); }
+ * import { describeError, type BackupSync } from "unms-dropbox-backup-sync";
+ *
+ * declare const backupSync: BackupSync;
+ *
+ * try {
+ *   await backupSync.sync();
+ * } catch (error) {
+ *   console.error(describeError(error));
+ * }
  * ```
  */
 export { describeError } from "./domain/errors.ts";
@@ -563,6 +645,11 @@ export { describeError } from "./domain/errors.ts";
  *
  * @example
  * ```ts
+ * import { reconcile, type BackupSource, type BackupStore } from "unms-dropbox-backup-sync";
+ *
+ * declare const source: BackupSource;
+ * declare const store: BackupStore;
+ *
  * const plan = reconcile({ backups: await source.list(), stored: await store.list(""), timeZone: "UTC" });
  * ```
  */
@@ -573,6 +660,8 @@ export { reconcile } from "./domain/reconcile.ts";
  *
  * @example
  * ```ts
+ * import { backupFileName } from "unms-dropbox-backup-sync";
+ *
  * backupFileName({ id: "abc", createdAt: "2024-01-31T23:59:00Z" }, "UTC"); // "unms-backup-20240131-2359_abc.unms"
  * ```
  */
@@ -583,6 +672,8 @@ export { backupFileName } from "./domain/backup.ts";
  *
  * @example
  * ```ts
+ * import { backupIdFromFileName } from "unms-dropbox-backup-sync";
+ *
  * backupIdFromFileName("unms-backup-20240131-2359_abc.unms"); // "abc"
  * ```
  */
@@ -593,6 +684,8 @@ export { backupIdFromFileName } from "./domain/backup.ts";
  *
  * @example
  * ```ts
+ * import { isBackupFileName } from "unms-dropbox-backup-sync";
+ *
  * isBackupFileName("notes.txt"); // false
  * ```
  */
@@ -603,6 +696,10 @@ export { isBackupFileName } from "./domain/backup.ts";
  *
  * @example
  * ```ts
+ * import { summarize, type BackupSync } from "unms-dropbox-backup-sync";
+ *
+ * declare const backupSync: BackupSync;
+ *
  * console.log(summarize(await backupSync.sync())); // "Sync finished: 2 uploaded, 5 already stored, 1 deleted."
  * ```
  */
@@ -613,6 +710,8 @@ export { summarize } from "./app/sync-report.ts";
  *
  * @example
  * ```ts
+ * import { contentHashOf } from "unms-dropbox-backup-sync";
+ *
  * contentHashOf(new TextEncoder().encode("hello")); // 64 hex characters, as Dropbox lists it
  * ```
  */
@@ -626,7 +725,9 @@ export { contentHashOf, DropboxContentHasher } from "./adapters/content-hash/con
  *
  * @example
  * ```ts
- * const source = new UnmsBackupSource({ baseUrl: "https://uisp.example.com/nms", apiToken });
+ * import { UnmsBackupSource } from "unms-dropbox-backup-sync";
+ *
+ * const source = new UnmsBackupSource({ baseUrl: "https://uisp.example.com/nms", apiToken: process.env.UNMS_API_TOKEN! });
  * ```
  */
 export { UnmsBackupSource } from "./adapters/unms/unms-backup-source.ts";
@@ -636,7 +737,9 @@ export { UnmsBackupSource } from "./adapters/unms/unms-backup-source.ts";
  *
  * @example
  * ```ts
- * const options: UnmsBackupSourceOptions = { baseUrl: "https://uisp.example.com/nms", apiToken, timeoutMs: 120_000 };
+ * import type { UnmsBackupSourceOptions } from "unms-dropbox-backup-sync";
+ *
+ * const options: UnmsBackupSourceOptions = { baseUrl: "https://uisp.example.com/nms", apiToken: process.env.UNMS_API_TOKEN!, timeoutMs: 120_000 };
  * ```
  */
 export type { UnmsBackupSourceOptions } from "./adapters/unms/unms-backup-source.ts";
@@ -646,6 +749,11 @@ export type { UnmsBackupSourceOptions } from "./adapters/unms/unms-backup-source
  *
  * @example
  * ```ts
+ * import { createBackupSync, DropboxBackupStore, type AccessTokenProvider, type UnmsConnection } from "unms-dropbox-backup-sync";
+ *
+ * declare const tokens: AccessTokenProvider;
+ * declare const unms: UnmsConnection;
+ *
  * const store = new DropboxBackupStore({ tokens });
  * createBackupSync({ unms, store, folder: "UISP" });
  * ```
@@ -657,6 +765,10 @@ export { DropboxBackupStore } from "./adapters/dropbox/dropbox-backup-store.ts";
  *
  * @example
  * ```ts
+ * import type { AccessTokenProvider, DropboxBackupStoreOptions } from "unms-dropbox-backup-sync";
+ *
+ * declare const tokens: AccessTokenProvider;
+ *
  * const options: DropboxBackupStoreOptions = { tokens, chunkBytes: 32 * 1024 * 1024 };
  * ```
  */
@@ -667,6 +779,10 @@ export type { DropboxBackupStoreOptions } from "./adapters/dropbox/dropbox-backu
  *
  * @example
  * ```ts
+ * import { createBackupSync, LocalDirBackupStore, type UnmsConnection } from "unms-dropbox-backup-sync";
+ *
+ * declare const unms: UnmsConnection;
+ *
  * createBackupSync({ unms, store: new LocalDirBackupStore("/mnt/nas/uisp-backups") });
  * ```
  */
@@ -677,6 +793,10 @@ export { LocalDirBackupStore } from "./adapters/local-dir/local-dir-backup-store
  *
  * @example
  * ```ts
+ * import { createBackupSync, MemoryBackupStore, type UnmsConnection } from "unms-dropbox-backup-sync";
+ *
+ * declare const unms: UnmsConnection;
+ *
  * const store = new MemoryBackupStore();
  * await createBackupSync({ unms, store }).sync();
  * console.log(store.paths());
@@ -689,6 +809,8 @@ export { MemoryBackupStore } from "./adapters/memory/memory-backup-store.ts";
  *
  * @example
  * ```ts
+ * import { MemoryBackupStore, type MemoryBackupStoreOptions } from "unms-dropbox-backup-sync";
+ *
  * new MemoryBackupStore({ caseInsensitive: true } satisfies MemoryBackupStoreOptions); // folds case like Dropbox
  * ```
  */
@@ -699,6 +821,11 @@ export type { MemoryBackupStoreOptions } from "./adapters/memory/memory-backup-s
  *
  * @example
  * ```ts
+ * import { createBackupSync, LineReporter, consoleSink, type BackupStore, type UnmsConnection } from "unms-dropbox-backup-sync";
+ *
+ * declare const unms: UnmsConnection;
+ * declare const store: BackupStore;
+ *
  * createBackupSync({ unms, store, reporter: new LineReporter(consoleSink()) });
  * ```
  */
@@ -709,6 +836,10 @@ export { LineReporter, consoleSink } from "./adapters/report/line-reporter.ts";
  *
  * @example
  * ```ts
+ * import type { Line, LineSink } from "unms-dropbox-backup-sync";
+ *
+ * declare const logger: { error(text: string): void; info(text: string): void };
+ *
  * const sink: LineSink = { write: ({ level, text }: Line) => logger[level === "error" ? "error" : "info"](text) };
  * ```
  */
@@ -719,6 +850,8 @@ export type { LineSink } from "./adapters/report/line-reporter.ts";
  *
  * @example
  * ```ts
+ * import type { Line } from "unms-dropbox-backup-sync";
+ *
  * const line: Line = { level: "warning", text: "The NMS settings name no time zone; new file names use UTC" };
  * ```
  */
@@ -730,8 +863,15 @@ export type { Line } from "./adapters/report/format.ts";
  *
  * @example
  * ```ts
+ * import { DropboxOAuthClient, RefreshingAccessTokenProvider } from "unms-dropbox-backup-sync";
+ *
+ * declare const appKey: string;
+ * declare const refreshToken: string;
+ *
  * const tokens = new RefreshingAccessTokenProvider({
- *   oauth: new DropboxOAuthClient(), clientId: appKey, refreshToken,
+ *   oauth: new DropboxOAuthClient(),
+ *   clientId: appKey,
+ *   refreshToken,
  *   labels: { appKey: "appKey", appSecret: "appSecret", accessCode: "code", refreshToken: "refreshToken", legacyToken: "token" },
  *   now: Date.now,
  * });
@@ -744,6 +884,11 @@ export { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "./app/
  *
  * @example
  * ```ts
+ * import { DropboxOAuthClient } from "unms-dropbox-backup-sync";
+ *
+ * declare const appKey: string;
+ * declare const refreshToken: string;
+ *
  * const grant = await new DropboxOAuthClient().refresh({ clientId: appKey, refreshToken });
  * ```
  */
@@ -754,6 +899,8 @@ export { DropboxOAuthClient } from "./adapters/dropbox-auth/dropbox-oauth-client
  *
  * @example
  * ```ts
+ * import { EnvConfigStore } from "unms-dropbox-backup-sync";
+ *
  * const settings = await new EnvConfigStore(process.env).load();
  * ```
  */
@@ -764,6 +911,10 @@ export { EnvConfigStore } from "./adapters/config/env-config-store.ts";
  *
  * @example
  * ```ts
+ * import { UcrmFileConfigStore } from "unms-dropbox-backup-sync";
+ *
+ * declare const pluginDir: string;
+ *
  * const settings = await new UcrmFileConfigStore(pluginDir).load();
  * ```
  */
@@ -774,6 +925,11 @@ export { UcrmFileConfigStore } from "./adapters/config/ucrm-file-config-store.ts
  *
  * @example
  * ```ts
+ * import { createBackupSync, DownloadLedgerFile, type DropboxCredentials, type UnmsConnection } from "unms-dropbox-backup-sync";
+ *
+ * declare const unms: UnmsConnection;
+ * declare const dropbox: DropboxCredentials;
+ *
  * createBackupSync({ unms, dropbox, downloadLedger: new DownloadLedgerFile("/var/lib/uisp-sync") });
  * ```
  */
@@ -784,6 +940,8 @@ export { DownloadLedgerFile } from "./adapters/config/download-ledger-file.ts";
  *
  * @example
  * ```ts
+ * import { MemoryDownloadLedger } from "unms-dropbox-backup-sync";
+ *
  * const ledger = new MemoryDownloadLedger();
  * ```
  */
@@ -794,6 +952,8 @@ export { MemoryDownloadLedger } from "./adapters/memory/memory-download-ledger.t
  *
  * @example
  * ```ts
+ * import type { DownloadLedger } from "unms-dropbox-backup-sync";
+ *
  * const ledger: DownloadLedger = { read: async () => new Map(), write: async () => {} };
  * ```
  */
@@ -804,6 +964,8 @@ export type { DownloadLedger } from "./domain/ports.ts";
  *
  * @example
  * ```ts
+ * import type { DownloadRecord } from "unms-dropbox-backup-sync";
+ *
  * const record: DownloadRecord = { bytes: 1048576, verified: true };
  * ```
  */

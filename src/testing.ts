@@ -14,7 +14,18 @@
  * @example
  * ```ts
  * import { backupStoreContract } from "unms-dropbox-backup-sync/testing";
- * backupStoreContract("MyS3Store", async () => ({ store: new MyS3Store(bucket), folder: "uisp", teardown: () => bucket.empty() }));
+ * import type { BackupStore } from "unms-dropbox-backup-sync";
+ *
+ * declare class MyS3Store implements BackupStore {
+ *   constructor(bucket: string);
+ *   list: BackupStore["list"];
+ *   put: BackupStore["put"];
+ *   remove: BackupStore["remove"];
+ * }
+ * declare const bucket: string;
+ * declare function emptyBucket(bucket: string): Promise<void>;
+ *
+ * backupStoreContract("MyS3Store", async () => ({ store: new MyS3Store(bucket), folder: "uisp", teardown: () => emptyBucket(bucket) }));
  * ```
  */
 export { backupStoreContract } from "./testing/contract/backup-store.ts";
@@ -24,6 +35,8 @@ export { backupStoreContract } from "./testing/contract/backup-store.ts";
  *
  * @example
  * ```ts
+ * import type { BackupStoreContractOptions } from "unms-dropbox-backup-sync/testing";
+ *
  * const options: BackupStoreContractOptions = { caseInsensitive: true, reportsContentHash: true };
  * ```
  */
@@ -35,6 +48,11 @@ export type { BackupStoreFixture, BackupStoreContractOptions } from "./testing/c
  *
  * @example
  * ```ts
+ * import { patternBytes, streamOf } from "unms-dropbox-backup-sync/testing";
+ * import type { BackupStore } from "unms-dropbox-backup-sync";
+ *
+ * declare const store: BackupStore;
+ *
  * await store.put("", "x.unms", { stream: streamOf(patternBytes(1000)), length: 1000 });
  * ```
  */
@@ -45,6 +63,16 @@ export { patternBytes, streamOf, breakingStream } from "./testing/contract/backu
  *
  * @example
  * ```ts
+ * import { backupSourceContract } from "unms-dropbox-backup-sync/testing";
+ * import type { BackupSource } from "unms-dropbox-backup-sync";
+ *
+ * declare class MyArchiveSource implements BackupSource {
+ *   list: BackupSource["list"];
+ *   timeZone: BackupSource["timeZone"];
+ *   open: BackupSource["open"];
+ *   add(id: string, createdAt: string, state: string, content: Uint8Array): void;
+ * }
+ *
  * backupSourceContract("MyArchiveSource", async () => {
  *   const source = new MyArchiveSource();
  *   return { source, seed: (backups) => backups.forEach((b) => source.add(b.id, b.createdAt, b.state, new Uint8Array(b.size))) };
@@ -58,6 +86,8 @@ export { backupSourceContract } from "./testing/contract/backup-source.ts";
  *
  * @example
  * ```ts
+ * import type { SeedBackup } from "unms-dropbox-backup-sync/testing";
+ *
  * const seedOne: SeedBackup = { id: "3f1c2a9e-0000-4000-8000-0000000000b1", createdAt: "2024-03-01T02:00:00.000Z", state: "success", size: 10 };
  * ```
  */
@@ -69,9 +99,18 @@ export type { BackupSourceFixture, SeedBackup } from "./testing/contract/backup-
  *
  * @example
  * ```ts
+ * import { configStoreContract, type ContractValues } from "unms-dropbox-backup-sync/testing";
+ * import type { ConfigStore } from "unms-dropbox-backup-sync";
+ *
+ * interface Vault {
+ *   destroy(): Promise<void>;
+ * }
+ * declare const Vault: { temporary(initial: ContractValues): Promise<Vault> };
+ * declare function openVaultConfigStore(vault: Vault): ConfigStore;
+ *
  * configStoreContract("MyVaultConfigStore", async (initial) => {
  *   const vault = await Vault.temporary(initial);
- *   return { store: new MyVaultConfigStore(vault), reopen: () => new MyVaultConfigStore(vault), cleanup: () => vault.destroy() };
+ *   return { store: openVaultConfigStore(vault), reopen: () => openVaultConfigStore(vault), cleanup: () => vault.destroy() };
  * });
  * ```
  */
@@ -82,6 +121,10 @@ export { configStoreContract } from "./testing/contract/config-store.ts";
  *
  * @example
  * ```ts
+ * import type { ConfigStoreFactory, ContractFixture, ContractValues } from "unms-dropbox-backup-sync/testing";
+ *
+ * declare function makeFixture(initial: ContractValues): Promise<ContractFixture>;
+ *
  * const factory: ConfigStoreFactory = async (initial: ContractValues) => makeFixture(initial);
  * ```
  */
@@ -92,11 +135,17 @@ export type { ConfigStoreFactory, ContractFixture, ContractValues } from "./test
  *
  * @example
  * ```ts
+ * import { setupServer } from "msw/node";
+ * import { createBackupSync, MemoryBackupStore } from "unms-dropbox-backup-sync";
+ * import { FakeUnms } from "unms-dropbox-backup-sync/testing";
+ *
  * const unms = new FakeUnms({ apiToken: "test-token" });
  * unms.addBackup({ size: 1024 });
- * const server = setupServer(...unms.handlers); // msw/node
+ * const server = setupServer(...unms.handlers);
  * server.listen();
- * createBackupSync({ unms: { url: "https://uisp.test/nms", apiToken: "test-token" }, store });
+ * const store = new MemoryBackupStore();
+ * await createBackupSync({ unms: { url: "https://uisp.test/nms", apiToken: "test-token" }, store }).sync();
+ * server.close();
  * ```
  */
 export { FakeUnms, FAKE_CHUNK_BYTES, backupChunks } from "./testing/fakes/unms.ts";
@@ -106,6 +155,9 @@ export { FakeUnms, FAKE_CHUNK_BYTES, backupChunks } from "./testing/fakes/unms.t
  *
  * @example
  * ```ts
+ * import { FakeUnms, type UnmsFault } from "unms-dropbox-backup-sync/testing";
+ *
+ * const unms = new FakeUnms({ apiToken: "test-token" });
  * const fault: UnmsFault = { type: "reset-after", bytes: 65536 };
  * unms.injectFault("download", fault);
  * ```
@@ -118,6 +170,10 @@ export type { FakeUnmsOptions, AddBackupOptions, UnmsFault, UnmsRoute } from "./
  *
  * @example
  * ```ts
+ * import { setupServer } from "msw/node";
+ * import { discardMockedResponseCopies, FakeUnms } from "unms-dropbox-backup-sync/testing";
+ *
+ * const unms = new FakeUnms({ apiToken: "test-token" });
  * const server = setupServer(...unms.handlers);
  * discardMockedResponseCopies(server);
  * ```
@@ -129,6 +185,11 @@ export { discardMockedResponseCopies } from "./testing/fakes/unms.ts";
  *
  * @example
  * ```ts
+ * import { createBackupSync, type UnmsConnection } from "unms-dropbox-backup-sync";
+ * import { FakeDropbox } from "unms-dropbox-backup-sync/testing";
+ *
+ * declare const unms: UnmsConnection;
+ *
  * const dropbox = new FakeDropbox();
  * const refreshToken = dropbox.issueRefreshToken();
  * createBackupSync({ unms, dropbox: { appKey: dropbox.appKey, appSecret: dropbox.appSecret, refreshToken } });
@@ -141,6 +202,8 @@ export { FakeDropbox } from "./testing/fakes/dropbox.ts";
  *
  * @example
  * ```ts
+ * import { FakeDropbox, type FakeDropboxOptions } from "unms-dropbox-backup-sync/testing";
+ *
  * const fake = new FakeDropbox({ listLimitMax: 2 } satisfies FakeDropboxOptions);
  * ```
  */
@@ -152,8 +215,15 @@ export type { FakeDropboxOptions, Fault as DropboxFault } from "./testing/fakes/
  *
  * @example
  * ```ts
+ * import { createBackupSync } from "unms-dropbox-backup-sync";
+ * import { FakeDropbox, FakeUnms, startLoopbackServer } from "unms-dropbox-backup-sync/testing";
+ *
+ * const apiToken = "test-token";
+ * const unms = new FakeUnms({ apiToken });
+ * const dropbox = new FakeDropbox();
  * const server = await startLoopbackServer([...unms.handlers, ...dropbox.handlers]);
- * createBackupSync({ unms: { url: `${server.url}/nms`, apiToken }, dropbox: { ...credentials, baseUrl: server.url } });
+ * const credentials = { appKey: dropbox.appKey, appSecret: dropbox.appSecret, refreshToken: dropbox.issueRefreshToken() };
+ * await createBackupSync({ unms: { url: `${server.url}/nms`, apiToken }, dropbox: { ...credentials, baseUrl: server.url } }).sync();
  * await server.close();
  * ```
  */
@@ -164,6 +234,11 @@ export { startLoopbackServer } from "./testing/fakes/loopback.ts";
  *
  * @example
  * ```ts
+ * import { startLoopbackServer, type LoopbackOptions, type LoopbackServer } from "unms-dropbox-backup-sync/testing";
+ * import type { RequestHandler } from "msw";
+ *
+ * declare const handlers: RequestHandler[];
+ *
  * const server: LoopbackServer = await startLoopbackServer(handlers, { port: 0 } satisfies LoopbackOptions);
  * ```
  */

@@ -30,8 +30,13 @@ interface MemoryFile {
  *
  * @example
  * ```ts
+ * import { createBackupSync, MemoryBackupStore, type UnmsConnection } from "unms-dropbox-backup-sync";
+ *
+ * declare const unms: UnmsConnection;
+ *
  * const store = new MemoryBackupStore();
- * await createBackupSync({ unms: { url, apiToken }, store }).sync();
+ * await createBackupSync({ unms, store }).sync();
+ * console.log(store.paths());
  * store.read("", "unms-backup-20240101-0100_x.unms"); // the copied bytes
  * ```
  */
