@@ -450,91 +450,13 @@ function dropboxTokens(dropbox: DropboxCredentials | DropboxTokenSource, fetchIm
 
 // ---------------------------------------------------------------------------------------------------
 // Ports and domain types
+// Each re-exported name carries its doc comment (and example) at its declaration: editors show that one.
 
-/**
- * The ports an embedder may implement: where backups come from, where copies go, who hears about it.
- *
- * @example
- * ```ts
- * import type { BackupDownload, BackupStore, StoredFile } from "unms-dropbox-backup-sync";
- *
- * class S3BackupStore implements BackupStore {
- *   async list(_folder: string): Promise<StoredFile[]> {
- *     return [];
- *   }
- *   async put(_folder: string, name: string, content: BackupDownload): Promise<StoredFile> {
- *     return { name, size: content.length };
- *   }
- *   async remove(_folder: string, _name: string): Promise<void> {}
- * }
- * ```
- */
 export type { BackupSource, BackupStore, BackupDownload, ByteStream, PutOptions } from "./domain/ports.ts";
-/** What became of one file of the optional `BackupStore.removeMany` (a batch deletion). */
 export type { RemoveOutcome } from "./domain/ports.ts";
-
-/**
- * Events a Reporter hears, and the Reporter port itself.
- *
- * @example
- * ```ts
- * import type { Reporter, SyncEvent } from "unms-dropbox-backup-sync";
- *
- * declare const metrics: { inc(bytes: number): void };
- *
- * const reporter: Reporter = {
- *   report: (event: SyncEvent) => {
- *     if (event.type === "uploaded") metrics.inc(event.bytes);
- *   },
- * };
- * ```
- */
 export type { Reporter, SyncEvent } from "./domain/ports.ts";
-
-/**
- * Supplies Dropbox access tokens (see `DropboxTokenSource`); `Clock` is the monotonic clock port.
- *
- * @example
- * ```ts
- * import type { AccessTokenProvider } from "unms-dropbox-backup-sync";
- *
- * declare const token: string;
- *
- * const tokens: AccessTokenProvider = {
- *   accessToken: async () => token,
- *   refreshAfterRejection: async () => {
- *     throw new Error("this token cannot be renewed");
- *   },
- * };
- * ```
- */
 export type { AccessTokenProvider, Clock } from "./domain/ports.ts";
-
-/**
- * A backup as UNMS lists it.
- *
- * @example
- * ```ts
- * import type { UnmsBackup } from "unms-dropbox-backup-sync";
- *
- * const backup: UnmsBackup = { id: "3f1c2a9e-0000-4000-8000-0000000000b1", createdAt: "2024-03-01T02:00:00Z", state: "success", size: 1048576 };
- * ```
- */
 export type { UnmsBackup } from "./domain/backup.ts";
-
-/**
- * Reconciliation types: a stored file, the deletion policy, and the plan `reconcile()` returns.
- *
- * @example
- * ```ts
- * import { reconcile, type StoredFile, type SyncPlan, type UnmsBackup } from "unms-dropbox-backup-sync";
- *
- * declare const backups: UnmsBackup[];
- * declare const stored: StoredFile[];
- *
- * const plan: SyncPlan = reconcile({ backups, stored, timeZone: "Europe/Prague", policy: { maxDeletes: 3 } });
- * ```
- */
 export type {
   StoredFile,
   SyncPolicy,
@@ -548,425 +470,41 @@ export type {
   ReconcileInput,
   UploadReason,
 } from "./domain/reconcile.ts";
-
-/**
- * The outcome of one run, as `sync()` resolves it.
- *
- * @example
- * ```ts
- * import type { BackupSync, SyncReport } from "unms-dropbox-backup-sync";
- *
- * declare const backupSync: BackupSync;
- *
- * const { uploaded, deleted, failed }: SyncReport = await backupSync.sync();
- * console.log(uploaded.length, deleted.length, failed.length);
- * ```
- */
 export type { SyncReport, UploadRecord } from "./app/sync-report.ts";
-
-/**
- * One run's settings, as the CLI and the UCRM plugin load them.
- *
- * @example
- * ```ts
- * import { EnvConfigStore, type Settings } from "unms-dropbox-backup-sync";
- *
- * const settings: Settings = await new EnvConfigStore(process.env).load();
- * ```
- */
 export type { Settings } from "./domain/settings.ts";
-
-/**
- * The ConfigStore port (settings in, authorization outcome written back) and its value types.
- *
- * @example
- * ```ts
- * import { UcrmFileConfigStore, type ConfigStore } from "unms-dropbox-backup-sync";
- *
- * const store: ConfigStore = new UcrmFileConfigStore("/data/ucrm/data/plugins/backup-sync-dropbox");
- * ```
- */
 export type { ConfigStore, ConfigPatch, PrivateState, SaveOutcome } from "./app/ports.ts";
-
-/**
- * How a failure should be handled, and the options of a SyncError.
- *
- * @example
- * ```ts
- * import type { FailureKind } from "unms-dropbox-backup-sync";
- *
- * const retryable = (kind: FailureKind) => kind === "transient" || kind === "rate-limited";
- * ```
- */
 export type { FailureKind, SyncErrorOptions } from "./domain/errors.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Domain functions and errors
 
-/**
- * The typed failure every part throws: a `kind` to act on, a stable `code`, an actionable message.
- *
- * @example
- * ```ts
- * import { SyncError, type BackupSync } from "unms-dropbox-backup-sync";
- *
- * declare const backupSync: BackupSync;
- * declare function showSettings(): void;
- *
- * try {
- *   await backupSync.sync();
- * } catch (error) {
- *   if (SyncError.is(error) && error.kind === "config") showSettings();
- * }
- * ```
- */
 export { SyncError } from "./domain/errors.ts";
-
-/**
- * A readable, never empty message for any thrown value.
- *
- * @example
- * ```ts
- * import { describeError, type BackupSync } from "unms-dropbox-backup-sync";
- *
- * declare const backupSync: BackupSync;
- *
- * try {
- *   await backupSync.sync();
- * } catch (error) {
- *   console.error(describeError(error));
- * }
- * ```
- */
 export { describeError } from "./domain/errors.ts";
-
-/**
- * The pure planning step: what to upload, keep and delete, from the two listings alone.
- *
- * @example
- * ```ts
- * import { reconcile, type BackupSource, type BackupStore } from "unms-dropbox-backup-sync";
- *
- * declare const source: BackupSource;
- * declare const store: BackupStore;
- *
- * const plan = reconcile({ backups: await source.list(), stored: await store.list(""), timeZone: "UTC" });
- * ```
- */
 export { reconcile } from "./domain/reconcile.ts";
-
-/**
- * The file name of a backup's copy, `unms-backup-YYYYMMDD-HHmm_<id>.unms` (the original plugin's format).
- *
- * @example
- * ```ts
- * import { backupFileName } from "unms-dropbox-backup-sync";
- *
- * backupFileName({ id: "abc", createdAt: "2024-01-31T23:59:00Z" }, "UTC"); // "unms-backup-20240131-2359_abc.unms"
- * ```
- */
 export { backupFileName } from "./domain/backup.ts";
-
-/**
- * The backup id a copy's file name carries, or undefined for files that are not ours.
- *
- * @example
- * ```ts
- * import { backupIdFromFileName } from "unms-dropbox-backup-sync";
- *
- * backupIdFromFileName("unms-backup-20240131-2359_abc.unms"); // "abc"
- * ```
- */
 export { backupIdFromFileName } from "./domain/backup.ts";
-
-/**
- * True when a file name is one of ours (only those are ever deleted).
- *
- * @example
- * ```ts
- * import { isBackupFileName } from "unms-dropbox-backup-sync";
- *
- * isBackupFileName("notes.txt"); // false
- * ```
- */
 export { isBackupFileName } from "./domain/backup.ts";
-
-/**
- * The one-line summary of a report, as the CLI prints it.
- *
- * @example
- * ```ts
- * import { summarize, type BackupSync } from "unms-dropbox-backup-sync";
- *
- * declare const backupSync: BackupSync;
- *
- * console.log(summarize(await backupSync.sync())); // "Sync finished: 2 uploaded, 5 already stored, 1 deleted."
- * ```
- */
 export { summarize } from "./app/sync-report.ts";
-
-/**
- * Dropbox's content hash of bytes in memory, and the streaming hasher behind it.
- *
- * @example
- * ```ts
- * import { contentHashOf } from "unms-dropbox-backup-sync";
- *
- * contentHashOf(new TextEncoder().encode("hello")); // 64 hex characters, as Dropbox lists it
- * ```
- */
 export { contentHashOf, DropboxContentHasher } from "./adapters/content-hash/content-hash.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Adapters
 
-/**
- * The UNMS/UISP BackupSource (NMS API v2.1, streamed downloads, timeouts, specific errors).
- *
- * @example
- * ```ts
- * import { UnmsBackupSource } from "unms-dropbox-backup-sync";
- *
- * const source = new UnmsBackupSource({ baseUrl: "https://uisp.example.com/nms", apiToken: process.env.UNMS_API_TOKEN! });
- * ```
- */
 export { UnmsBackupSource } from "./adapters/unms/unms-backup-source.ts";
-
-/**
- * Options of UnmsBackupSource.
- *
- * @example
- * ```ts
- * import type { UnmsBackupSourceOptions } from "unms-dropbox-backup-sync";
- *
- * const options: UnmsBackupSourceOptions = { baseUrl: "https://uisp.example.com/nms", apiToken: process.env.UNMS_API_TOKEN!, timeoutMs: 120_000 };
- * ```
- */
 export type { UnmsBackupSourceOptions } from "./adapters/unms/unms-backup-source.ts";
-
-/**
- * The Dropbox BackupStore (chunked upload sessions, content-hash verified, retries with backoff).
- *
- * @example
- * ```ts
- * import { createBackupSync, DropboxBackupStore, type AccessTokenProvider, type UnmsConnection } from "unms-dropbox-backup-sync";
- *
- * declare const tokens: AccessTokenProvider;
- * declare const unms: UnmsConnection;
- *
- * const store = new DropboxBackupStore({ tokens });
- * createBackupSync({ unms, store, folder: "UISP" });
- * ```
- */
 export { DropboxBackupStore } from "./adapters/dropbox/dropbox-backup-store.ts";
-
-/**
- * Options of DropboxBackupStore.
- *
- * @example
- * ```ts
- * import type { AccessTokenProvider, DropboxBackupStoreOptions } from "unms-dropbox-backup-sync";
- *
- * declare const tokens: AccessTokenProvider;
- *
- * const options: DropboxBackupStoreOptions = { tokens, chunkBytes: 32 * 1024 * 1024 };
- * ```
- */
 export type { DropboxBackupStoreOptions } from "./adapters/dropbox/dropbox-backup-store.ts";
-
-/**
- * A BackupStore in a local directory (a NAS mount, a second disk).
- *
- * @example
- * ```ts
- * import { createBackupSync, LocalDirBackupStore, type UnmsConnection } from "unms-dropbox-backup-sync";
- *
- * declare const unms: UnmsConnection;
- *
- * createBackupSync({ unms, store: new LocalDirBackupStore("/mnt/nas/uisp-backups") });
- * ```
- */
 export { LocalDirBackupStore } from "./adapters/local-dir/local-dir-backup-store.ts";
-
-/**
- * A BackupStore in memory, for tests and experiments.
- *
- * @example
- * ```ts
- * import { createBackupSync, MemoryBackupStore, type UnmsConnection } from "unms-dropbox-backup-sync";
- *
- * declare const unms: UnmsConnection;
- *
- * const store = new MemoryBackupStore();
- * await createBackupSync({ unms, store }).sync();
- * console.log(store.paths());
- * ```
- */
 export { MemoryBackupStore } from "./adapters/memory/memory-backup-store.ts";
-
-/**
- * Options of MemoryBackupStore.
- *
- * @example
- * ```ts
- * import { MemoryBackupStore, type MemoryBackupStoreOptions } from "unms-dropbox-backup-sync";
- *
- * new MemoryBackupStore({ caseInsensitive: true } satisfies MemoryBackupStoreOptions); // folds case like Dropbox
- * ```
- */
 export type { MemoryBackupStoreOptions } from "./adapters/memory/memory-backup-store.ts";
-
-/**
- * A Reporter writing readable lines (the CLI's output), with a console sink.
- *
- * @example
- * ```ts
- * import { createBackupSync, LineReporter, consoleSink, type BackupStore, type UnmsConnection } from "unms-dropbox-backup-sync";
- *
- * declare const unms: UnmsConnection;
- * declare const store: BackupStore;
- *
- * createBackupSync({ unms, store, reporter: new LineReporter(consoleSink()) });
- * ```
- */
 export { LineReporter, consoleSink } from "./adapters/report/line-reporter.ts";
-
-/**
- * Where a LineReporter writes.
- *
- * @example
- * ```ts
- * import type { Line, LineSink } from "unms-dropbox-backup-sync";
- *
- * declare const logger: { error(text: string): void; info(text: string): void };
- *
- * const sink: LineSink = { write: ({ level, text }: Line) => logger[level === "error" ? "error" : "info"](text) };
- * ```
- */
 export type { LineSink } from "./adapters/report/line-reporter.ts";
-
-/**
- * One line a LineReporter writes: its level and its (already redacted) text.
- *
- * @example
- * ```ts
- * import type { Line } from "unms-dropbox-backup-sync";
- *
- * const line: Line = { level: "warning", text: "The NMS settings name no time zone; new file names use UTC" };
- * ```
- */
 export type { Line } from "./adapters/report/format.ts";
-
-/**
- * AccessTokenProviders: a refresh token (short-lived tokens renewed before expiry and after a 401)
- * and a legacy long-lived token.
- *
- * @example
- * ```ts
- * import { DropboxOAuthClient, RefreshingAccessTokenProvider } from "unms-dropbox-backup-sync";
- *
- * declare const appKey: string;
- * declare const refreshToken: string;
- *
- * const tokens = new RefreshingAccessTokenProvider({
- *   oauth: new DropboxOAuthClient(),
- *   clientId: appKey,
- *   refreshToken,
- *   labels: { appKey: "appKey", appSecret: "appSecret", accessCode: "code", refreshToken: "refreshToken", legacyToken: "token" },
- *   now: Date.now,
- * });
- * ```
- */
 export { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "./app/token-session.ts";
-
-/**
- * Dropbox's OAuth token endpoint client (code exchange, refresh), secrets in the body only.
- *
- * @example
- * ```ts
- * import { DropboxOAuthClient } from "unms-dropbox-backup-sync";
- *
- * declare const appKey: string;
- * declare const refreshToken: string;
- *
- * const grant = await new DropboxOAuthClient().refresh({ clientId: appKey, refreshToken });
- * ```
- */
 export { DropboxOAuthClient } from "./adapters/dropbox-auth/dropbox-oauth-client.ts";
-
-/**
- * ConfigStores of the CLI (environment + state dir) and the UCRM plugin (ucrm.json + data/config.json).
- *
- * @example
- * ```ts
- * import { EnvConfigStore } from "unms-dropbox-backup-sync";
- *
- * const settings = await new EnvConfigStore(process.env).load();
- * ```
- */
 export { EnvConfigStore } from "./adapters/config/env-config-store.ts";
-
-/**
- * The UCRM plugin's ConfigStore.
- *
- * @example
- * ```ts
- * import { UcrmFileConfigStore } from "unms-dropbox-backup-sync";
- *
- * declare const pluginDir: string;
- *
- * const settings = await new UcrmFileConfigStore(pluginDir).load();
- * ```
- */
 export { UcrmFileConfigStore } from "./adapters/config/ucrm-file-config-store.ts";
-
-/**
- * Remembers per backup the bytes its download sent (the size rule); see `BackupSyncOptions.downloadLedger`.
- *
- * @example
- * ```ts
- * import { createBackupSync, DownloadLedgerFile, type DropboxCredentials, type UnmsConnection } from "unms-dropbox-backup-sync";
- *
- * declare const unms: UnmsConnection;
- * declare const dropbox: DropboxCredentials;
- *
- * createBackupSync({ unms, dropbox, downloadLedger: new DownloadLedgerFile("/var/lib/uisp-sync") });
- * ```
- */
 export { DownloadLedgerFile } from "./adapters/config/download-ledger-file.ts";
-
-/**
- * A DownloadLedger in memory (the library's default, per createBackupSync instance).
- *
- * @example
- * ```ts
- * import { MemoryDownloadLedger } from "unms-dropbox-backup-sync";
- *
- * const ledger = new MemoryDownloadLedger();
- * ```
- */
 export { MemoryDownloadLedger } from "./adapters/memory/memory-download-ledger.ts";
-
-/**
- * The port behind `downloadLedger`.
- *
- * @example
- * ```ts
- * import type { DownloadLedger } from "unms-dropbox-backup-sync";
- *
- * const ledger: DownloadLedger = { read: async () => new Map(), write: async () => {} };
- * ```
- */
 export type { DownloadLedger } from "./domain/ports.ts";
-
-/**
- * One backup's entry in a DownloadLedger.
- *
- * @example
- * ```ts
- * import type { DownloadRecord } from "unms-dropbox-backup-sync";
- *
- * const record: DownloadRecord = { bytes: 1048576, verified: true };
- * ```
- */
 export type { DownloadRecord } from "./domain/reconcile.ts";

@@ -50,6 +50,16 @@ export function sha256Hex(value: string): string {
   return createHash("sha256").update(value, "utf8").digest("hex");
 }
 
+/**
+ * ConfigStores of the CLI (environment + state dir) and the UCRM plugin (ucrm.json + data/config.json).
+ *
+ * @example
+ * ```ts
+ * import { EnvConfigStore } from "unms-dropbox-backup-sync";
+ *
+ * const settings = await new EnvConfigStore(process.env).load();
+ * ```
+ */
 export class EnvConfigStore implements ConfigStore {
   readonly location = "the environment";
   readonly labels = ENV_LABELS;

@@ -14,6 +14,16 @@ import { DropboxContentHasher } from "../content-hash/content-hash.ts";
 import { checkedFolder } from "../store-input.ts";
 import { concatBytes } from "../bytes.ts";
 
+/**
+ * Options of MemoryBackupStore.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBackupStore, type MemoryBackupStoreOptions } from "unms-dropbox-backup-sync";
+ *
+ * new MemoryBackupStore({ caseInsensitive: true } satisfies MemoryBackupStoreOptions); // folds case like Dropbox
+ * ```
+ */
 export interface MemoryBackupStoreOptions {
   /** Names (and folders) differing only in case are the same, as on Dropbox. Default false. */
   caseInsensitive?: boolean;
