@@ -455,7 +455,7 @@ function dropboxTokens(dropbox: DropboxCredentials | DropboxTokenSource, fetchIm
 export type { BackupSource, BackupStore, BackupDownload, ByteStream, PutOptions } from "./domain/ports.ts";
 export type { RemoveOutcome } from "./domain/ports.ts";
 export type { Reporter, SyncEvent } from "./domain/ports.ts";
-export type { AccessTokenProvider, Clock } from "./domain/ports.ts";
+export type { AccessTokenProvider } from "./domain/ports.ts";
 export type { UnmsBackup } from "./domain/backup.ts";
 export type {
   StoredFile,

@@ -15,7 +15,7 @@ export { backupSourceContract } from "./testing/contract/backup-source.ts";
 export type { BackupSourceFixture, SeedBackup } from "./testing/contract/backup-source.ts";
 export { configStoreContract } from "./testing/contract/config-store.ts";
 export type { ConfigStoreFactory, ContractFixture, ContractValues } from "./testing/contract/config-store.ts";
-export { FakeUnms, FAKE_CHUNK_BYTES, backupChunks } from "./testing/fakes/unms.ts";
+export { FakeUnms, backupChunks } from "./testing/fakes/unms.ts";
 export type { FakeUnmsOptions, AddBackupOptions, UnmsFault, UnmsRoute } from "./testing/fakes/unms.ts";
 export { discardMockedResponseCopies } from "./testing/fakes/unms.ts";
 export { FakeDropbox } from "./testing/fakes/dropbox.ts";

@@ -73,7 +73,7 @@ export interface AddBackupOptions {
 }
 
 /** Chunk size of generated backup bodies. A divisor of 4 MiB, so Dropbox hash blocks align. */
-export const FAKE_CHUNK_BYTES = 64 * 1024;
+const FAKE_CHUNK_BYTES = 64 * 1024;
 const DEFAULT_SIZE = 1024 * 1024;
 const EXPECTED_BYTES_LIMIT = 64 * 1024 * 1024;
 const DROPBOX_BLOCK_BYTES = 4 * 1024 * 1024;
