@@ -51,7 +51,7 @@ export function sha256Hex(value: string): string {
 }
 
 /**
- * ConfigStores of the CLI (environment + state dir) and the UCRM plugin (ucrm.json + data/config.json).
+ * The CLI's ConfigStore: settings from the environment, the private state (refresh token, PKCE verifier) in the state dir.
  *
  * @example
  * ```ts
