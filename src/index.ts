@@ -32,7 +32,9 @@ import { checkHttpUrl } from "./domain/http-url.ts";
  *
  * @example
  * ```ts
- * const dropbox: DropboxCredentials = { appKey: "abc123", refreshToken: process.env.DROPBOX_REFRESH_TOKEN };
+ * import type { DropboxCredentials } from "unms-dropbox-backup-sync";
+ *
+ * const dropbox: DropboxCredentials = { appKey: "abc123", refreshToken: process.env.DROPBOX_REFRESH_TOKEN! };
  * ```
  */
 export interface DropboxCredentials {
@@ -50,8 +52,12 @@ export interface DropboxCredentials {
  *
  * @example
  * ```ts
+ * import type { DropboxTokenSource } from "unms-dropbox-backup-sync";
+ *
+ * declare const vault: { dropboxToken(): Promise<string>; renewDropboxToken(): Promise<string> };
+ *
  * const dropbox: DropboxTokenSource = {
- *   tokens: { accessToken: async () => vault.dropboxToken(), refreshAfterRejection: async () => vault.renewDropboxToken() },
+ *   tokens: { accessToken: () => vault.dropboxToken(), refreshAfterRejection: () => vault.renewDropboxToken() },
  * };
  * ```
  */
@@ -67,6 +73,8 @@ export interface DropboxTokenSource {
  *
  * @example
  * ```ts
+ * import type { UnmsConnection } from "unms-dropbox-backup-sync";
+ *
  * const unms: UnmsConnection = { url: "https://10.0.0.5/nms", apiToken: process.env.UNMS_API_TOKEN!, caFile: "/etc/uisp/ca.pem" };
  * ```
  */
@@ -87,9 +95,11 @@ export interface UnmsConnection {
  *
  * @example
  * ```ts
+ * import type { BackupSyncOptions } from "unms-dropbox-backup-sync";
+ *
  * const options: BackupSyncOptions = {
  *   unms: { url: "https://uisp.example.com/nms", apiToken: process.env.UNMS_API_TOKEN! },
- *   dropbox: { appKey: "abc123", refreshToken: process.env.DROPBOX_REFRESH_TOKEN },
+ *   dropbox: { appKey: "abc123", refreshToken: process.env.DROPBOX_REFRESH_TOKEN! },
  *   folder: "UISP",
  *   policy: { maxDeletes: 5 },
  * };
@@ -125,7 +135,12 @@ export interface BackupSyncOptions {
  *
  * @example
  * ```ts
- * await backupSync.sync({ dryRun: true, signal: AbortSignal.timeout(3_600_000) });
+ * import type { BackupSync, SyncRunOptions } from "unms-dropbox-backup-sync";
+ *
+ * declare const backupSync: BackupSync;
+ *
+ * const runOptions: SyncRunOptions = { dryRun: true, signal: AbortSignal.timeout(3_600_000) };
+ * await backupSync.sync(runOptions);
  * ```
  */
 export interface SyncRunOptions {
@@ -139,6 +154,10 @@ export interface SyncRunOptions {
  *
  * @example
  * ```ts
+ * import type { BackupSync } from "unms-dropbox-backup-sync";
+ *
+ * declare const backupSync: BackupSync;
+ *
  * const report = await backupSync.sync();
  * if (report.failed.length > 0) process.exitCode = 1;
  * ```
@@ -162,7 +181,7 @@ export interface BackupSync {
  *
  * const backupSync = createBackupSync({
  *   unms: { url: "https://uisp.example.com/nms", apiToken: process.env.UNMS_API_TOKEN! },
- *   dropbox: { appKey: process.env.DROPBOX_APP_KEY, refreshToken: process.env.DROPBOX_REFRESH_TOKEN },
+ *   dropbox: { appKey: process.env.DROPBOX_APP_KEY!, refreshToken: process.env.DROPBOX_REFRESH_TOKEN! },
  *   folder: "UISP",
  *   reporter: new LineReporter(consoleSink()),
  * });
@@ -248,6 +267,11 @@ export function createBackupSync(options: BackupSyncOptions): BackupSync {
  *
  * @example
  * ```ts
+ * import { createBackupSync, silentReporter, type BackupSource, type BackupStore } from "unms-dropbox-backup-sync";
+ *
+ * declare const source: BackupSource;
+ * declare const store: BackupStore;
+ *
  * createBackupSync({ source, store, reporter: silentReporter });
  * ```
  */
@@ -433,61 +457,13 @@ function dropboxTokens(
 
 // ---------------------------------------------------------------------------------------------------
 // Ports and domain types
+// Each re-exported name carries its doc comment (and example) at its declaration: editors show that one.
 
-/**
- * The ports an embedder may implement: where backups come from, where copies go, who hears about it.
- *
- * @example
- * ```ts
- * class S3BackupStore implements BackupStore {
- *   async list(folder: string) { return []; }
- *   async put(folder: string, name: string, content: BackupDownload) { return { name }; }
- *   async remove(folder: string, name: string) {}
- * }
- * ```
- */
 export type { BackupSource, BackupStore, BackupDownload, ByteStream, PutOptions } from "./domain/ports.ts";
-/** What became of one file of the optional `BackupStore.removeMany` (a batch deletion). */
 export type { RemoveOutcome } from "./domain/ports.ts";
-
-/**
- * Events a Reporter hears, and the Reporter port itself.
- *
- * @example
- * ```ts
- * const reporter: Reporter = { report: (event: SyncEvent) => { if (event.type === "uploaded") metrics.inc(event.bytes); } };
- * ```
- */
 export type { Reporter, SyncEvent } from "./domain/ports.ts";
-
-/**
- * Supplies Dropbox access tokens (see `DropboxTokenSource`); `Clock` is the monotonic clock port.
- *
- * @example
- * ```ts
- * const tokens: AccessTokenProvider = { accessToken: async () => token, refreshAfterRejection: async () => { throw new Error("no refresh"); } };
- * ```
- */
-export type { AccessTokenProvider, Clock } from "./domain/ports.ts";
-
-/**
- * A backup as UNMS lists it.
- *
- * @example
- * ```ts
- * const backup: UnmsBackup = { id: "3f1c…", createdAt: "2024-03-01T02:00:00Z", state: "success", size: 1048576 };
- * ```
- */
+export type { AccessTokenProvider } from "./domain/ports.ts";
 export type { UnmsBackup } from "./domain/backup.ts";
-
-/**
- * Reconciliation types: a stored file, the deletion policy, and the plan `reconcile()` returns.
- *
- * @example
- * ```ts
- * const plan: SyncPlan = reconcile({ backups, stored, timeZone: "Europe/Prague", policy: { maxDeletes: 3 } });
- * ```
- */
 export type {
   StoredFile,
   SyncPolicy,
@@ -501,317 +477,41 @@ export type {
   ReconcileInput,
   UploadReason,
 } from "./domain/reconcile.ts";
-
-/**
- * The outcome of one run, as `sync()` resolves it.
- *
- * @example
- * ```ts
- * const { uploaded, deleted, failed }: SyncReport = await backupSync.sync();
- * ```
- */
 export type { SyncReport, UploadRecord } from "./app/sync-report.ts";
-
-/**
- * One run's settings, as the CLI and the UCRM plugin load them.
- *
- * @example
- * ```ts
- * const settings: Settings = await new EnvConfigStore(process.env).load();
- * ```
- */
 export type { Settings } from "./domain/settings.ts";
-
-/**
- * The ConfigStore port (settings in, authorization outcome written back) and its value types.
- *
- * @example
- * ```ts
- * const store: ConfigStore = new UcrmFileConfigStore("/data/ucrm/data/plugins/backup-sync-dropbox");
- * ```
- */
 export type { ConfigStore, ConfigPatch, PrivateState, SaveOutcome } from "./app/ports.ts";
-
-/**
- * How a failure should be handled, and the options of a SyncError.
- *
- * @example
- * ```ts
- * const retryable = (kind: FailureKind) => kind === "transient" || kind === "rate-limited";
- * ```
- */
 export type { FailureKind, SyncErrorOptions } from "./domain/errors.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Domain functions and errors
 
-/**
- * The typed failure every part throws: a `kind` to act on, a stable `code`, an actionable message.
- *
- * @example
- * ```ts
- * try { await backupSync.sync(); } catch (error) { if (SyncError.is(error) && error.kind === "config") showSettings(); }
- * ```
- */
 export { SyncError } from "./domain/errors.ts";
-
-/**
- * A readable, never empty message for any thrown value.
- *
- * @example
- * ```ts
- * catch (error) { log(describeError(error)); }
- * ```
- */
 export { describeError } from "./domain/errors.ts";
-
-/**
- * The pure planning step: what to upload, keep and delete, from the two listings alone.
- *
- * @example
- * ```ts
- * const plan = reconcile({ backups: await source.list(), stored: await store.list(""), timeZone: "UTC" });
- * ```
- */
 export { reconcile } from "./domain/reconcile.ts";
-
-/**
- * The file name of a backup's copy, `unms-backup-YYYYMMDD-HHmm_<id>.unms` (the original plugin's format).
- *
- * @example
- * ```ts
- * backupFileName({ id: "abc", createdAt: "2024-01-31T23:59:00Z" }, "UTC"); // "unms-backup-20240131-2359_abc.unms"
- * ```
- */
 export { backupFileName } from "./domain/backup.ts";
-
-/**
- * The backup id a copy's file name carries, or undefined for files that are not ours.
- *
- * @example
- * ```ts
- * backupIdFromFileName("unms-backup-20240131-2359_abc.unms"); // "abc"
- * ```
- */
 export { backupIdFromFileName } from "./domain/backup.ts";
-
-/**
- * True when a file name is one of ours (only those are ever deleted).
- *
- * @example
- * ```ts
- * isBackupFileName("notes.txt"); // false
- * ```
- */
 export { isBackupFileName } from "./domain/backup.ts";
-
-/**
- * The one-line summary of a report, as the CLI prints it.
- *
- * @example
- * ```ts
- * console.log(summarize(await backupSync.sync())); // "Sync finished: 2 uploaded, 5 already stored, 1 deleted."
- * ```
- */
 export { summarize } from "./app/sync-report.ts";
-
-/**
- * Dropbox's content hash of bytes in memory, and the streaming hasher behind it.
- *
- * @example
- * ```ts
- * contentHashOf(new TextEncoder().encode("hello")); // 64 hex characters, as Dropbox lists it
- * ```
- */
 export { contentHashOf, DropboxContentHasher } from "./adapters/content-hash/content-hash.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Adapters
 
-/**
- * The UNMS/UISP BackupSource (NMS API v2.1, streamed downloads, timeouts, specific errors).
- *
- * @example
- * ```ts
- * const source = new UnmsBackupSource({ baseUrl: "https://uisp.example.com/nms", apiToken });
- * ```
- */
 export { UnmsBackupSource } from "./adapters/unms/unms-backup-source.ts";
-
-/**
- * Options of UnmsBackupSource.
- *
- * @example
- * ```ts
- * const options: UnmsBackupSourceOptions = { baseUrl: "https://uisp.example.com/nms", apiToken, timeoutMs: 120_000 };
- * ```
- */
 export type { UnmsBackupSourceOptions } from "./adapters/unms/unms-backup-source.ts";
-
-/**
- * The Dropbox BackupStore (chunked upload sessions, content-hash verified, retries with backoff).
- *
- * @example
- * ```ts
- * const store = new DropboxBackupStore({ tokens });
- * createBackupSync({ unms, store, folder: "UISP" });
- * ```
- */
 export { DropboxBackupStore } from "./adapters/dropbox/dropbox-backup-store.ts";
-
-/**
- * Options of DropboxBackupStore.
- *
- * @example
- * ```ts
- * const options: DropboxBackupStoreOptions = { tokens, chunkBytes: 32 * 1024 * 1024 };
- * ```
- */
 export type { DropboxBackupStoreOptions } from "./adapters/dropbox/dropbox-backup-store.ts";
-
-/**
- * A BackupStore in a local directory (a NAS mount, a second disk).
- *
- * @example
- * ```ts
- * createBackupSync({ unms, store: new LocalDirBackupStore("/mnt/nas/uisp-backups") });
- * ```
- */
 export { LocalDirBackupStore } from "./adapters/local-dir/local-dir-backup-store.ts";
-
-/**
- * A BackupStore in memory, for tests and experiments.
- *
- * @example
- * ```ts
- * const store = new MemoryBackupStore();
- * await createBackupSync({ unms, store }).sync();
- * console.log(store.paths());
- * ```
- */
 export { MemoryBackupStore } from "./adapters/memory/memory-backup-store.ts";
-
-/**
- * Options of MemoryBackupStore.
- *
- * @example
- * ```ts
- * new MemoryBackupStore({ caseInsensitive: true } satisfies MemoryBackupStoreOptions); // folds case like Dropbox
- * ```
- */
 export type { MemoryBackupStoreOptions } from "./adapters/memory/memory-backup-store.ts";
-
-/**
- * A Reporter writing readable lines (the CLI's output), with a console sink.
- *
- * @example
- * ```ts
- * createBackupSync({ unms, store, reporter: new LineReporter(consoleSink()) });
- * ```
- */
 export { LineReporter, consoleSink } from "./adapters/report/line-reporter.ts";
-
-/**
- * Where a LineReporter writes.
- *
- * @example
- * ```ts
- * const sink: LineSink = { write: ({ level, text }: Line) => logger[level === "error" ? "error" : "info"](text) };
- * ```
- */
 export type { LineSink } from "./adapters/report/line-reporter.ts";
-
-/**
- * One line a LineReporter writes: its level and its (already redacted) text.
- *
- * @example
- * ```ts
- * const line: Line = { level: "warning", text: "The NMS settings name no time zone; new file names use UTC" };
- * ```
- */
 export type { Line } from "./adapters/report/format.ts";
-
-/**
- * AccessTokenProviders: a refresh token (short-lived tokens renewed before expiry and after a 401)
- * and a legacy long-lived token.
- *
- * @example
- * ```ts
- * const tokens = new RefreshingAccessTokenProvider({
- *   oauth: new DropboxOAuthClient(), clientId: appKey, refreshToken,
- *   labels: { appKey: "appKey", appSecret: "appSecret", accessCode: "code", refreshToken: "refreshToken", legacyToken: "token" },
- *   now: Date.now,
- * });
- * ```
- */
 export { RefreshingAccessTokenProvider, StaticAccessTokenProvider } from "./app/token-session.ts";
-
-/**
- * Dropbox's OAuth token endpoint client (code exchange, refresh), secrets in the body only.
- *
- * @example
- * ```ts
- * const grant = await new DropboxOAuthClient().refresh({ clientId: appKey, refreshToken });
- * ```
- */
 export { DropboxOAuthClient } from "./adapters/dropbox-auth/dropbox-oauth-client.ts";
-
-/**
- * ConfigStores of the CLI (environment + state dir) and the UCRM plugin (ucrm.json + data/config.json).
- *
- * @example
- * ```ts
- * const settings = await new EnvConfigStore(process.env).load();
- * ```
- */
 export { EnvConfigStore } from "./adapters/config/env-config-store.ts";
-
-/**
- * The UCRM plugin's ConfigStore.
- *
- * @example
- * ```ts
- * const settings = await new UcrmFileConfigStore(pluginDir).load();
- * ```
- */
 export { UcrmFileConfigStore } from "./adapters/config/ucrm-file-config-store.ts";
-
-/**
- * Remembers per backup the bytes its download sent (the size rule); see `BackupSyncOptions.downloadLedger`.
- *
- * @example
- * ```ts
- * createBackupSync({ unms, dropbox, downloadLedger: new DownloadLedgerFile("/var/lib/uisp-sync") });
- * ```
- */
 export { DownloadLedgerFile } from "./adapters/config/download-ledger-file.ts";
-
-/**
- * A DownloadLedger in memory (the library's default, per createBackupSync instance).
- *
- * @example
- * ```ts
- * const ledger = new MemoryDownloadLedger();
- * ```
- */
 export { MemoryDownloadLedger } from "./adapters/memory/memory-download-ledger.ts";
-
-/**
- * The port behind `downloadLedger`.
- *
- * @example
- * ```ts
- * const ledger: DownloadLedger = { read: async () => new Map(), write: async () => {} };
- * ```
- */
 export type { DownloadLedger } from "./domain/ports.ts";
-
-/**
- * One backup's entry in a DownloadLedger.
- *
- * @example
- * ```ts
- * const record: DownloadRecord = { bytes: 1048576, verified: true };
- * ```
- */
 export type { DownloadRecord } from "./domain/reconcile.ts";

@@ -55,6 +55,16 @@ export interface LoadedSettings extends Settings {
   dropboxBaseUrl?: string;
 }
 
+/**
+ * The ConfigStore port: settings in, the authorization outcome written back.
+ *
+ * @example
+ * ```ts
+ * import { UcrmFileConfigStore, type ConfigStore } from "unms-dropbox-backup-sync";
+ *
+ * const store: ConfigStore = new UcrmFileConfigStore("/data/ucrm/data/plugins/backup-sync-dropbox");
+ * ```
+ */
 export interface ConfigStore {
   /** Where the settings live, for messages: e.g. "/data/config.json" or "the environment". */
   readonly location: string;

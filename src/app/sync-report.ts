@@ -13,6 +13,19 @@ export interface UploadRecord {
   resumedFrom?: number;
 }
 
+/**
+ * The outcome of one run, as `sync()` resolves it.
+ *
+ * @example
+ * ```ts
+ * import type { BackupSync, SyncReport } from "unms-dropbox-backup-sync";
+ *
+ * declare const backupSync: BackupSync;
+ *
+ * const { uploaded, deleted, failed }: SyncReport = await backupSync.sync();
+ * console.log(uploaded.length, deleted.length, failed.length);
+ * ```
+ */
 export interface SyncReport {
   dryRun: boolean;
   /** Names stored this run (with dryRun: names that would be). */
@@ -112,6 +125,18 @@ export function fanOut(...reporters: Reporter[]): Reporter {
   return { report: (event) => reporters.forEach((reporter) => reporter.report(event)) };
 }
 
+/**
+ * The one-line summary of a report, as the CLI prints it.
+ *
+ * @example
+ * ```ts
+ * import { summarize, type BackupSync } from "unms-dropbox-backup-sync";
+ *
+ * declare const backupSync: BackupSync;
+ *
+ * console.log(summarize(await backupSync.sync())); // "Sync finished: 2 uploaded, 5 already stored, 1 deleted."
+ * ```
+ */
 export function summarize(report: SyncReport): string {
   const verb = report.dryRun ? "would be " : "";
   const parts = [

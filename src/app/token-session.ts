@@ -375,7 +375,25 @@ export interface RefreshingAccessTokenProviderOptions extends Omit<TokenSessionO
   initialAccess?: AccessGrant;
 }
 
-/** Short-lived tokens from a refresh token: renewed 5 minutes before expiry and after a 401, one refresh shared. */
+/**
+ * Short-lived tokens from a refresh token: renewed 5 minutes before expiry and after a 401, one refresh shared.
+ *
+ * @example
+ * ```ts
+ * import { DropboxOAuthClient, RefreshingAccessTokenProvider } from "unms-dropbox-backup-sync";
+ *
+ * declare const appKey: string;
+ * declare const refreshToken: string;
+ *
+ * const tokens = new RefreshingAccessTokenProvider({
+ *   oauth: new DropboxOAuthClient(),
+ *   clientId: appKey,
+ *   refreshToken,
+ *   labels: { appKey: "appKey", appSecret: "appSecret", accessCode: "code", refreshToken: "refreshToken", legacyToken: "token" },
+ *   now: Date.now,
+ * });
+ * ```
+ */
 export class RefreshingAccessTokenProvider extends TokenSession {
   constructor({ refreshToken, initialAccess, ...options }: RefreshingAccessTokenProviderOptions) {
     super(options, authorizedState(refreshToken, initialAccess));

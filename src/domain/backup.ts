@@ -11,6 +11,16 @@
  * deletion. The date part has eight or more digits, so a year above 9999 still parses back.
  */
 
+/**
+ * A backup as UNMS lists it.
+ *
+ * @example
+ * ```ts
+ * import type { UnmsBackup } from "unms-dropbox-backup-sync";
+ *
+ * const backup: UnmsBackup = { id: "3f1c2a9e-0000-4000-8000-0000000000b1", createdAt: "2024-03-01T02:00:00Z", state: "success", size: 1048576 };
+ * ```
+ */
 export interface UnmsBackup {
   id: string;
   /** ISO-8601 instant. */
@@ -45,11 +55,30 @@ export function backupKey(id: string): string {
   return id.toLowerCase();
 }
 
-/** The backup id a file name carries, or undefined when the name is not one of ours. */
+/**
+ * The backup id a file name carries, or undefined when the name is not one of ours.
+ *
+ * @example
+ * ```ts
+ * import { backupIdFromFileName } from "unms-dropbox-backup-sync";
+ *
+ * backupIdFromFileName("unms-backup-20240131-2359_abc.unms"); // "abc"
+ * ```
+ */
 export function backupIdFromFileName(name: string): string | undefined {
   return BACKUP_FILE_PATTERN.exec(name)?.[3];
 }
 
+/**
+ * True when a file name is one of ours (only those are ever deleted).
+ *
+ * @example
+ * ```ts
+ * import { isBackupFileName } from "unms-dropbox-backup-sync";
+ *
+ * isBackupFileName("notes.txt"); // false
+ * ```
+ */
 export function isBackupFileName(name: string): boolean {
   return BACKUP_FILE_PATTERN.test(name);
 }
@@ -92,6 +121,13 @@ function stampFormatter(timeZone: string): Intl.DateTimeFormat | undefined {
 /**
  * The file name for a backup, its timestamp shown in `timeZone` (an IANA name; UTC when unknown).
  * Throws a RangeError naming the backup when `createdAt` is not a date.
+ *
+ * @example
+ * ```ts
+ * import { backupFileName } from "unms-dropbox-backup-sync";
+ *
+ * backupFileName({ id: "abc", createdAt: "2024-01-31T23:59:00Z" }, "UTC"); // "unms-backup-20240131-2359_abc.unms"
+ * ```
  */
 export function backupFileName(backup: Pick<UnmsBackup, "id" | "createdAt">, timeZone: string): string {
   const instant = new Date(backup.createdAt);

@@ -9,7 +9,16 @@
  * UCRM admin can read. The reporters redact as a second line of defence, not the first.
  */
 
-/** How a failure should be handled by whoever catches it. */
+/**
+ * How a failure should be handled by whoever catches it.
+ *
+ * @example
+ * ```ts
+ * import type { FailureKind } from "unms-dropbox-backup-sync";
+ *
+ * const retryable = (kind: FailureKind) => kind === "transient" || kind === "rate-limited";
+ * ```
+ */
 export type FailureKind =
   /** Bad or missing settings, bad command-line usage: exit 2, fix the configuration. */
   | "config"
@@ -45,6 +54,23 @@ export interface SyncErrorOptions {
   cause?: unknown;
 }
 
+/**
+ * The typed failure every part throws: a `kind` to act on, a stable `code`, an actionable message.
+ *
+ * @example
+ * ```ts
+ * import { SyncError, type BackupSync } from "unms-dropbox-backup-sync";
+ *
+ * declare const backupSync: BackupSync;
+ * declare function showSettings(): void;
+ *
+ * try {
+ *   await backupSync.sync();
+ * } catch (error) {
+ *   if (SyncError.is(error) && error.kind === "config") showSettings();
+ * }
+ * ```
+ */
 export class SyncError extends Error {
   readonly kind: FailureKind;
   readonly code: string;
@@ -67,7 +93,22 @@ export class SyncError extends Error {
   }
 }
 
-/** A readable message for any thrown value; never empty. */
+/**
+ * A readable message for any thrown value; never empty.
+ *
+ * @example
+ * ```ts
+ * import { describeError, type BackupSync } from "unms-dropbox-backup-sync";
+ *
+ * declare const backupSync: BackupSync;
+ *
+ * try {
+ *   await backupSync.sync();
+ * } catch (error) {
+ *   console.error(describeError(error));
+ * }
+ * ```
+ */
 export function describeError(error: unknown): string {
   if (error instanceof Error) {
     const message = error.message.trim();

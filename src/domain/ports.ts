@@ -65,6 +65,21 @@ export interface ResumePoint {
 /**
  * Where copies go (a Dropbox app folder, a local directory). `folder` is relative to the store's
  * root: "" is the root itself; otherwise a "/"-separated path without leading or trailing "/".
+ *
+ * @example
+ * ```ts
+ * import type { BackupDownload, BackupStore, StoredFile } from "unms-dropbox-backup-sync";
+ *
+ * class S3BackupStore implements BackupStore {
+ *   async list(_folder: string): Promise<StoredFile[]> {
+ *     return [];
+ *   }
+ *   async put(_folder: string, name: string, content: BackupDownload): Promise<StoredFile> {
+ *     return { name, size: content.length };
+ *   }
+ *   async remove(_folder: string, _name: string): Promise<void> {}
+ * }
+ * ```
  */
 export interface BackupStore {
   /** Files directly in `folder` (no sub-folders). A missing folder lists as empty. */
@@ -130,6 +145,13 @@ export interface UploadSessionStore {
 /**
  * What this tool downloaded per backup in earlier runs, so UNMS's listed size never causes a
  * re-upload every night (the size rule in reconcile.ts). Keyed by `backupKey(id)`.
+ *
+ * @example
+ * ```ts
+ * import type { DownloadLedger } from "unms-dropbox-backup-sync";
+ *
+ * const ledger: DownloadLedger = { read: async () => new Map(), write: async () => {} };
+ * ```
  */
 export interface DownloadLedger {
   /** The records kept so far; empty when there are none. */
@@ -170,6 +192,22 @@ export type SyncEvent =
   | { type: "authorization-required"; message: string; url: string }
   | { type: "run-finished"; summary: string };
 
+/**
+ * Hears about the run as it goes: every SyncEvent (uploads, deletions, guards, warnings, the end).
+ *
+ * @example
+ * ```ts
+ * import type { Reporter, SyncEvent } from "unms-dropbox-backup-sync";
+ *
+ * declare const metrics: { inc(bytes: number): void };
+ *
+ * const reporter: Reporter = {
+ *   report: (event: SyncEvent) => {
+ *     if (event.type === "uploaded") metrics.inc(event.bytes);
+ *   },
+ * };
+ * ```
+ */
 export interface Reporter {
   report(event: SyncEvent): void;
 }
@@ -182,6 +220,20 @@ export interface Clock {
 /**
  * Supplies Dropbox access tokens. The Dropbox store asks before each request and reports a 401,
  * so token lifecycle logic stays out of the storage adapter.
+ *
+ * @example
+ * ```ts
+ * import type { AccessTokenProvider } from "unms-dropbox-backup-sync";
+ *
+ * declare const token: string;
+ *
+ * const tokens: AccessTokenProvider = {
+ *   accessToken: async () => token,
+ *   refreshAfterRejection: async () => {
+ *     throw new Error("this token cannot be renewed");
+ *   },
+ * };
+ * ```
  */
 export interface AccessTokenProvider {
   /** A token valid for at least the next few minutes (refreshed first when close to expiry). */

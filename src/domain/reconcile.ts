@@ -41,7 +41,16 @@ export interface SyncPolicy {
 
 export type UploadReason = "missing" | "size-mismatch";
 
-/** What this tool downloaded and stored for one backup in an earlier run. */
+/**
+ * What this tool downloaded and stored for one backup in an earlier run.
+ *
+ * @example
+ * ```ts
+ * import type { DownloadRecord } from "unms-dropbox-backup-sync";
+ *
+ * const record: DownloadRecord = { bytes: 1048576, verified: true };
+ * ```
+ */
 export interface DownloadRecord {
   /** Bytes the download sent (and the store verified). */
   bytes: number;
@@ -89,6 +98,19 @@ export interface Guard {
   heldBack: PlannedDeletion[];
 }
 
+/**
+ * The plan `reconcile()` returns: what to upload, keep and delete, and the guards that held deletions back.
+ *
+ * @example
+ * ```ts
+ * import { reconcile, type StoredFile, type SyncPlan, type UnmsBackup } from "unms-dropbox-backup-sync";
+ *
+ * declare const backups: UnmsBackup[];
+ * declare const stored: StoredFile[];
+ *
+ * const plan: SyncPlan = reconcile({ backups, stored, timeZone: "Europe/Prague", policy: { maxDeletes: 3 } });
+ * ```
+ */
 export interface SyncPlan {
   uploads: PlannedUpload[];
   keeps: PlannedKeep[];
@@ -113,6 +135,19 @@ export function defaultMaxDeletes(ourFileCount: number): number {
   return Math.max(1, Math.floor(ourFileCount / 2));
 }
 
+/**
+ * The pure planning step: what to upload, keep and delete, from the two listings alone.
+ *
+ * @example
+ * ```ts
+ * import { reconcile, type BackupSource, type BackupStore } from "unms-dropbox-backup-sync";
+ *
+ * declare const source: BackupSource;
+ * declare const store: BackupStore;
+ *
+ * const plan = reconcile({ backups: await source.list(), stored: await store.list(""), timeZone: "UTC" });
+ * ```
+ */
 export function reconcile({ backups, stored, timeZone, policy = {}, downloads = new Map() }: ReconcileInput): SyncPlan {
   const ignored: IgnoredBackup[] = [];
   const wanted = new Map<string, UnmsBackup>();

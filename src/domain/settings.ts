@@ -3,6 +3,13 @@ import type { Folder } from "./folder.ts";
 /**
  * Settings of one run, whichever store they came from (UCRM's data/config.json or the environment).
  * Values are already trimmed; an empty value reads as absent.
+ *
+ * @example
+ * ```ts
+ * import { EnvConfigStore, type Settings } from "unms-dropbox-backup-sync";
+ *
+ * const settings: Settings = await new EnvConfigStore(process.env).load();
+ * ```
  */
 export interface Settings {
   /** The NMS base URL, e.g. `https://uisp.example.com/nms`; the API is under `${unmsUrl}/api/v2.1/`. */

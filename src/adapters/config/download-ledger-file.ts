@@ -12,6 +12,19 @@ import { ensurePrivateDir, parseJsonObject, readTextOrFail, writeFileAtomic } fr
 
 export const DOWNLOAD_LEDGER_FILE = "downloads.json";
 
+/**
+ * Remembers per backup the bytes its download sent (the size rule); see `BackupSyncOptions.downloadLedger`.
+ *
+ * @example
+ * ```ts
+ * import { createBackupSync, DownloadLedgerFile, type DropboxCredentials, type UnmsConnection } from "unms-dropbox-backup-sync";
+ *
+ * declare const unms: UnmsConnection;
+ * declare const dropbox: DropboxCredentials;
+ *
+ * createBackupSync({ unms, dropbox, downloadLedger: new DownloadLedgerFile("/var/lib/uisp-sync") });
+ * ```
+ */
 export class DownloadLedgerFile implements DownloadLedger {
   readonly path: string;
 

@@ -50,6 +50,16 @@ export function sha256Hex(value: string): string {
   return createHash("sha256").update(value, "utf8").digest("hex");
 }
 
+/**
+ * The CLI's ConfigStore: settings from the environment, the private state (refresh token, PKCE verifier) in the state dir.
+ *
+ * @example
+ * ```ts
+ * import { EnvConfigStore } from "unms-dropbox-backup-sync";
+ *
+ * const settings = await new EnvConfigStore(process.env).load();
+ * ```
+ */
 export class EnvConfigStore implements ConfigStore {
   readonly location = "the environment";
   readonly labels = ENV_LABELS;

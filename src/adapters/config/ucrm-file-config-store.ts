@@ -47,6 +47,18 @@ export interface UcrmFileConfigStoreOptions {
   dropboxBaseUrl?: string;
 }
 
+/**
+ * The UCRM plugin's ConfigStore.
+ *
+ * @example
+ * ```ts
+ * import { UcrmFileConfigStore } from "unms-dropbox-backup-sync";
+ *
+ * declare const pluginDir: string;
+ *
+ * const settings = await new UcrmFileConfigStore(pluginDir).load();
+ * ```
+ */
 export class UcrmFileConfigStore implements ConfigStore {
   readonly labels = UCRM_LABELS;
   readonly configPath: string;

@@ -74,7 +74,16 @@ export class DropboxContentHasher {
   }
 }
 
-/** The Dropbox content hash of bytes held in memory. */
+/**
+ * The Dropbox content hash of bytes held in memory.
+ *
+ * @example
+ * ```ts
+ * import { contentHashOf } from "unms-dropbox-backup-sync";
+ *
+ * contentHashOf(new TextEncoder().encode("hello")); // 64 hex characters, as Dropbox lists it
+ * ```
+ */
 export function contentHashOf(bytes: Uint8Array): string {
   return new DropboxContentHasher().update(bytes).digest();
 }

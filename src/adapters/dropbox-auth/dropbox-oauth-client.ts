@@ -41,6 +41,19 @@ export class OAuthGrantError extends SyncError {
   }
 }
 
+/**
+ * Dropbox's OAuth token endpoint client (code exchange, refresh), secrets in the body only.
+ *
+ * @example
+ * ```ts
+ * import { DropboxOAuthClient } from "unms-dropbox-backup-sync";
+ *
+ * declare const appKey: string;
+ * declare const refreshToken: string;
+ *
+ * const grant = await new DropboxOAuthClient().refresh({ clientId: appKey, refreshToken });
+ * ```
+ */
 export class DropboxOAuthClient implements OAuthClient {
   private readonly fetch: typeof fetch;
   readonly tokenUrl: string;

@@ -85,6 +85,18 @@ export interface DropboxRetryInfo {
   delayMs: number;
 }
 
+/**
+ * Options of DropboxBackupStore.
+ *
+ * @example
+ * ```ts
+ * import type { AccessTokenProvider, DropboxBackupStoreOptions } from "unms-dropbox-backup-sync";
+ *
+ * declare const tokens: AccessTokenProvider;
+ *
+ * const options: DropboxBackupStoreOptions = { tokens, chunkBytes: 32 * 1024 * 1024 };
+ * ```
+ */
 export interface DropboxBackupStoreOptions {
   tokens: AccessTokenProvider;
   /** Defaults to createNodeHttpFetch() (see why there). */
@@ -148,6 +160,20 @@ interface FileMetadataLike {
   content_hash?: string;
 }
 
+/**
+ * The Dropbox BackupStore (chunked upload sessions, content-hash verified, retries with backoff).
+ *
+ * @example
+ * ```ts
+ * import { createBackupSync, DropboxBackupStore, type AccessTokenProvider, type UnmsConnection } from "unms-dropbox-backup-sync";
+ *
+ * declare const tokens: AccessTokenProvider;
+ * declare const unms: UnmsConnection;
+ *
+ * const store = new DropboxBackupStore({ tokens });
+ * createBackupSync({ unms, store, folder: "UISP" });
+ * ```
+ */
 export class DropboxBackupStore implements BackupStore {
   readonly #tokens: AccessTokenProvider;
   readonly #fetch: typeof fetch;

@@ -33,6 +33,18 @@ export interface LocalDirBackupStoreOptions {
   checkpointBytes?: number;
 }
 
+/**
+ * A BackupStore in a local directory (a NAS mount, a second disk).
+ *
+ * @example
+ * ```ts
+ * import { createBackupSync, LocalDirBackupStore, type UnmsConnection } from "unms-dropbox-backup-sync";
+ *
+ * declare const unms: UnmsConnection;
+ *
+ * createBackupSync({ unms, store: new LocalDirBackupStore("/mnt/nas/uisp-backups") });
+ * ```
+ */
 export class LocalDirBackupStore implements BackupStore {
   readonly root: string;
   readonly #sessions: UploadSessionStore | undefined;

@@ -14,6 +14,16 @@ import { DropboxContentHasher } from "../content-hash/content-hash.ts";
 import { checkedFolder } from "../store-input.ts";
 import { concatBytes } from "../bytes.ts";
 
+/**
+ * Options of MemoryBackupStore.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBackupStore, type MemoryBackupStoreOptions } from "unms-dropbox-backup-sync";
+ *
+ * new MemoryBackupStore({ caseInsensitive: true } satisfies MemoryBackupStoreOptions); // folds case like Dropbox
+ * ```
+ */
 export interface MemoryBackupStoreOptions {
   /** Names (and folders) differing only in case are the same, as on Dropbox. Default false. */
   caseInsensitive?: boolean;
@@ -30,8 +40,13 @@ interface MemoryFile {
  *
  * @example
  * ```ts
+ * import { createBackupSync, MemoryBackupStore, type UnmsConnection } from "unms-dropbox-backup-sync";
+ *
+ * declare const unms: UnmsConnection;
+ *
  * const store = new MemoryBackupStore();
- * await createBackupSync({ unms: { url, apiToken }, store }).sync();
+ * await createBackupSync({ unms, store }).sync();
+ * console.log(store.paths());
  * store.read("", "unms-backup-20240101-0100_x.unms"); // the copied bytes
  * ```
  */

@@ -5,6 +5,16 @@
 import type { DownloadLedger } from "../../domain/ports.ts";
 import type { DownloadRecord } from "../../domain/reconcile.ts";
 
+/**
+ * A DownloadLedger in memory (the library's default, per createBackupSync instance).
+ *
+ * @example
+ * ```ts
+ * import { MemoryDownloadLedger } from "unms-dropbox-backup-sync";
+ *
+ * const ledger = new MemoryDownloadLedger();
+ * ```
+ */
 export class MemoryDownloadLedger implements DownloadLedger {
   #records = new Map<string, DownloadRecord>();
   /** How many times `write` was called, for tests. */

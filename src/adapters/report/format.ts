@@ -5,6 +5,16 @@ import type { SyncEvent } from "../../domain/ports.ts";
 
 export type Level = "info" | "warning" | "error";
 
+/**
+ * One line a LineReporter writes: its level and its (already redacted) text.
+ *
+ * @example
+ * ```ts
+ * import type { Line } from "unms-dropbox-backup-sync";
+ *
+ * const line: Line = { level: "warning", text: "The NMS settings name no time zone; new file names use UTC" };
+ * ```
+ */
 export interface Line {
   level: Level;
   text: string;

@@ -8,6 +8,18 @@ import type { Reporter, SyncEvent } from "../../domain/ports.ts";
 import { formatEvent, type Line } from "./format.ts";
 import { ProgressThrottle, progressBar } from "./progress.ts";
 
+/**
+ * Where a LineReporter writes.
+ *
+ * @example
+ * ```ts
+ * import type { Line, LineSink } from "unms-dropbox-backup-sync";
+ *
+ * declare const logger: { error(text: string): void; info(text: string): void };
+ *
+ * const sink: LineSink = { write: ({ level, text }: Line) => logger[level === "error" ? "error" : "info"](text) };
+ * ```
+ */
 export interface LineSink {
   write(line: Line): void;
   /** Redraws the current progress bar in place (terminals only). */
@@ -16,6 +28,19 @@ export interface LineSink {
   clearProgress?(): void;
 }
 
+/**
+ * A Reporter writing readable lines (the CLI's output), with a console sink.
+ *
+ * @example
+ * ```ts
+ * import { createBackupSync, LineReporter, consoleSink, type BackupStore, type UnmsConnection } from "unms-dropbox-backup-sync";
+ *
+ * declare const unms: UnmsConnection;
+ * declare const store: BackupStore;
+ *
+ * createBackupSync({ unms, store, reporter: new LineReporter(consoleSink()) });
+ * ```
+ */
 export class LineReporter implements Reporter {
   readonly #throttle = new ProgressThrottle();
   #barShown = false;

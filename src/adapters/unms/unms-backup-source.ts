@@ -20,6 +20,16 @@ import type { UnmsCallContext } from "./unms-errors.ts";
 import { parseBackupList, parseJsonBody, parseSettingsTimeZone } from "./unms-parse.ts";
 import type { Parsed } from "./unms-parse.ts";
 
+/**
+ * Options of UnmsBackupSource.
+ *
+ * @example
+ * ```ts
+ * import type { UnmsBackupSourceOptions } from "unms-dropbox-backup-sync";
+ *
+ * const options: UnmsBackupSourceOptions = { baseUrl: "https://uisp.example.com/nms", apiToken: process.env.UNMS_API_TOKEN!, timeoutMs: 120_000 };
+ * ```
+ */
 export interface UnmsBackupSourceOptions {
   /** The NMS base, like `https://uisp.example.com/nms` or `http://unms:8081/nms/`; the API is under `${baseUrl}/api/v2.1/`. */
   baseUrl: string;
@@ -41,6 +51,16 @@ interface Sent<R> {
   deadline: RequestDeadline;
 }
 
+/**
+ * The UNMS/UISP BackupSource (NMS API v2.1, streamed downloads, timeouts, specific errors).
+ *
+ * @example
+ * ```ts
+ * import { UnmsBackupSource } from "unms-dropbox-backup-sync";
+ *
+ * const source = new UnmsBackupSource({ baseUrl: "https://uisp.example.com/nms", apiToken: process.env.UNMS_API_TOKEN! });
+ * ```
+ */
 export class UnmsBackupSource implements BackupSource {
   private readonly client: Client<paths>;
   private readonly apiRoot: string;

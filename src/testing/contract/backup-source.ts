@@ -18,6 +18,16 @@ export interface SeedBackup {
   size: number;
 }
 
+/**
+ * A fresh source for one contract case, and the backups the suite seeds.
+ *
+ * @example
+ * ```ts
+ * import type { SeedBackup } from "unms-dropbox-backup-sync/testing";
+ *
+ * const seedOne: SeedBackup = { id: "3f1c2a9e-0000-4000-8000-0000000000b1", createdAt: "2024-03-01T02:00:00.000Z", state: "success", size: 10 };
+ * ```
+ */
 export interface BackupSourceFixture {
   source: BackupSource;
   seed(backups: SeedBackup[]): Promise<void> | void;
@@ -28,6 +38,27 @@ export interface BackupSourceFixture {
   teardown?(): Promise<void>;
 }
 
+/**
+ * What every BackupSource must do, as node:test cases; `setup` gives an empty source and a way to seed it.
+ *
+ * @example
+ * ```ts
+ * import { backupSourceContract } from "unms-dropbox-backup-sync/testing";
+ * import type { BackupSource } from "unms-dropbox-backup-sync";
+ *
+ * declare class MyArchiveSource implements BackupSource {
+ *   list: BackupSource["list"];
+ *   timeZone: BackupSource["timeZone"];
+ *   open: BackupSource["open"];
+ *   add(id: string, createdAt: string, state: string, content: Uint8Array): void;
+ * }
+ *
+ * backupSourceContract("MyArchiveSource", async () => {
+ *   const source = new MyArchiveSource();
+ *   return { source, seed: (backups) => backups.forEach((b) => source.add(b.id, b.createdAt, b.state, new Uint8Array(b.size))) };
+ * });
+ * ```
+ */
 export function backupSourceContract(name: string, setup: () => Promise<BackupSourceFixture>): void {
   describe(`BackupSource contract: ${name}`, () => {
     const withSource = fixtureTest(setup);

@@ -17,6 +17,16 @@ export interface BackupStoreFixture {
   teardown?(): Promise<void>;
 }
 
+/**
+ * What the store under test can do (case folding, content hashes), so the suite expects the right behaviour.
+ *
+ * @example
+ * ```ts
+ * import type { BackupStoreContractOptions } from "unms-dropbox-backup-sync/testing";
+ *
+ * const options: BackupStoreContractOptions = { caseInsensitive: true, reportsContentHash: true };
+ * ```
+ */
 export interface BackupStoreContractOptions {
   /** Names differing only in case are the same file (Dropbox). Default false. */
   caseInsensitive?: boolean;
@@ -28,7 +38,19 @@ export interface BackupStoreContractOptions {
 
 const MiB = 1024 * 1024;
 
-/** Deterministic, non-repeating-looking bytes. */
+/**
+ * Deterministic, non-repeating-looking bytes.
+ *
+ * @example
+ * ```ts
+ * import { patternBytes, streamOf } from "unms-dropbox-backup-sync/testing";
+ * import type { BackupStore } from "unms-dropbox-backup-sync";
+ *
+ * declare const store: BackupStore;
+ *
+ * await store.put("", "x.unms", { stream: streamOf(patternBytes(1000)), length: 1000 });
+ * ```
+ */
 export function patternBytes(size: number, seed = 1): Uint8Array {
   const bytes = new Uint8Array(size);
   let x = seed * 2654435761 >>> 0;
@@ -52,6 +74,26 @@ export async function* breakingStream(before: number): AsyncGenerator<Uint8Array
   throw Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
 }
 
+/**
+ * What every BackupStore must do, as node:test cases; `setup` gives a fresh store and a folder in it.
+ *
+ * @example
+ * ```ts
+ * import { backupStoreContract } from "unms-dropbox-backup-sync/testing";
+ * import type { BackupStore } from "unms-dropbox-backup-sync";
+ *
+ * declare class MyS3Store implements BackupStore {
+ *   constructor(bucket: string);
+ *   list: BackupStore["list"];
+ *   put: BackupStore["put"];
+ *   remove: BackupStore["remove"];
+ * }
+ * declare const bucket: string;
+ * declare function emptyBucket(bucket: string): Promise<void>;
+ *
+ * backupStoreContract("MyS3Store", async () => ({ store: new MyS3Store(bucket), folder: "uisp", teardown: () => emptyBucket(bucket) }));
+ * ```
+ */
 export function backupStoreContract(
   name: string,
   setup: () => Promise<BackupStoreFixture>,

@@ -30,10 +30,43 @@ export interface ContractFixture {
   cleanup(): Promise<void>;
 }
 
+/**
+ * Sets up a ConfigStore holding the given values, for one case of the ConfigStore suite.
+ *
+ * @example
+ * ```ts
+ * import type { ConfigStoreFactory, ContractFixture, ContractValues } from "unms-dropbox-backup-sync/testing";
+ *
+ * declare function makeFixture(initial: ContractValues): Promise<ContractFixture>;
+ *
+ * const factory: ConfigStoreFactory = async (initial: ContractValues) => makeFixture(initial);
+ * ```
+ */
 export type ConfigStoreFactory = (initial: ContractValues) => Promise<ContractFixture>;
 
 const BASE: ContractValues = { unmsUrl: "https://uisp.example.com/nms/", unmsApiToken: "unms-token-contract-1" };
 
+/**
+ * What every ConfigStore must do, as node:test cases; the factory sets up a store holding the given
+ * values in the adapter's own form.
+ *
+ * @example
+ * ```ts
+ * import { configStoreContract, type ContractValues } from "unms-dropbox-backup-sync/testing";
+ * import type { ConfigStore } from "unms-dropbox-backup-sync";
+ *
+ * interface Vault {
+ *   destroy(): Promise<void>;
+ * }
+ * declare const Vault: { temporary(initial: ContractValues): Promise<Vault> };
+ * declare function openVaultConfigStore(vault: Vault): ConfigStore;
+ *
+ * configStoreContract("MyVaultConfigStore", async (initial) => {
+ *   const vault = await Vault.temporary(initial);
+ *   return { store: openVaultConfigStore(vault), reopen: () => openVaultConfigStore(vault), cleanup: () => vault.destroy() };
+ * });
+ * ```
+ */
 export function configStoreContract(name: string, factory: ConfigStoreFactory): void {
   describe(`ConfigStore contract: ${name}`, () => {
     async function withStore(initial: ContractValues, body: (f: ContractFixture) => Promise<void>): Promise<void> {

@@ -25,6 +25,16 @@ export type Fault =
   | { type: "expired-token" }
   | { type: "corrupt-hash" };
 
+/**
+ * Options of FakeDropbox.
+ *
+ * @example
+ * ```ts
+ * import { FakeDropbox, type FakeDropboxOptions } from "unms-dropbox-backup-sync/testing";
+ *
+ * const fake = new FakeDropbox({ listLimitMax: 2 } satisfies FakeDropboxOptions);
+ * ```
+ */
 export interface FakeDropboxOptions {
   appKey?: string;
   appSecret?: string;
@@ -234,6 +244,21 @@ interface RouteDef {
 
 // ---------------------------------------------------------------------------------------------------
 
+/**
+ * An in-memory Dropbox API v2 (files, upload sessions, content hash, OAuth) as msw handlers.
+ *
+ * @example
+ * ```ts
+ * import { createBackupSync, type UnmsConnection } from "unms-dropbox-backup-sync";
+ * import { FakeDropbox } from "unms-dropbox-backup-sync/testing";
+ *
+ * declare const unms: UnmsConnection;
+ *
+ * const dropbox = new FakeDropbox();
+ * const refreshToken = dropbox.issueRefreshToken();
+ * createBackupSync({ unms, dropbox: { appKey: dropbox.appKey, appSecret: dropbox.appSecret, refreshToken } });
+ * ```
+ */
 export class FakeDropbox {
   readonly appKey: string;
   readonly appSecret: string;

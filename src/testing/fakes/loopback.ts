@@ -13,6 +13,19 @@ import type { AddressInfo } from "node:net";
 import { getResponse } from "msw";
 import type { RequestHandler } from "msw";
 
+/**
+ * A running loopback server (see `startLoopbackServer`).
+ *
+ * @example
+ * ```ts
+ * import { startLoopbackServer, type LoopbackOptions, type LoopbackServer } from "unms-dropbox-backup-sync/testing";
+ * import type { RequestHandler } from "msw";
+ *
+ * declare const handlers: RequestHandler[];
+ *
+ * const server: LoopbackServer = await startLoopbackServer(handlers, { port: 0 } satisfies LoopbackOptions);
+ * ```
+ */
 export interface LoopbackServer {
   /** "http://127.0.0.1:PORT" (https with `tls`), no trailing slash. */
   readonly url: string;
@@ -60,6 +73,24 @@ export class Pacer {
 /** Request bodies are queued up to this many bytes before the socket is paused. */
 const REQUEST_QUEUE_BYTES = 1024 * 1024;
 
+/**
+ * Serves msw handlers on a real port of 127.0.0.1 (real sockets, streaming, connection resets).
+ * Do not use it in a process where msw's `setupServer` is listening: msw would intercept its requests.
+ *
+ * @example
+ * ```ts
+ * import { createBackupSync } from "unms-dropbox-backup-sync";
+ * import { FakeDropbox, FakeUnms, startLoopbackServer } from "unms-dropbox-backup-sync/testing";
+ *
+ * const apiToken = "test-token";
+ * const unms = new FakeUnms({ apiToken });
+ * const dropbox = new FakeDropbox();
+ * const server = await startLoopbackServer([...unms.handlers, ...dropbox.handlers]);
+ * const credentials = { appKey: dropbox.appKey, appSecret: dropbox.appSecret, refreshToken: dropbox.issueRefreshToken() };
+ * await createBackupSync({ unms: { url: `${server.url}/nms`, apiToken }, dropbox: { ...credentials, baseUrl: server.url } }).sync();
+ * await server.close();
+ * ```
+ */
 export async function startLoopbackServer(
   handlers: RequestHandler[] | (() => RequestHandler[]),
   options: LoopbackOptions = {},

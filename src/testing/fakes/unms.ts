@@ -19,6 +19,18 @@ import type { UnmsBackup } from "../../domain/backup.ts";
 
 export type UnmsRoute = "list" | "download" | "settings";
 
+/**
+ * A fault FakeUnms answers with on one route (see `injectFault`).
+ *
+ * @example
+ * ```ts
+ * import { FakeUnms, type UnmsFault } from "unms-dropbox-backup-sync/testing";
+ *
+ * const unms = new FakeUnms({ apiToken: "test-token" });
+ * const fault: UnmsFault = { type: "reset-after", bytes: 65536 };
+ * unms.injectFault("download", fault);
+ * ```
+ */
 export type UnmsFault =
   /** Answer with this status; the body defaults to UNMS's `{statusCode, error, message}`. */
   | { type: "status"; status: number; body?: unknown; headers?: Record<string, string> }
@@ -61,7 +73,7 @@ export interface AddBackupOptions {
 }
 
 /** Chunk size of generated backup bodies. A divisor of 4 MiB, so Dropbox hash blocks align. */
-export const FAKE_CHUNK_BYTES = 64 * 1024;
+const FAKE_CHUNK_BYTES = 64 * 1024;
 const DEFAULT_SIZE = 1024 * 1024;
 const EXPECTED_BYTES_LIMIT = 64 * 1024 * 1024;
 const DROPBOX_BLOCK_BYTES = 4 * 1024 * 1024;
@@ -90,6 +102,24 @@ interface StoredBackup {
 /** The version the fake claims in `unmsVersion`. */
 const FAKE_UNMS_VERSION = { major: 2, minor: 4, patch: 211 };
 
+/**
+ * An in-memory UNMS (NMS API v2.1) as msw handlers: backups generated on the fly, faults on demand.
+ *
+ * @example
+ * ```ts
+ * import { setupServer } from "msw/node";
+ * import { createBackupSync, MemoryBackupStore } from "unms-dropbox-backup-sync";
+ * import { FakeUnms } from "unms-dropbox-backup-sync/testing";
+ *
+ * const unms = new FakeUnms({ apiToken: "test-token" });
+ * unms.addBackup({ size: 1024 });
+ * const server = setupServer(...unms.handlers);
+ * server.listen();
+ * const store = new MemoryBackupStore();
+ * await createBackupSync({ unms: { url: "https://uisp.test/nms", apiToken: "test-token" }, store }).sync();
+ * server.close();
+ * ```
+ */
 export class FakeUnms {
   readonly handlers: RequestHandler[];
   /** Every request that reached a handler, authorized or not. */
@@ -337,6 +367,16 @@ export function guid(label: string): string {
  * msw hands a tee'd copy of every mocked response to its `response:mocked` listeners; unread, that
  * copy buffers the whole body (1 GiB for a 1 GiB backup). Call once after `setupServer()` when
  * streaming large bodies through msw; the loopback server does not need it.
+ *
+ * @example
+ * ```ts
+ * import { setupServer } from "msw/node";
+ * import { discardMockedResponseCopies, FakeUnms } from "unms-dropbox-backup-sync/testing";
+ *
+ * const unms = new FakeUnms({ apiToken: "test-token" });
+ * const server = setupServer(...unms.handlers);
+ * discardMockedResponseCopies(server);
+ * ```
  */
 export function discardMockedResponseCopies(server: Pick<SetupServerApi, "events">): void {
   server.events.on("response:mocked", ({ response }) => {
