@@ -915,34 +915,25 @@ export class FakeDropbox {
     let blockFill = 0;
     let size = 0;
     let chunks: Uint8Array[] | null = keep ? [] : null;
-    if (request.body) {
-      const reader = request.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        size += value.length;
-        this.uploadBytesReceived += value.length;
-        if (size > this.maxRequestBodyBytes) {
-          void reader.cancel().catch(() => undefined);
-          return "too-large";
-        }
-        for (let at = 0; at < value.length;) {
-          const take = Math.min(CONTENT_HASH_BLOCK_SIZE - blockFill, value.length - at);
-          block.update(value.subarray(at, at + take));
-          blockFill += take;
-          at += take;
-          if (blockFill === CONTENT_HASH_BLOCK_SIZE) {
-            blockDigests.push(block.digest());
-            block = createHash("sha256");
-            blockFill = 0;
-          }
-        }
-        if (chunks) {
-          if (size <= this.keepBytesLimit) chunks.push(value.slice());
-          else chunks = null;
+    const read = await this.readBody(request, (value) => {
+      size += value.length;
+      for (let at = 0; at < value.length;) {
+        const take = Math.min(CONTENT_HASH_BLOCK_SIZE - blockFill, value.length - at);
+        block.update(value.subarray(at, at + take));
+        blockFill += take;
+        at += take;
+        if (blockFill === CONTENT_HASH_BLOCK_SIZE) {
+          blockDigests.push(block.digest());
+          block = createHash("sha256");
+          blockFill = 0;
         }
       }
-    }
+      if (chunks) {
+        if (size <= this.keepBytesLimit) chunks.push(value.slice());
+        else chunks = null;
+      }
+    });
+    if (read === "too-large") return read;
     if (blockFill > 0) blockDigests.push(block.digest());
     return { size, blockDigests, bytes: chunks ? concatBytes(chunks.length > 0 ? chunks : [new Uint8Array(0)]) : undefined };
   }
@@ -1294,32 +1285,44 @@ export class FakeDropbox {
     let chunks: Uint8Array[] | null = keep ? [] : null;
     let size = 0;
     const startSize = hasher.size;
-    if (request.body) {
-      const reader = request.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        size += value.length;
-        this.uploadBytesReceived += value.length;
-        if (size > this.maxRequestBodyBytes) {
-          // Not awaited: under msw interception cancelling the request body never settles.
-          void reader.cancel().catch(() => undefined);
-          return "too-large";
-        }
-        hasher.update(value);
-        requestHasher?.update(value);
-        if (chunks) {
-          if (startSize + size <= this.keepBytesLimit) chunks.push(value.slice());
-          else chunks = null;
-        }
+    const read = await this.readBody(request, (value) => {
+      size += value.length;
+      hasher.update(value);
+      requestHasher?.update(value);
+      if (chunks) {
+        if (startSize + size <= this.keepBytesLimit) chunks.push(value.slice());
+        else chunks = null;
       }
-    }
+    });
+    if (read === "too-large") return read;
     return {
       hasher,
       size,
       bytes: chunks ? concatBytes(chunks) : undefined,
       requestHash: requestHasher?.hex(),
     };
+  }
+
+  /**
+   * Reads a request body piece by piece, counting what arrives; stops at maxRequestBodyBytes as
+   * Dropbox refuses bodies over 150 MiB.
+   */
+  private async readBody(request: Request, onPiece: (piece: Uint8Array) => void): Promise<"read" | "too-large"> {
+    if (!request.body) return "read";
+    const reader = request.body.getReader();
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return "read";
+      size += value.length;
+      this.uploadBytesReceived += value.length;
+      if (size > this.maxRequestBodyBytes) {
+        // Not awaited: under msw interception cancelling the request body never settles.
+        void reader.cancel().catch(() => undefined);
+        return "too-large";
+      }
+      onPiece(value);
+    }
   }
 
   private metadataOf(entry: Entry): Record<string, unknown> {
