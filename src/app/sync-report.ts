@@ -151,9 +151,19 @@ export function summarize(report: SyncReport): string {
   return `${outcome}: ${parts.join(", ")}.`;
 }
 
-/** The JSON summary line of `--json`. */
+/**
+ * The JSON summary line of `--json`. A run that stopped before syncing (configuration, lock, waiting
+ * for authorization) has no report: then `{"error": "...", "exitCode": n}` (and the URL when waiting).
+ */
 export function jsonSummary(outcome: { exitCode: number; report?: SyncReport; error?: string; authorizationUrl?: string }): string {
   const report = outcome.report;
+  if (!report && outcome.error !== undefined) {
+    return JSON.stringify({
+      error: outcome.error,
+      exitCode: outcome.exitCode,
+      ...(outcome.authorizationUrl ? { authorizationUrl: outcome.authorizationUrl } : {}),
+    });
+  }
   return JSON.stringify({
     uploaded: report?.uploaded ?? [],
     skipped: report?.skipped ?? [],

@@ -26,6 +26,7 @@
  * a single `unexpected` effect, so every pair has a defined, tested outcome.
  */
 import type { FailureKind } from "./errors.ts";
+import { dropboxPermissionsText } from "./dropbox-permissions.ts";
 import {
   decideLegacy,
   legacyDeprecationWarning,
@@ -334,30 +335,34 @@ function fromConfiguration(config: ConfiguredAuthorization, labels: SettingLabel
     };
   }
 
-  if (config.accessCode || config.refreshToken) {
-    return {
-      state: { kind: "not-configured" },
-      effects: [
-        {
-          type: "fail",
-          kind: "config",
-          code: "config.dropbox_app_key_missing",
-          message: `${config.accessCode ? labels.accessCode : labels.refreshToken} is set but ${labels.appKey} is not: set ${labels.appKey} to the App key from the Dropbox App Console (https://www.dropbox.com/developers/apps).`,
-        },
-      ],
-    };
-  }
-  return { state: { kind: "not-configured" }, effects: [failNotConfigured(labels)] };
+  return { state: { kind: "not-configured" }, effects: [failNotConfigured(labels, config)] };
 }
 
-function failNotConfigured(labels: SettingLabels): TokenEffect {
+/**
+ * Why the Dropbox settings cannot work at all (no app key where one is needed), or undefined. The
+ * config stores check this with the other settings, so every problem is reported in one run.
+ */
+export function dropboxSetupProblem(
+  config: Pick<ConfiguredAuthorization, "appKey" | "accessCode" | "refreshToken" | "legacyToken">,
+  labels: SettingLabels,
+): { code: string; message: string } | undefined {
+  if (config.appKey || config.legacyToken) return undefined;
+  if (config.accessCode || config.refreshToken) {
+    return {
+      code: "config.dropbox_app_key_missing",
+      message: `${config.accessCode ? labels.accessCode : labels.refreshToken} is set but ${labels.appKey} is not: set ${labels.appKey} to the App key from the Dropbox App Console (https://www.dropbox.com/developers/apps).`,
+    };
+  }
   return {
-    type: "fail",
-    kind: "config",
     code: "config.dropbox_not_configured",
     message:
       `Dropbox is not configured: set ${labels.appKey} to the App key of your app from the Dropbox App Console ` +
-      `(https://www.dropbox.com/developers/apps; create a "Scoped access" app with "App folder" access and the files.content.read, ` +
-      `files.content.write and files.metadata.read permissions). ${labels.appSecret} is optional: without it PKCE is used.`,
+      `(https://www.dropbox.com/developers/apps; create a "Scoped access" app with "App folder" access and the ${dropboxPermissionsText()} permissions). ` +
+      `${labels.appSecret} is optional: without it PKCE is used.`,
   };
+}
+
+function failNotConfigured(labels: SettingLabels, config: ConfiguredAuthorization = {}): TokenEffect {
+  const problem = dropboxSetupProblem(config, labels) ?? dropboxSetupProblem({}, labels)!;
+  return { type: "fail", kind: "config", code: problem.code, message: problem.message };
 }

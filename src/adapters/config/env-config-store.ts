@@ -14,29 +14,12 @@ import type { Settings } from "../../domain/settings.ts";
 import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "../../app/ports.ts";
 import { labelsFrom, parseSettings, text, type RawSettings, type SettingField } from "./parse-settings.ts";
 import { PrivateStateFile } from "./private-state-file.ts";
+import { tableOf } from "./settings-catalogue.ts";
 
 export const APP_DIR_NAME = "unms-dropbox-backup-sync";
 
-/** The environment variable behind each setting. */
-export const ENV_NAMES: Record<SettingField, string> = {
-  unmsUrl: "UNMS_URL",
-  unmsApiToken: "UNMS_API_TOKEN",
-  dropboxAppKey: "DROPBOX_APP_KEY",
-  dropboxAppSecret: "DROPBOX_APP_SECRET",
-  dropboxAccessCode: "DROPBOX_ACCESS_CODE",
-  dropboxRefreshToken: "DROPBOX_REFRESH_TOKEN",
-  dropboxAccessToken: "DROPBOX_ACCESS_TOKEN",
-  dropboxFolder: "DROPBOX_FOLDER",
-  targetDir: "TARGET_DIR",
-  chunkMiB: "DROPBOX_CHUNK_MIB",
-  dropboxConnections: "DROPBOX_CONNECTIONS",
-  maxDeletes: "MAX_DELETES",
-  allowMassDelete: "ALLOW_MASS_DELETE",
-  maxRunMinutes: "MAX_RUN_MINUTES",
-  dropboxBaseUrl: "DROPBOX_BASE_URL",
-  unmsCaFile: "UNMS_CA_FILE",
-  unmsTlsInsecure: "UNMS_TLS_INSECURE",
-};
+/** The environment variable behind each setting (from the settings catalogue). */
+export const ENV_NAMES = tableOf("env") as Record<SettingField, string>;
 
 /** How messages name the Dropbox settings of this store, from ENV_NAMES. */
 export const ENV_LABELS = labelsFrom(ENV_NAMES);

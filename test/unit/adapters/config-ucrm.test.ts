@@ -138,7 +138,7 @@ describe("UcrmFileConfigStore: maximum run minutes", () => {
   test("a value that is not a positive number of minutes is refused, naming the field", async () => {
     const { dir, store } = await plugin({ unmsApiToken: "t-123456", maxRunMinutes: "soon" });
     const error = await configError(store.load());
-    assert.match(error.message, /maxRunMinutes is "soon": it must be a number of minutes above 0/);
+    assert.match(error.message, /"Maximum run minutes" \(maxRunMinutes\) is "soon": it must be a number of minutes above 0/);
     await rm(dir, { recursive: true });
   });
 });

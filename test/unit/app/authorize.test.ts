@@ -151,7 +151,7 @@ describe("TokenSession.start(): UCRM plugin (file store), app secret", () => {
     const plugin = await ucrmPlugin({ dropboxAppKey: fake.appKey, dropboxAppSecret: fake.appSecret, dropboxAccessCode: null, keepMe: "as is" });
     const first = await run(fake, plugin.open(), out);
     assert.ok(first.status === "awaiting-user");
-    assert.match(first.message, /into dropboxAccessCode/);
+    assert.match(first.message, /into "Dropbox Access Code" \(dropboxAccessCode\)/);
     const code = fake.issueAuthorizationCode();
     const config = await plugin.config();
     await writeFile(plugin.configPath, JSON.stringify({ ...config, dropboxAccessCode: ` ${code} ` }));
@@ -231,7 +231,7 @@ describe("TokenSession.start(): legacy tokens", () => {
     assert.equal(saved.dropboxAccessToken, "");
     assert.equal(saved.dropboxAccessCode, "");
     assert.ok(saved.dropboxRefreshToken);
-    assert.match(migrated.warnings.join("\n"), /legacy token \(dropboxAccessToken\) is no longer used/);
+    assert.match(migrated.warnings.join("\n"), /legacy token \("Dropbox access token \(legacy\)" \(dropboxAccessToken\)\) is no longer used/);
     out.assertNoSecrets(fake);
   });
 
