@@ -26,35 +26,36 @@ const REFUSED_NAMES = new Set(["desktop.ini", "thumbs.db", ".ds_store", "icon\r"
 
 /**
  * `text` as a Folder: spaces around it and slashes at either end are dropped. A problem (without the
- * text itself, which the caller shows as it sees fit) naming the first segment that cannot be used.
+ * whole text, which the caller shows as it sees fit) naming the first segment that cannot be used;
+ * `hide` says when a segment must not be quoted (a secret pasted into the wrong setting).
  */
-export function parseFolder(text: string): { folder: Folder } | { problem: string; normalized: string } {
+export function parseFolder(text: string, hide: (segment: string) => boolean = () => false): { folder: Folder } | { problem: string; normalized: string } {
   const normalized = text.trim().replace(/^\/+|\/+$/g, "");
   if (normalized === "") return { folder: ROOT_FOLDER };
   const segments = normalized.split("/");
   if (segments.some((part) => part === "" || part.trim() === "." || part.trim() === "..")) return { problem: FOLDER_RULE, normalized };
   for (const segment of segments) {
-    const problem = segmentProblem(segment);
+    const problem = segmentProblem(segment, hide(segment));
     if (problem) return { problem, normalized };
   }
   return { folder: normalized as Folder };
 }
 
 /** Why Dropbox would refuse `segment` as a folder name (checked after the empty, "." and ".." rule). */
-function segmentProblem(segment: string): string | undefined {
+function segmentProblem(segment: string, hidden: boolean): string | undefined {
   const length = [...segment].length;
-  const shown = length > 40 ? `${[...segment].slice(0, 40).join("")}…` : segment;
+  const name = hidden ? "(not shown)" : JSON.stringify(length > 40 ? `${[...segment].slice(0, 40).join("")}…` : segment);
   if (length > MAX_FOLDER_NAME_CHARS) {
-    return `the folder name "${shown}" is ${length} characters long; Dropbox allows at most ${MAX_FOLDER_NAME_CHARS} per name`;
+    return `the folder name ${name} is ${length} characters long; Dropbox allows at most ${MAX_FOLDER_NAME_CHARS} per name`;
   }
   const refused = REFUSED_CHARACTERS.exec(segment);
   if (refused) {
     const what = /[\u0000-\u001f\u007f]/u.test(refused[0]) ? "a control character" : `"${refused[0]}"`;
-    return `the folder name ${JSON.stringify(shown)} contains ${what}; Dropbox refuses \\ : ? * " < > | and control characters in names`;
+    return `the folder name ${name} contains ${what}; Dropbox refuses \\ : ? * " < > | and control characters in names`;
   }
-  if (/[. ]$/.test(segment)) return `the folder name "${shown}" ends with a ${segment.endsWith(".") ? "dot" : "space"}, which Dropbox refuses`;
-  if (/^ /.test(segment)) return `the folder name "${shown}" starts with a space, which Dropbox refuses`;
-  if (REFUSED_NAMES.has(segment.toLowerCase())) return `"${shown}" is a name Dropbox refuses to store`;
+  if (/[. ]$/.test(segment)) return `the folder name ${name} ends with a ${segment.endsWith(".") ? "dot" : "space"}, which Dropbox refuses`;
+  if (/^ /.test(segment)) return `the folder name ${name} starts with a space, which Dropbox refuses`;
+  if (REFUSED_NAMES.has(segment.toLowerCase())) return `${name} is a name Dropbox refuses to store`;
   return undefined;
 }
 

@@ -161,7 +161,7 @@ export function parseSettings(raw: RawSettings, context: ParseContext): LoadedSe
     } else maxRunMinutes = n;
   }
 
-  const folder = parseFolder(text(raw.dropboxFolder) ?? "");
+  const folder = parseFolder(text(raw.dropboxFolder) ?? "", isSecretLike);
   const dropboxFolder = "folder" in folder ? folder.folder : ROOT_FOLDER;
   if ("problem" in folder) problems.push(`${name("dropboxFolder")} is ${shown("dropboxFolder", folder.normalized)}: ${folder.problem}`);
 

@@ -34,7 +34,7 @@ export const SETTINGS_CATALOGUE: Readonly<Record<SettingField, SettingEntry>> = 
     required: "for Dropbox, unless DROPBOX_ACCESS_TOKEN",
     meaning: "Dropbox app key; with DROPBOX_APP_SECRET or alone (PKCE)",
   },
-  dropboxAppSecret: { env: "DROPBOX_APP_SECRET", configKey: "dropboxAppSecret", label: "Dropbox App secret", default: "none: PKCE is used", meaning: "Dropbox app secret" },
+  dropboxAppSecret: { env: "DROPBOX_APP_SECRET", configKey: "dropboxAppSecret", label: "Dropbox App secret", default: "none, PKCE is used", meaning: "Dropbox app secret" },
   dropboxAccessCode: { env: "DROPBOX_ACCESS_CODE", configKey: "dropboxAccessCode", label: "Dropbox Access Code", meaning: "the code Dropbox shows after you open the authorization URL (used once)" },
   dropboxRefreshToken: {
     env: "DROPBOX_REFRESH_TOKEN",
@@ -51,7 +51,7 @@ export const SETTINGS_CATALOGUE: Readonly<Record<SettingField, SettingEntry>> = 
     env: "DROPBOX_CONNECTIONS",
     configKey: "dropboxConnections",
     label: "Upload connections",
-    default: "1 (one chunk at a time)",
+    default: "1, one chunk at a time",
     meaning: "chunks of one file uploaded at once, 1 to 16",
   },
   maxDeletes: { env: "MAX_DELETES", configKey: "maxDeletes", label: "Maximum deletions per run", default: "half of the tool's copies, at least 1", meaning: "most deletions per run without --allow-mass-delete" },
@@ -60,7 +60,7 @@ export const SETTINGS_CATALOGUE: Readonly<Record<SettingField, SettingEntry>> = 
     env: "MAX_RUN_MINUTES",
     configKey: "maxRunMinutes",
     label: "Maximum run minutes",
-    default: "no limit (55 in the UCRM plugin)",
+    default: "no limit; 55 in the UCRM plugin",
     meaning: "stop starting new upload chunks after this many minutes; the next run continues",
   },
   dropboxBaseUrl: { env: "DROPBOX_BASE_URL", configKey: "dropboxBaseUrl", meaning: "for tests only: replaces scheme and host of Dropbox's API hosts" },
@@ -104,10 +104,10 @@ export function settingsHelp(): string {
       entry.required === true ? "required" : entry.required ? `required ${entry.required}` : undefined,
       entry.default === undefined ? undefined : `default: ${entry.default}`,
     ].filter((note): note is string => note !== undefined);
-    const text = notes.length > 0 ? `${entry.meaning} (${notes.join("; ")})` : entry.meaning;
+    const text = notes.length > 0 ? `${entry.meaning} [${notes.join("; ")}]` : entry.meaning;
     return wrap(text, LINE_WIDTH - 2 - NAME_WIDTH).map((line, i) => `  ${(i === 0 ? entry.env : "").padEnd(NAME_WIDTH)}${line}`.trimEnd());
   });
-  return `Settings (environment):\n${lines.join("\n")}\n`;
+  return `Settings (environment; optional unless marked required):\n${lines.join("\n")}\n`;
 }
 
 function wrap(text: string, width: number): string[] {
