@@ -70,6 +70,8 @@ export interface ConfigStore {
   readonly location: string;
   /** How the admin knows the Dropbox settings here (env variable names or config.json keys). */
   readonly labels: SettingLabels;
+  /** How messages name the folders a run writes (default "TARGET_DIR" and "STATE_DIR"). */
+  readonly folderNames?: { targetDir: string; stateDir: string };
   /** Settings of this run, validated; throws SyncError kind "config" listing every problem. */
   load(): Promise<LoadedSettings>;
   /** Writes `patch` atomically, keeping every other key and value as it was. */

@@ -464,3 +464,21 @@ test("issue 9: a UNMS_URL without /nms fails as it would in the field, naming th
   assert.match(run.output, /UNMS has no GET nms\/backups at 127\.0\.0\.1:\d+\/api\/v2\.1\/nms\/backups \(HTTP 404/);
   assert.match(run.output, /UNMS_URL/);
 });
+
+test("TARGET_DIR or STATE_DIR that is a file: exit 2 with one line naming the setting, before any download", async (t) => {
+  const h = await syncHarness(t);
+  h.unms.addBackup({ id: guid("folder-check"), createdAt: "2024-03-01T10:00:00Z", size: MiB });
+  const { writeFileSync } = await import("node:fs");
+  const file = join(h.root, "a-file");
+  writeFileSync(file, "not a folder");
+  const target = await h.run(["sync"], { TARGET_DIR: file });
+  assert.equal(target.code, 2, explain(target));
+  assert.equal(target.output.match(/^ERROR: /gm)?.length, 1, explain(target));
+  assert.match(target.output, new RegExp(`ERROR: TARGET_DIR ${file} is a file, not a folder: point it at a folder \\(or remove the file\\)\\. Nothing was downloaded\\.`));
+  assert.doesNotMatch(target.output, /ENOTDIR|EEXIST/);
+  const state = await h.run(["sync"], { STATE_DIR: file });
+  assert.equal(state.code, 2, explain(state));
+  assert.match(state.output, /ERROR: STATE_DIR .* is a file, not a folder/);
+  assert.equal(h.unms.requestCounts.download, 0, "nothing was downloaded");
+  assert.equal(h.unms.requestCounts.list, 0, "UNMS was not even asked");
+});

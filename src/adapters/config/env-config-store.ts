@@ -15,6 +15,7 @@ import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "../../
 import { labelsFrom, parseSettings, text, type RawSettings, type SettingField } from "./parse-settings.ts";
 import { PrivateStateFile } from "./private-state-file.ts";
 import { tableOf } from "./settings-catalogue.ts";
+import { refuseFileAsFolder } from "../local-dir/writable-folder.ts";
 
 export const APP_DIR_NAME = "unms-dropbox-backup-sync";
 
@@ -73,6 +74,7 @@ export class EnvConfigStore implements ConfigStore {
       howToFix: "Set or correct these environment variables and run again.",
       stateDir: this.stateDir,
     });
+    await refuseFileAsFolder(this.stateDir, "STATE_DIR");
     const stored = await this.state.read();
     if (!settings.dropboxRefreshToken && stored.refreshToken) settings.dropboxRefreshToken = stored.refreshToken;
     if (settings.dropboxAccessCode && stored.usedAccessCodeSha256 === sha256Hex(settings.dropboxAccessCode)) {

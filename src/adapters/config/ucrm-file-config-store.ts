@@ -57,6 +57,7 @@ export interface UcrmFileConfigStoreOptions {
  */
 export class UcrmFileConfigStore implements ConfigStore {
   readonly labels = UCRM_LABELS;
+  readonly folderNames = { targetDir: UCRM_MESSAGE_NAMES.targetDir, stateDir: "The plugin's data folder" };
   readonly configPath: string;
   readonly ucrmJsonPath: string;
   readonly stateDir: string;
