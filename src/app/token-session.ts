@@ -186,6 +186,7 @@ export class TokenSession implements AccessTokenProvider {
         return undefined;
       case "clear-access-code":
         patch.dropboxAccessCode = null;
+        if (effect.rejected) patch.accessCodeRejected = true;
         return undefined;
       case "clear-legacy-token":
         patch.dropboxAccessToken = null;

@@ -100,7 +100,8 @@ export type AuthorizationUrlReason = "first-run" | "code-rejected" | "revoked" |
 export type TokenEffect =
   | { type: "exchange-code"; code: string; pkce: boolean }
   | { type: "persist-refresh-token"; refreshToken: string }
-  | { type: "clear-access-code" }
+  /** `rejected`: Dropbox refused the code (the failure message says what to do), else it was exchanged. */
+  | { type: "clear-access-code"; rejected?: true }
   | { type: "clear-legacy-token" }
   | { type: "clear-refresh-token" }
   | { type: "forget-pkce-verifier" }
@@ -165,7 +166,7 @@ export function transition(state: TokenState, event: TokenEvent, context: Lifecy
           return {
             state: { kind: "authorized", refreshToken: state.fallbackRefreshToken, refreshing: false },
             effects: [
-              { type: "clear-access-code" },
+              { type: "clear-access-code", rejected: true },
               { type: "warn", code: "code-rejected", message: `${rejected} Keeping the existing authorization (${labels.refreshToken}).` },
             ],
           };
@@ -175,7 +176,7 @@ export function transition(state: TokenState, event: TokenEvent, context: Lifecy
           return {
             state: { kind: "migrating", legacyToken: state.legacyToken, pkce: state.pkce },
             effects: [
-              { type: "clear-access-code" },
+              { type: "clear-access-code", rejected: true },
               { type: "warn", code: "legacy-deprecated", message: legacyDeprecationWarning(labels, true) },
               { type: "show-authorization-url", reason: "code-rejected", message: `${rejected} Still syncing with the legacy token. ${again}` },
             ],
@@ -184,7 +185,7 @@ export function transition(state: TokenState, event: TokenEvent, context: Lifecy
         return {
           state: { kind: "awaiting-user", pkce: state.pkce },
           effects: [
-            { type: "clear-access-code" },
+            { type: "clear-access-code", rejected: true },
             { type: "show-authorization-url", reason: "code-rejected", message: `${rejected} ${again}` },
             { type: "wait-for-user" },
           ],

@@ -122,6 +122,9 @@ test("a used or expired code: a specific message, a fresh URL, exit 3", async (t
   const run = await h.run(["sync"], { DROPBOX_ACCESS_CODE: code });
   assert.equal(run.code, 3, explain(run));
   assert.match(run.stdout, /DROPBOX_ACCESS_CODE was already used or has expired/);
+  // One message: not also "remove the code, it has been used", which would contradict it.
+  assert.doesNotMatch(run.output, /has been used/);
+  assert.equal(run.output.match(/^(WARNING|ERROR): /gm)?.length, 1, explain(run));
   assert.equal(printedUrl(run).href, plainUrl(h.dropbox.appKey));
   assert.equal(h.privateState()?.refreshToken, undefined);
 });

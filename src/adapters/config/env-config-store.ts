@@ -102,7 +102,8 @@ export class EnvConfigStore implements ConfigStore {
       const code = text(this.env[ENV_NAMES.dropboxAccessCode]);
       if (code) {
         stored.usedAccessCodeSha256 = sha256Hex(code);
-        notes.push(`Remove ${ENV_NAMES.dropboxAccessCode} from the environment: the code has been used (it is ignored from now on).`);
+        // A refused code gets one message (the rejection, with what to do), not a second note.
+        if (!patch.accessCodeRejected) notes.push(`Remove ${ENV_NAMES.dropboxAccessCode} from the environment: the code has been used (it is ignored from now on).`);
       }
     }
     if (patch.dropboxAccessToken === null && text(this.env[ENV_NAMES.dropboxAccessToken])) {
