@@ -88,7 +88,10 @@ function ucrmModule(profile: UcrmProfile): ContainerModule {
  * The token session of a run whose settings are loaded: persistence in the entry's config store,
  * warnings to its reporter, every token obtained to its redactor.
  */
-export function tokenSessionModule(settings: LoadedSettings, seams: { dropboxFetch?: typeof fetch } = {}): ContainerModule {
+export function tokenSessionModule(
+  settings: LoadedSettings,
+  seams: { dropboxFetch?: typeof fetch; sleep?: (ms: number, signal?: AbortSignal) => Promise<void> } = {},
+): ContainerModule {
   return new ContainerModule(({ bind }) => {
     bind(ids.TokenSession)
       .toResolvedValue(
@@ -100,6 +103,7 @@ export function tokenSessionModule(settings: LoadedSettings, seams: { dropboxFet
             oauth: new DropboxOAuthClient({
               redactor,
               ...(seams.dropboxFetch ? { fetch: seams.dropboxFetch } : {}),
+              ...(seams.sleep ? { sleep: seams.sleep } : {}),
               ...(settings.dropboxBaseUrl ? { baseUrl: settings.dropboxBaseUrl } : {}),
             }),
           }),

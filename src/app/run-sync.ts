@@ -90,7 +90,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
     for (const message of tlsWarnings) reporter.report({ type: "warning", message });
     let tokens: AccessTokenProvider | undefined;
     if (!settings.targetDir) {
-      input.container.load(tokenSessionModule(settings, input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}));
+      input.container.load(tokenSessionModule(settings, { ...(input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}), ...(input.sleep ? { sleep: input.sleep } : {}) }));
       const auth = await input.container.get(ids.TokenSession).start(settings);
       if (auth.status === "awaiting-user") {
         reporter.report({ type: "authorization-required", message: auth.message, url: auth.url });

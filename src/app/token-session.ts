@@ -268,6 +268,7 @@ export class TokenSession implements AccessTokenProvider {
         return this.#serve(this.#step({ type: "refresh-failed", reason: "invalid-grant", detail: error.description }));
       }
       this.#step({ type: "refresh-failed", reason: "other", detail: describeError(error) });
+      if (SyncError.is(error) && error.code === "dropbox.oauth.secret_required") throw this.#secretRequired();
       throw error;
     }
     this.options.registerSecret?.(grant.accessToken);
@@ -299,6 +300,17 @@ export class TokenSession implements AccessTokenProvider {
       if (OAuthGrantError.isGrantError(error)) return { type: "exchange-failed", detail: error.description };
       throw error;
     }
+  }
+
+  /** A refresh token issued with the app secret, used without it: say exactly that, and both ways out. */
+  #secretRequired(): SyncError {
+    const { appSecret, refreshToken } = this.options.labels;
+    return new SyncError(
+      `The Dropbox refresh token was issued to an authorization made with the app secret, but ${appSecret} is not set, so Dropbox refuses to use it. ` +
+        `Set ${appSecret} to your app's secret (Dropbox App Console, https://www.dropbox.com/developers/apps), or, to go without a secret (PKCE), ` +
+        `remove the refresh token (${refreshToken}, or the one kept by this tool) and authorize again.`,
+      { kind: "config", code: "dropbox.oauth.secret_required" },
+    );
   }
 
   /** The URL to show, with a PKCE challenge when there is no secret (verifier reused until exchanged). */

@@ -293,3 +293,14 @@ test("the secret check itself catches a leaked prefix without printing it", () =
   );
   assert.doesNotThrow(() => assertNoSecrets({ stdout: "nothing to see", stderr: secret.slice(0, 11) }, [secret], "probe"));
 });
+
+test("a refresh token issued with the app secret, run without DROPBOX_APP_SECRET: exit 2 saying exactly that", async (t) => {
+  const h = await authHarness(t);
+  addBackups(h, 1);
+  const refreshToken = h.dropbox.issueRefreshToken({ pkce: false });
+  const run = await h.run(["sync"], { DROPBOX_REFRESH_TOKEN: refreshToken, DROPBOX_APP_SECRET: undefined });
+  assert.equal(run.code, 2, explain(run));
+  assert.match(run.output, /ERROR: The Dropbox refresh token was issued to an authorization made with the app secret, but DROPBOX_APP_SECRET is not set/);
+  assert.doesNotMatch(run.output, /No auth function/);
+  assert.equal(fileRequests(h), 0, "nothing was listed or uploaded");
+});
