@@ -342,8 +342,24 @@ export class TokenSession implements AccessTokenProvider {
 
   async #persist(patch: ConfigPatch): Promise<void> {
     if (Object.keys(patch).length === 0) return;
-    const { notes } = await this.#requireStore().save(patch);
+    let notes: string[];
+    try {
+      ({ notes } = await this.#requireStore().save(patch));
+    } catch (error) {
+      if (typeof patch.dropboxRefreshToken === "string") throw this.#refreshTokenUnsaved(error);
+      throw error;
+    }
     notes.forEach((note) => this.#warn(note));
+  }
+
+  /** The code was exchanged, so it is spent; without the refresh token saved, only a new code helps. */
+  #refreshTokenUnsaved(error: unknown): SyncError {
+    return new SyncError(
+      `Dropbox accepted the access code, but the refresh token it returned could not be saved: ${describeError(error)} ` +
+        `The access code in ${this.options.labels.accessCode} is now used up (Dropbox accepts each code once). ` +
+        `Fix the permission first, then run again, open the new authorization URL it prints, allow access and paste the new code.`,
+      { kind: "config", code: "config.refresh_token_unsaved", cause: error },
+    );
   }
 
   #warn(message: string): void {

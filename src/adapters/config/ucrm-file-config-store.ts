@@ -106,9 +106,9 @@ export class UcrmFileConfigStore implements ConfigStore {
     if ("problem" in parsed) throw this.malformed(this.configPath, parsed.problem);
     const config = parsed.value;
     if (typeof patch.dropboxRefreshToken === "string") config.dropboxRefreshToken = patch.dropboxRefreshToken;
-    else if (patch.dropboxRefreshToken === null) config.dropboxRefreshToken = "";
-    if (patch.dropboxAccessCode === null) config.dropboxAccessCode = "";
-    if (patch.dropboxAccessToken === null) config.dropboxAccessToken = "";
+    else if (patch.dropboxRefreshToken === null) config.dropboxRefreshToken = null;
+    if (patch.dropboxAccessCode === null) config.dropboxAccessCode = null;
+    if (patch.dropboxAccessToken === null) config.dropboxAccessToken = null;
     if (patch.allowMassDelete === false) config.allowMassDelete = false;
     let mode: number | undefined;
     try {

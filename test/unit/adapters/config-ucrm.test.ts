@@ -73,7 +73,7 @@ describe("UcrmFileConfigStore", () => {
     await chmod(configPath, 0o640);
     await store.save({ dropboxRefreshToken: "refresh-1", dropboxAccessCode: null, dropboxAccessToken: null });
     const text = await readFile(configPath, "utf8");
-    assert.deepEqual(JSON.parse(text), { ...original, dropboxRefreshToken: "refresh-1", dropboxAccessCode: "", dropboxAccessToken: "" });
+    assert.deepEqual(JSON.parse(text), { ...original, dropboxRefreshToken: "refresh-1", dropboxAccessCode: null, dropboxAccessToken: null });
     assert.deepEqual(Object.keys(JSON.parse(text)), Object.keys(original), "key order kept");
     assert.match(text, /^\{\n {4}"unmsApiToken"/, "indentation kept");
     assert.equal((await stat(configPath)).mode & 0o777, 0o640, "file mode kept");
