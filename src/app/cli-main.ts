@@ -29,7 +29,7 @@ sync options:
   --json                end with one line of JSON: {"uploaded":[...],"skipped":[...],"deleted":[...],
                         "failed":[{"name","error"}],"guarded":[...],"bytesUploaded":n,
                         "resumable":[names left for the next run],...}; a run that stopped before
-                        syncing (configuration, lock, authorization): {"error":"...","exitCode":n}
+                        syncing (configuration, run lock): {"error":"...","exitCode":n}
   --allow-mass-delete   lift the guard that holds back deletions of more than half of the copies
   -q, --quiet           print only warnings and errors
   -h, --help            this text
