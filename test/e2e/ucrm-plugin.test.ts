@@ -91,7 +91,7 @@ test("php main.php: without an app secret the URL carries a PKCE challenge and t
   const second = await plugin.run();
   assert.equal(second.code, 0, explain(plugin, second));
   const config = plugin.config();
-  assert.equal(config.dropboxAccessCode, "");
+  assert.equal(config.dropboxAccessCode, null, "cleared to null, as the original plugin writes it");
   assert.equal(config.dropboxAppSecret, "");
   assert.ok(plugin.dropbox.secretsIssued().includes(config.dropboxRefreshToken as string), "the PKCE refresh token must be written back");
   assert.deepEqual(storedNames(plugin), names);
