@@ -10,6 +10,7 @@ import { ExitCode, runSync, type RunSyncInput } from "./run-sync.ts";
 import { jsonSummary } from "./sync-report.ts";
 import { runUcrmPlugin } from "./ucrm-main.ts";
 import { parseCliArgs } from "./parse-cli-args.ts";
+import { settingsHelp } from "../adapters/config/settings-catalogue.ts";
 
 export const VERSION = "2.0.0";
 
@@ -19,37 +20,22 @@ export const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 export const HELP = `unms-dropbox-backup-sync ${VERSION}: keep off-site copies of UNMS/UISP backups in Dropbox
 
 Usage:
-  backup-sync sync [--dry-run] [--json] [--allow-mass-delete]
+  backup-sync sync [--dry-run] [--json] [--allow-mass-delete] [--quiet]
   backup-sync ucrm --plugin-dir <dir> [--dry-run]     (run by the UCRM plugin's main.php)
   backup-sync --help | --version
 
 sync options:
-  --dry-run             list what would be uploaded and deleted, change nothing
+  -n, --dry-run         list what would be uploaded and deleted, change nothing
   --json                end with one line of JSON: {"uploaded":[...],"skipped":[...],"deleted":[...],
                         "failed":[{"name","error"}],"guarded":[...],"bytesUploaded":n,
-                        "resumable":[names left for the next run],...}
+                        "resumable":[names left for the next run],...}; a run that stopped before
+                        syncing (configuration, run lock): {"error":"...","exitCode":n}
   --allow-mass-delete   lift the guard that holds back deletions of more than half of the copies
+  -q, --quiet           print only warnings and errors
+  -h, --help            this text
+  -V, --version         the version
 
-Settings (environment):
-  UNMS_URL              NMS base URL, e.g. https://uisp.example.com/nms (API under /api/v2.1/)
-  UNMS_API_TOKEN        UNMS API token (Network -> Settings -> Users)
-  DROPBOX_APP_KEY       Dropbox app key; with DROPBOX_APP_SECRET or alone (PKCE)
-  DROPBOX_APP_SECRET    Dropbox app secret (optional: without it PKCE is used)
-  DROPBOX_ACCESS_CODE   the code Dropbox shows after you open the authorization URL
-  DROPBOX_REFRESH_TOKEN a refresh token (else the one obtained and kept in STATE_DIR)
-  DROPBOX_ACCESS_TOKEN  legacy long-lived token (deprecated; still works, with a warning)
-  DROPBOX_FOLDER        folder inside the app folder (default: the app folder itself)
-  STATE_DIR             private state: obtained refresh token, PKCE verifier, run lock
-                        (default: $XDG_CONFIG_HOME/unms-dropbox-backup-sync)
-  DROPBOX_CHUNK_MIB     upload chunk size in MiB, a multiple of 4
-  DROPBOX_CONNECTIONS   chunks of one file uploaded at once, 1..16 (default 1: one at a time)
-  MAX_DELETES           most deletions per run without --allow-mass-delete (default: half)
-  TARGET_DIR            copy into this local folder instead of Dropbox
-  UNMS_CA_FILE          PEM file of certificates (UISP's own or its CA) trusted for UNMS only
-  UNMS_TLS_INSECURE     true: do not verify UNMS's certificate (UNMS only; warns every run)
-  MAX_RUN_MINUTES       stop starting new upload chunks after this many minutes; the unfinished
-                        upload is saved and continues on the next run (default: no limit)
-
+${settingsHelp()}
 Exit codes: 0 in sync (or stopped by MAX_RUN_MINUTES, the rest continues next run); 1 the run failed
 or a backup could not be stored; 2 configuration or usage error; 3 waiting for you to authorize
 Dropbox (the URL is printed); 130 / 143 stopped by SIGINT / SIGTERM (the upload state is kept).
@@ -70,12 +56,13 @@ export async function main(argv: string[], env: Record<string, string | undefine
   let parsed;
   try {
     parsed = parseCliArgs(argv, {
-      "dry-run": { type: "boolean" },
+      "dry-run": { type: "boolean", short: "n" },
       json: { type: "boolean" },
       "allow-mass-delete": { type: "boolean" },
+      quiet: { type: "boolean", short: "q" },
       "plugin-dir": { type: "string" },
       help: { type: "boolean", short: "h" },
-      version: { type: "boolean" },
+      version: { type: "boolean", short: "V" },
     });
   } catch (error) {
     io.stderr.write(`Usage error: ${describeError(error)}\nRun with --help to see the commands and options.\n`);
@@ -119,7 +106,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return ExitCode.Config;
   }
 
-  const container = compose({ kind: "cli", env, stdout: io.stdout, stderr: io.stderr });
+  const container = compose({ kind: "cli", env, stdout: io.stdout, stderr: io.stderr, ...(values.quiet ? { quiet: true } : {}) });
   const redactor = container.get(ids.Redactor);
   const input: RunSyncInput = {
     container,

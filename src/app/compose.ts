@@ -14,6 +14,7 @@ import { DropboxOAuthClient } from "../adapters/dropbox-auth/dropbox-oauth-clien
 import { UcrmFileConfigStore } from "../adapters/config/ucrm-file-config-store.ts";
 import { acquireRunLock, type RunLock } from "../adapters/lock/run-lock.ts";
 import { consoleSink, LineReporter } from "../adapters/report/line-reporter.ts";
+import { warningsAndErrorsOnly } from "../adapters/report/quiet-sink.ts";
 import { PluginLog } from "../adapters/report/plugin-log.ts";
 import { PluginReporter } from "../adapters/report/plugin-reporter.ts";
 import type { LoadedSettings } from "./ports.ts";
@@ -28,6 +29,8 @@ export interface CliProfile {
   env: Record<string, string | undefined>;
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
+  /** --quiet: only warnings and errors (no progress, no per-backup lines, no summary). */
+  quiet?: boolean;
 }
 
 /** The UCRM plugin run: settings from the plugin folder, lines to data/plugin.log (and stdout). */
@@ -55,7 +58,10 @@ function cliModule(profile: CliProfile): ContainerModule {
     bind(ids.ConfigStore).toResolvedValue(() => new EnvConfigStore(profile.env), []).inSingletonScope();
     bind(ids.EntryReporter)
       .toResolvedValue(
-        (redactor: Redactor) => new LineReporter(consoleSink({ stdout: profile.stdout, stderr: profile.stderr }), (text) => redactor.redact(text)),
+        (redactor: Redactor) => {
+          const sink = consoleSink({ stdout: profile.stdout, stderr: profile.stderr });
+          return new LineReporter(profile.quiet ? warningsAndErrorsOnly(sink) : sink, (text) => redactor.redact(text));
+        },
         [ids.Redactor],
       )
       .inSingletonScope();
@@ -82,7 +88,10 @@ function ucrmModule(profile: UcrmProfile): ContainerModule {
  * The token session of a run whose settings are loaded: persistence in the entry's config store,
  * warnings to its reporter, every token obtained to its redactor.
  */
-export function tokenSessionModule(settings: LoadedSettings, seams: { dropboxFetch?: typeof fetch } = {}): ContainerModule {
+export function tokenSessionModule(
+  settings: LoadedSettings,
+  seams: { dropboxFetch?: typeof fetch; sleep?: (ms: number, signal?: AbortSignal) => Promise<void> } = {},
+): ContainerModule {
   return new ContainerModule(({ bind }) => {
     bind(ids.TokenSession)
       .toResolvedValue(
@@ -94,6 +103,7 @@ export function tokenSessionModule(settings: LoadedSettings, seams: { dropboxFet
             oauth: new DropboxOAuthClient({
               redactor,
               ...(seams.dropboxFetch ? { fetch: seams.dropboxFetch } : {}),
+              ...(seams.sleep ? { sleep: seams.sleep } : {}),
               ...(settings.dropboxBaseUrl ? { baseUrl: settings.dropboxBaseUrl } : {}),
             }),
           }),

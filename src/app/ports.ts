@@ -17,8 +17,10 @@ import type { Settings } from "../domain/settings.ts";
 export interface ConfigPatch {
   /** The refresh token obtained by a code exchange, or null to forget a revoked one. */
   dropboxRefreshToken?: string | null;
-  /** Cleared once the code was exchanged (codes are single use). */
+  /** Cleared once the code was exchanged (codes are single use), or once Dropbox refused it. */
   dropboxAccessCode?: null;
+  /** Set with `dropboxAccessCode: null` when Dropbox refused the code: the run's message already says what to do. */
+  accessCodeRejected?: true;
   /** Cleared once the legacy long-lived token was replaced by a refresh token. */
   dropboxAccessToken?: null;
   /** The UCRM checkbox is one-shot: set to false after the run that used it (other stores ignore it). */
@@ -70,6 +72,8 @@ export interface ConfigStore {
   readonly location: string;
   /** How the admin knows the Dropbox settings here (env variable names or config.json keys). */
   readonly labels: SettingLabels;
+  /** How messages name the folders a run writes (default "TARGET_DIR" and "STATE_DIR"). */
+  readonly folderNames?: { targetDir: string; stateDir: string };
   /** Settings of this run, validated; throws SyncError kind "config" listing every problem. */
   load(): Promise<LoadedSettings>;
   /** Writes `patch` atomically, keeping every other key and value as it was. */

@@ -10,6 +10,8 @@ import { tokenSessionModule } from "./compose.ts";
 import { insecureTlsWarning } from "../adapters/unms/unms-tls-fetch.ts";
 import { monotonicClock, syncModule } from "./container.ts";
 import { ids } from "./service-ids.ts";
+import { resolve } from "node:path";
+import { ensureWritableFolder } from "../adapters/local-dir/writable-folder.ts";
 import { summarize, type SyncReport } from "./sync-report.ts";
 
 export const ExitCode = {
@@ -65,6 +67,15 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
   // Every output path redacts them from here on.
   redactor.register([settings.unmsApiToken, settings.dropboxAppSecret, settings.dropboxAccessCode, settings.dropboxRefreshToken, settings.dropboxAccessToken]);
 
+  // Before the lock and any download: a folder that cannot be written is a configuration error.
+  const folderNames = configStore.folderNames ?? { targetDir: "TARGET_DIR", stateDir: "STATE_DIR" };
+  try {
+    await ensureWritableFolder(settings.stateDir, folderNames.stateDir);
+    if (settings.targetDir) await ensureWritableFolder(resolve(settings.targetDir), folderNames.targetDir);
+  } catch (error) {
+    return fail(error);
+  }
+
   let lock;
   let hardStop: { signal: AbortSignal; dispose: () => void } | undefined;
   try {
@@ -79,7 +90,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
     for (const message of tlsWarnings) reporter.report({ type: "warning", message });
     let tokens: AccessTokenProvider | undefined;
     if (!settings.targetDir) {
-      input.container.load(tokenSessionModule(settings, input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}));
+      input.container.load(tokenSessionModule(settings, { ...(input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}), ...(input.sleep ? { sleep: input.sleep } : {}) }));
       const auth = await input.container.get(ids.TokenSession).start(settings);
       if (auth.status === "awaiting-user") {
         reporter.report({ type: "authorization-required", message: auth.message, url: auth.url });

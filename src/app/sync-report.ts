@@ -151,14 +151,22 @@ export function summarize(report: SyncReport): string {
   return `${outcome}: ${parts.join(", ")}.`;
 }
 
-/** The JSON summary line of `--json`. */
+/**
+ * The JSON summary line of `--json`. A run that stopped before syncing (configuration, run lock) has
+ * no report: `{"error": "...", "exitCode": n}`. One waiting for authorization keeps the summary's
+ * shape (nothing done) with `error` and `authorizationUrl`.
+ */
 export function jsonSummary(outcome: { exitCode: number; report?: SyncReport; error?: string; authorizationUrl?: string }): string {
   const report = outcome.report;
+  if (!report && outcome.error !== undefined && !outcome.authorizationUrl) {
+    return JSON.stringify({ error: outcome.error, exitCode: outcome.exitCode });
+  }
   return JSON.stringify({
+    ...(!report && outcome.error !== undefined ? { error: outcome.error } : {}),
     uploaded: report?.uploaded ?? [],
     skipped: report?.skipped ?? [],
     deleted: report?.deleted ?? [],
-    failed: report?.failed ?? (outcome.error ? [{ name: "", error: outcome.error }] : []),
+    failed: report?.failed ?? [],
     guarded: report?.guarded ?? [],
     bytesUploaded: report?.bytesUploaded ?? 0,
     uploads: report?.uploads ?? [],

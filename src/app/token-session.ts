@@ -186,6 +186,7 @@ export class TokenSession implements AccessTokenProvider {
         return undefined;
       case "clear-access-code":
         patch.dropboxAccessCode = null;
+        if (effect.rejected) patch.accessCodeRejected = true;
         return undefined;
       case "clear-legacy-token":
         patch.dropboxAccessToken = null;
@@ -267,6 +268,7 @@ export class TokenSession implements AccessTokenProvider {
         return this.#serve(this.#step({ type: "refresh-failed", reason: "invalid-grant", detail: error.description }));
       }
       this.#step({ type: "refresh-failed", reason: "other", detail: describeError(error) });
+      if (SyncError.is(error) && error.code === "dropbox.oauth.secret_required") throw this.#secretRequired();
       throw error;
     }
     this.options.registerSecret?.(grant.accessToken);
@@ -300,6 +302,17 @@ export class TokenSession implements AccessTokenProvider {
     }
   }
 
+  /** A refresh token issued with the app secret, used without it: say exactly that, and both ways out. */
+  #secretRequired(): SyncError {
+    const { appSecret, refreshToken } = this.options.labels;
+    return new SyncError(
+      `The Dropbox refresh token was issued to an authorization made with the app secret, but ${appSecret} is not set, so Dropbox refuses to use it. ` +
+        `Set ${appSecret} to your app's secret (Dropbox App Console, https://www.dropbox.com/developers/apps), or, to go without a secret (PKCE), ` +
+        `remove the refresh token (${refreshToken}, or the one kept by this tool) and authorize again.`,
+      { kind: "config", code: "dropbox.oauth.secret_required" },
+    );
+  }
+
   /** The URL to show, with a PKCE challenge when there is no secret (verifier reused until exchanged). */
   async #authorizationUrl(): Promise<string> {
     const appKey = this.options.clientId;
@@ -329,8 +342,24 @@ export class TokenSession implements AccessTokenProvider {
 
   async #persist(patch: ConfigPatch): Promise<void> {
     if (Object.keys(patch).length === 0) return;
-    const { notes } = await this.#requireStore().save(patch);
+    let notes: string[];
+    try {
+      ({ notes } = await this.#requireStore().save(patch));
+    } catch (error) {
+      if (typeof patch.dropboxRefreshToken === "string") throw this.#refreshTokenUnsaved(error);
+      throw error;
+    }
     notes.forEach((note) => this.#warn(note));
+  }
+
+  /** The code was exchanged, so it is spent; without the refresh token saved, only a new code helps. */
+  #refreshTokenUnsaved(error: unknown): SyncError {
+    return new SyncError(
+      `Dropbox accepted the access code, but the refresh token it returned could not be saved: ${describeError(error)} ` +
+        `The access code in ${this.options.labels.accessCode} is now used up (Dropbox accepts each code once). ` +
+        `Fix the permission first, then run again, open the new authorization URL it prints, allow access and paste the new code.`,
+      { kind: "config", code: "config.refresh_token_unsaved", cause: error },
+    );
   }
 
   #warn(message: string): void {

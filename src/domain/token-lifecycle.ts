@@ -26,6 +26,7 @@
  * a single `unexpected` effect, so every pair has a defined, tested outcome.
  */
 import type { FailureKind } from "./errors.ts";
+import { dropboxPermissionsText } from "./dropbox-permissions.ts";
 import {
   decideLegacy,
   legacyDeprecationWarning,
@@ -99,7 +100,8 @@ export type AuthorizationUrlReason = "first-run" | "code-rejected" | "revoked" |
 export type TokenEffect =
   | { type: "exchange-code"; code: string; pkce: boolean }
   | { type: "persist-refresh-token"; refreshToken: string }
-  | { type: "clear-access-code" }
+  /** `rejected`: Dropbox refused the code (the failure message says what to do), else it was exchanged. */
+  | { type: "clear-access-code"; rejected?: true }
   | { type: "clear-legacy-token" }
   | { type: "clear-refresh-token" }
   | { type: "forget-pkce-verifier" }
@@ -164,7 +166,7 @@ export function transition(state: TokenState, event: TokenEvent, context: Lifecy
           return {
             state: { kind: "authorized", refreshToken: state.fallbackRefreshToken, refreshing: false },
             effects: [
-              { type: "clear-access-code" },
+              { type: "clear-access-code", rejected: true },
               { type: "warn", code: "code-rejected", message: `${rejected} Keeping the existing authorization (${labels.refreshToken}).` },
             ],
           };
@@ -174,7 +176,7 @@ export function transition(state: TokenState, event: TokenEvent, context: Lifecy
           return {
             state: { kind: "migrating", legacyToken: state.legacyToken, pkce: state.pkce },
             effects: [
-              { type: "clear-access-code" },
+              { type: "clear-access-code", rejected: true },
               { type: "warn", code: "legacy-deprecated", message: legacyDeprecationWarning(labels, true) },
               { type: "show-authorization-url", reason: "code-rejected", message: `${rejected} Still syncing with the legacy token. ${again}` },
             ],
@@ -183,7 +185,7 @@ export function transition(state: TokenState, event: TokenEvent, context: Lifecy
         return {
           state: { kind: "awaiting-user", pkce: state.pkce },
           effects: [
-            { type: "clear-access-code" },
+            { type: "clear-access-code", rejected: true },
             { type: "show-authorization-url", reason: "code-rejected", message: `${rejected} ${again}` },
             { type: "wait-for-user" },
           ],
@@ -334,30 +336,34 @@ function fromConfiguration(config: ConfiguredAuthorization, labels: SettingLabel
     };
   }
 
-  if (config.accessCode || config.refreshToken) {
-    return {
-      state: { kind: "not-configured" },
-      effects: [
-        {
-          type: "fail",
-          kind: "config",
-          code: "config.dropbox_app_key_missing",
-          message: `${config.accessCode ? labels.accessCode : labels.refreshToken} is set but ${labels.appKey} is not: set ${labels.appKey} to the App key from the Dropbox App Console (https://www.dropbox.com/developers/apps).`,
-        },
-      ],
-    };
-  }
-  return { state: { kind: "not-configured" }, effects: [failNotConfigured(labels)] };
+  return { state: { kind: "not-configured" }, effects: [failNotConfigured(labels, config)] };
 }
 
-function failNotConfigured(labels: SettingLabels): TokenEffect {
+/**
+ * Why the Dropbox settings cannot work at all (no app key where one is needed), or undefined. The
+ * config stores check this with the other settings, so every problem is reported in one run.
+ */
+export function dropboxSetupProblem(
+  config: Pick<ConfiguredAuthorization, "appKey" | "accessCode" | "refreshToken" | "legacyToken">,
+  labels: SettingLabels,
+): { code: string; message: string } | undefined {
+  if (config.appKey || config.legacyToken) return undefined;
+  if (config.accessCode || config.refreshToken) {
+    return {
+      code: "config.dropbox_app_key_missing",
+      message: `${config.accessCode ? labels.accessCode : labels.refreshToken} is set but ${labels.appKey} is not: set ${labels.appKey} to the App key from the Dropbox App Console (https://www.dropbox.com/developers/apps).`,
+    };
+  }
   return {
-    type: "fail",
-    kind: "config",
     code: "config.dropbox_not_configured",
     message:
       `Dropbox is not configured: set ${labels.appKey} to the App key of your app from the Dropbox App Console ` +
-      `(https://www.dropbox.com/developers/apps; create a "Scoped access" app with "App folder" access and the files.content.read, ` +
-      `files.content.write and files.metadata.read permissions). ${labels.appSecret} is optional: without it PKCE is used.`,
+      `(https://www.dropbox.com/developers/apps; create a "Scoped access" app with "App folder" access and the ${dropboxPermissionsText()} permissions). ` +
+      `${labels.appSecret} is optional: without it PKCE is used.`,
   };
+}
+
+function failNotConfigured(labels: SettingLabels, config: ConfiguredAuthorization = {}): TokenEffect {
+  const problem = dropboxSetupProblem(config, labels) ?? dropboxSetupProblem({}, labels)!;
+  return { type: "fail", kind: "config", code: problem.code, message: problem.message };
 }

@@ -122,6 +122,9 @@ test("a used or expired code: a specific message, a fresh URL, exit 3", async (t
   const run = await h.run(["sync"], { DROPBOX_ACCESS_CODE: code });
   assert.equal(run.code, 3, explain(run));
   assert.match(run.stdout, /DROPBOX_ACCESS_CODE was already used or has expired/);
+  // One message: not also "remove the code, it has been used", which would contradict it.
+  assert.doesNotMatch(run.output, /has been used/);
+  assert.equal(run.output.match(/^(WARNING|ERROR): /gm)?.length, 1, explain(run));
   assert.equal(printedUrl(run).href, plainUrl(h.dropbox.appKey));
   assert.equal(h.privateState()?.refreshToken, undefined);
 });
@@ -289,4 +292,15 @@ test("the secret check itself catches a leaked prefix without printing it", () =
     (error: Error) => /secret #0 \(32 characters\)/.test(error.message) && !error.message.includes(secret.slice(0, 6)),
   );
   assert.doesNotThrow(() => assertNoSecrets({ stdout: "nothing to see", stderr: secret.slice(0, 11) }, [secret], "probe"));
+});
+
+test("a refresh token issued with the app secret, run without DROPBOX_APP_SECRET: exit 2 saying exactly that", async (t) => {
+  const h = await authHarness(t);
+  addBackups(h, 1);
+  const refreshToken = h.dropbox.issueRefreshToken({ pkce: false });
+  const run = await h.run(["sync"], { DROPBOX_REFRESH_TOKEN: refreshToken, DROPBOX_APP_SECRET: undefined });
+  assert.equal(run.code, 2, explain(run));
+  assert.match(run.output, /ERROR: The Dropbox refresh token was issued to an authorization made with the app secret, but DROPBOX_APP_SECRET is not set/);
+  assert.doesNotMatch(run.output, /No auth function/);
+  assert.equal(fileRequests(h), 0, "nothing was listed or uploaded");
 });

@@ -464,3 +464,70 @@ test("issue 9: a UNMS_URL without /nms fails as it would in the field, naming th
   assert.match(run.output, /UNMS has no GET nms\/backups at 127\.0\.0\.1:\d+\/api\/v2\.1\/nms\/backups \(HTTP 404/);
   assert.match(run.output, /UNMS_URL/);
 });
+
+test("TARGET_DIR or STATE_DIR that is a file: exit 2 with one line naming the setting, before any download", async (t) => {
+  const h = await syncHarness(t);
+  h.unms.addBackup({ id: guid("folder-check"), createdAt: "2024-03-01T10:00:00Z", size: MiB });
+  const { writeFileSync } = await import("node:fs");
+  const file = join(h.root, "a-file");
+  writeFileSync(file, "not a folder");
+  const target = await h.run(["sync"], { TARGET_DIR: file });
+  assert.equal(target.code, 2, explain(target));
+  assert.equal(target.output.match(/^ERROR: /gm)?.length, 1, explain(target));
+  assert.match(target.output, new RegExp(`ERROR: TARGET_DIR ${file} is a file, not a folder: point it at a folder \\(or remove the file\\)\\. Nothing was downloaded\\.`));
+  assert.doesNotMatch(target.output, /ENOTDIR|EEXIST/);
+  const state = await h.run(["sync"], { STATE_DIR: file });
+  assert.equal(state.code, 2, explain(state));
+  assert.match(state.output, /ERROR: STATE_DIR .* is a file, not a folder/);
+  assert.equal(h.unms.requestCounts.download, 0, "nothing was downloaded");
+  assert.equal(h.unms.requestCounts.list, 0, "UNMS was not even asked");
+});
+
+/**
+ * A small tmpfs mounted for one test (tests run as root; the mount is removed after the test), so a
+ * full disk and a read-only file system are the kernel's own ENOSPC and EROFS.
+ */
+const mounted: string[] = [];
+
+async function unmountAll(): Promise<void> {
+  const { execFileSync } = await import("node:child_process");
+  for (const dir of mounted.splice(0)) execFileSync("umount", ["-l", dir], { stdio: "pipe" });
+}
+
+async function smallFileSystem(h: Harness, options: string): Promise<string> {
+  const { execFileSync } = await import("node:child_process");
+  const { mkdirSync } = await import("node:fs");
+  const dir = join(h.root, `fs-${options.replace(/\W/g, "")}`);
+  mkdirSync(dir);
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", dir], { stdio: "pipe" });
+  } catch (error) {
+    assert.fail(`this test mounts a tmpfs and must run as root with mount rights: ${String(error)}`);
+  }
+  mounted.push(dir);
+  return dir;
+}
+
+test("TARGET_DIR on a full disk: names the folder and how much to free, leaves no partial file; a read-only one is exit 2 before any download", async (t) => {
+  const h = await syncHarness(t);
+  h.unms.addBackup({ id: guid("full-disk"), createdAt: "2024-03-01T10:00:00Z", size: 2 * MiB });
+  const env = { DROPBOX_FOLDER: undefined, DROPBOX_APP_KEY: undefined, DROPBOX_APP_SECRET: undefined, DROPBOX_REFRESH_TOKEN: undefined };
+
+  try {
+    const full = await smallFileSystem(h, "size=1m");
+    const run = await h.run(["sync"], { ...env, TARGET_DIR: full });
+    assert.equal(run.code, 1, explain(run));
+    assert.match(run.output, new RegExp(`the disk holding ${full} is full\\. Free at least 2097152 bytes \\(2\\.0 MiB, the backup's size\\) there`));
+    assert.doesNotMatch(run.output, /ENOSPC: no space left/);
+    assert.deepEqual(readdirSync(full), [], "the unfinished copy was removed");
+
+    const readOnly = await smallFileSystem(h, "ro,size=1m");
+    const before = h.unms.requestCounts.download;
+    const ro = await h.run(["sync"], { ...env, TARGET_DIR: readOnly });
+    assert.equal(ro.code, 2, explain(ro));
+    assert.match(ro.output, new RegExp(`ERROR: TARGET_DIR ${readOnly} cannot be written to: it is on a read-only file system; remount it read-write or choose another folder\\. Nothing was downloaded\\.`));
+    assert.equal(h.unms.requestCounts.download, before, "nothing was downloaded");
+  } finally {
+    await unmountAll();
+  }
+});

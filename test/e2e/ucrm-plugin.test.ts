@@ -39,7 +39,7 @@ test("php main.php: first run asks for authorization, the code is exchanged and 
   const second = await plugin.run();
   assert.equal(second.code, 0, explain(plugin, second));
   const after = plugin.config();
-  assert.equal(after.dropboxAccessCode, "", "the used code must be cleared from config.json");
+  assert.equal(after.dropboxAccessCode, null, "the used code is cleared to null, as the original plugin writes it (an old plugin reinstalled then sends no empty token)");
   assert.equal(typeof after.dropboxRefreshToken, "string");
   assert.ok((after.dropboxRefreshToken as string).length > 0, "the refresh token must be written back to config.json");
   assert.ok(plugin.dropbox.secretsIssued().includes(after.dropboxRefreshToken as string), "config.json must hold the refresh token Dropbox issued");
@@ -91,7 +91,7 @@ test("php main.php: without an app secret the URL carries a PKCE challenge and t
   const second = await plugin.run();
   assert.equal(second.code, 0, explain(plugin, second));
   const config = plugin.config();
-  assert.equal(config.dropboxAccessCode, "");
+  assert.equal(config.dropboxAccessCode, null, "cleared to null, as the original plugin writes it");
   assert.equal(config.dropboxAppSecret, "");
   assert.ok(plugin.dropbox.secretsIssued().includes(config.dropboxRefreshToken as string), "the PKCE refresh token must be written back");
   assert.deepEqual(storedNames(plugin), names);

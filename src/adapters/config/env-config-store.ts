@@ -14,29 +14,13 @@ import type { Settings } from "../../domain/settings.ts";
 import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "../../app/ports.ts";
 import { labelsFrom, parseSettings, text, type RawSettings, type SettingField } from "./parse-settings.ts";
 import { PrivateStateFile } from "./private-state-file.ts";
+import { tableOf } from "./settings-catalogue.ts";
+import { refuseFileAsFolder } from "../local-dir/writable-folder.ts";
 
 export const APP_DIR_NAME = "unms-dropbox-backup-sync";
 
-/** The environment variable behind each setting. */
-export const ENV_NAMES: Record<SettingField, string> = {
-  unmsUrl: "UNMS_URL",
-  unmsApiToken: "UNMS_API_TOKEN",
-  dropboxAppKey: "DROPBOX_APP_KEY",
-  dropboxAppSecret: "DROPBOX_APP_SECRET",
-  dropboxAccessCode: "DROPBOX_ACCESS_CODE",
-  dropboxRefreshToken: "DROPBOX_REFRESH_TOKEN",
-  dropboxAccessToken: "DROPBOX_ACCESS_TOKEN",
-  dropboxFolder: "DROPBOX_FOLDER",
-  targetDir: "TARGET_DIR",
-  chunkMiB: "DROPBOX_CHUNK_MIB",
-  dropboxConnections: "DROPBOX_CONNECTIONS",
-  maxDeletes: "MAX_DELETES",
-  allowMassDelete: "ALLOW_MASS_DELETE",
-  maxRunMinutes: "MAX_RUN_MINUTES",
-  dropboxBaseUrl: "DROPBOX_BASE_URL",
-  unmsCaFile: "UNMS_CA_FILE",
-  unmsTlsInsecure: "UNMS_TLS_INSECURE",
-};
+/** The environment variable behind each setting (from the settings catalogue). */
+export const ENV_NAMES = tableOf("env") as Record<SettingField, string>;
 
 /** How messages name the Dropbox settings of this store, from ENV_NAMES. */
 export const ENV_LABELS = labelsFrom(ENV_NAMES);
@@ -90,6 +74,7 @@ export class EnvConfigStore implements ConfigStore {
       howToFix: "Set or correct these environment variables and run again.",
       stateDir: this.stateDir,
     });
+    await refuseFileAsFolder(this.stateDir, "STATE_DIR");
     const stored = await this.state.read();
     if (!settings.dropboxRefreshToken && stored.refreshToken) settings.dropboxRefreshToken = stored.refreshToken;
     if (settings.dropboxAccessCode && stored.usedAccessCodeSha256 === sha256Hex(settings.dropboxAccessCode)) {
@@ -117,7 +102,8 @@ export class EnvConfigStore implements ConfigStore {
       const code = text(this.env[ENV_NAMES.dropboxAccessCode]);
       if (code) {
         stored.usedAccessCodeSha256 = sha256Hex(code);
-        notes.push(`Remove ${ENV_NAMES.dropboxAccessCode} from the environment: the code has been used (it is ignored from now on).`);
+        // A refused code gets one message (the rejection, with what to do), not a second note.
+        if (!patch.accessCodeRejected) notes.push(`Remove ${ENV_NAMES.dropboxAccessCode} from the environment: the code has been used (it is ignored from now on).`);
       }
     }
     if (patch.dropboxAccessToken === null && text(this.env[ENV_NAMES.dropboxAccessToken])) {

@@ -9,6 +9,8 @@ import { readUnmsCaFile } from "./unms-ca-file.ts";
 import { parseFolder, ROOT_FOLDER } from "../../domain/folder.ts";
 import { checkHttpUrl } from "../../domain/http-url.ts";
 import type { SettingLabels } from "../../domain/legacy-migration.ts";
+import { SecretRedactor } from "../../domain/redactor.ts";
+import { dropboxSetupProblem } from "../../domain/token-lifecycle.ts";
 
 export type RawValue = string | number | boolean | null | undefined;
 
@@ -60,15 +62,16 @@ export function text(value: RawValue): string | undefined {
 export function parseSettings(raw: RawSettings, context: ParseContext): LoadedSettings {
   const problems: string[] = [];
   const name = (field: SettingField) => context.names[field];
+  const isSecretLike = secretLikeness(raw);
   const shown = (field: SettingField, value: string) =>
-    SECRET_FIELDS.has(field) ? "(value not shown)" : JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+    SECRET_FIELDS.has(field) ? "(value not shown)" : isSecretLike(value) ? "(value not shown: it looks like a secret or token)" : JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
 
   const unmsUrlText = text(raw.unmsUrl);
   let unmsUrl = "";
   if (!unmsUrlText) {
     problems.push(`${name("unmsUrl")} is not set: give the NMS base URL, e.g. https://uisp.example.com/nms`);
   } else {
-    const checked = httpUrl(unmsUrlText);
+    const checked = httpUrl(unmsUrlText, isSecretLike);
     if (typeof checked === "string") unmsUrl = checked.replace(/\/+$/, "");
     else problems.push(`${name("unmsUrl")} ${checked.problem}; give the NMS base URL, e.g. https://uisp.example.com/nms`);
   }
@@ -81,7 +84,7 @@ export function parseSettings(raw: RawSettings, context: ParseContext): LoadedSe
   let dropboxBaseUrl: string | undefined;
   const baseText = text(raw.dropboxBaseUrl);
   if (baseText) {
-    const checked = httpUrl(baseText);
+    const checked = httpUrl(baseText, isSecretLike);
     if (typeof checked === "string") dropboxBaseUrl = checked.replace(/\/+$/, "");
     else problems.push(`${name("dropboxBaseUrl")} ${checked.problem}`);
   }
@@ -158,9 +161,24 @@ export function parseSettings(raw: RawSettings, context: ParseContext): LoadedSe
     } else maxRunMinutes = n;
   }
 
-  const folder = parseFolder(text(raw.dropboxFolder) ?? "");
+  const folder = parseFolder(text(raw.dropboxFolder) ?? "", isSecretLike);
   const dropboxFolder = "folder" in folder ? folder.folder : ROOT_FOLDER;
   if ("problem" in folder) problems.push(`${name("dropboxFolder")} is ${shown("dropboxFolder", folder.normalized)}: ${folder.problem}`);
+
+  // Already failing: name the Dropbox problem too, so one run lists everything. (Alone, it is the
+  // token session's to report, so settings without Dropbox still load for the library and tests.)
+  if (problems.length > 0 && !text(raw.targetDir)) {
+    const dropbox = dropboxSetupProblem(
+      {
+        ...optional("appKey", text(raw.dropboxAppKey)),
+        ...optional("accessCode", text(raw.dropboxAccessCode)),
+        ...optional("refreshToken", text(raw.dropboxRefreshToken)),
+        ...optional("legacyToken", text(raw.dropboxAccessToken)),
+      },
+      labelsFrom(context.names),
+    );
+    if (dropbox) problems.push(dropbox.message);
+  }
 
   if (problems.length > 0) {
     const list = problems.map((p) => `\n  - ${p}`).join("");
@@ -202,10 +220,26 @@ export function parseBoolean(value: string): boolean | undefined {
   return undefined;
 }
 
-/** The URL as given when it is absolute http(s); otherwise why not (without echoing credentials). */
-function httpUrl(value: string): string | { problem: string } {
+/** `{ [key]: value }` when value is set, else `{}` (exactOptionalPropertyTypes). */
+function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
+}
+
+/**
+ * Whether a value must not be echoed although its setting is not a secret one: it is (or holds) the
+ * value of a secret setting, pasted into the wrong field, or it looks like a token by itself.
+ */
+function secretLikeness(raw: RawSettings): (value: string) => boolean {
+  const secrets = [...SECRET_FIELDS].map((field) => text(raw[field])).filter((v): v is string => v !== undefined);
+  const redactor = new SecretRedactor(secrets);
+  return (value) => secrets.some((secret) => value === secret || value.includes(secret)) || redactor.redact(value) !== value;
+}
+
+/** The URL as given when it is absolute http(s); otherwise why not (without echoing credentials or secrets). */
+function httpUrl(value: string, isSecretLike: (value: string) => boolean): string | { problem: string } {
   const checked = checkHttpUrl(value);
   if (checked.ok) return value;
-  if (checked.problem === "not-a-url") return { problem: `is not an absolute URL${value.includes("@") ? "" : ` (${JSON.stringify(value)})`}` };
+  if (checked.problem === "not-a-url") return { problem: `is not an absolute URL${value.includes("@") || isSecretLike(value) ? "" : ` (${JSON.stringify(value)})`}` };
+  if (isSecretLike(value)) return { problem: "must start with http:// or https://" };
   return { problem: `must start with http:// or https:// (it starts with ${checked.url.protocol}//)` };
 }

@@ -15,29 +15,25 @@ import { parseJsonObject, readTextOrFail, writeFileAtomic } from "./atomic-file.
 import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "../../app/ports.ts";
 import { labelsFrom, parseSettings, type RawSettings, type SettingField } from "./parse-settings.ts";
 import { PrivateStateFile } from "./private-state-file.ts";
+import { SETTINGS_CATALOGUE, tableOf } from "./settings-catalogue.ts";
 
-/** The config.json key behind each setting (unmsUrl comes from ucrm.json). */
-export const UCRM_CONFIG_KEYS: Record<Exclude<SettingField, "unmsUrl">, string> = {
-  unmsApiToken: "unmsApiToken",
-  dropboxAppKey: "dropboxAppKey",
-  dropboxAppSecret: "dropboxAppSecret",
-  dropboxAccessCode: "dropboxAccessCode",
-  dropboxRefreshToken: "dropboxRefreshToken",
-  dropboxAccessToken: "dropboxAccessToken",
-  dropboxFolder: "dropboxFolder",
-  targetDir: "targetDir",
-  chunkMiB: "chunkMiB",
-  dropboxConnections: "dropboxConnections",
-  maxDeletes: "maxDeletes",
-  allowMassDelete: "allowMassDelete",
-  maxRunMinutes: "maxRunMinutes",
-  dropboxBaseUrl: "dropboxBaseUrl",
-  unmsCaFile: "unmsCaFile",
-  unmsTlsInsecure: "unmsTlsInsecure",
-};
+/** The config.json key behind each setting (unmsUrl comes from ucrm.json), from the settings catalogue. */
+export const UCRM_CONFIG_KEYS = tableOf("configKey") as Record<Exclude<SettingField, "unmsUrl">, string>;
 
-/** How messages name the Dropbox settings of this store, from UCRM_CONFIG_KEYS. */
-export const UCRM_LABELS = labelsFrom(UCRM_CONFIG_KEYS);
+/**
+ * How messages name each setting in the plugin log: the label of the UCRM form, which is what the
+ * admin sees, with its config.json key for support ("Dropbox Access Code" (dropboxAccessCode)); only
+ * the key for the few keys not on the form.
+ */
+export const UCRM_MESSAGE_NAMES = Object.fromEntries(
+  Object.entries(UCRM_CONFIG_KEYS).map(([field, key]) => {
+    const label = SETTINGS_CATALOGUE[field as SettingField].label;
+    return [field, label ? `"${label}" (${key})` : key];
+  }),
+) as Record<Exclude<SettingField, "unmsUrl">, string>;
+
+/** How messages name the Dropbox settings of this store: their form labels. */
+export const UCRM_LABELS = labelsFrom(UCRM_MESSAGE_NAMES);
 
 /** UCRM kills a plugin run after 60 minutes; 55 leaves time to save the state and report. */
 export const UCRM_DEFAULT_MAX_RUN_MINUTES = 55;
@@ -61,6 +57,7 @@ export interface UcrmFileConfigStoreOptions {
  */
 export class UcrmFileConfigStore implements ConfigStore {
   readonly labels = UCRM_LABELS;
+  readonly folderNames = { targetDir: UCRM_MESSAGE_NAMES.targetDir, stateDir: "The plugin's data folder" };
   readonly configPath: string;
   readonly ucrmJsonPath: string;
   readonly stateDir: string;
@@ -93,7 +90,7 @@ export class UcrmFileConfigStore implements ConfigStore {
       raw.unmsCaFile = join(this.stateDir, raw.unmsCaFile.trim());
     }
     const settings = parseSettings(raw, {
-      names: { ...UCRM_CONFIG_KEYS, unmsUrl: `unmsLocalUrl in ${this.ucrmJsonPath}` },
+      names: { ...UCRM_MESSAGE_NAMES, unmsUrl: `unmsLocalUrl in ${this.ucrmJsonPath}` },
       location: this.configPath,
       howToFix: "Correct these values in the plugin's configuration in UCRM and run again.",
       stateDir: this.stateDir,
@@ -109,9 +106,9 @@ export class UcrmFileConfigStore implements ConfigStore {
     if ("problem" in parsed) throw this.malformed(this.configPath, parsed.problem);
     const config = parsed.value;
     if (typeof patch.dropboxRefreshToken === "string") config.dropboxRefreshToken = patch.dropboxRefreshToken;
-    else if (patch.dropboxRefreshToken === null) config.dropboxRefreshToken = "";
-    if (patch.dropboxAccessCode === null) config.dropboxAccessCode = "";
-    if (patch.dropboxAccessToken === null) config.dropboxAccessToken = "";
+    else if (patch.dropboxRefreshToken === null) config.dropboxRefreshToken = null;
+    if (patch.dropboxAccessCode === null) config.dropboxAccessCode = null;
+    if (patch.dropboxAccessToken === null) config.dropboxAccessToken = null;
     if (patch.allowMassDelete === false) config.allowMassDelete = false;
     let mode: number | undefined;
     try {

@@ -2,13 +2,15 @@
  * Dropbox's token endpoint (`${baseUrl}/oauth2/token`). Every parameter, secrets included, goes in
  * an application/x-www-form-urlencoded body; the URL never carries one. Answers are mapped to
  * SyncErrors: 400 invalid_grant -> OAuthGrantError (code used/expired, or refresh token revoked),
- * invalid_client -> config, 429 -> rate-limited, 5xx and network errors -> transient.
+ * invalid_client and a grant made with the app secret used without it -> config, 429 -> retried after
+ * its Retry-After (bounded), then rate-limited, 5xx and network errors -> transient.
  */
 import { createNodeHttpFetch } from "../http/node-http-fetch.ts";
 import { SyncError, describeError } from "../../domain/errors.ts";
 import { buildAuthorizationUrl } from "./authorization-url.ts";
 import type { Redactor } from "../../domain/ports.ts";
 import { SecretRedactor } from "../../domain/redactor.ts";
+import { abortableSleep } from "../retry/retry.ts";
 import type { ClientCredentials, OAuthClient, TokenGrant } from "../../app/ports.ts";
 
 export const DROPBOX_API_BASE_URL = "https://api.dropboxapi.com";
@@ -23,7 +25,15 @@ export interface DropboxOAuthClientOptions {
   timeoutMs?: number;
   /** The run's redactor, for the token endpoint's text in errors (the secrets sent are registered with it); default a new one. */
   redactor?: Redactor;
+  /** How a 429's Retry-After is waited out (default: real timers); tests pass one that does not sleep. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
+
+/** A 429 from the token endpoint is retried this many times, each after its Retry-After... */
+export const TOKEN_RATE_LIMIT_RETRIES = 3;
+/** ...but never after more than this: a run must not hang on one answer. */
+export const MAX_TOKEN_RETRY_AFTER_MS = 60_000;
+const DEFAULT_TOKEN_RETRY_AFTER_MS = 5_000;
 
 /** The token endpoint answered `invalid_grant`; `description` is Dropbox's reason (no secrets in it). */
 export class OAuthGrantError extends SyncError {
@@ -59,8 +69,10 @@ export class DropboxOAuthClient implements OAuthClient {
   readonly tokenUrl: string;
   private readonly timeoutMs: number;
   private readonly redactor: Redactor;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 
   constructor(options: DropboxOAuthClientOptions = {}) {
+    this.sleep = options.sleep ?? abortableSleep;
     this.fetch = options.fetch ?? defaultFetch();
     this.tokenUrl = `${(options.baseUrl ?? DROPBOX_API_BASE_URL).replace(/\/+$/, "")}/oauth2/token`;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -88,7 +100,19 @@ export class DropboxOAuthClient implements OAuthClient {
     return this.post("refresh_token", { grant_type: "refresh_token", refresh_token: params.refreshToken, ...credentials(params) }, signal);
   }
 
+  /** One token request; a 429 is retried after its Retry-After (capped), a few times. */
   private async post(grantType: "authorization_code" | "refresh_token", form: Record<string, string>, signal?: AbortSignal): Promise<TokenGrant> {
+    for (let retry = 0; ; retry++) {
+      try {
+        return await this.postOnce(grantType, form, signal);
+      } catch (error) {
+        if (!SyncError.is(error) || error.kind !== "rate-limited" || retry >= TOKEN_RATE_LIMIT_RETRIES) throw error;
+        await this.sleep(Math.min(error.retryAfterMs ?? DEFAULT_TOKEN_RETRY_AFTER_MS, MAX_TOKEN_RETRY_AFTER_MS), signal);
+      }
+    }
+  }
+
+  private async postOnce(grantType: "authorization_code" | "refresh_token", form: Record<string, string>, signal?: AbortSignal): Promise<TokenGrant> {
     const what = grantType === "authorization_code" ? "Exchanging the Dropbox access code" : "Refreshing the Dropbox access token";
     const timeout = AbortSignal.timeout(this.timeoutMs);
     // Dropbox does not echo parameters, but a proxy might: never let a secret sent come back in a message.
@@ -128,9 +152,16 @@ export class DropboxOAuthClient implements OAuthClient {
         { kind: "config", code: "dropbox.oauth.invalid_client", status },
       );
     }
+    if (errorTag === "invalid_request" && /no auth function/i.test(description) && !form.client_secret && !form.code_verifier) {
+      // Dropbox's answer to a request without the app secret for a grant made with it.
+      throw new SyncError(
+        `${what} failed: ${grantType === "refresh_token" ? "the refresh token was issued" : "the access code comes from an authorization URL made"} with the app secret, and no app secret is set (Dropbox: "${description}").`,
+        { kind: "config", code: "dropbox.oauth.secret_required", status },
+      );
+    }
     if (status === 429) {
       const seconds = Number(response.headers.get("retry-after"));
-      throw new SyncError(`${what} failed: Dropbox asked to slow down (HTTP 429).`, {
+      throw new SyncError(`${what} failed: Dropbox asked to slow down (HTTP 429), also after ${TOKEN_RATE_LIMIT_RETRIES} waits of up to ${MAX_TOKEN_RETRY_AFTER_MS / 1000} s; the next run tries again.`, {
         kind: "rate-limited",
         code: "dropbox.oauth.rate_limited",
         status,

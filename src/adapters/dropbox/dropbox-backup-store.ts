@@ -207,7 +207,7 @@ export class DropboxBackupStore implements BackupStore {
     for (let restarts = 0; ; restarts++) {
       const files: StoredFile[] = [];
       try {
-        let page = (await this.#call("list_folder", target, (sdk) => sdk.filesListFolder({ path, limit: 2000 }), signal)).result;
+        let page = checkedListPage((await this.#call("list_folder", target, (sdk) => sdk.filesListFolder({ path, limit: 2000 }), signal)).result, "files/list_folder", target);
         for (let pages = 1; ; pages++) {
           for (const entry of page.entries) {
             if (entry[".tag"] !== "file") continue;
@@ -219,7 +219,11 @@ export class DropboxBackupStore implements BackupStore {
             throw endlessListing(target, `it still said has_more after ${pages} pages (${files.length} files so far)`);
           }
           const cursor = page.cursor;
-          page = (await this.#call("list_folder/continue", target, (sdk) => sdk.filesListFolderContinue({ cursor }), signal)).result;
+          page = checkedListPage(
+            (await this.#call("list_folder/continue", target, (sdk) => sdk.filesListFolderContinue({ cursor }), signal)).result,
+            "files/list_folder/continue",
+            target,
+          );
           if (page.has_more && page.cursor === cursor) {
             throw endlessListing(target, `page ${pages + 1} said has_more but handed back the cursor it was given`);
           }
@@ -864,6 +868,32 @@ function rewritingFetch(inner: typeof fetch, baseUrl: string): typeof fetch {
 }
 
 /** A listing that would loop for ever: nothing is decided from half a listing. */
+/**
+ * A list_folder answer as documented (entries: an array of metadata with a ".tag"; files with a name
+ * and a size; has_more; a cursor to continue), or a specific error naming the endpoint: a proxy's or
+ * a broken answer must not turn into "page.entries is not iterable", nor into deletions.
+ */
+function checkedListPage<T>(page: T, endpoint: string, target: string): T {
+  const value = page as unknown as Record<string, unknown> | null;
+  const problem = ((): string | undefined => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return "the answer is not a JSON object";
+    if (!Array.isArray(value.entries)) return `"entries" is ${value.entries === undefined ? "missing" : `not a list (${typeof value.entries})`}`;
+    if (typeof value.has_more !== "boolean") return `"has_more" is ${value.has_more === undefined ? "missing" : "not true or false"}`;
+    if (value.has_more && (typeof value.cursor !== "string" || value.cursor === "")) return `"has_more" is true but there is no "cursor"`;
+    const index = value.entries.findIndex((entry: unknown) => {
+      const e = entry as Record<string, unknown> | null;
+      if (typeof e !== "object" || e === null || typeof e[".tag"] !== "string") return true;
+      return e[".tag"] === "file" && (typeof e.name !== "string" || e.name === "" || typeof e.size !== "number" || !(e.size >= 0));
+    });
+    return index >= 0 ? `entry ${index + 1} of ${value.entries.length} is not file or folder metadata (a ".tag", and for a file a "name" and a "size")` : undefined;
+  })();
+  if (problem === undefined) return page;
+  throw new SyncError(
+    `Dropbox's ${endpoint} answered for ${target} with something that is not a folder listing: ${problem}. Nothing was uploaded or deleted; if a proxy sits between this host and Dropbox, check it, otherwise try again later.`,
+    { kind: "transient", code: "dropbox.bad_listing" },
+  );
+}
+
 function endlessListing(target: string, why: string): SyncError {
   return new SyncError(
     `Dropbox's listing of ${target} never ends: ${why}. Nothing was uploaded or deleted; this is a Dropbox-side fault, so try again later and report it if it persists.`,

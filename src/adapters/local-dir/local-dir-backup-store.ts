@@ -139,12 +139,17 @@ export class LocalDirBackupStore implements BackupStore {
       }
       // Data on disk before the name points at it.
       await handle.sync();
+      const ours = (await handle.stat()).ino;
       await handle.close();
       handle = undefined;
-      await this.#commit(partial, target, name, options.overwrite === true);
+      await this.#commit(partial, ours, target, name, options.overwrite === true);
       await syncFolder(dir);
-    } catch (error) {
+    } catch (caught) {
+      const code = (caught as NodeJS.ErrnoException).code;
+      const error = code === "ENOSPC" || code === "EDQUOT" ? this.#fsError(`write ${name} into ${dir}`, caught, content.length === undefined ? undefined : offset + content.length) : caught;
       await handle?.close().catch(() => undefined);
+      // The partial file under our name now belongs to another writer: never remove it.
+      if (SyncError.is(error) && error.code === "store.concurrent_writer") throw error;
       const keep = sessions !== undefined && (options.signal?.aborted || (SyncError.is(error) && KEEP_PARTIAL_KINDS.has(error.kind)));
       if (!keep) {
         await rm(partial, { force: true });
@@ -221,8 +226,19 @@ export class LocalDirBackupStore implements BackupStore {
     });
   }
 
-  /** Moves the finished partial file into place; without overwrite an existing file wins. */
-  async #commit(partial: string, target: string, name: string, overwrite: boolean): Promise<void> {
+  /**
+   * Moves the finished partial file (inode `ours`) into place; without overwrite an existing file
+   * wins, and one with the same bytes is this backup stored by another writer: success.
+   */
+  async #commit(partial: string, ours: number, target: string, name: string, overwrite: boolean): Promise<void> {
+    // A second state folder on the same TARGET_DIR may have restarted this backup's partial file.
+    const current = await stat(partial).catch(() => undefined);
+    if (current?.ino !== ours) {
+      throw new SyncError(
+        `Another run is writing ${name} into ${this.root} at the same time (a second STATE_DIR on the same TARGET_DIR?); this run left the copy to it, and the next run checks it`,
+        { kind: "transient", code: "store.concurrent_writer" },
+      );
+    }
     try {
       if (overwrite) {
         await rename(partial, target);
@@ -233,7 +249,12 @@ export class LocalDirBackupStore implements BackupStore {
       }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "EEXIST") {
-        throw new SyncError(`Cannot store ${name}: a file of that name already exists in ${this.root}; it was left as it is`, {
+        // Another writer (a second state folder on the same TARGET_DIR) stored the same backup: fine.
+        if (await sameContent(partial, target)) {
+          await unlink(partial);
+          return;
+        }
+        throw new SyncError(`Cannot store ${name}: a different file of that name already exists in ${this.root}; it was left as it is`, {
           kind: "permanent",
           code: "store.conflict",
         });
@@ -250,14 +271,44 @@ export class LocalDirBackupStore implements BackupStore {
     return path;
   }
 
-  #fsError(action: string, error: unknown): SyncError {
+  /** `backupBytes`: the size of the backup being written, when known, to say how much to free. */
+  #fsError(action: string, error: unknown, backupBytes?: number): SyncError {
     const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOSPC" || code === "EDQUOT") {
+      const need = backupBytes === undefined ? "the size of the backup" : `${backupBytes} bytes (${(backupBytes / MiB).toFixed(1)} MiB, the backup's size)`;
+      return new SyncError(
+        `Could not ${action}: the disk holding ${this.root} is full${code === "EDQUOT" ? " (the user's quota is used up)" : ""}. ` +
+          `Free at least ${need} there (old copies, other files), then run again; the unfinished copy was removed, nothing else changed.`,
+        { kind: "permanent", code: `local.${code}`, cause: error },
+      );
+    }
     const kind = code === "ENOSPC" || code === "EACCES" || code === "EPERM" || code === "EROFS" ? "permanent" : "transient";
     return new SyncError(`Could not ${action}: ${describeError(error)}`, { kind, code: `local.${code ?? "io"}`, cause: error });
   }
 }
 
 
+
+const COMPARE_BYTES = 1024 * 1024;
+
+/** Whether two files have the same size and bytes, read a MiB at a time (memory stays flat). */
+async function sameContent(a: string, b: string): Promise<boolean> {
+  const [left, right] = await Promise.all([open(a, "r"), open(b, "r")]);
+  try {
+    const [leftInfo, rightInfo] = await Promise.all([left.stat(), right.stat()]);
+    if (leftInfo.size !== rightInfo.size) return false;
+    const leftBuffer = new Uint8Array(COMPARE_BYTES);
+    const rightBuffer = new Uint8Array(COMPARE_BYTES);
+    for (let position = 0; position < leftInfo.size; position += COMPARE_BYTES) {
+      const [l, r] = await Promise.all([left.read(leftBuffer, 0, COMPARE_BYTES, position), right.read(rightBuffer, 0, COMPARE_BYTES, position)]);
+      if (l.bytesRead !== r.bytesRead || !Buffer.from(leftBuffer.buffer, 0, l.bytesRead).equals(Buffer.from(rightBuffer.buffer, 0, r.bytesRead))) return false;
+      if (l.bytesRead === 0) break;
+    }
+    return true;
+  } finally {
+    await Promise.all([left.close(), right.close()]);
+  }
+}
 
 /**
  * A new, empty partial file. One left by a killed run is unlinked first, never truncated: a writer

@@ -1,11 +1,13 @@
 /**
  * Keeps two sync runs from working on the same state (and the same Dropbox folder) at once.
  *
- * The lock is a file created exclusively, holding who took it. A lock whose process is gone is
- * taken over; so is one older than `staleAfterMs`, because inside a restarted container a dead
- * run's pid is soon reused by an unrelated process and would look alive forever.
+ * The lock is a file created exclusively, holding who took it (pid, host, start time and, where
+ * /proc exists, the process's command line). It is taken over when its process is gone, when its
+ * pid now runs another command line (a restarted container soon reuses a dead run's pid), when it
+ * is dated in the future (a clock set back), or once older than `staleAfterMs`.
  */
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { link, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
@@ -17,6 +19,9 @@ export const RUN_LOCK_FILE = ".backup-sync.lock";
 /** UCRM kills a plugin run after an hour; a CLI run over a slow link may take longer, but not this. */
 export const DEFAULT_STALE_AFTER_MS = 12 * 60 * 60 * 1000;
 
+/** Clocks of one host may disagree a little (NTP steps); beyond this a start time is in the future. */
+const FUTURE_TOLERANCE_MS = 5 * 60 * 1000;
+
 export interface RunLockOptions {
   now?: () => Date;
   /** The pid written into the lock (default: this process). */
@@ -25,6 +30,8 @@ export interface RunLockOptions {
   /** Whether a process on this host is running (default: `process.kill(pid, 0)`). */
   isAlive?: (pid: number) => boolean;
   staleAfterMs?: number;
+  /** The command line of a process on this host, or undefined where it cannot be read (default: /proc). */
+  commandOf?: (pid: number) => string | undefined;
   /** Told, in words fit for a log, when a stale lock was taken over. */
   onStaleLock?: (message: string) => void;
 }
@@ -40,6 +47,8 @@ interface LockOwner {
   startedAt: string;
   hostname: string;
   token: string;
+  /** The holder's command line, to tell its pid from a reused one (absent without /proc). */
+  command?: string;
 }
 
 export async function acquireRunLock(dir: string, options: RunLockOptions = {}): Promise<RunLock> {
@@ -48,11 +57,15 @@ export async function acquireRunLock(dir: string, options: RunLockOptions = {}):
   const host = options.hostname ?? osHostname();
   const isAlive = options.isAlive ?? isProcessAlive;
   const staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+  const commandOf = options.commandOf ?? procCommandLine;
+  const pid = options.pid ?? process.pid;
+  const command = commandOf(pid);
   const owner: LockOwner = {
-    pid: options.pid ?? process.pid,
+    pid,
     startedAt: now().toISOString(),
     hostname: host,
     token: randomUUID(),
+    ...(command === undefined ? {} : { command }),
   };
   const content = `${JSON.stringify(owner)}\n`;
 
@@ -73,8 +86,8 @@ export async function acquireRunLock(dir: string, options: RunLockOptions = {}):
     const existing = await readText(path);
     if (existing === undefined) continue; // removed meanwhile: try again
     const holder = parseOwner(existing);
-    const staleReason = holder ? whyStale(holder, host, now(), staleAfterMs, isAlive) : "is unreadable";
-    if (holder && staleReason === undefined) throw busy(path, holder, host);
+    const staleReason = holder ? whyStale(holder, host, now(), staleAfterMs, isAlive, commandOf) : "is unreadable";
+    if (holder && staleReason === undefined) throw busy(path, holder, host, staleAfterMs);
 
     if (await takeAway(path, existing)) {
       options.onStaleLock?.(
@@ -94,11 +107,28 @@ function whyStale(
   now: Date,
   staleAfterMs: number,
   isAlive: (pid: number) => boolean,
+  commandOf: (pid: number) => string | undefined,
 ): string | undefined {
   const ageMs = now.getTime() - Date.parse(holder.startedAt);
+  if (ageMs < -FUTURE_TOLERANCE_MS) return "is dated in the future (the clock was set back?)";
   if (!(ageMs <= staleAfterMs)) return `is older than ${Math.round(staleAfterMs / 60_000)} minutes`;
-  if (holder.hostname === host && !isAlive(holder.pid)) return "belongs to a process that is no longer running";
+  if (holder.hostname !== host) return undefined;
+  if (!isAlive(holder.pid)) return "belongs to a process that is no longer running";
+  if (holder.command !== undefined) {
+    const live = commandOf(holder.pid);
+    // Never quoted: another program's command line is none of the log's business.
+    if (live !== undefined && live !== holder.command) return `names pid ${holder.pid}, which now runs another program (the pid was reused)`;
+  }
   return undefined;
+}
+
+/** The command line of a local process from /proc (Linux), or undefined where there is none. */
+function procCommandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((part) => part !== "").join(" ") || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -156,7 +186,8 @@ function parseOwner(text: string): LockOwner | undefined {
       typeof value.startedAt === "string" &&
       !Number.isNaN(Date.parse(value.startedAt)) &&
       typeof value.hostname === "string" &&
-      typeof value.token === "string"
+      typeof value.token === "string" &&
+      (value.command === undefined || typeof value.command === "string")
     ) {
       return value as LockOwner;
     }
@@ -166,12 +197,18 @@ function parseOwner(text: string): LockOwner | undefined {
   return undefined;
 }
 
-function busy(path: string, holder: LockOwner, host: string): SyncError {
+function busy(path: string, holder: LockOwner, host: string, staleAfterMs: number): SyncError {
   const where = holder.hostname === host ? "" : ` on host ${holder.hostname}`;
   return new SyncError(
-    `Another sync run is in progress${where} (pid ${holder.pid}, started ${holder.startedAt}); this run did nothing. If no run is active, delete ${path}.`,
+    `Another sync run is in progress${where} (pid ${holder.pid}, started ${holder.startedAt}); this run did nothing. ` +
+      `The lock is taken over by itself once that process is gone, its pid runs another program, or it is ${ageText(staleAfterMs)} old; ` +
+      `if you are sure no sync is running${where ? ` on ${holder.hostname}` : ""}, delete ${path}.`,
     { kind: "permanent", code: "lock.busy" },
   );
+}
+
+function ageText(ms: number): string {
+  return ms % 3_600_000 === 0 ? `${ms / 3_600_000} hours` : `${Math.round(ms / 60_000)} minutes`;
 }
 
 function unwritable(path: string, error: unknown): SyncError {

@@ -15,7 +15,7 @@ import { contentRangeProblem, rangeHeader, skipBytes } from "./resume-range.ts";
 import type { ScheduleTimeout } from "./request-deadline.ts";
 import type { paths } from "./schema.gen.ts";
 import { unmsApiRoot } from "./unms-api-root.ts";
-import { unmsHttpError, unmsMalformedResponse, unmsNetworkError } from "./unms-errors.ts";
+import { isTooLargeToRead, unmsHttpError, unmsMalformedResponse, unmsNetworkError, unmsResponseTooLarge } from "./unms-errors.ts";
 import type { UnmsCallContext } from "./unms-errors.ts";
 import { parseBackupList, parseJsonBody, parseSettingsTimeZone } from "./unms-parse.ts";
 import type { Parsed } from "./unms-parse.ts";
@@ -179,6 +179,7 @@ export class UnmsBackupSource implements BackupSource {
     } catch (error) {
       deadline.dispose();
       if (deadline.callerAborted) throw deadline.callerReason;
+      if (isTooLargeToRead(error)) throw unmsResponseTooLarge(call, error);
       throw unmsNetworkError(call, error, deadline.timedOut ? this.timeoutMs : undefined);
     }
     if (!result.response.ok) {

@@ -3,7 +3,7 @@
  * name the endpoint and the host+path asked, never the API token: foreign text (UNMS's own error
  * message, socket errors) passes through `redact` first.
  */
-import { SyncError } from "../../domain/errors.ts";
+import { SyncError, describeError } from "../../domain/errors.ts";
 import { certificateProblem, unmsCertificateError } from "./unms-tls-errors.ts";
 
 /** Which call failed, for messages: `GET nms/backups` at `unms:8081/nms/api/v2.1/nms/backups`. */
@@ -113,6 +113,25 @@ export function unmsNetworkError(call: UnmsCallContext, error: unknown, timeoutM
     `Could not reach UNMS for ${call.endpoint} at ${call.location}: ${call.redact(networkReason(error))}. ` +
       `If this persists, check that UNMS is running and ${URL_ADVICE.replace("check that ", "")}.`,
     { kind: "transient", code: "unms.unreachable", cause: error },
+  );
+}
+
+/**
+ * Whether reading or parsing a body failed because it is too large for this runtime (V8's string
+ * limit of about 512 MiB: undici's ERR_STRING_TOO_LONG, "Invalid string length"), not the network.
+ */
+export function isTooLargeToRead(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  if (e?.code === "ERR_STRING_TOO_LONG") return true;
+  return error instanceof RangeError && /string length|string longer|array length|allocation/i.test(String(e?.message));
+}
+
+/** The answer arrived but is too large to read as one JSON text. */
+export function unmsResponseTooLarge(call: UnmsCallContext, error: unknown): SyncError {
+  return new SyncError(
+    `UNMS answered ${call.endpoint} at ${call.location}, but the answer is too large for this runtime to read and parse as one JSON text (${call.redact(describeError(error))}). ` +
+      `UNMS was reached; nothing was uploaded or deleted. Remove old backups in UNMS so the list gets shorter, or run a newer version of this tool that reads the list as a stream.`,
+    { kind: "permanent", code: "unms.response_too_large", cause: error },
   );
 }
 

@@ -72,7 +72,9 @@ describe("EnvConfigStore.load()", () => {
     for (const name of ["UNMS_URL", "UNMS_API_TOKEN", "DROPBOX_CHUNK_MIB", "MAX_DELETES", "ALLOW_MASS_DELETE", "DROPBOX_BASE_URL"]) {
       assert.match(error.message, new RegExp(`\\b${name}\\b`), `mentions ${name}`);
     }
-    assert.match(error.message, /6 problems/);
+    // No Dropbox app key either: named in the same list, not in a later run.
+    assert.match(error.message, /7 problems/);
+    assert.match(error.message, /Dropbox is not configured: set DROPBOX_APP_KEY/);
   });
 
   test("missing UNMS_URL and token are reported", async () => {
@@ -183,12 +185,14 @@ describe("EnvConfigStore: MAX_RUN_MINUTES", () => {
 
 test("each store's labels come from its one name table", async () => {
   const { ENV_LABELS, ENV_NAMES } = await import("../../../src/adapters/config/env-config-store.ts");
-  const { UCRM_LABELS, UCRM_CONFIG_KEYS } = await import("../../../src/adapters/config/ucrm-file-config-store.ts");
+  const { UCRM_LABELS, UCRM_MESSAGE_NAMES } = await import("../../../src/adapters/config/ucrm-file-config-store.ts");
   assert.deepEqual(ENV_LABELS, {
     appKey: ENV_NAMES.dropboxAppKey, appSecret: ENV_NAMES.dropboxAppSecret, accessCode: ENV_NAMES.dropboxAccessCode,
     refreshToken: ENV_NAMES.dropboxRefreshToken, legacyToken: ENV_NAMES.dropboxAccessToken,
   });
   assert.equal(ENV_LABELS.legacyToken, "DROPBOX_ACCESS_TOKEN");
-  assert.equal(UCRM_LABELS.refreshToken, UCRM_CONFIG_KEYS.dropboxRefreshToken);
-  assert.equal(UCRM_LABELS.accessCode, "dropboxAccessCode");
+  assert.equal(UCRM_LABELS.refreshToken, UCRM_MESSAGE_NAMES.dropboxRefreshToken);
+  // The plugin log names settings as the UCRM form does, not by their config.json keys.
+  assert.equal(UCRM_LABELS.accessCode, '"Dropbox Access Code" (dropboxAccessCode)');
+  assert.equal(UCRM_MESSAGE_NAMES.targetDir, "targetDir", "a key that is not on the form keeps its key");
 });

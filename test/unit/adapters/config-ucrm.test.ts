@@ -73,7 +73,7 @@ describe("UcrmFileConfigStore", () => {
     await chmod(configPath, 0o640);
     await store.save({ dropboxRefreshToken: "refresh-1", dropboxAccessCode: null, dropboxAccessToken: null });
     const text = await readFile(configPath, "utf8");
-    assert.deepEqual(JSON.parse(text), { ...original, dropboxRefreshToken: "refresh-1", dropboxAccessCode: "", dropboxAccessToken: "" });
+    assert.deepEqual(JSON.parse(text), { ...original, dropboxRefreshToken: "refresh-1", dropboxAccessCode: null, dropboxAccessToken: null });
     assert.deepEqual(Object.keys(JSON.parse(text)), Object.keys(original), "key order kept");
     assert.match(text, /^\{\n {4}"unmsApiToken"/, "indentation kept");
     assert.equal((await stat(configPath)).mode & 0o777, 0o640, "file mode kept");
@@ -138,7 +138,7 @@ describe("UcrmFileConfigStore: maximum run minutes", () => {
   test("a value that is not a positive number of minutes is refused, naming the field", async () => {
     const { dir, store } = await plugin({ unmsApiToken: "t-123456", maxRunMinutes: "soon" });
     const error = await configError(store.load());
-    assert.match(error.message, /maxRunMinutes is "soon": it must be a number of minutes above 0/);
+    assert.match(error.message, /"Maximum run minutes" \(maxRunMinutes\) is "soon": it must be a number of minutes above 0/);
     await rm(dir, { recursive: true });
   });
 });

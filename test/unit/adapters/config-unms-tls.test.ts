@@ -124,7 +124,7 @@ describe("UcrmFileConfigStore: unmsCaFile and unmsTlsInsecure", () => {
   test("an unchecked checkbox is off; a missing unmsCaFile is named with the key and the full path", async () => {
     const store = await plugin({ unmsCaFile: "missing.pem", unmsTlsInsecure: false });
     const error = await loadError(() => store.load());
-    assert.ok(error.message.includes(`unmsCaFile names ${join(store.stateDir, "missing.pem")}, which does not exist`), error.message);
+    assert.ok(error.message.includes(`"UNMS CA certificate file" (unmsCaFile) names ${join(store.stateDir, "missing.pem")}, which does not exist`), error.message);
     const off = await plugin({ unmsTlsInsecure: false });
     assert.equal((await off.load()).unmsTlsInsecure, false);
   });

@@ -5,6 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { setupServer } from "msw/node";
+import { http, HttpResponse } from "msw";
 import { DropboxBackupStore, validateChunkBytes, type DropboxRetryInfo } from "../../../src/adapters/dropbox/dropbox-backup-store.ts";
 import { createNodeHttpFetch } from "../../../src/adapters/http/node-http-fetch.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
@@ -117,6 +118,39 @@ describe("DropboxBackupStore: a listing that never ends", () => {
     const h = harness({ fake: { listLimitMax: 1 }, maxListPages: 5 });
     for (const n of [1, 2, 3, 4, 5]) h.fake.putFile(`/${FOLDER}/f${n}.unms`, new Uint8Array(n));
     assert.equal((await h.store.list(FOLDER)).length, 5);
+  });
+});
+
+describe("DropboxBackupStore: a listing that is not a listing", () => {
+  const garbage: [string, unknown, RegExp][] = [
+    ["an HTML-ish JSON string", "<html>proxy login</html>", /the answer is not a JSON object/],
+    ["no entries", { has_more: false }, /"entries" is missing/],
+    ["entries not a list", { entries: { a: 1 }, has_more: false }, /"entries" is not a list \(object\)/],
+    ["no has_more", { entries: [], cursor: "c" }, /"has_more" is missing/],
+    ["has_more without cursor", { entries: [], has_more: true }, /"has_more" is true but there is no "cursor"/],
+    ["a file without a size", { entries: [{ ".tag": "file", name: "a.unms" }], has_more: false, cursor: "c" }, /entry 1 of 1 is not file or folder metadata/],
+  ];
+  for (const [what, body, expected] of garbage) {
+    test(`${what}: a specific error naming files/list_folder and the folder, not a TypeError`, async () => {
+      const h = harness();
+      msw.use(http.post("*/2/files/list_folder", () => HttpResponse.json(body as never)));
+      await assert.rejects(h.store.list(FOLDER), (error: unknown) => {
+        assert.ok(SyncError.is(error), String(error));
+        assert.equal(error.code, "dropbox.bad_listing");
+        assert.match(error.message, /^Dropbox's files\/list_folder answered for folder "\/backups" with something that is not a folder listing: /);
+        assert.match(error.message, expected);
+        assert.match(error.message, /Nothing was uploaded or deleted/);
+        assert.doesNotMatch(error.message, /not iterable/);
+        return true;
+      });
+    });
+  }
+
+  test("a garbage continuation page names files/list_folder/continue", async () => {
+    const h = harness({ fake: { listLimitMax: 1 } });
+    for (const n of [1, 2]) h.fake.putFile(`/${FOLDER}/f${n}.unms`, new Uint8Array(n));
+    msw.use(http.post("*/2/files/list_folder/continue", () => HttpResponse.json({ error: "nope" })));
+    await assert.rejects(h.store.list(FOLDER), /^SyncError: Dropbox's files\/list_folder\/continue answered for folder "\/backups" with something that is not a folder listing: "entries" is missing/);
   });
 });
 

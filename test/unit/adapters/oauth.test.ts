@@ -115,10 +115,45 @@ describe("DropboxOAuthClient against the fake token endpoint", () => {
     assert.equal(network.kind, "transient");
     assert.match(network.message, /api\.dropboxapi\.com\/oauth2\/token could not be reached \(getaddrinfo ENOTFOUND\)/);
 
-    const limited = new DropboxOAuthClient({ fetch: async () => new Response("{}", { status: 429, headers: { "Retry-After": "7" } }) });
+    const waits: number[] = [];
+    const limited = new DropboxOAuthClient({
+      fetch: async () => new Response("{}", { status: 429, headers: { "Retry-After": "7" } }),
+      sleep: async (ms) => void waits.push(ms),
+    });
     const rate = await rejection(limited.refresh({ clientId: "k", refreshToken: "r" }));
     assert.equal(rate.kind, "rate-limited");
     assert.equal(rate.retryAfterMs, 7000);
+    assert.deepEqual(waits, [7000, 7000, 7000], "retried after each Retry-After, a bounded number of times");
+    assert.match(rate.message, /asked to slow down \(HTTP 429\), also after 3 waits of up to 60 s; the next run tries again/);
+  });
+
+  test("a 429 from the token endpoint is retried after its Retry-After (capped at 60 s), then succeeds", async () => {
+    const fake = new FakeDropbox();
+    const refreshToken = fake.issueRefreshToken();
+    fake.injectFault("oauth2/token", { type: "status", status: 429, body: '{"error": "too_many_requests"}', headers: { "Retry-After": "2" } });
+    fake.injectFault("oauth2/token", { type: "status", status: 429, body: '{"error": "too_many_requests"}', headers: { "Retry-After": "900" } });
+    const waits: number[] = [];
+    const client = new DropboxOAuthClient({ fetch: fakeFetch(fake), sleep: async (ms) => void waits.push(ms) });
+    const grant = await client.refresh({ clientId: fake.appKey, clientSecret: fake.appSecret, refreshToken });
+    assert.ok(grant.accessToken);
+    assert.deepEqual(waits, [2000, 60_000]);
+  });
+
+  test("a refresh token issued with the app secret, refreshed without it: a config error saying exactly that", async () => {
+    const fake = new FakeDropbox();
+    const client = new DropboxOAuthClient({ fetch: fakeFetch(fake) });
+    const refreshToken = fake.issueRefreshToken({ pkce: false });
+    const error = await rejection(client.refresh({ clientId: fake.appKey, refreshToken }));
+    assert.equal(error.kind, "config");
+    assert.equal(error.code, "dropbox.oauth.secret_required");
+    assert.match(error.message, /the refresh token was issued with the app secret, and no app secret is set/);
+
+    const session = new RefreshingAccessTokenProvider({ oauth: client, clientId: fake.appKey, refreshToken, labels: ENV_LABELS, now: Date.now });
+    const fromSession = await rejection(session.accessToken());
+    assert.equal(fromSession.kind, "config");
+    assert.match(fromSession.message, /^The Dropbox refresh token was issued to an authorization made with the app secret, but DROPBOX_APP_SECRET is not set/);
+    assert.match(fromSession.message, /remove the refresh token \(DROPBOX_REFRESH_TOKEN, or the one kept by this tool\) and authorize again/);
+    assert.doesNotMatch(fromSession.message, /No auth function/);
   });
 
   test("an unexpected answer that echoes a sent value never repeats it", async () => {

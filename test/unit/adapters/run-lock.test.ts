@@ -59,7 +59,9 @@ describe("acquireRunLock()", () => {
       assert.equal(error.code, "lock.busy");
       assert.equal(
         error.message,
-        `Another sync run is in progress (pid ${process.pid}, started 2024-05-01T02:30:00.000Z); this run did nothing. If no run is active, delete ${first.path}.`,
+        `Another sync run is in progress (pid ${process.pid}, started 2024-05-01T02:30:00.000Z); this run did nothing. ` +
+          `The lock is taken over by itself once that process is gone, its pid runs another program, or it is 12 hours old; ` +
+          `if you are sure no sync is running, delete ${first.path}.`,
       );
       await first.release();
       assert.deepEqual(await readdir(dir), []);
@@ -78,6 +80,51 @@ describe("acquireRunLock()", () => {
       ]);
       await lock.release();
       assert.deepEqual(await readdir(dir), [], "no file set aside is left behind");
+    });
+  });
+
+  test("a live pid that now runs another program (pid reuse) does not block: the lock is taken over at once", async () => {
+    await withDir(async (dir) => {
+      const held = { pid: 4242, startedAt, hostname: hostname(), token: "someone-else", command: "node dist/cli.mjs sync" };
+      await writeFile(join(dir, RUN_LOCK_FILE), JSON.stringify(held));
+      const messages: string[] = [];
+      const commandOf = (pid: number) => (pid === 4242 ? "/usr/sbin/nginx -g daemon off;" : "node dist/cli.mjs sync");
+      const lock = await acquireRunLock(dir, { now, isAlive: () => true, commandOf, onStaleLock: (m) => messages.push(m) });
+      assert.match(messages[0]!, /: it names pid 4242, which now runs another program \(the pid was reused\)\.$/);
+      assert.doesNotMatch(messages[0]!, /nginx/, "another program's command line is not logged");
+      await lock.release();
+    });
+  });
+
+  test("the same live sync (same command line) still blocks; a lock without a command line falls back to the pid check", async () => {
+    await withDir(async (dir) => {
+      const commandOf = () => "node dist/cli.mjs sync";
+      await writeFile(join(dir, RUN_LOCK_FILE), JSON.stringify({ pid: 4242, startedAt, hostname: hostname(), token: "t", command: "node dist/cli.mjs sync" }));
+      await assert.rejects(acquireRunLock(dir, { now, isAlive: () => true, commandOf }), (e: unknown) => SyncError.is(e) && e.code === "lock.busy");
+      await writeFile(join(dir, RUN_LOCK_FILE), lockOf(4242));
+      await assert.rejects(acquireRunLock(dir, { now, isAlive: () => true, commandOf: () => "anything" }), (e: unknown) => SyncError.is(e) && e.code === "lock.busy");
+    });
+  });
+
+  test("the lock records this process's real command line from /proc, so a real sync is told from a reused pid", async () => {
+    await withDir(async (dir) => {
+      const lock = await acquireRunLock(dir, { now });
+      const held = JSON.parse(await readFile(lock.path, "utf8")) as { command?: string };
+      if (process.platform === "linux") assert.ok(held.command?.includes(process.argv[1]!.split("/").pop()!) || held.command?.includes("node"), String(held.command));
+      await lock.release();
+    });
+  });
+
+  test("a lock dated in the future (clock set back) does not block for 12 hours", async () => {
+    await withDir(async (dir) => {
+      await writeFile(join(dir, RUN_LOCK_FILE), lockOf(process.pid, hostname(), "2024-05-01T09:00:00.000Z"));
+      const messages: string[] = [];
+      const lock = await acquireRunLock(dir, { now, onStaleLock: (m) => messages.push(m) });
+      assert.match(messages[0]!, /: it is dated in the future \(the clock was set back\?\)\.$/);
+      await lock.release();
+      // A few minutes ahead is clock jitter between runs, not a reason to break a live lock.
+      await writeFile(join(dir, RUN_LOCK_FILE), lockOf(process.pid, hostname(), "2024-05-01T02:33:00.000Z"));
+      await assert.rejects(acquireRunLock(dir, { now }), (e: unknown) => SyncError.is(e) && e.code === "lock.busy");
     });
   });
 
@@ -135,4 +182,11 @@ describe("acquireRunLock()", () => {
       await lock.release();
     });
   });
+});
+
+test("the README says what the busy message says about a stale lock", async () => {
+  const readme = (await readFile(new URL("../../../README.md", import.meta.url), "utf8")).replace(/\s+/g, " ");
+  for (const phrase of ["once its process is gone, its pid runs another program", "12 hours old", "if you are sure no sync is running, delete the lock file"]) {
+    assert.ok(readme.includes(phrase), `README: ${phrase}`);
+  }
 });

@@ -519,3 +519,19 @@ async function until(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 1000 && !condition(); i++) await new Promise((resolve) => setImmediate(resolve));
   assert.ok(condition(), "condition never became true");
 }
+
+test("a list answer too large for the runtime to read: a specific error, not 'Could not reach UNMS'", async () => {
+  // What undici's text() rejects with past V8's string limit (about 512 MiB), raised while the body is read.
+  const tooLong = Object.assign(new Error("Cannot create a string longer than 0x1fffffe8 characters"), { code: "ERR_STRING_TOO_LONG" });
+  const fetch = stubFetch(() => new Response(new ReadableStream({ pull: (controller) => controller.error(tooLong) }), { headers: { "content-type": "application/json" } }));
+  const error = await source({ fetch }).list().then(
+    () => assert.fail("the list was read"),
+    (e: unknown) => e,
+  );
+  assert.ok(SyncError.is(error), String(error));
+  assert.equal(error.code, "unms.response_too_large");
+  assert.equal(error.kind, "permanent");
+  assert.match(error.message, /^UNMS answered GET nms\/backups at .* but the answer is too large for this runtime to read and parse as one JSON text \(Cannot create a string longer than 0x1fffffe8 characters\)\. UNMS was reached; nothing was uploaded or deleted\./);
+  assert.doesNotMatch(error.message, /Could not reach UNMS/);
+});
+

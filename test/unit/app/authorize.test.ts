@@ -151,17 +151,42 @@ describe("TokenSession.start(): UCRM plugin (file store), app secret", () => {
     const plugin = await ucrmPlugin({ dropboxAppKey: fake.appKey, dropboxAppSecret: fake.appSecret, dropboxAccessCode: null, keepMe: "as is" });
     const first = await run(fake, plugin.open(), out);
     assert.ok(first.status === "awaiting-user");
-    assert.match(first.message, /into dropboxAccessCode/);
+    assert.match(first.message, /into "Dropbox Access Code" \(dropboxAccessCode\)/);
     const code = fake.issueAuthorizationCode();
     const config = await plugin.config();
     await writeFile(plugin.configPath, JSON.stringify({ ...config, dropboxAccessCode: ` ${code} ` }));
     const result = await run(fake, plugin.open(), out);
     assert.ok(result.status === "authorized");
     const saved = await plugin.config();
-    assert.equal(saved.dropboxAccessCode, "");
+    assert.equal(saved.dropboxAccessCode, null);
     assert.ok(typeof saved.dropboxRefreshToken === "string" && saved.dropboxRefreshToken.length > 20);
     assert.equal(saved.keepMe, "as is");
     out.assertNoSecrets(fake, [fake.appSecret]);
+  });
+
+  test("a refresh token just obtained that cannot be saved: says the code is used up and what to do", async () => {
+    const fake = new FakeDropbox();
+    const out = new Output();
+    const code = fake.issueAuthorizationCode();
+    const plugin = await ucrmPlugin({ dropboxAppKey: fake.appKey, dropboxAppSecret: fake.appSecret, dropboxAccessCode: code });
+    // Root can write any file, so the read-only config (an immutable file, a read-only mount) is the
+    // error the kernel gives then, raised where the store writes.
+    const store = plugin.open();
+    const readOnly = Object.assign(Object.create(Object.getPrototypeOf(store) as object) as typeof store, store, {
+      save: () => Promise.reject(Object.assign(new Error(`EROFS: read-only file system, open '${plugin.configPath}'`), { code: "EROFS" })),
+    });
+    const error = await run(fake, readOnly, out).then(
+      () => assert.fail("the run went on without a saved refresh token"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof Error);
+    assert.equal((error as { kind?: string }).kind, "config");
+    assert.match(
+      error.message,
+      /^Dropbox accepted the access code, but the refresh token it returned could not be saved: EROFS: read-only file system.* The access code in "Dropbox Access Code" \(dropboxAccessCode\) is now used up \(Dropbox accepts each code once\)\. Fix the permission first, then run again, open the new authorization URL it prints, allow access and paste the new code\.$/,
+    );
+    assert.ok(!error.message.includes(code), "the spent code is not echoed");
+    out.assertNoSecrets(fake, [fake.appSecret, code]);
   });
 
   test("a revoked refresh token: specific message, the URL, the token cleared, nothing else", async () => {
@@ -174,7 +199,7 @@ describe("TokenSession.start(): UCRM plugin (file store), app secret", () => {
     assert.ok(result.status === "awaiting-user");
     assert.match(result.message, /^Dropbox authorization was revoked or is invalid: refresh token is invalid or revoked\./);
     assert.match(result.url, /^https:\/\/www\.dropbox\.com\/oauth2\/authorize\?client_id=/);
-    assert.equal((await plugin.config()).dropboxRefreshToken, "");
+    assert.equal((await plugin.config()).dropboxRefreshToken, null);
     out.assertNoSecrets(fake, [fake.appSecret]);
   });
 
@@ -228,10 +253,10 @@ describe("TokenSession.start(): legacy tokens", () => {
     assert.ok(migrated.status === "authorized");
     assert.notEqual(await migrated.tokens.accessToken(), legacy);
     const saved = await plugin.config();
-    assert.equal(saved.dropboxAccessToken, "");
-    assert.equal(saved.dropboxAccessCode, "");
+    assert.equal(saved.dropboxAccessToken, null);
+    assert.equal(saved.dropboxAccessCode, null);
     assert.ok(saved.dropboxRefreshToken);
-    assert.match(migrated.warnings.join("\n"), /legacy token \(dropboxAccessToken\) is no longer used/);
+    assert.match(migrated.warnings.join("\n"), /legacy token \("Dropbox access token \(legacy\)" \(dropboxAccessToken\)\) is no longer used/);
     out.assertNoSecrets(fake);
   });
 

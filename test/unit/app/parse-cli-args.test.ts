@@ -28,3 +28,21 @@ test("unknown options, missing values and values on flags are errors naming the 
   assert.throws(() => parseCliArgs(["--dry-run=yes"], options), /'--dry-run' does not take a value/);
   assert.throws(() => parseCliArgs(["--constructor"], options), /Unknown option '--constructor'/);
 });
+
+test("an unknown option close to a known one gets a suggestion; a far one does not", () => {
+  const withDryRun: OptionSpec = { ...options, json: { type: "boolean" }, "allow-mass-delete": { type: "boolean" } };
+  assert.throws(() => parseCliArgs(["sync", "--dryrun"], withDryRun), /^CliArgsError: Unknown option '--dryrun'; did you mean '--dry-run'\?$/);
+  assert.throws(() => parseCliArgs(["sync", "--dry-rnu"], withDryRun), /did you mean '--dry-run'\?/);
+  assert.throws(() => parseCliArgs(["sync", "--jsno"], withDryRun), /did you mean '--json'\?/);
+  assert.throws(() => parseCliArgs(["sync", "--allow-mass-deletes"], withDryRun), /did you mean '--allow-mass-delete'\?/);
+  assert.throws(() => parseCliArgs(["sync", "--verbose"], withDryRun), (e) => e instanceof CliArgsError && e.message === "Unknown option '--verbose'");
+});
+
+test("edit distance counts insertions, deletions, substitutions and swapped neighbours", async () => {
+  const { editDistance } = await import("../../../src/app/parse-cli-args.ts");
+  assert.equal(editDistance("dryrun", "dry-run"), 1);
+  assert.equal(editDistance("kitten", "sitting"), 3);
+  assert.equal(editDistance("", "abc"), 3);
+  assert.equal(editDistance("same", "same"), 0);
+  assert.equal(editDistance("jsno", "json"), 1);
+});

@@ -4,7 +4,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { collectReport, fanOut, ReportCollector, type SyncReport } from "../../../src/app/sync-report.ts";
+import { collectReport, fanOut, jsonSummary, ReportCollector, type SyncReport } from "../../../src/app/sync-report.ts";
 import { formatEvent } from "../../../src/adapters/report/format.ts";
 import type { SyncEvent } from "../../../src/domain/ports.ts";
 
@@ -118,5 +118,20 @@ describe("ReportCollector", () => {
   test("the events only the report needs print no line of their own", () => {
     assert.equal(formatEvent({ type: "held-over", name: "a.unms" }), undefined);
     assert.equal(formatEvent({ type: "not-attempted", name: "a.unms", message: "Not attempted: x" }), undefined);
+  });
+});
+
+describe("jsonSummary() of a run that stopped before syncing", () => {
+  test("a configuration error or a held lock: an error field and the exit code, no failure with an empty name", () => {
+    assert.deepEqual(JSON.parse(jsonSummary({ exitCode: 2, error: "UNMS_URL is not set" })), { error: "UNMS_URL is not set", exitCode: 2 });
+  });
+
+  test("waiting for authorization: the empty summary with the error and the URL", () => {
+    const summary = JSON.parse(jsonSummary({ exitCode: 3, error: "Dropbox is not authorized yet.", authorizationUrl: "https://www.dropbox.com/oauth2/authorize?x" }));
+    assert.equal(summary.error, "Dropbox is not authorized yet.");
+    assert.deepEqual(summary.failed, []);
+    assert.deepEqual(summary.uploaded, []);
+    assert.equal(summary.exitCode, 3);
+    assert.equal(summary.authorizationUrl, "https://www.dropbox.com/oauth2/authorize?x");
   });
 });
