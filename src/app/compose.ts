@@ -22,7 +22,7 @@ import { RefreshingAccessTokenProvider, StaticAccessTokenProvider, TokenSession 
 import type { SettingLabels } from "../domain/legacy-migration.ts";
 import { ids } from "./service-ids.ts";
 
-/** The command line's `sync`: settings from the environment, lines to stdout. */
+/** The command line's `sync`: settings from the environment, results to stdout, diagnostics to stderr. */
 export interface CliProfile {
   kind: "cli";
   env: Record<string, string | undefined>;
@@ -55,7 +55,7 @@ function cliModule(profile: CliProfile): ContainerModule {
     bind(ids.ConfigStore).toResolvedValue(() => new EnvConfigStore(profile.env), []).inSingletonScope();
     bind(ids.EntryReporter)
       .toResolvedValue(
-        (redactor: Redactor) => new LineReporter(consoleSink({ stdout: profile.stdout, stderr: profile.stderr }), (text) => redactor.redact(text)),
+        (redactor: Redactor) => new LineReporter(consoleSink({ stdout: profile.stdout, stderr: profile.stderr, env: profile.env }), (text) => redactor.redact(text)),
         [ids.Redactor],
       )
       .inSingletonScope();
