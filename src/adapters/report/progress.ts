@@ -69,8 +69,8 @@ export function progressBar(sample: ProgressSample, width = 24): string {
 export const DEFAULT_COLUMNS = 80;
 const ELLIPSIS = "…";
 
-/** The name keeps at least this much (its date and the start of its id) before the bar gives way. */
-const NAME_MIN = 24;
+/** The name keeps at least this much (most of its date, the end of its id) before the bar gives way. */
+const NAME_MIN = 28;
 
 /**
  * `name bar` shortened to at most `columns - 1` characters, so it never wraps (the last column is
@@ -85,15 +85,19 @@ export function fitProgressLine(name: string, bar: string, columns: number | und
   const nameMin = Math.min(name.length, NAME_MIN);
   const fittedBar = bars.find((b) => nameMin + 1 + b.length <= width) ?? bars[bars.length - 1]!;
   const room = width - fittedBar.length - 1;
-  if (room < 1) return fittedBar.slice(0, width);
+  // A name cut to a few characters tells nothing: then the numbers alone.
+  if (room < 8) return fittedBar.slice(0, width);
   return `${shortenMiddle(name, room)} ${fittedBar}`;
 }
 
-/** `name` cut to `max` characters by an ellipsis in the middle (its start and end tell backups apart). */
+/**
+ * `name` cut to `max` characters by an ellipsis in its middle, two thirds kept from the start (a
+ * backup's date) and one third from the end (its id's last digits and the extension).
+ */
 export function shortenMiddle(name: string, max: number): string {
   if (name.length <= max) return name;
   if (max <= 1) return ELLIPSIS.slice(0, max);
   const keep = max - 1;
-  const head = Math.ceil(keep / 2);
+  const head = Math.ceil((keep * 2) / 3);
   return `${name.slice(0, head)}${ELLIPSIS}${name.slice(name.length - (keep - head))}`;
 }
