@@ -159,7 +159,7 @@ test("MAX_RUN_MINUTES spent: the run pauses between chunks, exits 0 with a WARNI
   // A budget of a few milliseconds: spent before the second chunk (the first always goes).
   const paused = await h.run(["sync", "--json"], { MAX_RUN_MINUTES: "0.00005" });
   assert.equal(paused.code, 0, explain(paused));
-  assert.match(paused.stdout, /WARNING: The run's time budget \(MAX_RUN_MINUTES \/ maxRunMinutes: 0\.003 s\) is spent: .* continues on the next run/);
+  assert.match(paused.stderr, /WARNING: The run's time budget \(MAX_RUN_MINUTES \/ maxRunMinutes: 0\.003 s\) is spent: .* continues on the next run/);
   const summary = lastJsonLine(paused);
   assert.equal((summary.resumable as string[]).length, 1);
   assert.match((summary.resumable as string[])[0]!, new RegExp(`${backup.id}\\.unms$`));
@@ -194,7 +194,7 @@ test("a saved upload session older than Dropbox's 7 days starts over, with a lin
 
   const rerun = await h.run(["sync"]);
   assert.equal(rerun.code, 0, explain(rerun));
-  assert.match(rerun.stdout, /WARNING: The unfinished upload of file .* cannot be continued: its Dropbox upload session began 8 days ago .* Dropbox keeps sessions for 7 days; it starts over/);
+  assert.match(rerun.stderr, /WARNING: The unfinished upload of file .* cannot be continued: its Dropbox upload session began 8 days ago .* Dropbox keeps sessions for 7 days; it starts over/);
   assert.equal(h.dropbox.uploadBytesReceived - firstSent, size, "the whole backup was sent again");
   assert.equal(h.dropbox.fileMetadata(storedPath(h))?.content_hash, h.unms.expectedContentHash(backup.id));
 });
