@@ -78,7 +78,7 @@ test("a pasted code (with whitespace) is exchanged, the refresh token kept priva
 
   const run = await h.run(["sync"], { DROPBOX_ACCESS_CODE: `  ${code}\n ` });
   assert.equal(run.code, 0, explain(run));
-  assert.match(run.stdout, /Remove DROPBOX_ACCESS_CODE/);
+  assert.match(run.stderr, /Remove DROPBOX_ACCESS_CODE/);
   for (const name of names) assert.ok(h.dropbox.hasFile(inFolder(FOLDER, name)), `${name} must be uploaded in the same run`);
   assert.deepEqual(grantTypes(h), ["authorization_code"]);
 
@@ -220,8 +220,8 @@ test("legacy DROPBOX_ACCESS_TOKEN alone syncs, with a deprecation warning and th
   assert.equal(run.code, 0, explain(run));
   assert.ok(h.dropbox.hasFile(inFolder(FOLDER, names[0]!)));
   assert.match(run.stderr, /WARNING: .*DROPBOX_ACCESS_TOKEN.*deprecated/);
-  assert.match(run.stdout, /To migrate:.*DROPBOX_APP_KEY.*DROPBOX_ACCESS_CODE/);
-  assert.doesNotMatch(run.stdout, /oauth2\/authorize/);
+  assert.match(run.stderr, /To migrate:.*DROPBOX_APP_KEY.*DROPBOX_ACCESS_CODE/);
+  assert.doesNotMatch(run.output, /oauth2\/authorize/);
   assert.deepEqual(h.dropbox.tokenRequests, []);
 });
 

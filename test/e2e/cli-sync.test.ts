@@ -115,7 +115,7 @@ test("empty-list guard: UNMS listing nothing deletes nothing, says why and what 
   const run = await h.run(["sync"]);
   assert.equal(run.code, 0, explain(run));
   assert.match(run.stderr, /UNMS lists no successful backup/);
-  assert.match(run.stdout, /Check that UNMS is creating backups/);
+  assert.match(run.stderr, /Check that UNMS is creating backups/);
   assert.deepEqual(storedNames(h), [...names].sort());
   assert.equal(h.dropbox.requestCount("files/delete_v2"), 0);
 });

@@ -107,8 +107,8 @@ test("a sync SIGKILLed half-way through a 300 MiB upload is continued by the nex
   const resumed = await h.run(["sync", "--json"]);
   assert.equal(resumed.code, 0, explain(resumed));
   const secondSent = h.dropbox.uploadBytesReceived - firstSent;
-  assert.match(resumed.stdout, new RegExp(`Continuing the unfinished upload of file "/${FOLDER}/.*${backup.id}\\.unms" from byte ${saved.bytesCommitted}`));
-  assert.match(resumed.stdout, /Uploaded .*\.unms \(300 MiB; continued from [\d.]+ MiB, the rest in /);
+  assert.match(resumed.stderr, new RegExp(`Continuing the unfinished upload of file "/${FOLDER}/.*${backup.id}\\.unms" from byte ${saved.bytesCommitted}`));
+  assert.match(resumed.stderr, /Uploaded .*\.unms \(300 MiB; continued from [\d.]+ MiB, the rest in /);
   assert.ok(secondSent < 0.6 * size, `the second run sent ${secondSent} bytes, ${((100 * secondSent) / size).toFixed(1)}% of ${size}`);
   assert.equal(h.dropbox.fileMetadata(storedPath(h))?.content_hash, h.unms.expectedContentHash(backup.id));
   assert.equal(h.dropbox.fileMetadata(storedPath(h))?.size, size);
