@@ -216,7 +216,7 @@ test("local-folder target: a paused copy is continued from its partial file, whi
 
   const finished = await h.run(["sync"], env);
   assert.equal(finished.code, 0, explain(finished));
-  assert.match(finished.stdout, new RegExp(`Continuing the unfinished copy of .*${backup.id}\\.unms from byte ${saved.bytesCommitted}`));
+  assert.match(finished.stderr, new RegExp(`Continuing the unfinished copy of .*${backup.id}\\.unms from byte ${saved.bytesCommitted}`));
   const unmsSent = h.unms.downloadBytesSent - unmsBefore;
   assert.equal(unmsSent, size - saved.bytesCommitted, "only the rest was downloaded (Range)");
   const names = readdirSync(join(target, FOLDER));

@@ -31,6 +31,8 @@ export interface LineSink {
   clearProgress?(): void;
   /** Where a throttled plain progress line goes when there is no bar; default `write` as info. */
   progress?(text: string): void;
+  /** Where a note goes (an `info` event: a replaced copy, a continued upload); default `write` as info. */
+  note?(text: string): void;
 }
 
 /**
@@ -76,6 +78,7 @@ export class LineReporter implements Reporter {
       this.sink.clearProgress?.();
       this.#barShown = false;
     }
+    if (event.type === "info" && this.sink.note) return this.sink.note(this.redact(line.text));
     this.sink.write({ level: line.level, text: this.redact(line.text) });
   }
 }
@@ -94,7 +97,7 @@ export interface ConsoleSinkOptions {
 
 /**
  * Console output, as servers expect it: results (uploaded, deleted, the summary) on stdout;
- * diagnostics (ERROR:, WARNING:, progress) on stderr, so `> file` keeps the results and cron mail
+ * diagnostics (ERROR:, WARNING:, notes, progress) on stderr, so `> file` keeps the results and cron mail
  * or a pipe still shows what went wrong. The progress bar is redrawn in place only on a terminal
  * that takes escapes (not TERM=dumb, not NO_COLOR); elsewhere progress comes as sparse plain lines.
  */
@@ -115,6 +118,7 @@ export function consoleSink(options: ConsoleSinkOptions = {}): LineSink {
     // Off a terminal, progress still belongs with the diagnostics, as plain throttled lines.
     sink.progress = (text) => stderr.write(`${text}\n`);
   }
+  sink.note = (text) => stderr.write(`${text}\n`);
   return sink;
 }
 

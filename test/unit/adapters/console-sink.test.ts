@@ -53,13 +53,18 @@ describe("consoleSink streams", () => {
     { type: "warning", message: "The NMS settings name no time zone; new file names use UTC" },
     { type: "failed", name: "b.unms", message: "Dropbox refused the upload" },
     { type: "deleted", name: "old.unms", dryRun: false },
+    { type: "info", message: "Replacing a.unms: the copy holds 1 bytes, fewer than the 3 bytes UNMS lists" },
   ];
 
   for (const ttyErr of [false, true]) {
-    test(`results go to stdout, ERROR and WARNING lines to stderr (stderr ${ttyErr ? "a TTY" : "a pipe"})`, () => {
+    test(`results go to stdout; ERROR and WARNING lines and notes to stderr (stderr ${ttyErr ? "a TTY" : "a pipe"})`, () => {
       const out = run(events, { ttyErr, columns: 80 });
       assert.equal(out.stdout, "Syncing UNMS backups to Dropbox app folder /Backups\nDeleted old.unms (UNMS no longer lists its backup)\n");
-      assert.equal(out.stderr, "WARNING: The NMS settings name no time zone; new file names use UTC\nERROR: b.unms: Dropbox refused the upload\n");
+      assert.equal(
+        out.stderr,
+        "WARNING: The NMS settings name no time zone; new file names use UTC\nERROR: b.unms: Dropbox refused the upload\n" +
+          "Replacing a.unms: the copy holds 1 bytes, fewer than the 3 bytes UNMS lists\n",
+      );
     });
   }
 });
