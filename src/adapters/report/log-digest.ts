@@ -2,7 +2,8 @@
  * Keeps plugin.log readable and bounded during a run: a run over 20,000 stored backups must not
  * append 20,000 "Already stored" lines to a log the UCRM page shows and trims to 256 lines.
  *
- * Backups already stored become one count; per-backup lines for what changed or failed (uploads,
+ * Backups already stored become one count once UNMS lists more than `cap` (a short list keeps its
+ * names); per-backup lines for what changed or failed (uploads,
  * deletions, failures, backups not copied, retries) stay, each kind up to `cap` lines, then one
  * "and N more" line at the end. Everything else passes as it is.
  */
@@ -27,6 +28,7 @@ export class LogDigest {
   readonly #hidden = new Map<ListKind, number>();
   #alreadyStored = 0;
   #dryRun = false;
+  #listSkipped = true;
 
   constructor(private readonly cap: number = LOG_LIST_CAP) {}
 
@@ -36,7 +38,8 @@ export class LogDigest {
    */
   admit(event: SyncEvent): SyncEvent[] {
     if (event.type === "run-started") this.#dryRun = event.dryRun;
-    if (event.type === "skipped") {
+    if (event.type === "listed") this.#listSkipped = event.successful <= this.cap;
+    if (event.type === "skipped" && !this.#listSkipped) {
       this.#alreadyStored++;
       return [];
     }

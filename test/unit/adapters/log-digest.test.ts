@@ -11,11 +11,13 @@ test("backups already stored become one count before the run's last line", () =>
   const digest = new LogDigest(3);
   const events: SyncEvent[] = [
     { type: "run-started", target: "Dropbox app folder /Backups", dryRun: false },
+    { type: "listed", backups: 18_000, successful: 18_000, stored: 18_000, timeZone: "UTC" },
     ...Array.from({ length: 18_000 }, (_, i): SyncEvent => ({ type: "skipped", name: `b${i}.unms` })),
     { type: "run-finished", summary: "Sync finished: 0 uploaded, 18000 already stored, 0 deleted." },
   ];
   assert.deepEqual(admitAll(digest, events), [
     events[0],
+    events[1],
     { type: "info", message: "18,000 backup(s) already stored (not listed one by one)" },
     events.at(-1),
   ]);
@@ -43,9 +45,20 @@ test("changes and failures keep their own lines up to the cap, then one 'and N m
   ]);
 });
 
+test("a short list keeps the names of the backups already stored", () => {
+  const digest = new LogDigest(3);
+  const events: SyncEvent[] = [
+    { type: "listed", backups: 3, successful: 2, stored: 2, timeZone: "UTC" },
+    { type: "skipped", name: "a.unms" },
+    { type: "skipped", name: "b.unms" },
+    { type: "run-finished", summary: "done" },
+  ];
+  assert.deepEqual(admitAll(digest, events), events);
+});
+
 test("a run that fails as a whole still gets its counts before the error", () => {
-  const digest = new LogDigest();
-  admitAll(digest, [{ type: "skipped", name: "a" }, { type: "skipped", name: "b" }]);
+  const digest = new LogDigest(1);
+  admitAll(digest, [{ type: "listed", backups: 2, successful: 2, stored: 2, timeZone: "UTC" }, { type: "skipped", name: "a" }, { type: "skipped", name: "b" }]);
   assert.deepEqual(digest.admit({ type: "failed", message: "Dropbox is unreachable" }), [
     { type: "info", message: "2 backup(s) already stored (not listed one by one)" },
     { type: "failed", message: "Dropbox is unreachable" },
