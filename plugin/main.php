@@ -877,10 +877,18 @@ function bsd_remove_tree(string $path): void
 
 /* ---------------------------------------------------------------- the log */
 
-/** Keeps the last 256 lines, as the original plugin did at the start of each run. */
+/**
+ * Keeps the last 256 lines, as the original plugin did at the start of each run. Never through a
+ * symbolic link: a link at data/plugin.log is left alone (neither read nor replaced), and the new
+ * text goes to a temporary file created exclusively ('x': fails on anything there, a link
+ * included) under an unpredictable name, then renamed over the log.
+ */
 function bsd_trim_log(string $pluginDir): void
 {
     $path = $pluginDir . '/data/plugin.log';
+    if (is_link($path) || !is_file($path)) {
+        return;
+    }
     $text = @file_get_contents($path);
     if (!is_string($text)) {
         return;
@@ -892,27 +900,51 @@ function bsd_trim_log(string $pluginDir): void
     if (count($lines) <= BSD_LOG_MAX_LINES) {
         return;
     }
-    $temp = $path . '.' . getmypid() . '.tmp';
-    if (@file_put_contents($temp, implode("\n", array_slice($lines, -BSD_LOG_MAX_LINES)) . "\n") === false || !@rename($temp, $path)) {
+    $temp = $path . '.' . bin2hex(random_bytes(8)) . '.tmp';
+    $handle = @fopen($temp, 'x');
+    if ($handle === false) {
+        return;
+    }
+    $written = @fwrite($handle, implode("\n", array_slice($lines, -BSD_LOG_MAX_LINES)) . "\n");
+    fclose($handle);
+    if ($written === false || !@rename($temp, $path)) {
         @unlink($temp);
     }
 }
 
-/** One line in data/plugin.log (the log the UCRM UI shows), in the sync's own format. */
+/** Now as DATE_ATOM in the NMS time zone the sync last saw (data/log-time-zone), else UTC. */
+function bsd_log_time(string $pluginDir): string
+{
+    $zonePath = $pluginDir . '/data/log-time-zone';
+    $zone = is_file($zonePath) && !is_link($zonePath) ? trim((string) @file_get_contents($zonePath, false, null, 0, 128)) : '';
+    try {
+        $timeZone = new DateTimeZone($zone !== '' ? $zone : 'UTC');
+    } catch (Exception $e) {
+        $timeZone = new DateTimeZone('UTC');
+    }
+    return (new DateTimeImmutable('now', $timeZone))->format(DATE_ATOM);
+}
+
+/** One line in data/plugin.log (the log the UCRM UI shows), in the sync's own format; never through a link. */
 function bsd_log(string $pluginDir, string $message): void
 {
     $dataDir = $pluginDir . '/data';
     if (!is_dir($dataDir)) {
         @mkdir($dataDir, 0775, true);
     }
-    $line = sprintf("%s (%s)\n", $message, gmdate('Y-m-d\TH:i:sP'));
-    @file_put_contents($dataDir . '/plugin.log', $line, FILE_APPEND | LOCK_EX);
+    $path = $dataDir . '/plugin.log';
+    if (is_link($path)) {
+        fwrite(STDERR, sprintf("WARNING: %s is a symbolic link; the launcher does not write through it. Remove the link.\n", $path));
+        return;
+    }
+    $line = sprintf("%s (%s)\n", $message, bsd_log_time($pluginDir));
+    @file_put_contents($path, $line, FILE_APPEND | LOCK_EX);
 }
 
 /** Tells the admin through data/plugin.log and stderr, then stops the run. */
 function bsd_fail(string $pluginDir, string $message): void
 {
     bsd_log($pluginDir, 'ERROR: ' . $message);
-    fwrite(STDERR, sprintf("ERROR: %s (%s)\n", $message, gmdate('Y-m-d\TH:i:sP')));
+    fwrite(STDERR, sprintf("ERROR: %s (%s)\n", $message, bsd_log_time($pluginDir)));
     exit(1);
 }

@@ -1,5 +1,5 @@
 // Builds dist/cli.mjs (one self-contained ESM file: no node_modules at run time), the library
-// entries dist/index.mjs and dist/testing.mjs, and the UCRM plugin zip.
+// entries dist/index.mjs and dist/testing.mjs, and the UCRM plugin zip. `--cli-only`: dist/cli.mjs alone.
 import { build } from "esbuild";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -37,6 +37,8 @@ await build({
 });
 await assertSelfContained("dist/cli.mjs");
 console.log("built dist/cli.mjs");
+// `npm run demo` needs only the command line: no library entries, types or plugin zip.
+if (process.argv.includes("--cli-only")) process.exit(0);
 
 if (existsSync("src/index.ts")) {
   await build({ ...common, entryPoints: ["src/index.ts"], outfile: "dist/index.mjs", packages: "external" });

@@ -1,6 +1,7 @@
 /**
  * `npm run demo`: the real command line (dist/cli.mjs) against the built-in simulators of UNMS and
- * Dropbox on loopback ports, from a first run that asks for authorization to a mirrored deletion,
+ * Dropbox on loopback ports, from a first run that asks for authorization to a mirrored deletion
+ * (a --dry-run first, then the mass-deletion guard and --allow-mass-delete), the empty-list guard,
  * then the same backups into ./demo-backups through the local-folder store.
  */
 import { spawn } from "node:child_process";
@@ -23,7 +24,7 @@ const day = 24 * 3600 * 1000;
 const now = Date.now();
 unms.addBackup({ createdAt: new Date(now - 3 * day).toISOString(), size: 3 * MiB });
 unms.addBackup({ createdAt: new Date(now - 2 * day).toISOString(), size: 9 * MiB });
-const newest = unms.addBackup({ createdAt: new Date(now - day).toISOString(), size: 21 * MiB });
+unms.addBackup({ createdAt: new Date(now - day).toISOString(), size: 21 * MiB });
 unms.addBackup({ createdAt: new Date(now).toISOString(), state: "in-progress", size: MiB });
 dropbox.putFile("/UNMS backups/Notes from the admin.txt", "A person's own file: the sync must never touch it.\n");
 
@@ -68,8 +69,13 @@ try {
   await run("2. The code is exchanged for a refresh token (kept in STATE_DIR), then the backups are copied", { DROPBOX_ACCESS_CODE: code });
   showDropbox();
   await run("3. A rerun finds everything in place and changes nothing", {});
-  unms.removeBackup(newest.id);
-  await run(`4. UNMS deleted backup ${newest.id}: the copy is deleted too; the admin's own file stays`, {});
+  const [oldest, second] = unms.backups().filter((backup) => backup.state === "success");
+  unms.removeBackup(oldest!.id);
+  await run(`3b. UNMS deleted backup ${oldest!.id}: --dry-run says what a run would do and changes nothing`, {}, ["sync", "--dry-run"]);
+  unms.removeBackup(second!.id);
+  await run("4. UNMS also deleted the next one: 2 of the 3 copies would go, more than half, so the mass-deletion guard holds them back", {});
+  showDropbox();
+  await run("4b. The admin confirms with --allow-mass-delete: both copies are deleted; the admin's own file stays", {}, ["sync", "--allow-mass-delete"]);
   showDropbox();
   const remaining = unms.backups();
   for (const backup of remaining) unms.removeBackup(backup.id);

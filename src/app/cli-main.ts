@@ -106,7 +106,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return ExitCode.Config;
   }
 
-  const container = compose({ kind: "cli", env, stdout: io.stdout, stderr: io.stderr, ...(values.quiet ? { quiet: true } : {}) });
+  // With --json, stdout carries the JSON object alone: every line of the run goes to stderr.
+  const container = compose({ kind: "cli", env, stdout: values.json ? io.stderr : io.stdout, stderr: io.stderr, ...(values.quiet ? { quiet: true } : {}) });
   const redactor = container.get(ids.Redactor);
   const input: RunSyncInput = {
     container,

@@ -23,7 +23,7 @@ import { RefreshingAccessTokenProvider, StaticAccessTokenProvider, TokenSession 
 import type { SettingLabels } from "../domain/legacy-migration.ts";
 import { ids } from "./service-ids.ts";
 
-/** The command line's `sync`: settings from the environment, lines to stdout. */
+/** The command line's `sync`: settings from the environment, results to stdout, diagnostics to stderr. */
 export interface CliProfile {
   kind: "cli";
   env: Record<string, string | undefined>;
@@ -59,7 +59,7 @@ function cliModule(profile: CliProfile): ContainerModule {
     bind(ids.EntryReporter)
       .toResolvedValue(
         (redactor: Redactor) => {
-          const sink = consoleSink({ stdout: profile.stdout, stderr: profile.stderr });
+          const sink = consoleSink({ stdout: profile.stdout, stderr: profile.stderr, env: profile.env });
           return new LineReporter(profile.quiet ? warningsAndErrorsOnly(sink) : sink, (text) => redactor.redact(text));
         },
         [ids.Redactor],

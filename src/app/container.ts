@@ -20,7 +20,8 @@ import { MemoryDownloadLedger } from "../adapters/memory/memory-download-ledger.
 import { SyncError } from "../domain/errors.ts";
 import { ids } from "./service-ids.ts";
 import { RetryingBackupSource } from "./retrying-source.ts";
-import type { RetryOptions } from "../adapters/retry/retry.ts";
+import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "../adapters/retry/retry.ts";
+import { retryNotice } from "./retry-notice.ts";
 import { SyncBackups } from "./sync-backups.ts";
 
 export interface SyncContainerInput {
@@ -97,8 +98,7 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
             input.source ?? new UnmsBackupSource({ baseUrl: settings.unmsUrl, apiToken: settings.unmsApiToken, fetch: unmsFetch, redactor }),
             {
               retry: runDeadline,
-              onRetry: ({ operation, attempt, reason, delayMs }) =>
-                reporter.report({ type: "warning", message: `${reason} Retrying ${operation} (attempt ${attempt}) in ${(delayMs / 1000).toFixed(1)} s.` }),
+              onRetry: (info) => reporter.report({ type: "warning", message: retryNotice(info) }),
             },
           ),
         [ids.Settings, ids.UnmsFetch, ids.Reporter],
@@ -132,8 +132,17 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
                 retry: runDeadline,
                 ...(settings.chunkMiB ? { chunkBytes: settings.chunkMiB * MiB } : {}),
                 ...(settings.dropboxConnections ? { connections: settings.dropboxConnections } : {}),
-                onRetry: ({ operation, attempt, reason, delayMs }) =>
-                  reporter.report({ type: "warning", message: `Dropbox ${operation}: ${reason}; retry ${attempt} in ${Math.round(delayMs)} ms` }),
+                onRetry: ({ operation, attempt, reason, delayMs, error }) =>
+                  reporter.report({
+                    type: "warning",
+                    message: retryNotice({
+                      reason: `Dropbox ${operation} failed with ${reason}`,
+                      error,
+                      attempt: attempt + 1,
+                      attempts: runDeadline.attempts ?? DEFAULT_RETRY_OPTIONS.attempts,
+                      delayMs,
+                    }),
+                  }),
               }),
             [ids.Settings, ids.AccessTokenProvider, ids.Reporter, ids.UploadSessionStore],
           )

@@ -13,7 +13,12 @@ export const SOURCE_RETRY: Partial<RetryOptions> = { attempts: 4, baseDelayMs: 2
 
 export interface SourceRetryInfo {
   operation: string;
+  /** The attempt about to start, from 2. */
   attempt: number;
+  /** Most attempts in all. */
+  attempts: number;
+  /** The failure that is retried. */
+  error: unknown;
   reason: string;
   delayMs: number;
 }
@@ -45,13 +50,14 @@ export class RetryingBackupSource implements BackupSource {
   }
 
   async #call<T>(operation: string, run: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    const attempts = this.options.retry?.attempts ?? SOURCE_RETRY.attempts ?? 1;
     try {
       return await retry(run, {
         ...SOURCE_RETRY,
         ...this.options.retry,
         classify: classifySourceFailure,
         ...(signal ? { signal } : {}),
-        onRetry: ({ attempt, reason, delayMs }) => this.options.onRetry?.({ operation, attempt: attempt + 1, reason, delayMs }),
+        onRetry: ({ attempt, reason, delayMs, error }) => this.options.onRetry?.({ operation, attempt: attempt + 1, attempts, reason, delayMs, error }),
       });
     } catch (error) {
       if (!(error instanceof RetryError)) throw error;

@@ -79,7 +79,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
   let lock;
   let hardStop: { signal: AbortSignal; dispose: () => void } | undefined;
   try {
-    lock = await input.container.get(ids.RunLock)(settings.stateDir, (info) => reporter.report({ type: "warning", message: `Took over a stale run lock: ${info}` }));
+    lock = await input.container.get(ids.RunLock)(settings.stateDir, (info) => reporter.report({ type: "warning", message: info }));
   } catch (error) {
     return fail(error);
   }

@@ -23,12 +23,15 @@ export async function runUcrmPlugin(input: UcrmRunInput): Promise<number> {
   const container = compose({ kind: "ucrm", pluginDir: input.pluginDir, ...(input.env ? { env: input.env } : {}), ...(input.stdout ? { stdout: input.stdout } : {}) });
   const log = container.get(ids.PluginLog);
   const redactor = container.get(ids.Redactor);
-  try {
-    // main.php trims before it logs which runtime it picked; trimming again would cut those lines.
-    if (input.env?.BACKUP_SYNC_PLUGIN_LOG_TRIMMED !== "1") await log.trim();
-  } catch (error) {
-    input.stdout?.write(`WARNING: could not trim ${log.path}: ${redactor.redact(describeError(error))}\n`);
-  }
+  const trim = async () => {
+    try {
+      await log.trim();
+    } catch (error) {
+      input.stdout?.write(`WARNING: could not trim ${log.path}: ${redactor.redact(describeError(error))}\n`);
+    }
+  };
+  // main.php trims before it logs which runtime it picked; trimming again would cut those lines.
+  if (input.env?.BACKUP_SYNC_PLUGIN_LOG_TRIMMED !== "1") await trim();
 
   try {
     const outcome = await runSync({
@@ -46,5 +49,8 @@ export async function runUcrmPlugin(input: UcrmRunInput): Promise<number> {
     // runSync reports its own failures; this is the last line of defence against a silent stop.
     container.get(ids.EntryReporter).report({ type: "failed", message: `The plugin run failed unexpectedly: ${describeError(error)}` });
     return ExitCode.Failed;
+  } finally {
+    // Bounded between runs too, not only at the next start.
+    await trim();
   }
 }

@@ -31,7 +31,7 @@ function plainUrl(appKey: string): string {
 
 /** The authorization URL printed on a line of its own. */
 function printedUrl(run: CliRun): URL {
-  const line = run.stdout.split("\n").find((l) => l.startsWith(AUTHORIZE));
+  const line = run.stderr.split("\n").find((l) => l.startsWith(AUTHORIZE));
   assert.ok(line, `no authorization URL on a line of its own:\n${explain(run)}`);
   return new URL(line);
 }
@@ -63,7 +63,7 @@ test("app key and secret only: exit 3 with the authorization URL, nothing upload
 
   const run = await h.run(["sync", "--json"]);
   assert.equal(run.code, 3, explain(run));
-  assert.ok(run.stdout.split("\n").includes(plainUrl(h.dropbox.appKey)), `expected ${plainUrl(h.dropbox.appKey)} on its own line:\n${explain(run)}`);
+  assert.ok(run.stderr.split("\n").includes(plainUrl(h.dropbox.appKey)), `expected ${plainUrl(h.dropbox.appKey)} on its own line:\n${explain(run)}`);
   assert.match(run.stdout, /DROPBOX_ACCESS_CODE/);
   assert.equal(lastJsonLine(run).authorizationUrl, plainUrl(h.dropbox.appKey));
   assert.equal(fileRequests(h), 0);
@@ -78,7 +78,7 @@ test("a pasted code (with whitespace) is exchanged, the refresh token kept priva
 
   const run = await h.run(["sync"], { DROPBOX_ACCESS_CODE: `  ${code}\n ` });
   assert.equal(run.code, 0, explain(run));
-  assert.match(run.stdout, /Remove DROPBOX_ACCESS_CODE/);
+  assert.match(run.stderr, /Remove DROPBOX_ACCESS_CODE/);
   for (const name of names) assert.ok(h.dropbox.hasFile(inFolder(FOLDER, name)), `${name} must be uploaded in the same run`);
   assert.deepEqual(grantTypes(h), ["authorization_code"]);
 
@@ -121,7 +121,7 @@ test("a used or expired code: a specific message, a fresh URL, exit 3", async (t
   // Same code again, from a state folder that never saw it: Dropbox answers invalid_grant.
   const run = await h.run(["sync"], { DROPBOX_ACCESS_CODE: code });
   assert.equal(run.code, 3, explain(run));
-  assert.match(run.stdout, /DROPBOX_ACCESS_CODE was already used or has expired/);
+  assert.match(run.stderr, /DROPBOX_ACCESS_CODE was already used or has expired/);
   // One message: not also "remove the code, it has been used", which would contradict it.
   assert.doesNotMatch(run.output, /has been used/);
   assert.equal(run.output.match(/^(WARNING|ERROR): /gm)?.length, 1, explain(run));
@@ -141,7 +141,7 @@ test("a revoked refresh token: exit 3, says so with a URL, deletes nothing", asy
   h.unms.removeBackup("auth-0");
   const run = await h.run(["sync"]);
   assert.equal(run.code, 3, explain(run));
-  assert.match(run.stdout, /Dropbox authorization was revoked or is invalid/);
+  assert.match(run.stderr, /Dropbox authorization was revoked or is invalid/);
   assert.equal(printedUrl(run).href, plainUrl(h.dropbox.appKey));
   for (const name of names) assert.ok(h.dropbox.hasFile(inFolder(FOLDER, name)), `${name} must not be deleted`);
   assert.equal(h.dropbox.requestCount("files/delete_v2"), 0);
@@ -222,9 +222,9 @@ test("legacy DROPBOX_ACCESS_TOKEN alone syncs, with a deprecation warning and th
   const run = await h.run(["sync"], { DROPBOX_ACCESS_TOKEN: legacy, DROPBOX_APP_KEY: undefined, DROPBOX_APP_SECRET: undefined });
   assert.equal(run.code, 0, explain(run));
   assert.ok(h.dropbox.hasFile(inFolder(FOLDER, names[0]!)));
-  assert.match(run.stdout, /WARNING: .*DROPBOX_ACCESS_TOKEN.*deprecated/);
-  assert.match(run.stdout, /To migrate:.*DROPBOX_APP_KEY.*DROPBOX_ACCESS_CODE/);
-  assert.doesNotMatch(run.stdout, /oauth2\/authorize/);
+  assert.match(run.stderr, /WARNING: .*DROPBOX_ACCESS_TOKEN.*deprecated/);
+  assert.match(run.stderr, /To migrate:.*DROPBOX_APP_KEY.*DROPBOX_ACCESS_CODE/);
+  assert.doesNotMatch(run.output, /oauth2\/authorize/);
   assert.deepEqual(h.dropbox.tokenRequests, []);
 });
 
@@ -236,7 +236,7 @@ test("legacy token plus app key: syncs and offers the authorization URL", async 
   const run = await h.run(["sync", "--json"], { DROPBOX_ACCESS_TOKEN: legacy });
   assert.equal(run.code, 0, explain(run));
   assert.ok(h.dropbox.hasFile(inFolder(FOLDER, names[0]!)));
-  assert.match(run.stdout, /deprecated/);
+  assert.match(run.stderr, /deprecated/);
   assert.equal(printedUrl(run).href, plainUrl(h.dropbox.appKey));
   assert.deepEqual(lastJsonLine(run).uploaded, names);
 });
@@ -250,7 +250,7 @@ test("legacy token plus app key plus code: exchanged, switches to the refresh to
   const run = await h.run(["sync"], { DROPBOX_ACCESS_TOKEN: legacy, DROPBOX_ACCESS_CODE: code });
   assert.equal(run.code, 0, explain(run));
   assert.ok(h.dropbox.hasFile(inFolder(FOLDER, names[0]!)));
-  assert.match(run.stdout, /Remove DROPBOX_ACCESS_TOKEN/);
+  assert.match(run.stderr, /Remove DROPBOX_ACCESS_TOKEN/);
   assert.ok(h.privateState()?.refreshToken);
   assert.deepEqual(grantTypes(h), ["authorization_code"]);
 

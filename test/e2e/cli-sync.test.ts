@@ -114,8 +114,8 @@ test("empty-list guard: UNMS listing nothing deletes nothing, says why and what 
 
   const run = await h.run(["sync"]);
   assert.equal(run.code, 0, explain(run));
-  assert.match(run.stdout, /UNMS lists no successful backup/);
-  assert.match(run.stdout, /Check that UNMS is creating backups/);
+  assert.match(run.stderr, /UNMS lists no successful backup/);
+  assert.match(run.stderr, /Check that UNMS is creating backups/);
   assert.deepEqual(storedNames(h), [...names].sort());
   assert.equal(h.dropbox.requestCount("files/delete_v2"), 0);
 });
@@ -147,7 +147,7 @@ test("MAX_DELETES sets how many deletions one run may do", async (t) => {
 
   const held = await h.run(["sync"], { MAX_DELETES: "1" });
   assert.equal(held.code, 0, explain(held));
-  assert.match(held.stdout, /2 of 4 backup file\(s\) would be deleted, more than the allowed 1/);
+  assert.match(held.stderr, /2 of 4 backup file\(s\) would be deleted, more than the allowed 1/);
   assert.deepEqual(storedNames(h), [...names].sort());
 
   const done = await h.run(["sync"], { MAX_DELETES: "2" });
@@ -170,9 +170,9 @@ test("--dry-run changes nothing and says what it would upload and delete", async
   const run = await h.run(["sync", "--dry-run", "--json"]);
   assert.equal(run.code, 0, explain(run));
   const freshName = `unms-backup-20240501-1400_${fresh.id}.unms`;
-  assert.match(run.stdout, /Dry run: nothing will be changed/);
-  assert.match(run.stdout, new RegExp(`Would upload ${freshName}`));
-  assert.match(run.stdout, new RegExp(`Would delete ${staleName}`));
+  assert.match(run.stderr, /Dry run: nothing will be changed/);
+  assert.match(run.stderr, new RegExp(`Would upload ${freshName}`));
+  assert.match(run.stderr, new RegExp(`Would delete ${staleName}`));
   const summary = lastJsonLine(run);
   assert.equal(summary.dryRun, true);
   assert.deepEqual(summary.uploaded, [freshName]);
@@ -247,7 +247,7 @@ test("when the NMS settings endpoint fails, names use UTC and a warning says so"
 
   const run = await h.run(["sync"]);
   assert.equal(run.code, 0, explain(run));
-  assert.match(run.stdout, /WARNING: .*time zone.*UTC/);
+  assert.match(run.stderr, /WARNING: .*time zone.*UTC/);
   assert.deepEqual(storedNames(h), [`unms-backup-20240715-2230_${backup.id}.unms`]);
 });
 
@@ -299,7 +299,7 @@ test("a download that resets mid-way is started over and succeeds", async (t) =>
   const run = await h.run(["sync", "--json"]);
   assert.equal(run.code, 0, explain(run));
   const name = `unms-backup-20240201-0100_${backup.id}.unms`;
-  assert.match(run.stdout, new RegExp(`Retrying ${name}`));
+  assert.match(run.stderr, new RegExp(`Retrying ${name}`));
   assert.deepEqual(lastJsonLine(run).uploaded, [name]);
   assert.equal(h.dropbox.fileMetadata(inFolder(FOLDER, name))?.content_hash, h.unms.expectedContentHash(backup.id));
   assert.equal(h.dropbox.fileMetadata(inFolder(FOLDER, name))?.size, 6 * MiB);
@@ -335,7 +335,7 @@ test("a backup whose download always breaks fails alone: the others are uploaded
   assert.ok(summary.failed[0]!.error.length > 20, `the error must say what happened: ${summary.failed[0]!.error}`);
   assert.deepEqual(storedNames(h), [`unms-backup-20240201-0100_${good1.id}.unms`, `unms-backup-20240203-0100_${good2.id}.unms`]);
   assert.ok(badDownloads >= 2, `the broken download must be retried (it was tried ${badDownloads} time(s))`);
-  assert.match(run.stdout, new RegExp(`ERROR: ${badName}`));
+  assert.match(run.stderr, new RegExp(`ERROR: ${badName}`));
 });
 
 test("Dropbox 429 and 503 answered once are retried and the sync still succeeds", async (t) => {
@@ -432,7 +432,7 @@ test("issue 9: an HTML 200 or an empty 200 is refused and nothing stored; a copy
 
   const honest = await h.run(["sync", "--json"]);
   assert.equal(honest.code, 0, explain(honest));
-  assert.match(honest.stdout, new RegExp(`Replacing ${name}: the copy holds ${MiB} bytes, fewer than the ${3 * MiB} bytes UNMS lists`));
+  assert.match(honest.stderr, new RegExp(`Replacing ${name}: the copy holds ${MiB} bytes, fewer than the ${3 * MiB} bytes UNMS lists`));
   assert.equal(h.dropbox.fileMetadata(inFolder(FOLDER, name))?.size, 3 * MiB);
   assert.equal(h.dropbox.fileMetadata(inFolder(FOLDER, name))?.content_hash, h.unms.expectedContentHash(backup.id));
 

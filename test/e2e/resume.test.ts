@@ -107,8 +107,8 @@ test("a sync SIGKILLed half-way through a 300 MiB upload is continued by the nex
   const resumed = await h.run(["sync", "--json"]);
   assert.equal(resumed.code, 0, explain(resumed));
   const secondSent = h.dropbox.uploadBytesReceived - firstSent;
-  assert.match(resumed.stdout, new RegExp(`Continuing the unfinished upload of file "/${FOLDER}/.*${backup.id}\\.unms" from byte ${saved.bytesCommitted}`));
-  assert.match(resumed.stdout, /Uploaded .*\.unms \(300 MiB; continued from [\d.]+ MiB, the rest in /);
+  assert.match(resumed.stderr, new RegExp(`Continuing the unfinished upload of file "/${FOLDER}/.*${backup.id}\\.unms" from byte ${saved.bytesCommitted}`));
+  assert.match(resumed.stderr, /Uploaded .*\.unms \(300 MiB; continued from [\d.]+ MiB, the rest in /);
   assert.ok(secondSent < 0.6 * size, `the second run sent ${secondSent} bytes, ${((100 * secondSent) / size).toFixed(1)}% of ${size}`);
   assert.equal(h.dropbox.fileMetadata(storedPath(h))?.content_hash, h.unms.expectedContentHash(backup.id));
   assert.equal(h.dropbox.fileMetadata(storedPath(h))?.size, size);
@@ -159,7 +159,7 @@ test("MAX_RUN_MINUTES spent: the run pauses between chunks, exits 0 with a WARNI
   // A budget of a few milliseconds: spent before the second chunk (the first always goes).
   const paused = await h.run(["sync", "--json"], { MAX_RUN_MINUTES: "0.00005" });
   assert.equal(paused.code, 0, explain(paused));
-  assert.match(paused.stdout, /WARNING: The run's time budget \(MAX_RUN_MINUTES \/ maxRunMinutes: 0\.003 s\) is spent: .* continues on the next run/);
+  assert.match(paused.stderr, /WARNING: The run's time budget \(MAX_RUN_MINUTES \/ maxRunMinutes: 0\.003 s\) is spent: .* continues on the next run/);
   const summary = lastJsonLine(paused);
   assert.equal((summary.resumable as string[]).length, 1);
   assert.match((summary.resumable as string[])[0]!, new RegExp(`${backup.id}\\.unms$`));
@@ -194,7 +194,7 @@ test("a saved upload session older than Dropbox's 7 days starts over, with a lin
 
   const rerun = await h.run(["sync"]);
   assert.equal(rerun.code, 0, explain(rerun));
-  assert.match(rerun.stdout, /WARNING: The unfinished upload of file .* cannot be continued: its Dropbox upload session began 8 days ago .* Dropbox keeps sessions for 7 days; it starts over/);
+  assert.match(rerun.stderr, /WARNING: The unfinished upload of file .* cannot be continued: its Dropbox upload session began 8 days ago .* Dropbox keeps sessions for 7 days; it starts over/);
   assert.equal(h.dropbox.uploadBytesReceived - firstSent, size, "the whole backup was sent again");
   assert.equal(h.dropbox.fileMetadata(storedPath(h))?.content_hash, h.unms.expectedContentHash(backup.id));
 });
@@ -216,7 +216,7 @@ test("local-folder target: a paused copy is continued from its partial file, whi
 
   const finished = await h.run(["sync"], env);
   assert.equal(finished.code, 0, explain(finished));
-  assert.match(finished.stdout, new RegExp(`Continuing the unfinished copy of .*${backup.id}\\.unms from byte ${saved.bytesCommitted}`));
+  assert.match(finished.stderr, new RegExp(`Continuing the unfinished copy of .*${backup.id}\\.unms from byte ${saved.bytesCommitted}`));
   const unmsSent = h.unms.downloadBytesSent - unmsBefore;
   assert.equal(unmsSent, size - saved.bytesCommitted, "only the rest was downloaded (Range)");
   const names = readdirSync(join(target, FOLDER));

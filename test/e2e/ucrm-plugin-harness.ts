@@ -25,8 +25,8 @@ export const pluginZip = join(repoRoot, "dist", "backup-sync-dropbox.zip");
 export const KiB = 1024;
 export const RUN_TIMEOUT_MS = 120_000;
 export const RULE = /^={20,}$/;
-/** `message (2024-05-01T02:03:04+00:00)`: the original plugin's line format. */
-export const TIMED_LINE = /^.+ \(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00\)$/;
+/** `message (2024-05-01T04:03:04+02:00)`: the original plugin's line format, in the NMS time zone. */
+export const TIMED_LINE = /^.+ \(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}\)$/;
 export const LOCK_FILE = ".backup-sync.lock";
 
 export interface PhpRun {

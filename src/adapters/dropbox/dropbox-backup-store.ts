@@ -83,6 +83,8 @@ export interface DropboxRetryInfo {
   attempt: number;
   reason: string;
   delayMs: number;
+  /** The failure that is retried. */
+  error?: unknown;
 }
 
 /**
@@ -795,7 +797,7 @@ export class DropboxBackupStore implements BackupStore {
           const reason = isDropboxFailure(error) ? errorTags(error.error).join("/") || `HTTP ${error.status}` : "rejected";
           refreshed = await this.#tokens.refreshAfterRejection(token, reason, signal);
         },
-        onRetry: ({ attempt, reason, delayMs }) => this.#onRetry?.({ operation, attempt, reason, delayMs }),
+        onRetry: ({ attempt, reason, delayMs, error }) => this.#onRetry?.({ operation, attempt, reason, delayMs, error }),
       });
     } catch (error) {
       this.#redactor.register([token]);

@@ -6,7 +6,7 @@
  */
 import type { Reporter, SyncEvent } from "../../domain/ports.ts";
 import { formatEvent, type Line } from "./format.ts";
-import { ProgressThrottle, progressBar } from "./progress.ts";
+import { fitProgressLine, ProgressThrottle, progressBar } from "./progress.ts";
 
 /**
  * Where a LineReporter writes.
@@ -22,10 +22,17 @@ import { ProgressThrottle, progressBar } from "./progress.ts";
  */
 export interface LineSink {
   write(line: Line): void;
-  /** Redraws the current progress bar in place (terminals only). */
-  drawProgress?(text: string): void;
+  /**
+   * Redraws the current progress bar in place (terminals only). `parts` holds the backup name and
+   * the bar apart, so a sink can shorten the name to its width without cutting the numbers.
+   */
+  drawProgress?(text: string, parts?: { name: string; bar: string }): void;
   /** Ends a progress bar line before other output. */
   clearProgress?(): void;
+  /** Where a throttled plain progress line goes when there is no bar; default `write` as info. */
+  progress?(text: string): void;
+  /** Where a note goes (an `info` event: a replaced copy, a continued upload); default `write` as info. */
+  note?(text: string): void;
 }
 
 /**
@@ -53,12 +60,16 @@ export class LineReporter implements Reporter {
   report(event: SyncEvent): void {
     if (event.type === "progress") {
       if (this.sink.drawProgress) {
-        this.sink.drawProgress(this.redact(`${event.name} ${progressBar(event)}`));
+        const name = this.redact(event.name);
+        const bar = this.redact(progressBar(event));
+        this.sink.drawProgress(`${name} ${bar}`, { name, bar });
         this.#barShown = true;
         return;
       }
       const text = this.#throttle.line(event);
-      if (text) this.sink.write({ level: "info", text: this.redact(text) });
+      if (!text) return;
+      if (this.sink.progress) this.sink.progress(this.redact(text));
+      else this.sink.write({ level: "info", text: this.redact(text) });
       return;
     }
     const line = formatEvent(event);
@@ -67,24 +78,51 @@ export class LineReporter implements Reporter {
       this.sink.clearProgress?.();
       this.#barShown = false;
     }
+    if (event.type === "info" && this.sink.note) return this.sink.note(this.redact(line.text));
     this.sink.write({ level: line.level, text: this.redact(line.text) });
   }
 }
 
-/** Console output: lines to stdout; the progress bar to stderr, only when stderr is a terminal. */
-export function consoleSink(options: { stdout?: NodeJS.WriteStream; stderr?: NodeJS.WriteStream; progressBar?: boolean } = {}): LineSink {
+/** Options of `consoleSink`. */
+export interface ConsoleSinkOptions {
+  /** Where result lines (uploaded, deleted, the summary) go; default process.stdout. */
+  stdout?: NodeJS.WriteStream;
+  /** Where diagnostics go (errors, warnings, progress); default process.stderr. */
+  stderr?: NodeJS.WriteStream;
+  /** Force the redrawn bar on or off; default: on when stderr is a terminal that takes escapes. */
+  progressBar?: boolean;
+  /** Where TERM and NO_COLOR are read; default process.env. */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * Console output, as servers expect it: results (uploaded, deleted, the summary) on stdout;
+ * diagnostics (ERROR:, WARNING:, notes, progress) on stderr, so `> file` keeps the results and cron mail
+ * or a pipe still shows what went wrong. The progress bar is redrawn in place only on a terminal
+ * that takes escapes (not TERM=dumb, not NO_COLOR); elsewhere progress comes as sparse plain lines.
+ */
+export function consoleSink(options: ConsoleSinkOptions = {}): LineSink {
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
   const sink: LineSink = {
     write: ({ level, text }) => {
       const prefix = level === "error" ? "ERROR: " : level === "warning" ? "WARNING: " : "";
       // Only the first line carries the prefix, so a URL on its own line stays easy to copy.
-      stdout.write(`${prefix}${text}\n`);
+      (level === "info" ? stdout : stderr).write(`${prefix}${text}\n`);
     },
   };
-  if (options.progressBar ?? stderr.isTTY === true) {
-    sink.drawProgress = (text) => stderr.write(`\r\x1b[2K${text}`);
+  if (options.progressBar ?? takesEscapes(stderr, options.env ?? process.env)) {
+    sink.drawProgress = (text, parts) => stderr.write(`\r\x1b[2K${parts ? fitProgressLine(parts.name, parts.bar, stderr.columns) : text}`);
     sink.clearProgress = () => stderr.write("\r\x1b[2K");
+  } else {
+    // Off a terminal, progress still belongs with the diagnostics, as plain throttled lines.
+    sink.progress = (text) => stderr.write(`${text}\n`);
   }
+  sink.note = (text) => stderr.write(`${text}\n`);
   return sink;
+}
+
+/** A terminal that can redraw a line: a TTY, TERM not "dumb", NO_COLOR unset or empty (no-color.org). */
+export function takesEscapes(stream: { isTTY?: boolean }, env: Record<string, string | undefined>): boolean {
+  return stream.isTTY === true && env.TERM !== "dumb" && !env.NO_COLOR;
 }

@@ -1,9 +1,11 @@
 /**
  * The UCRM plugin's Reporter: readable lines in data/plugin.log (which every UCRM admin can read,
  * so every line passes the redactor first), echoed to stdout (UCRM shows a manual run's output).
+ * Long per-backup lists are summarised (see LogDigest), and lines carry the NMS time zone's offset
+ * once the run has read it.
  */
-import { appendFileSync } from "node:fs";
 import type { Reporter, SyncEvent } from "../../domain/ports.ts";
+import { LogDigest } from "./log-digest.ts";
 import { LineReporter, type LineSink } from "./line-reporter.ts";
 import type { PluginLog } from "./plugin-log.ts";
 
@@ -11,6 +13,7 @@ const RULE = "=".repeat(72);
 
 export class PluginReporter implements Reporter {
   readonly #lines: LineReporter;
+  readonly #digest = new LogDigest();
 
   constructor(
     private readonly log: PluginLog,
@@ -27,10 +30,15 @@ export class PluginReporter implements Reporter {
   }
 
   report(event: SyncEvent): void {
+    if (event.type === "listed") this.log.setTimeZone(event.timeZone);
+    for (const admitted of this.#digest.admit(event)) this.#write(admitted);
+  }
+
+  #write(event: SyncEvent): void {
     if (event.type !== "authorization-required") return this.#lines.report(event);
     // As the original plugin did: the URL alone between rules, easy to find and copy.
     this.log.append(this.redact(event.message), "warning");
-    appendFileSync(this.log.path, `${RULE}\n${this.redact(event.url)}\n${RULE}\n`);
+    this.log.appendRaw([RULE, this.redact(event.url), RULE]);
     this.stdout?.write(`${this.redact(event.message)}\n${this.redact(event.url)}\n`);
   }
 }

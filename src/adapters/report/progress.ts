@@ -64,3 +64,40 @@ export function progressBar(sample: ProgressSample, width = 24): string {
   const etaMs = sent > 0 ? ((size - bytesDone) * elapsedMs) / sent : undefined;
   return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${formatBytes(bytesDone)} of ${formatBytes(size)}, ${rate}${etaMs === undefined ? "" : `, ETA ${formatDuration(etaMs)}`}`;
 }
+
+/** Assumed when a terminal does not say how wide it is. */
+export const DEFAULT_COLUMNS = 80;
+const ELLIPSIS = "…";
+
+/** The name keeps at least this much (most of its date, the end of its id) before the bar gives way. */
+const NAME_MIN = 28;
+
+/**
+ * `name bar` shortened to at most `columns - 1` characters, so it never wraps (the last column is
+ * left free: some terminals wrap as soon as it is written) and `\r` + clear-line redraws it cleanly.
+ * The numbers are never cut: the name loses its middle, the bar its `[###...]` drawing, then its
+ * ETA; only a terminal too narrow even for the numbers gets them clipped at its edge.
+ */
+export function fitProgressLine(name: string, bar: string, columns: number | undefined): string {
+  const width = Math.max(1, (columns !== undefined && columns > 0 ? columns : DEFAULT_COLUMNS) - 1);
+  const noDrawing = bar.replace(/^\[[#.]*\] +/, "");
+  const bars = [bar, noDrawing, noDrawing.replace(/, ETA [^,]*$/, "")];
+  const nameMin = Math.min(name.length, NAME_MIN);
+  const fittedBar = bars.find((b) => nameMin + 1 + b.length <= width) ?? bars[bars.length - 1]!;
+  const room = width - fittedBar.length - 1;
+  // A name cut to a few characters tells nothing: then the numbers alone.
+  if (room < 8) return fittedBar.slice(0, width);
+  return `${shortenMiddle(name, room)} ${fittedBar}`;
+}
+
+/**
+ * `name` cut to `max` characters by an ellipsis in its middle, two thirds kept from the start (a
+ * backup's date) and one third from the end (its id's last digits and the extension).
+ */
+export function shortenMiddle(name: string, max: number): string {
+  if (name.length <= max) return name;
+  if (max <= 1) return ELLIPSIS.slice(0, max);
+  const keep = max - 1;
+  const head = Math.ceil((keep * 2) / 3);
+  return `${name.slice(0, head)}${ELLIPSIS}${name.slice(name.length - (keep - head))}`;
+}

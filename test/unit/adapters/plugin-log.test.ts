@@ -1,9 +1,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdtemp, mkdir, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PluginLog, formatLogLines, formatLogTime } from "../../../src/adapters/report/plugin-log.ts";
+import { LOG_TIME_ZONE_FILE, PluginLog, formatLogLines, formatLogTime, zoneOffsetMinutes } from "../../../src/adapters/report/plugin-log.ts";
 
 const fixedNow = () => new Date("2024-05-01T02:03:04.567Z");
 
@@ -19,6 +19,18 @@ async function withPluginDir(run: (dir: string) => Promise<void>): Promise<void>
 describe("formatLogTime()", () => {
   test("formats like PHP's DateTimeInterface::ATOM in UTC", () => {
     assert.equal(formatLogTime(new Date("2024-05-01T02:03:04.567Z")), "2024-05-01T02:03:04+00:00");
+  });
+
+  test("carries the NMS time zone's offset, summer and winter, east and west", () => {
+    assert.equal(formatLogTime(new Date("2026-12-02T02:00:01.900Z"), "Europe/Prague"), "2026-12-02T03:00:01+01:00");
+    assert.equal(formatLogTime(new Date("2026-07-02T02:00:01Z"), "Europe/Prague"), "2026-07-02T04:00:01+02:00");
+    assert.equal(formatLogTime(new Date("2026-12-02T02:00:01Z"), "America/New_York"), "2026-12-01T21:00:01-05:00");
+    assert.equal(formatLogTime(new Date("2026-12-02T02:00:01Z"), "Asia/Kolkata"), "2026-12-02T07:30:01+05:30");
+    assert.equal(formatLogTime(new Date("2026-12-02T02:00:01Z"), "UTC"), "2026-12-02T02:00:01+00:00");
+  });
+
+  test("an unknown zone counts as UTC rather than failing a log line", () => {
+    assert.equal(zoneOffsetMinutes(new Date(), "Mars/Olympus_Mons"), 0);
   });
 });
 
@@ -98,6 +110,73 @@ describe("PluginLog", () => {
       const log = new PluginLog(dir);
       await log.trim();
       await assert.rejects(readFile(log.path), { code: "ENOENT" });
+    });
+  });
+
+  test("lines carry the NMS time zone once it is known, and the next run's first lines too", async () => {
+    await withPluginDir(async (dir) => {
+      const now = () => new Date("2026-12-02T02:00:01Z");
+      const log = new PluginLog(dir, { now });
+      log.append("before the zone is known");
+      log.setTimeZone("Europe/Prague");
+      log.append("after");
+      log.setTimeZone("Not/A_Zone");
+      log.append("an unknown zone is ignored");
+      const next = new PluginLog(dir, { now });
+      next.append("next run, first line");
+      assert.deepEqual((await readFile(log.path, "utf8")).trim().split("\n"), [
+        "before the zone is known (2026-12-02T02:00:01+00:00)",
+        "after (2026-12-02T03:00:01+01:00)",
+        "an unknown zone is ignored (2026-12-02T03:00:01+01:00)",
+        "next run, first line (2026-12-02T03:00:01+01:00)",
+      ]);
+      assert.equal((await readFile(join(dir, "data", LOG_TIME_ZONE_FILE), "utf8")).trim(), "Europe/Prague");
+    });
+  });
+
+  test("append() never writes through a symbolic link planted at data/plugin.log", async () => {
+    await withPluginDir(async (dir) => {
+      const target = join(dir, "precious.txt");
+      await writeFile(target, "do not touch\n");
+      await mkdir(join(dir, "data"));
+      const log = new PluginLog(dir, { now: fixedNow });
+      await symlink(target, log.path);
+      assert.throws(() => log.append("hello"), /plugin\.log is a symbolic link/);
+      assert.throws(() => log.appendRaw(["=="]), /symbolic link/);
+      assert.equal(await readFile(target, "utf8"), "do not touch\n");
+    });
+  });
+
+  test("trim() neither reads nor writes through a symbolic link at data/plugin.log", async () => {
+    await withPluginDir(async (dir) => {
+      const target = join(dir, "secret.txt");
+      await writeFile(target, `${Array.from({ length: 300 }, (_, i) => `secret ${i}`).join("\n")}\n`);
+      await mkdir(join(dir, "data"));
+      const log = new PluginLog(dir);
+      await symlink(target, log.path);
+      await assert.rejects(log.trim(), /symbolic link/);
+      assert.ok((await lstat(log.path)).isSymbolicLink(), "the link stays a link; nothing was copied out of its target");
+      assert.equal((await readFile(target, "utf8")).split("\n").length, 301);
+      assert.deepEqual((await readdir(join(dir, "data"))).sort(), ["plugin.log"]);
+    });
+  });
+
+  test("trim()'s temporary file has an unpredictable name and is created exclusively: planted links are never written", async () => {
+    await withPluginDir(async (dir) => {
+      const log = new PluginLog(dir);
+      await mkdir(join(dir, "data"));
+      await writeFile(log.path, `${Array.from({ length: 300 }, (_, i) => `line ${i + 1}`).join("\n")}\n`);
+      // The old, predictable name (pid-based), and a guess at every name shape: linked to a victim.
+      const victim = join(dir, "victim.txt");
+      await writeFile(victim, "untouched\n");
+      for (const name of [`plugin.log.${process.pid}.tmp`, "plugin.log.tmp", "plugin.log.0.tmp"]) await symlink(victim, join(dir, "data", name));
+      await log.trim();
+      assert.equal(await readFile(victim, "utf8"), "untouched\n");
+      const kept = (await readFile(log.path, "utf8")).trim().split("\n");
+      assert.equal(kept.length, 256);
+      assert.ok((await lstat(log.path)).isFile());
+      const left = (await readdir(join(dir, "data"))).filter((name) => !name.startsWith("plugin.log.") || !name.endsWith(".tmp") || [`plugin.log.${process.pid}.tmp`, "plugin.log.tmp", "plugin.log.0.tmp"].includes(name));
+      assert.equal(left.length, (await readdir(join(dir, "data"))).length, "no temporary file of the trim is left behind");
     });
   });
 });
