@@ -22,6 +22,24 @@ export interface OpenOptions {
   offset?: number;
 }
 
+/** A backup's bytes encrypted on the way to the store (ENCRYPT_TO). */
+export interface EncryptedDownload {
+  /** The ciphertext; its `length` is exact whenever the plaintext's was announced. */
+  download: BackupDownload;
+  /** Plaintext bytes read so far: all of the backup once the ciphertext stream has ended. */
+  plaintextBytes(): number;
+}
+
+/**
+ * Encrypts copies on the fly, in constant memory (the age adapter). A whole backup at a time: an
+ * encrypted upload cannot be continued from the middle, since every encryption is different.
+ */
+export interface BackupEncryptor {
+  /** Who can decrypt the copies (public recipients), for the log. */
+  readonly description: string;
+  encrypt(download: BackupDownload): Promise<EncryptedDownload>;
+}
+
 /** Where backups come from (UNMS). */
 export interface BackupSource {
   /** Every backup the source lists, whatever its state. */
