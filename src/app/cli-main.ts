@@ -27,7 +27,8 @@ sync options:
   --dry-run             list what would be uploaded and deleted, change nothing
   --json                end with one line of JSON: {"uploaded":[...],"skipped":[...],"deleted":[...],
                         "failed":[{"name","error"}],"guarded":[...],"bytesUploaded":n,
-                        "resumable":[names left for the next run],...}
+                        "resumable":[names left for the next run],
+                        "retained":[{"name","why"}: kept by KEEP_*],...}
   --allow-mass-delete   lift the guard that holds back deletions of more than half of the copies
 
 Settings (environment):
@@ -49,6 +50,11 @@ Settings (environment):
   UNMS_TLS_INSECURE     true: do not verify UNMS's certificate (UNMS only; warns every run)
   MAX_RUN_MINUTES       stop starting new upload chunks after this many minutes; the unfinished
                         upload is saved and continues on the next run (default: no limit)
+  ENCRYPT_TO            age recipients (age1... public keys, comma/space separated): new copies
+                        are encrypted to them and named .unms.age (default: not encrypted)
+  KEEP_DAILY            keep the newest copy of each of the last N days, weeks (ISO) or months
+  KEEP_WEEKLY           (NMS time zone) after UNMS deleted the backup (default 0: copies of
+  KEEP_MONTHLY          deleted backups are deleted too)
 
 Exit codes: 0 in sync (or stopped by MAX_RUN_MINUTES, the rest continues next run); 1 the run failed
 or a backup could not be stored; 2 configuration or usage error; 3 waiting for you to authorize

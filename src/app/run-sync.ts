@@ -11,6 +11,7 @@ import { insecureTlsWarning } from "../adapters/unms/unms-tls-fetch.ts";
 import { monotonicClock, syncModule } from "./container.ts";
 import { ids } from "./service-ids.ts";
 import { summarize, type SyncReport } from "./sync-report.ts";
+import type { RetentionPolicy } from "../domain/retention.ts";
 
 export const ExitCode = {
   InSync: 0,
@@ -107,6 +108,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
       policy: {
         ...(settings.maxDeletes === undefined ? {} : { maxDeletes: settings.maxDeletes }),
         allowMassDelete: input.allowMassDelete === true || settings.allowMassDelete === true,
+        retention: retentionOf(settings),
       },
       ...(hardStop ? { signal: hardStop.signal } : input.signal ? { signal: input.signal } : {}),
       ...(budgetMs === undefined ? {} : { budgetMs }),
@@ -121,6 +123,12 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
     hardStop?.dispose();
     await lock.release();
   }
+}
+
+/** KEEP_DAILY / KEEP_WEEKLY / KEEP_MONTHLY as the domain's policy (absent settings keep nothing). */
+function retentionOf(settings: LoadedSettings): RetentionPolicy {
+  const { keepDaily, keepWeekly, keepMonthly } = settings;
+  return { ...(keepDaily ? { keepDaily } : {}), ...(keepWeekly ? { keepWeekly } : {}), ...(keepMonthly ? { keepMonthly } : {}) };
 }
 
 /** Writes allowMassDelete = false back; false (reported) when that failed. */

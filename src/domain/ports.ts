@@ -5,6 +5,7 @@
  */
 import type { UnmsBackup } from "./backup.ts";
 import type { DownloadRecord, StoredFile } from "./reconcile.ts";
+import type { RetentionReason } from "./retention.ts";
 
 /** Bytes as both Node and Deno can iterate them: web ReadableStreams and Node streams both are. */
 export type ByteStream = AsyncIterable<Uint8Array>;
@@ -199,6 +200,8 @@ export type SyncEvent =
   | { type: "skipped"; name: string }
   | { type: "ignored"; backupId: string; reason: string }
   | { type: "deleted"; name: string; dryRun: boolean }
+  /** A copy of a backup UNMS no longer lists, kept by the retention policy (KEEP_DAILY/WEEKLY/MONTHLY). */
+  | { type: "retained"; name: string; backupId: string; reasons: RetentionReason[] }
   | { type: "guarded"; message: string; advice: string }
   | { type: "info"; message: string }
   | { type: "warning"; message: string }

@@ -48,6 +48,8 @@ export interface SyncPolicy {
   maxDeletes?: number;
   /** Lift the mass-delete guard (not the empty-source guard). */
   allowMassDelete?: boolean;
+  /** Keep copies of backups UNMS no longer lists per this policy; default: mirror UNMS. */
+  retention?: RetentionPolicy;
 }
 
 export type UploadReason = "missing" | "size-mismatch";
@@ -152,8 +154,6 @@ export interface ReconcileInput {
   downloads?: ReadonlyMap<string, DownloadRecord>;
   /** New copies are encrypted (ENCRYPT_TO): they are named `.unms.age`. */
   encrypt?: boolean;
-  /** Keep copies of backups UNMS no longer lists per this policy; default: mirror UNMS. */
-  retention?: RetentionPolicy;
 }
 
 export function defaultMaxDeletes(ourFileCount: number): number {
@@ -173,7 +173,7 @@ export function defaultMaxDeletes(ourFileCount: number): number {
  * const plan = reconcile({ backups: await source.list(), stored: await store.list(""), timeZone: "UTC" });
  * ```
  */
-export function reconcile({ backups, stored, timeZone, policy = {}, downloads = new Map(), encrypt = false, retention }: ReconcileInput): SyncPlan {
+export function reconcile({ backups, stored, timeZone, policy = {}, downloads = new Map(), encrypt = false }: ReconcileInput): SyncPlan {
   const ignored: IgnoredBackup[] = [];
   const wanted = new Map<string, UnmsBackup>();
   // A success item skipped for a bad field still exists in UNMS: its copy is not deleted.
@@ -216,7 +216,8 @@ export function reconcile({ backups, stored, timeZone, policy = {}, downloads = 
     }
   }
 
-  const kept = retentionActive(retention) ? applyRetention(retentionCandidates(wanted, ours, timeZone), retention!) : new Map<string, RetentionReason[]>();
+  const { retention } = policy;
+  const kept = retention && retentionActive(retention) ? applyRetention(retentionCandidates(wanted, ours, timeZone), retention) : new Map<string, RetentionReason[]>();
   const due: PlannedDeletion[] = [];
   const retained: PlannedRetention[] = [];
   for (const [key, files] of ours) {

@@ -36,6 +36,10 @@ export const ENV_NAMES: Record<SettingField, string> = {
   dropboxBaseUrl: "DROPBOX_BASE_URL",
   unmsCaFile: "UNMS_CA_FILE",
   unmsTlsInsecure: "UNMS_TLS_INSECURE",
+  encryptTo: "ENCRYPT_TO",
+  keepDaily: "KEEP_DAILY",
+  keepWeekly: "KEEP_WEEKLY",
+  keepMonthly: "KEEP_MONTHLY",
 };
 
 /** How messages name the Dropbox settings of this store, from ENV_NAMES. */

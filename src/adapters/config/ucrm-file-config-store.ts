@@ -34,6 +34,10 @@ export const UCRM_CONFIG_KEYS: Record<Exclude<SettingField, "unmsUrl">, string> 
   dropboxBaseUrl: "dropboxBaseUrl",
   unmsCaFile: "unmsCaFile",
   unmsTlsInsecure: "unmsTlsInsecure",
+  encryptTo: "encryptTo",
+  keepDaily: "keepDaily",
+  keepWeekly: "keepWeekly",
+  keepMonthly: "keepMonthly",
 };
 
 /** How messages name the Dropbox settings of this store, from UCRM_CONFIG_KEYS. */
