@@ -36,8 +36,9 @@ export function ageRecipientProblems(value: string, setting: string): string[] {
   entries.forEach((entry, index) => {
     const why = recipientProblem(entry);
     if (why) {
-      const shown = entry.length > 80 ? `${entry.slice(0, 80)}…` : entry;
-      problems.push(`${setting} entry ${index + 1} of ${entries.length} (${JSON.stringify(shown)}) ${why}`);
+      // Recipients are public; a secret key pasted by mistake is not shown, not even in part.
+      const shown = /^AGE-SECRET-KEY-/i.test(entry) ? "value not shown" : JSON.stringify(entry.length > 80 ? `${entry.slice(0, 80)}…` : entry);
+      problems.push(`${setting} entry ${index + 1} of ${entries.length} (${shown}) ${why}`);
     }
   });
   return problems;
@@ -48,7 +49,7 @@ function splitRecipients(value: string): string[] {
 }
 
 function recipientProblem(entry: string): string | undefined {
-  if (entry.startsWith("AGE-SECRET-KEY-")) {
+  if (/^AGE-SECRET-KEY-/i.test(entry)) {
     return "is an age identity (a secret key), not a recipient: give its public key (age-keygen -y key.txt prints it) and keep the identity off this machine";
   }
   if (!entry.startsWith("age1")) return "is not an age recipient: recipients start with age1 (age-keygen prints one as \"Public key: age1...\")";
