@@ -44,7 +44,7 @@ export interface SyncReport {
   warnings: string[];
   /** Names left for the next run because the time budget was spent (paused part-way or not started). */
   resumable: string[];
-  /** Copies of backups UNMS no longer lists that the retention policy keeps, and why (always set by a run). */
+  /** Copies of backups UNMS no longer lists that the retention policy keeps, and why (absent: none). */
   retained?: { name: string; why: string; reasons: RetentionReason[] }[];
   durationMs: number;
 }
@@ -53,7 +53,7 @@ export interface SyncReport {
 export type PartialReport = Omit<SyncReport, "durationMs">;
 
 function emptyReport(): PartialReport {
-  return { dryRun: false, uploaded: [], skipped: [], deleted: [], failed: [], guarded: [], bytesUploaded: 0, uploads: [], ignored: [], warnings: [], resumable: [], retained: [] };
+  return { dryRun: false, uploaded: [], skipped: [], deleted: [], failed: [], guarded: [], bytesUploaded: 0, uploads: [], ignored: [], warnings: [], resumable: [] };
 }
 
 /** One event's share of the report; events that tell nothing the report keeps leave it as is. */
