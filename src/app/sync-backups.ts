@@ -312,7 +312,7 @@ export class SyncBackups {
           throw error;
         }
         // A resume that cannot line up (the backup changed, a wrong Content-Range) goes back to byte 0.
-        fromScratch = RESUME_MISMATCH_CODES.has(error.code);
+        fromScratch = encryptor !== undefined || RESUME_MISMATCH_CODES.has(error.code);
         this.reporter.report({
           type: "retrying",
           name,

@@ -11,18 +11,32 @@ import { MemoryBackupStore } from "../../../src/adapters/memory/memory-backup-st
 import { MemoryDownloadLedger } from "../../../src/adapters/memory/memory-download-ledger.ts";
 import type { BackupDownload, BackupSource, BackupStore, PutOptions, SyncEvent } from "../../../src/domain/ports.ts";
 import type { UnmsBackup } from "../../../src/domain/backup.ts";
+import { SyncError } from "../../../src/domain/errors.ts";
 
 const ID = "3f1c2a9e-0000-4000-8000-0000000000b1";
 
-function source(items: { backup: UnmsBackup; bytes: Uint8Array }[]): BackupSource {
-  return {
+/** `breaks` downloads break off half-way (a source-interrupted SyncError, as the UNMS source throws). */
+function source(items: { backup: UnmsBackup; bytes: Uint8Array }[], breaks = 0): BackupSource & { opened: number } {
+  const counter = {
+    opened: 0,
     list: async () => items.map((i) => i.backup),
     timeZone: async () => "UTC",
-    open: async (id): Promise<BackupDownload> => {
+    open: async (id: string): Promise<BackupDownload> => {
+      counter.opened += 1;
       const bytes = items.find((i) => i.backup.id === id)!.bytes;
-      return { stream: (async function* () { yield bytes; })(), length: bytes.length };
+      const breaking = breaks > 0;
+      if (breaking) breaks -= 1;
+      return {
+        stream: (async function* () {
+          yield bytes.subarray(0, bytes.length >> 1);
+          if (breaking) throw new SyncError("the download broke off", { kind: "source-interrupted", code: "test.reset" });
+          yield bytes.subarray(bytes.length >> 1);
+        })(),
+        length: bytes.length,
+      };
     },
   };
+  return counter;
 }
 
 /** Records the options of each put. */
@@ -76,4 +90,27 @@ test("retained copies are reported as events and in the report, with their reaso
   assert.deepEqual(report.retained, [{ name: `unms-backup-20261020-0200_${gone[0]}.unms`, why: "kept: newest of 2026-10 (monthly)", reasons: [{ rule: "monthly", period: "2026-10" }] }]);
   assert.deepEqual(report.deleted, [`unms-backup-20261001-0200_${gone[1]}.unms.age`]);
   assert.deepEqual(events.filter((e) => e.type === "retained").map((e) => e.type === "retained" && e.backupId), [gone[0]]);
+});
+
+test("an encrypted upload whose download breaks off starts over (never continued) and stores a whole, decryptable copy", async () => {
+  const identity = await generateIdentity();
+  const bytes = new Uint8Array(300_000).map((_, i) => (i * 7) % 256);
+  const backup: UnmsBackup = { id: ID, createdAt: "2026-11-30T02:00:00Z", state: "success", size: bytes.length };
+  const unms = source([{ backup, bytes }], 2);
+  // A store that could continue a saved upload (of a plain copy, say): never asked for an encrypted one.
+  let asked = 0;
+  const store = Object.assign(new RecordingStore(), { resumePoint: async () => ({ offset: 150_000 + 0 * ++asked }) });
+  const events: SyncEvent[] = [];
+  const sync = new SyncBackups(unms, store, { report: (e) => events.push(e) }, { now: () => 0 }, "memory", undefined,
+    new AgeBackupEncryptor([await identityToRecipient(identity)]));
+  const report = await sync.run({ folder: "" });
+  assert.deepEqual(report.failed, []);
+  assert.equal(unms.opened, 3);
+  assert.equal(asked, 0, "an encrypted upload never asks where to continue");
+  const retries = events.filter((e) => e.type === "retrying").map((e) => e.type === "retrying" && e.reason);
+  assert.equal(retries.length, 2);
+  for (const reason of retries) assert.match(String(reason), /starting this backup over$/);
+  const decrypter = new Decrypter();
+  decrypter.addIdentity(identity);
+  assert.deepEqual(await decrypter.decrypt(store.read("", `unms-backup-20261130-0200_${ID}.unms.age`)!), bytes);
 });
