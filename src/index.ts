@@ -524,5 +524,5 @@ export type { RetentionPolicy, RetentionReason, RetentionRule } from "./domain/r
 export type { PlannedRetention } from "./domain/reconcile.ts";
 export type { BackupEncryptor, EncryptedDownload } from "./domain/ports.ts";
 export { AgeBackupEncryptor, parseAgeRecipients } from "./adapters/age/age-encryptor.ts";
-export { AGE_IDENTITY_FILE_ENV, decryptAgeStream, noIdentityNote, parseAgeIdentities, readAgeIdentityFile, restoreContent } from "./adapters/age/age-decryptor.ts";
-export type { AgeIdentities } from "./adapters/age/age-decryptor.ts";
+export { AGE_IDENTITY_FILE_ENV, decryptAgeStream, noIdentityNote, parseAgeIdentities, readAgeIdentityFile, restoreContent, restoreDecryption } from "./adapters/age/age-decryptor.ts";
+export type { AgeIdentities, RestoreDecryption } from "./adapters/age/age-decryptor.ts";

@@ -9,7 +9,7 @@ import { readFile } from "node:fs/promises";
 import { Decrypter } from "age-encryption";
 import { ENCRYPTED_FILE_EXTENSION } from "../../domain/backup.ts";
 import { SyncError, describeError } from "../../domain/errors.ts";
-import type { ByteStream } from "../../domain/ports.ts";
+import type { ByteStream, Redactor } from "../../domain/ports.ts";
 import { fromReadableStream, toReadableStream } from "./web-streams.ts";
 
 /** The environment variable naming the identity file. */
@@ -167,4 +167,28 @@ export function restoreContent(input: { name: string; stream: ByteStream; identi
 export function noIdentityNote(name: string): string {
   const plain = name.toLowerCase().endsWith(ENCRYPTED_FILE_EXTENSION) ? name.slice(0, -ENCRYPTED_FILE_EXTENSION.length) : `${name}.decrypted`;
   return `No identity (${AGE_IDENTITY_FILE_ENV} or --identity): stored the encrypted file as is; decrypt with \`age -d -i key.txt ${name} > ${plain}\``;
+}
+
+/** What restore does with one stored copy (see `restoreContent`). */
+export type RestoreDecryption = (copy: { name: string; stream: ByteStream }) => { name: string; stream: ByteStream; note?: string };
+
+/**
+ * The one call `restore` makes: reads the identity file when one is given (`--identity <file>` or
+ * AGE_IDENTITY_FILE; `label` names where it came from in errors), registers its keys with the
+ * run's redactor, and returns what to do with each copy.
+ *
+ * @example
+ * ```ts
+ * import { restoreDecryption, type ByteStream } from "unms-dropbox-backup-sync";
+ *
+ * declare const stream: ByteStream;
+ *
+ * const decryption = await restoreDecryption({ identityFile: process.env.AGE_IDENTITY_FILE, label: "AGE_IDENTITY_FILE" });
+ * const out = decryption({ name: "unms-backup-20261130-0200_x.unms.age", stream });
+ * ```
+ */
+export async function restoreDecryption(options: { identityFile?: string | undefined; label: string; redactor?: Redactor }): Promise<RestoreDecryption> {
+  const identities = options.identityFile ? await readAgeIdentityFile(options.identityFile, options.label) : undefined;
+  if (identities) options.redactor?.register(identities.keys);
+  return ({ name, stream }) => restoreContent({ name, stream, ...(identities ? { identities } : {}) });
 }

@@ -12,10 +12,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgeBackupEncryptor, parseAgeRecipients } from "../../../src/adapters/age/age-encryptor.ts";
 import {
-  decryptAgeStream, noIdentityNote, parseAgeIdentities, readAgeIdentityFile, restoreContent, type AgeIdentities,
+  decryptAgeStream, noIdentityNote, parseAgeIdentities, readAgeIdentityFile, restoreContent, restoreDecryption, type AgeIdentities,
 } from "../../../src/adapters/age/age-decryptor.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
 import { installMissingCrypto } from "../../../src/app/missing-globals.ts";
+import { SecretRedactor } from "../../../src/domain/redactor.ts";
 import type { ByteStream } from "../../../src/domain/ports.ts";
 
 function keyPair(t: TestContext): { dir: string; keyFile: string; recipient: string; secret: string } {
@@ -238,4 +239,21 @@ test("on a runtime without a global crypto (Node 16/18), the installed one lets 
   const before = globalThis.crypto;
   await installMissingCrypto();
   assert.equal(globalThis.crypto, before, "a runtime's own crypto is left alone");
+});
+
+test("restoreDecryption: one call reads the identity file, hides its keys from every line, and decrypts each copy", async (t) => {
+  const key = keyPair(t);
+  const plaintext = pattern(5000);
+  const { download } = await new AgeBackupEncryptor([key.recipient]).encrypt({ stream: inChunks(plaintext), length: plaintext.length });
+  const ciphertext = await collect(download.stream);
+  const redactor = new SecretRedactor();
+  const decrypt = await restoreDecryption({ identityFile: key.keyFile, label: "--identity", redactor });
+  const out = decrypt({ name: "b.unms.age", stream: inChunks(ciphertext) });
+  assert.equal(out.name, "b.unms");
+  assert.ok((await collect(out.stream)).equals(Buffer.from(plaintext)));
+  assert.equal(redactor.redact(`oops ${key.secret}`).includes(key.secret.slice(16, 40)), false, "the identity is registered as a secret");
+
+  const without = await restoreDecryption({ identityFile: undefined, label: "AGE_IDENTITY_FILE" });
+  assert.match(without({ name: "b.unms.age", stream: inChunks(ciphertext) }).note ?? "", /^No identity \(AGE_IDENTITY_FILE or --identity\): stored the encrypted file as is/);
+  await assert.rejects(restoreDecryption({ identityFile: join(key.dir, "missing.txt"), label: "AGE_IDENTITY_FILE" }), /^SyncError: AGE_IDENTITY_FILE .*missing\.txt does not exist/);
 });
