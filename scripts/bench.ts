@@ -19,6 +19,8 @@
  *   (DROPBOX_CONNECTIONS=1), the default, and the aggregate cap, for --wan-sizes (256,1024 MiB).
  * - noop: `node -e 0`, `node dist/cli.mjs --version` and a sync that finds all 30 backups stored.
  * - scale: `sync --dry-run` with --scale-counts backups listed (5000,20000), and 9,000 deletions.
+ * - encrypted (issue 13): the same CLI with ENCRYPT_TO (age) next to the plain path, for
+ *   --encrypted-sizes (1024 MiB): throughput of both, the peak RSS, the exact ciphertext size.
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -31,6 +33,7 @@ import { backupFileName } from "../src/domain/backup.ts";
 import { FakeDropbox } from "../src/testing/fakes/dropbox.ts";
 import { startLoopbackServer, type LinkShape } from "../src/testing/fakes/loopback.ts";
 import { FakeUnms } from "../src/testing/fakes/unms.ts";
+import { Encrypter, generateIdentity, identityToRecipient } from "age-encryption";
 
 const MiB = 1024 * 1024;
 const TARGET_RATIO = 0.8;
@@ -277,6 +280,51 @@ async function measureReal(
   }
 }
 
+/** Issue 13: the CLI with ENCRYPT_TO next to the plain path; throughput counts the backup's (plaintext) bytes. */
+async function encryptedSection(workDir: string, sizes: number[]): Promise<number> {
+  const recipient = await identityToRecipient(await generateIdentity());
+  // The header's length for this recipient, from a real encryption of nothing (age: header + nonce + one 16-byte tag).
+  const empty = new Encrypter();
+  empty.addRecipient(recipient);
+  const headerBytes = (await empty.encrypt(new Uint8Array(0))).length - 16 - 16;
+  console.log(`\nEncrypted copies (ENCRYPT_TO, age to one X25519 recipient) next to plain ones, loopback; chunk ${chunkBytes / MiB} MiB`);
+  const checks: { ok: boolean; text: string }[] = [];
+  const lines: string[][] = [];
+  for (const mib of sizes) {
+    const bytes = mib * MiB;
+    const hashSource = new FakeUnms({ apiToken: "hash-only" });
+    const { id } = hashSource.addBackup({ id: "7f3c2a10-0000-4000-8000-00000000be9c", size: bytes });
+    const plain = await measureReal(workDir, bytes, hashSource.expectedContentHash(id));
+    const fakes = await startFakes(bytes);
+    const stateDir = await mkdtemp(join(workDir, "state-"));
+    try {
+      const outcome = await runChild(workDir, [cli, "sync", "--json"], cliEnv(fakes, stateDir, { ENCRYPT_TO: recipient }));
+      const summaryLine = outcome.stdout.split("\n").find((l) => l.startsWith("{"));
+      const upload = summaryLine ? (JSON.parse(summaryLine) as { uploads?: { name: string; bytes: number; durationMs: number }[] }).uploads?.[0] : undefined;
+      if (outcome.code !== 0 || !upload) throw new Error(`dist/cli.mjs sync --json with ENCRYPT_TO exited with ${outcome.code}: ${outcome.stderr.trim() || outcome.stdout.trim()}`);
+      const expectedSize = headerBytes + 16 + bytes + 16 * Math.max(1, Math.ceil(bytes / 65536));
+      const stored = fakes.dropbox.listFiles();
+      const sizeOk = stored.length === 1 && stored[0]!.path.endsWith(".unms.age") && stored[0]!.size === expectedSize && upload.bytes === expectedSize;
+      const encrypted: Measurement = {
+        bytes, durationMs: upload.durationMs, wallMs: outcome.wallMs, peakRssMiB: outcome.peakRssMiB,
+        unmsRequests: fakes.unmsRequests(), dropboxRequests: fakes.dropboxRequests(), hashOk: sizeOk,
+      };
+      lines.push([
+        sizeLabel(mib), rateOf(plain).toFixed(0), rateOf(encrypted).toFixed(0), (rateOf(encrypted) / rateOf(plain)).toFixed(2),
+        plain.peakRssMiB.toFixed(0), encrypted.peakRssMiB.toFixed(0), String(stored[0]?.size ?? "-"), sizeOk ? "exact" : `WRONG (expected ${expectedSize})`,
+      ]);
+      checks.push({ ok: encrypted.peakRssMiB <= TARGET_PEAK_RSS_MIB, text: `${sizeLabel(mib)} encrypted: peak RSS ${encrypted.peakRssMiB.toFixed(0)} MiB <= ${TARGET_PEAK_RSS_MIB} MiB` });
+      checks.push({ ok: sizeOk, text: `${sizeLabel(mib)} encrypted: stored ${stored[0]?.size} bytes = header ${headerBytes} + nonce 16 + plaintext + 16 per 64 KiB chunk (${expectedSize})` });
+      checks.push({ ok: plain.hashOk, text: `${sizeLabel(mib)} plain: content_hash in the fake Dropbox equals the backup's` });
+    } finally {
+      await fakes.close();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  }
+  printTable(["size", "plain MiB/s", "encrypted MiB/s", "encrypted/plain", "plain RSS MiB", "encrypted RSS MiB", "stored bytes", "size"], lines);
+  return printChecks(checks);
+}
+
 const rateOf = (m: Measurement): number => m.bytes / MiB / (m.durationMs / 1000);
 
 /** Best throughput of the repeats; the highest peak RSS of them (memory is judged on the worst run). */
@@ -308,19 +356,20 @@ async function main(): Promise<number> {
       repeat: { type: "string", default: "1" },
       "node-options": { type: "string", default: "" },
       "chunk-mib": { type: "string", default: String(DEFAULT_DROPBOX_CHUNK_BYTES / MiB) },
-      only: { type: "string", default: "loopback,wan,noop,scale" },
+      only: { type: "string", default: "loopback,wan,noop,scale,encrypted" },
       cli: { type: "string", default: "dist/cli.mjs" },
       connections: { type: "string" },
       "wan-sizes": { type: "string", default: "256,1024" },
       "scale-counts": { type: "string", default: "5000,20000" },
       "scale-deletions": { type: "string", default: "9000" },
+      "encrypted-sizes": { type: "string", default: "1024" },
     },
   });
   cli = resolve(values.cli);
   loopbackConnections = values.connections === undefined ? undefined : Number(values.connections);
   const sections = new Set(values.only.split(",").map((x) => x.trim()));
   for (const section of sections) {
-    if (!["loopback", "wan", "noop", "scale"].includes(section)) throw new Error(`--only ${values.only}: unknown section "${section}" (loopback, wan, noop, scale)`);
+    if (!["loopback", "wan", "noop", "scale", "encrypted"].includes(section)) throw new Error(`--only ${values.only}: unknown section "${section}" (loopback, wan, noop, scale, encrypted)`);
   }
   childNodeOptions = values["node-options"];
   chunkBytes = Number(values["chunk-mib"]) * MiB;
@@ -345,6 +394,7 @@ async function main(): Promise<number> {
     if (sections.has("wan")) results.push(await wanSection(workDir, parseSizes(values["wan-sizes"])));
     if (sections.has("noop")) results.push(await noopSection(workDir));
     if (sections.has("scale")) results.push(await scaleSection(workDir, parseSizes(values["scale-counts"]), Number(values["scale-deletions"])));
+    if (sections.has("encrypted")) results.push(await encryptedSection(workDir, parseSizes(values["encrypted-sizes"])));
     const failed = results.reduce((a, b) => a + b, 0);
     console.log(failed === 0 ? "\nAll targets met." : `\n${failed} target(s) missed.`);
     return failed === 0 ? 0 : 1;

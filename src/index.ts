@@ -22,6 +22,7 @@ import { summarize } from "./app/sync-report.ts";
 import { ids } from "./app/service-ids.ts";
 import type { SyncReport } from "./app/sync-report.ts";
 import { checkHttpUrl } from "./domain/http-url.ts";
+import { parseAgeRecipients } from "./adapters/age/age-encryptor.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // createBackupSync
@@ -128,6 +129,8 @@ export interface BackupSyncOptions {
    * should pass `new DownloadLedgerFile(dir)`.
    */
   downloadLedger?: DownloadLedger;
+  /** age recipients (`age1...` public keys): new copies are encrypted to all of them, stored as `.unms.age`. */
+  encryptTo?: string[];
 }
 
 /**
@@ -210,6 +213,7 @@ export function createBackupSync(options: BackupSyncOptions): BackupSync {
     unmsApiToken: unms?.apiToken ?? "",
     dropboxFolder: folder,
     ...unmsTls,
+    ...(options.encryptTo ? { encryptTo: parseAgeRecipients(options.encryptTo.join(" "), "encryptTo") } : {}),
     // The library takes no run lock and keeps no private state; the embedder owns both.
     stateDir: "",
   };
@@ -515,3 +519,10 @@ export { DownloadLedgerFile } from "./adapters/config/download-ledger-file.ts";
 export { MemoryDownloadLedger } from "./adapters/memory/memory-download-ledger.ts";
 export type { DownloadLedger } from "./domain/ports.ts";
 export type { DownloadRecord } from "./domain/reconcile.ts";
+export { describeRetention } from "./domain/retention.ts";
+export type { RetentionPolicy, RetentionReason, RetentionRule } from "./domain/retention.ts";
+export type { PlannedRetention } from "./domain/reconcile.ts";
+export type { BackupEncryptor, EncryptedDownload } from "./domain/ports.ts";
+export { AgeBackupEncryptor, parseAgeRecipients } from "./adapters/age/age-encryptor.ts";
+export { AGE_IDENTITY_FILE_ENV, decryptAgeStream, noIdentityNote, parseAgeIdentities, readAgeIdentityFile, restoreContent, restoreDecryption } from "./adapters/age/age-decryptor.ts";
+export type { AgeIdentities, RestoreDecryption } from "./adapters/age/age-decryptor.ts";

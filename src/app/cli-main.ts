@@ -28,7 +28,8 @@ sync options:
   -n, --dry-run         list what would be uploaded and deleted, change nothing
   --json                end with one line of JSON: {"uploaded":[...],"skipped":[...],"deleted":[...],
                         "failed":[{"name","error"}],"guarded":[...],"bytesUploaded":n,
-                        "resumable":[names left for the next run],...}; a run that stopped before
+                        "resumable":[names left for the next run],
+                        "retained":[{"name","why"}: kept by KEEP_*],...}; a run that stopped before
                         syncing (configuration, run lock): {"error":"...","exitCode":n}
   --allow-mass-delete   lift the guard that holds back deletions of more than half of the copies
   -q, --quiet           print only warnings and errors

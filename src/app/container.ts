@@ -23,6 +23,7 @@ import { RetryingBackupSource } from "./retrying-source.ts";
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "../adapters/retry/retry.ts";
 import { retryNotice } from "./retry-notice.ts";
 import { SyncBackups } from "./sync-backups.ts";
+import { AgeBackupEncryptor } from "../adapters/age/age-encryptor.ts";
 
 export interface SyncContainerInput {
   settings: Settings;
@@ -155,9 +156,9 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
     );
     bind(ids.SyncBackups)
       .toResolvedValue(
-        (source: BackupSource, store: BackupStore, reporter: Reporter, clock: Clock, target: string, ledger: DownloadLedger) =>
-          new SyncBackups(source, store, reporter, clock, target, ledger),
-        [ids.BackupSource, ids.BackupStore, ids.Reporter, ids.Clock, ids.TargetDescription, ids.DownloadLedger],
+        (source: BackupSource, store: BackupStore, reporter: Reporter, clock: Clock, target: string, ledger: DownloadLedger, settings: Settings) =>
+          new SyncBackups(source, store, reporter, clock, target, ledger, settings.encryptTo ? new AgeBackupEncryptor(settings.encryptTo) : undefined),
+        [ids.BackupSource, ids.BackupStore, ids.Reporter, ids.Clock, ids.TargetDescription, ids.DownloadLedger, ids.Settings],
       )
       .inSingletonScope();
   });

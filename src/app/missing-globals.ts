@@ -6,7 +6,8 @@
  *   no global web streams, Blob or DOMException, no `Readable.toWeb`: they come from
  *   ./node16-globals.ts (undici 5 plus Node's own stream/web and buffer.Blob).
  * - Node 16 and Node 18 before 18.17 lack `AbortSignal.any`; Node 16 before 16.17 lacks
- *   `signal.throwIfAborted()`: small polyfills below.
+ *   `signal.throwIfAborted()`: small polyfills below. * - Node 16 and 18 have no global `crypto` (age encryption needs `crypto.getRandomValues`): see
+ *   installMissingCrypto below.
  */
 
 export async function installMissingGlobals(): Promise<void> {
@@ -15,6 +16,25 @@ export async function installMissingGlobals(): Promise<void> {
     await installNode16Globals();
   }
   installAbortSignalHelpers();
+  await installMissingCrypto();
+}
+
+/**
+ * Node 16 and 18 only: a global `crypto` with Node's own `getRandomValues`. Its `subtle` answers
+ * NotSupportedError: X25519 in their WebCrypto is experimental (a warning on every run), and the
+ * age package then does X25519 with its own (noble) implementation, as it does wherever
+ * WebCrypto lacks it.
+ */
+export async function installMissingCrypto(): Promise<void> {
+  if (typeof globalThis.crypto !== "undefined") return;
+  const { webcrypto } = await import("node:crypto");
+  const notSupported = () => Promise.reject(new DOMException("X25519 is left to the age package's own implementation on this runtime", "NotSupportedError"));
+  const crypto = {
+    getRandomValues: <T extends ArrayBufferView | null>(array: T): T => webcrypto.getRandomValues(array as never) as T,
+    randomUUID: () => webcrypto.randomUUID(),
+    subtle: { importKey: notSupported, deriveBits: notSupported, generateKey: notSupported, exportKey: notSupported },
+  };
+  define(globalThis, "crypto", crypto);
 }
 
 export function installAbortSignalHelpers(): void {

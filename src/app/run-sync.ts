@@ -13,6 +13,7 @@ import { ids } from "./service-ids.ts";
 import { resolve } from "node:path";
 import { ensureWritableFolder } from "../adapters/local-dir/writable-folder.ts";
 import { summarize, type SyncReport } from "./sync-report.ts";
+import type { RetentionPolicy } from "../domain/retention.ts";
 
 export const ExitCode = {
   InSync: 0,
@@ -118,6 +119,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
       policy: {
         ...(settings.maxDeletes === undefined ? {} : { maxDeletes: settings.maxDeletes }),
         allowMassDelete: input.allowMassDelete === true || settings.allowMassDelete === true,
+        retention: retentionOf(settings),
       },
       ...(hardStop ? { signal: hardStop.signal } : input.signal ? { signal: input.signal } : {}),
       ...(budgetMs === undefined ? {} : { budgetMs }),
@@ -132,6 +134,12 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
     hardStop?.dispose();
     await lock.release();
   }
+}
+
+/** KEEP_DAILY / KEEP_WEEKLY / KEEP_MONTHLY as the domain's policy (absent settings keep nothing). */
+function retentionOf(settings: LoadedSettings): RetentionPolicy {
+  const { keepDaily, keepWeekly, keepMonthly } = settings;
+  return { ...(keepDaily ? { keepDaily } : {}), ...(keepWeekly ? { keepWeekly } : {}), ...(keepMonthly ? { keepMonthly } : {}) };
 }
 
 /** Writes allowMassDelete = false back; false (reported) when that failed. */

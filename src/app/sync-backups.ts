@@ -7,7 +7,7 @@
  */
 import { backupKey, isKnownTimeZone, type UnmsBackup } from "../domain/backup.ts";
 import { SyncError, describeError } from "../domain/errors.ts";
-import type { BackupDownload, BackupSource, BackupStore, Clock, DownloadLedger, Reporter } from "../domain/ports.ts";
+import type { BackupDownload, BackupEncryptor, BackupSource, BackupStore, Clock, DownloadLedger, Reporter } from "../domain/ports.ts";
 import { skipBytes } from "../adapters/unms/resume-range.ts";
 import { reconcile, type DownloadRecord, type PlannedUpload, type SyncPolicy } from "../domain/reconcile.ts";
 import { fanOut, ReportCollector, type SyncReport, type UploadRecord } from "./sync-report.ts";
@@ -53,6 +53,8 @@ export class SyncBackups {
     private readonly targetDescription: string,
     /** Bytes downloaded per backup in earlier runs; without one, only listed sizes are known. */
     private readonly ledger?: DownloadLedger,
+    /** ENCRYPT_TO: new copies are encrypted on the way (`.unms.age`); without one they are stored as UNMS sends them. */
+    private readonly encryptor?: BackupEncryptor,
   ) {}
 
   /** Runs one sync. Throws only when a listing fails; per-backup failures land in the report. */
@@ -70,7 +72,7 @@ export class SyncBackups {
     const timeZone = await this.#timeZone(warn, signal);
     const stored = await this.store.list(folder, signal);
     const downloads = await this.#readLedger(warn);
-    const plan = reconcile({ backups, stored, timeZone, downloads, ...(options.policy ? { policy: options.policy } : {}) });
+    const plan = reconcile({ backups, stored, timeZone, downloads, encrypt: this.encryptor !== undefined, ...(options.policy ? { policy: options.policy } : {}) });
     emit({
       type: "listed",
       backups: backups.length,
@@ -88,6 +90,8 @@ export class SyncBackups {
     for (const { file } of plan.keeps) {
       emit({ type: "skipped", name: file.name });
     }
+    for (const { file, backupId, reasons } of plan.retained) emit({ type: "retained", name: file.name, backupId, reasons });
+    if (this.encryptor && plan.uploads.length > 0) emit({ type: "info", message: `New copies are encrypted (${this.encryptor.description})` });
 
     const deadline = options.budgetMs === undefined ? undefined : started + options.budgetMs;
     const budgetSpent = () => deadline !== undefined && this.clock.now() >= deadline;
@@ -110,8 +114,9 @@ export class SyncBackups {
       }
       uploadsStarted += 1;
       try {
-        const { announced, ...record } = await this.#upload(folder, upload, signal, budgetSpent, warn);
-        records.current.set(backupKey(upload.backup.id), this.#downloadRecord(upload.backup, record.bytes, announced, downloads, warn));
+        const { announced, plaintextBytes, ...record } = await this.#upload(folder, upload, signal, budgetSpent, warn);
+        // The ledger keeps what UNMS sent (the plaintext), whatever the copy holds.
+        records.current.set(backupKey(upload.backup.id), this.#downloadRecord(upload.backup, plaintextBytes ?? record.bytes, announced, downloads, warn));
         // Kept at once, so a run killed later still remembers what this one downloaded.
         await this.#writeLedger(backups, records, warn);
         emit({ type: "uploaded", ...record, dryRun });
@@ -255,9 +260,11 @@ export class SyncBackups {
    */
   async #upload(
     folder: string, upload: PlannedUpload, signal: AbortSignal | undefined, budgetSpent: () => boolean, warn: (message: string) => void,
-  ): Promise<UploadRecord & { announced?: number }> {
+  ): Promise<UploadRecord & { announced?: number; plaintextBytes?: number }> {
     const { backup, name } = upload;
-    let fromScratch = false;
+    const encryptor = this.encryptor;
+    // Every encryption differs, so an encrypted upload is never continued: it always starts afresh.
+    let fromScratch = encryptor !== undefined;
     for (let attempt = 1; ; attempt++) {
       const started = this.clock.now();
       const offset = fromScratch ? 0 : await this.#resumeOffset(folder, name, backup.id, signal, warn);
@@ -271,14 +278,17 @@ export class SyncBackups {
         fromScratch = true;
         download = await this.#open(backup.id, 0, signal);
       }
+      const announced = download.length === undefined ? undefined : offset + download.length;
+      const encrypted = encryptor ? await encryptor.encrypt(download) : undefined;
+      if (encrypted) download = encrypted.download;
       const size = download.length === undefined ? undefined : offset + download.length;
       this.reporter.report({ type: "uploading", name, ...(size === undefined ? {} : { size }) });
       try {
         const stored = await this.store.put(folder, name, download, {
           overwrite: upload.reason === "size-mismatch",
           ...(signal ? { signal } : {}),
-          backupId: backup.id,
-          shouldPause: budgetSpent,
+          // An encrypted upload keeps no state to continue from and is not paused part-way.
+          ...(encrypted ? {} : { backupId: backup.id, shouldPause: budgetSpent }),
           onProgress: (bytesDone) =>
             this.reporter.report({
               type: "progress",
@@ -294,14 +304,15 @@ export class SyncBackups {
           bytes: stored.size ?? 0,
           durationMs: Math.round(this.clock.now() - started),
           ...(offset > 0 ? { resumedFrom: offset } : {}),
-          ...(size === undefined ? {} : { announced: size }),
+          ...(announced === undefined ? {} : { announced }),
+          ...(encrypted ? { plaintextBytes: encrypted.plaintextBytes() } : {}),
         };
       } catch (error) {
         if (!SyncError.is(error) || error.kind !== "source-interrupted" || attempt >= SOURCE_ATTEMPTS || signal?.aborted) {
           throw error;
         }
         // A resume that cannot line up (the backup changed, a wrong Content-Range) goes back to byte 0.
-        fromScratch = RESUME_MISMATCH_CODES.has(error.code);
+        fromScratch = encryptor !== undefined || RESUME_MISMATCH_CODES.has(error.code);
         this.reporter.report({
           type: "retrying",
           name,

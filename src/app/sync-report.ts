@@ -4,6 +4,7 @@
  * and the `--json` line.
  */
 import type { Reporter, SyncEvent } from "../domain/ports.ts";
+import { describeRetention, type RetentionReason } from "../domain/retention.ts";
 
 export interface UploadRecord {
   name: string;
@@ -43,6 +44,8 @@ export interface SyncReport {
   warnings: string[];
   /** Names left for the next run because the time budget was spent (paused part-way or not started). */
   resumable: string[];
+  /** Copies of backups UNMS no longer lists that the retention policy keeps, and why (absent: none). */
+  retained?: { name: string; why: string; reasons: RetentionReason[] }[];
   durationMs: number;
 }
 
@@ -88,6 +91,9 @@ function fold(report: PartialReport, event: SyncEvent): void {
       return;
     case "held-over":
       report.resumable.push(event.name);
+      return;
+    case "retained":
+      (report.retained ??= []).push({ name: event.name, why: describeRetention(event.reasons), reasons: event.reasons });
       return;
     default:
       return;
@@ -147,6 +153,7 @@ export function summarize(report: SyncReport): string {
   if (report.failed.length) parts.push(`${report.failed.length} failed`);
   if (report.guarded.length) parts.push(`${report.guarded.length} guard(s) held deletions back`);
   if (report.resumable.length) parts.push(`${report.resumable.length} continue(s) on the next run`);
+  if (report.retained?.length) parts.push(`${report.retained.length} kept by the retention policy`);
   const outcome = report.failed.length ? "Sync finished with failures" : report.dryRun ? "Dry run finished" : "Sync finished";
   return `${outcome}: ${parts.join(", ")}.`;
 }
@@ -173,6 +180,7 @@ export function jsonSummary(outcome: { exitCode: number; report?: SyncReport; er
     ignored: report?.ignored ?? [],
     warnings: report?.warnings ?? [],
     resumable: report?.resumable ?? [],
+    retained: report?.retained ?? [],
     dryRun: report?.dryRun ?? false,
     durationMs: Math.round(report?.durationMs ?? 0),
     exitCode: outcome.exitCode,

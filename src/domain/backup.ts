@@ -42,13 +42,18 @@ export interface UnmsBackup {
 
 export const BACKUP_FILE_PREFIX = "unms-backup-";
 export const BACKUP_FILE_EXTENSION = ".unms";
+/** Appended to the name of a copy encrypted with age (ENCRYPT_TO): `...<id>.unms.age`. */
+export const ENCRYPTED_FILE_EXTENSION = ".age";
 
 /** A UNMS backup id: a guid, 8-4-4-4-12 hex digits, any case. */
 const GUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 const GUID_PATTERN = new RegExp(`^${GUID}$`, "i");
 
-/** `unms-backup-20240131-2359_<guid>.unms`; years above 9999 make the date part longer. */
-const BACKUP_FILE_PATTERN = new RegExp(`^unms-backup-(\\d{8,})-(\\d{4})_(${GUID})\\.unms$`, "i");
+/**
+ * `unms-backup-20240131-2359_<guid>.unms`, or `.unms.age` when encrypted (the same backup either
+ * way); years above 9999 make the date part longer.
+ */
+const BACKUP_FILE_PATTERN = new RegExp(`^unms-backup-(\\d{8,})-(\\d{4})_(${GUID})\\.unms(?:\\.age)?$`, "i");
 
 /** A backup id as a comparison key: Dropbox paths are case-insensitive, and so is our identity. */
 export function backupKey(id: string): string {
@@ -129,12 +134,47 @@ function stampFormatter(timeZone: string): Intl.DateTimeFormat | undefined {
  * backupFileName({ id: "abc", createdAt: "2024-01-31T23:59:00Z" }, "UTC"); // "unms-backup-20240131-2359_abc.unms"
  * ```
  */
-export function backupFileName(backup: Pick<UnmsBackup, "id" | "createdAt">, timeZone: string): string {
+export function backupFileName(backup: Pick<UnmsBackup, "id" | "createdAt">, timeZone: string, encrypted = false): string {
   const instant = new Date(backup.createdAt);
   if (Number.isNaN(instant.getTime())) {
     throw new RangeError(`Backup ${backup.id} has an invalid createdAt "${backup.createdAt}": expected an ISO-8601 date`);
   }
-  return `${BACKUP_FILE_PREFIX}${formatStamp(instant, timeZone)}_${backup.id}${BACKUP_FILE_EXTENSION}`;
+  return `${BACKUP_FILE_PREFIX}${formatStamp(instant, timeZone)}_${backup.id}${BACKUP_FILE_EXTENSION}${encrypted ? ENCRYPTED_FILE_EXTENSION : ""}`;
+}
+
+/** True when a name is one of our encrypted copies (`.unms.age`). */
+export function isEncryptedFileName(name: string): boolean {
+  return isBackupFileName(name) && name.toLowerCase().endsWith(ENCRYPTED_FILE_EXTENSION);
+}
+
+/** A wall-clock time in some time zone, as a file name's stamp shows it. */
+export interface LocalTime {
+  year: number;
+  /** 1..12 */
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+}
+
+/** The wall-clock time a file name's stamp shows (the NMS time zone of the run that wrote it). */
+export function localTimeOfFileName(name: string): LocalTime | undefined {
+  const match = BACKUP_FILE_PATTERN.exec(name);
+  if (!match) return undefined;
+  const date = match[1]!;
+  const time = match[2]!;
+  return {
+    year: Number(date.slice(0, -4)),
+    month: Number(date.slice(-4, -2)),
+    day: Number(date.slice(-2)),
+    hour: Number(time.slice(0, 2)),
+    minute: Number(time.slice(2)),
+  };
+}
+
+/** The wall-clock time of an instant in `timeZone` (UTC when unknown), as file names show it. */
+export function localTimeIn(instant: Date, timeZone: string): LocalTime {
+  return localTimeOfFileName(`${BACKUP_FILE_PREFIX}${formatStamp(instant, timeZone)}_00000000-0000-0000-0000-000000000000${BACKUP_FILE_EXTENSION}`)!;
 }
 
 /** `YYYYMMDD-HHmm` of an instant in a time zone. */

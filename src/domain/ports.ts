@@ -5,6 +5,7 @@
  */
 import type { UnmsBackup } from "./backup.ts";
 import type { DownloadRecord, StoredFile } from "./reconcile.ts";
+import type { RetentionReason } from "./retention.ts";
 
 /** Bytes as both Node and Deno can iterate them: web ReadableStreams and Node streams both are. */
 export type ByteStream = AsyncIterable<Uint8Array>;
@@ -20,6 +21,24 @@ export interface BackupDownload {
 export interface OpenOptions {
   /** Start the stream at this byte of the backup (a resumed upload); the source skips what it must. */
   offset?: number;
+}
+
+/** A backup's bytes encrypted on the way to the store (ENCRYPT_TO). */
+export interface EncryptedDownload {
+  /** The ciphertext; its `length` is exact whenever the plaintext's was announced. */
+  download: BackupDownload;
+  /** Plaintext bytes read so far: all of the backup once the ciphertext stream has ended. */
+  plaintextBytes(): number;
+}
+
+/**
+ * Encrypts copies on the fly, in constant memory (the age adapter). A whole backup at a time: an
+ * encrypted upload cannot be continued from the middle, since every encryption is different.
+ */
+export interface BackupEncryptor {
+  /** Who can decrypt the copies (public recipients), for the log. */
+  readonly description: string;
+  encrypt(download: BackupDownload): Promise<EncryptedDownload>;
 }
 
 /** Where backups come from (UNMS). */
@@ -181,6 +200,8 @@ export type SyncEvent =
   | { type: "skipped"; name: string }
   | { type: "ignored"; backupId: string; reason: string }
   | { type: "deleted"; name: string; dryRun: boolean }
+  /** A copy of a backup UNMS no longer lists, kept by the retention policy (KEEP_DAILY/WEEKLY/MONTHLY). */
+  | { type: "retained"; name: string; backupId: string; reasons: RetentionReason[] }
   | { type: "guarded"; message: string; advice: string }
   | { type: "info"; message: string }
   | { type: "warning"; message: string }

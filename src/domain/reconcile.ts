@@ -18,8 +18,19 @@
  * shorter than the listed size unless this tool verified a download of exactly the copy's length
  * (its byte count matched the announced Content-Length or the listed size, or two downloads agreed).
  * A copy whose size the store does not tell is kept.
+ *
+ * Encrypted copies (`.unms.age`, ENCRYPT_TO) are the same backups as plain ones: switching
+ * encryption on or off re-uploads nothing. Their size is the ciphertext's, so the size rule judges
+ * them by the most plaintext their size can hold (see `plaintextCapacity`).
+ *
+ * Retention (KEEP_DAILY/WEEKLY/MONTHLY, domain/retention.ts) keeps copies of backups UNMS no longer
+ * lists when they are the newest of a kept period; only the rest are due for deletion, and the
+ * guards below judge those as before.
  */
-import { backupFileName, backupIdFromFileName, backupKey, unusableBackupId, type UnmsBackup } from "./backup.ts";
+import {
+  backupFileName, backupIdFromFileName, backupKey, isEncryptedFileName, localTimeIn, localTimeOfFileName, unusableBackupId, type UnmsBackup,
+} from "./backup.ts";
+import { applyRetention, retentionActive, type RetentionCandidate, type RetentionPolicy, type RetentionReason } from "./retention.ts";
 
 export interface StoredFile {
   name: string;
@@ -37,6 +48,8 @@ export interface SyncPolicy {
   maxDeletes?: number;
   /** Lift the mass-delete guard (not the empty-source guard). */
   allowMassDelete?: boolean;
+  /** Keep copies of backups UNMS no longer lists per this policy; default: mirror UNMS. */
+  retention?: RetentionPolicy;
 }
 
 export type UploadReason = "missing" | "size-mismatch";
@@ -81,6 +94,14 @@ export interface PlannedDeletion {
   backupId: string;
 }
 
+/** A copy of a backup UNMS no longer lists that the retention policy keeps, and why. */
+export interface PlannedRetention {
+  file: StoredFile;
+  backupId: string;
+  /** Every rule that keeps it (`describeRetention` makes the line). */
+  reasons: RetentionReason[];
+}
+
 export interface IgnoredBackup {
   backup: UnmsBackup;
   reason: string;
@@ -119,6 +140,8 @@ export interface SyncPlan {
   guards: Guard[];
   /** Files in the folder that are not ours: listed for the record, never touched. */
   foreign: StoredFile[];
+  /** Copies of backups UNMS no longer lists that the retention policy keeps (empty without one). */
+  retained: PlannedRetention[];
 }
 
 export interface ReconcileInput {
@@ -129,6 +152,8 @@ export interface ReconcileInput {
   policy?: SyncPolicy;
   /** Earlier downloads by backup key (`backupKey(id)`); see the size rule above. */
   downloads?: ReadonlyMap<string, DownloadRecord>;
+  /** New copies are encrypted (ENCRYPT_TO): they are named `.unms.age`. */
+  encrypt?: boolean;
 }
 
 export function defaultMaxDeletes(ourFileCount: number): number {
@@ -148,7 +173,7 @@ export function defaultMaxDeletes(ourFileCount: number): number {
  * const plan = reconcile({ backups: await source.list(), stored: await store.list(""), timeZone: "UTC" });
  * ```
  */
-export function reconcile({ backups, stored, timeZone, policy = {}, downloads = new Map() }: ReconcileInput): SyncPlan {
+export function reconcile({ backups, stored, timeZone, policy = {}, downloads = new Map(), encrypt = false }: ReconcileInput): SyncPlan {
   const ignored: IgnoredBackup[] = [];
   const wanted = new Map<string, UnmsBackup>();
   // A success item skipped for a bad field still exists in UNMS: its copy is not deleted.
@@ -178,21 +203,31 @@ export function reconcile({ backups, stored, timeZone, policy = {}, downloads = 
   for (const [key, backup] of wanted) {
     const files = ours.get(key);
     if (!files) {
-      uploads.push({ backup, name: backupFileName(backup, timeZone), reason: "missing" });
+      uploads.push({ backup, name: backupFileName(backup, timeZone, encrypt), reason: "missing" });
       continue;
     }
     const intact = files.find((f) => shortCopy(backup, f, downloads.get(key)) === undefined);
     if (intact) keeps.push({ backup, file: intact });
     else {
       const why = shortCopy(backup, files[0]!, downloads.get(key));
-      uploads.push({ backup, name: files[0]!.name, reason: "size-mismatch", replaces: files[0]!, ...(why ? { why } : {}) });
+      // The replacement is what this run writes: encrypted or not, whatever the short copy was.
+      const name = isEncryptedFileName(files[0]!.name) === encrypt ? files[0]!.name : backupFileName(backup, timeZone, encrypt);
+      uploads.push({ backup, name, reason: "size-mismatch", replaces: files[0]!, ...(why ? { why } : {}) });
     }
   }
 
+  const { retention } = policy;
+  const kept = retention && retentionActive(retention) ? applyRetention(retentionCandidates(wanted, ours, timeZone), retention) : new Map<string, RetentionReason[]>();
   const due: PlannedDeletion[] = [];
+  const retained: PlannedRetention[] = [];
   for (const [key, files] of ours) {
     if (wanted.has(key) || listedUnusable.has(key)) continue;
-    for (const file of files) due.push({ file, backupId: backupIdFromFileName(file.name)! });
+    const reasons = kept.get(key);
+    for (const file of files) {
+      const backupId = backupIdFromFileName(file.name)!;
+      if (reasons) retained.push({ file, backupId, reasons });
+      else due.push({ file, backupId });
+    }
   }
 
   const ourFileCount = [...ours.values()].reduce((n, files) => n + files.length, 0);
@@ -229,7 +264,38 @@ export function reconcile({ backups, stored, timeZone, policy = {}, downloads = 
     }
   }
 
-  return { uploads, keeps, deletions, ignored, guards, foreign };
+  return { uploads, keeps, deletions, ignored, guards, foreign, retained };
+}
+
+/**
+ * One candidate per backup for the retention policy: a listed backup at its createdAt in the NMS
+ * time zone (its copy may only be written this run), any other at the time its copy's name shows.
+ */
+function retentionCandidates(wanted: ReadonlyMap<string, UnmsBackup>, ours: ReadonlyMap<string, StoredFile[]>, timeZone: string): RetentionCandidate[] {
+  const candidates: RetentionCandidate[] = [];
+  for (const [key, backup] of wanted) candidates.push({ key, time: localTimeIn(new Date(backup.createdAt), timeZone) });
+  for (const [key, files] of ours) {
+    if (wanted.has(key)) continue;
+    const time = localTimeOfFileName(files[0]!.name);
+    if (time) candidates.push({ key, time });
+  }
+  return candidates;
+}
+
+/** Smallest age header there is (the version line and the MAC line, no recipient stanza). */
+const AGE_MIN_HEADER_BYTES = "age-encryption.org/v1\n".length + "--- ".length + 43 + 1;
+const AGE_NONCE_BYTES = 16;
+const AGE_CHUNK_BYTES = 64 * 1024;
+const AGE_TAG_BYTES = 16;
+
+/**
+ * The most plaintext an age file of `size` bytes can hold: size less the smallest header, the
+ * nonce, and a 16-byte tag per 64 KiB chunk (at least one). An upper bound whatever the recipients.
+ */
+export function plaintextCapacity(size: number): number {
+  const payload = size - AGE_MIN_HEADER_BYTES - AGE_NONCE_BYTES;
+  if (payload <= AGE_TAG_BYTES) return 0;
+  return payload - AGE_TAG_BYTES * Math.ceil(payload / (AGE_CHUNK_BYTES + AGE_TAG_BYTES));
 }
 
 /**
@@ -238,10 +304,14 @@ export function reconcile({ backups, stored, timeZone, policy = {}, downloads = 
  */
 export function shortCopy(backup: UnmsBackup, file: StoredFile, download: DownloadRecord | undefined): string | undefined {
   if (file.size === undefined) return undefined;
-  if (download && file.size < download.bytes) {
-    return `the copy holds ${file.size} bytes, fewer than the ${download.bytes} bytes UNMS sent for it`;
+  const encrypted = isEncryptedFileName(file.name);
+  // An encrypted copy holds at most this much of the backup; a plain one exactly its size.
+  const holds = encrypted ? plaintextCapacity(file.size) : file.size;
+  const what = encrypted ? `the encrypted copy (${file.size} bytes) holds at most ${holds} bytes of the backup` : `the copy holds ${file.size} bytes`;
+  if (download && holds < download.bytes) {
+    return `${what}, fewer than the ${download.bytes} bytes UNMS sent for it`;
   }
-  if (backup.size === undefined || file.size >= backup.size) return undefined;
-  if (download?.verified && file.size === download.bytes) return undefined;
-  return `the copy holds ${file.size} bytes, fewer than the ${backup.size} bytes UNMS lists`;
+  if (backup.size === undefined || holds >= backup.size) return undefined;
+  if (download?.verified && (encrypted ? holds >= download.bytes : file.size === download.bytes)) return undefined;
+  return `${what}, fewer than the ${backup.size} bytes UNMS lists`;
 }

@@ -42,6 +42,14 @@ export interface Settings {
   unmsCaCertificates?: string[];
   /** Skip certificate verification for UNMS calls only (a warning on every run). */
   unmsTlsInsecure?: boolean;
+  /** age recipients (`age1...` public keys): new copies are encrypted to all of them, as `.unms.age`. */
+  encryptTo?: string[];
+  /** Keep the newest copy of each of the last N days (NMS time zone) after UNMS deleted the backup. */
+  keepDaily?: number;
+  /** Keep the newest copy of each of the last N ISO weeks after UNMS deleted the backup. */
+  keepWeekly?: number;
+  /** Keep the newest copy of each of the last N months after UNMS deleted the backup. */
+  keepMonthly?: number;
   /** Where private state (obtained refresh token, PKCE verifier, run lock) is kept. */
   stateDir: string;
 }

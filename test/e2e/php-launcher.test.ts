@@ -140,6 +140,10 @@ describe("UCRM plugin zip and PHP launcher (real php)", () => {
       runtimePath: 0,
       unmsCaFile: 0,
       unmsTlsInsecure: 0,
+      encryptTo: 0,
+      keepDaily: 0,
+      keepWeekly: 0,
+      keepMonthly: 0,
       runtimeProvisioning: 0,
       runtimeMirrorUrl: 0,
     });

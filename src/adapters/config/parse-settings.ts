@@ -11,6 +11,7 @@ import { checkHttpUrl } from "../../domain/http-url.ts";
 import type { SettingLabels } from "../../domain/legacy-migration.ts";
 import { SecretRedactor } from "../../domain/redactor.ts";
 import { dropboxSetupProblem } from "../../domain/token-lifecycle.ts";
+import { ageRecipientProblems, parseAgeRecipients } from "../age/age-encryptor.ts";
 
 export type RawValue = string | number | boolean | null | undefined;
 
@@ -161,7 +162,22 @@ export function parseSettings(raw: RawSettings, context: ParseContext): LoadedSe
     } else maxRunMinutes = n;
   }
 
+  const encryptText = text(raw.encryptTo);
+  const encryptProblems = encryptText ? ageRecipientProblems(encryptText, name("encryptTo")) : [];
+  problems.push(...encryptProblems);
+  const encryptTo = encryptText && encryptProblems.length === 0 ? parseAgeRecipients(encryptText, name("encryptTo")) : undefined;
+
+  const keep: Partial<Record<"keepDaily" | "keepWeekly" | "keepMonthly", number>> = {};
+  for (const field of ["keepDaily", "keepWeekly", "keepMonthly"] as const) {
+    const keepText = text(raw[field]);
+    if (!keepText) continue;
+    if (!/^\d+$/.test(keepText) || Number(keepText) > 100_000) {
+      problems.push(`${name(field)} is ${shown(field, keepText)}: it must be a whole number of 0 or more (how many ${field.slice(4).toLowerCase()} periods keep their newest copy), e.g. 12`);
+    } else keep[field] = Number(keepText);
+  }
+
   const folder = parseFolder(text(raw.dropboxFolder) ?? "", isSecretLike);
+
   const dropboxFolder = "folder" in folder ? folder.folder : ROOT_FOLDER;
   if ("problem" in folder) problems.push(`${name("dropboxFolder")} is ${shown("dropboxFolder", folder.normalized)}: ${folder.problem}`);
 
@@ -210,6 +226,8 @@ export function parseSettings(raw: RawSettings, context: ParseContext): LoadedSe
   if (unmsCaFile !== undefined) settings.unmsCaFile = unmsCaFile;
   if (unmsCaCertificates !== undefined) settings.unmsCaCertificates = unmsCaCertificates;
   if (unmsTlsInsecure !== undefined) settings.unmsTlsInsecure = unmsTlsInsecure;
+  if (encryptTo !== undefined) settings.encryptTo = encryptTo;
+  Object.assign(settings, keep);
   return settings;
 }
 

@@ -72,6 +72,16 @@ export const SETTINGS_CATALOGUE: Readonly<Record<SettingField, SettingEntry>> = 
     default: "false",
     meaning: "true: do not verify UNMS's certificate (UNMS only; warns every run)",
   },
+  encryptTo: {
+    env: "ENCRYPT_TO",
+    configKey: "encryptTo",
+    label: "Encrypt to (age recipients)",
+    default: "not encrypted",
+    meaning: "age recipients (age1... public keys, comma or space separated): new copies are encrypted to them and named .unms.age",
+  },
+  keepDaily: { env: "KEEP_DAILY", configKey: "keepDaily", label: "Keep daily copies", default: "0", meaning: "after UNMS deleted a backup, keep the newest copy of each of the last N days (NMS time zone)" },
+  keepWeekly: { env: "KEEP_WEEKLY", configKey: "keepWeekly", label: "Keep weekly copies", default: "0", meaning: "likewise for the last N ISO weeks" },
+  keepMonthly: { env: "KEEP_MONTHLY", configKey: "keepMonthly", label: "Keep monthly copies", default: "0", meaning: "likewise for the last N months (with all three 0, copies of deleted backups are deleted too)" },
 };
 
 /** Settings only the environment has (no field of the parsed settings). */

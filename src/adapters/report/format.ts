@@ -2,6 +2,7 @@
  * Turns sync events into the lines a person reads, in the console and in plugin.log alike.
  */
 import type { SyncEvent } from "../../domain/ports.ts";
+import { describeRetention } from "../../domain/retention.ts";
 
 export type Level = "info" | "warning" | "error";
 
@@ -76,6 +77,8 @@ export function formatEvent(event: SyncEvent): Line | undefined {
       return info(`Not copied: backup ${event.backupId}, because ${event.reason}`);
     case "deleted":
       return info(`${event.dryRun ? "Would delete" : "Deleted"} ${event.name} (UNMS no longer lists its backup)`);
+    case "retained":
+      return info(`Kept by the retention policy: ${event.name} (UNMS no longer lists its backup; ${describeRetention(event.reasons)})`);
     case "guarded":
       return { level: "warning", text: `Deletions held back: ${event.message}. ${event.advice}` };
     case "info":
