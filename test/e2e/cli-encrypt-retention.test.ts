@@ -65,7 +65,7 @@ test("ENCRYPT_TO stores .unms.age copies that `age -d` turns back into the exact
   const bigName = `unms-backup-20261130-0200_${big.id}.unms.age`;
   const smallName = `unms-backup-20261129-0200_${small.id}.unms.age`;
   assert.deepEqual(storedNames(h), [smallName, bigName].sort());
-  assert.match(first.stdout, new RegExp(`New copies are encrypted \\(age, to ${key.recipient}, ${other.recipient}\\)`));
+  assert.match(first.stderr, new RegExp(`New copies are encrypted \\(age, to ${key.recipient}, ${other.recipient}\\)`));
 
   for (const backup of [big, small]) {
     const name = backup === big ? bigName : smallName;
@@ -189,8 +189,8 @@ test("KEEP_MONTHLY=12 keeps copies of deleted backups that are the newest of the
   assert.equal(dry.code, 0, explain(dry));
   // September: sep-b is the newest; October: oct-a (oct-b belongs to November in Prague); November:
   // nov-b is still listed and the newest, so nov-a and oct-b go.
-  assert.match(dry.stdout, new RegExp(`Kept by the retention policy: ${nameOf(1)} \\(UNMS no longer lists its backup; kept: newest of 2026-09 \\(monthly\\)\\)`));
-  assert.match(dry.stdout, new RegExp(`Kept by the retention policy: ${nameOf(2)} \\(UNMS no longer lists its backup; kept: newest of 2026-10 \\(monthly\\)\\)`));
+  assert.match(dry.stderr, new RegExp(`Kept by the retention policy: ${nameOf(1)} \\(UNMS no longer lists its backup; kept: newest of 2026-09 \\(monthly\\)\\)`));
+  assert.match(dry.stderr, new RegExp(`Kept by the retention policy: ${nameOf(2)} \\(UNMS no longer lists its backup; kept: newest of 2026-10 \\(monthly\\)\\)`));
   const summary = lastJsonLine(dry);
   assert.deepEqual([...summary.deleted].sort(), [nameOf(0), nameOf(3), nameOf(4)].sort());
   const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : 1);

@@ -91,6 +91,10 @@ export const ENV_ONLY_SETTINGS: readonly SettingEntry[] = [
     default: "$XDG_CONFIG_HOME/unms-dropbox-backup-sync",
     meaning: "private state: obtained refresh token, PKCE verifier, run lock, upload state",
   },
+  {
+    env: "AGE_IDENTITY_FILE",
+    meaning: "restore only: age identity file (AGE-SECRET-KEY-1... lines) that decrypts .unms.age copies",
+  },
 ];
 
 /** `{ field: pick(entry) }` for every catalogue entry that has it. */

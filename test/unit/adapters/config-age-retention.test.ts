@@ -54,7 +54,7 @@ test("the environment: bad values are named with the variable, every problem at 
   assert.match(message, /ENCRYPT_TO entry 2 of 2 \("age1nope"\) is not a valid age recipient/);
   assert.match(message, /KEEP_DAILY is "-1": it must be a whole number of 0 or more \(how many daily periods keep their newest copy\), e.g\. 12/);
   assert.match(message, /KEEP_MONTHLY is "twelve": it must be a whole number of 0 or more \(how many monthly periods/);
-  assert.match(message, /has 3 problems/);
+  assert.match(message, /has 4 problems/);
 });
 
 test("UCRM config.json: encryptTo and keepDaily/keepWeekly/keepMonthly, numbers or text", async () => {
@@ -64,6 +64,6 @@ test("UCRM config.json: encryptTo and keepDaily/keepWeekly/keepMonthly, numbers 
   assert.equal(settings.keepWeekly, 4);
   assert.equal(settings.keepMonthly, undefined);
   const message = await configError((await ucrmStore({ encryptTo: "ssh-rsa AAAA", keepWeekly: 1.5 })).load());
-  assert.match(message, /encryptTo entry 1 of 2 \("ssh-rsa"\) is not an age recipient/);
-  assert.match(message, /keepWeekly is "1\.5": it must be a whole number/);
+  assert.match(message, /\(encryptTo\) entry 1 of 2 \("ssh-rsa"\) is not an age recipient/);
+  assert.match(message, /\(keepWeekly\) is "1\.5": it must be a whole number/);
 });
