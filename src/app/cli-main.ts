@@ -20,6 +20,10 @@ export const HELP = `unms-dropbox-backup-sync ${VERSION}: keep off-site copies o
 
 Usage:
   backup-sync sync [--dry-run] [--json] [--allow-mass-delete]
+  backup-sync status [--json]                         UNMS, the copies, the last run, a verdict
+  backup-sync list [--json]                           the stored copies (name, backup id, time, size)
+  backup-sync restore <backup id | file name> --to <path> [--force]
+                                                      download and verify a copy, then move it to <path>
   backup-sync ucrm --plugin-dir <dir> [--dry-run]     (run by the UCRM plugin's main.php)
   backup-sync --help | --version
 
@@ -49,6 +53,13 @@ Settings (environment):
   UNMS_TLS_INSECURE     true: do not verify UNMS's certificate (UNMS only; warns every run)
   MAX_RUN_MINUTES       stop starting new upload chunks after this many minutes; the unfinished
                         upload is saved and continues on the next run (default: no limit)
+  MAX_BACKUP_AGE_HOURS  exit 1 when UNMS's newest successful backup (or the newest copy, while UNMS
+                        has newer ones) is older than this (default 48)
+  HEALTHCHECK_URL       ping <url>/start and <url>/<exit code> (healthchecks.io style; kept secret)
+
+status / list / restore: exit 0 healthy / listed / restored and verified; 1 unhealthy, or the copy
+failed verification (nothing is left at <path>); 2 configuration or usage error (restore: <path>
+exists and --force was not given).
 
 Exit codes: 0 in sync (or stopped by MAX_RUN_MINUTES, the rest continues next run); 1 the run failed
 or a backup could not be stored; 2 configuration or usage error; 3 waiting for you to authorize

@@ -36,6 +36,8 @@ export const ENV_NAMES: Record<SettingField, string> = {
   dropboxBaseUrl: "DROPBOX_BASE_URL",
   unmsCaFile: "UNMS_CA_FILE",
   unmsTlsInsecure: "UNMS_TLS_INSECURE",
+  maxBackupAgeHours: "MAX_BACKUP_AGE_HOURS",
+  healthcheckUrl: "HEALTHCHECK_URL",
 };
 
 /** How messages name the Dropbox settings of this store, from ENV_NAMES. */
@@ -145,6 +147,7 @@ function onlyPrivate(state: PrivateState): PrivateState {
   if (state.pkceVerifier) out.pkceVerifier = state.pkceVerifier;
   if (state.pkceClientId) out.pkceClientId = state.pkceClientId;
   if (state.usedAccessCodeSha256) out.usedAccessCodeSha256 = state.usedAccessCodeSha256;
+  if (state.lastRun) out.lastRun = state.lastRun;
   return out;
 }
 

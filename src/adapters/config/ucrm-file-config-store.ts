@@ -34,6 +34,8 @@ export const UCRM_CONFIG_KEYS: Record<Exclude<SettingField, "unmsUrl">, string> 
   dropboxBaseUrl: "dropboxBaseUrl",
   unmsCaFile: "unmsCaFile",
   unmsTlsInsecure: "unmsTlsInsecure",
+  maxBackupAgeHours: "maxBackupAgeHours",
+  healthcheckUrl: "healthcheckUrl",
 };
 
 /** How messages name the Dropbox settings of this store, from UCRM_CONFIG_KEYS. */
