@@ -11,6 +11,12 @@ import { insecureTlsWarning } from "../adapters/unms/unms-tls-fetch.ts";
 import { monotonicClock, syncModule } from "./container.ts";
 import { ids } from "./service-ids.ts";
 import { summarize, type SyncReport } from "./sync-report.ts";
+import { DEFAULT_MAX_BACKUP_AGE_HOURS } from "../domain/settings.ts";
+import { HealthcheckPinger, healthcheckSecrets, PING_TIMEOUT_MS } from "../adapters/healthcheck/healthcheck-pinger.ts";
+import { createNodeHttpFetch } from "../adapters/http/node-http-fetch.ts";
+import type { Redactor } from "../domain/ports.ts";
+import type { RunRecord } from "./ports.ts";
+import { describeAge } from "../domain/staleness.ts";
 
 export const ExitCode = {
   InSync: 0,
@@ -36,6 +42,10 @@ export interface RunSyncInput {
   dropboxFetch?: typeof fetch;
   /** Test seam: how retry back-off waits (default: real timers), so in-process runs need not sleep. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Wall-clock ms since the epoch (staleness, the run record); default Date.now. */
+  now?: () => number;
+  /** How the entry names the staleness limit; default MAX_BACKUP_AGE_HOURS (the UCRM plugin: maxBackupAgeHours). */
+  maxAgeSetting?: string;
 }
 
 export interface RunOutcome {
@@ -44,6 +54,8 @@ export interface RunOutcome {
   /** Set when the run stopped before or outside the per-backup work. */
   error?: string;
   authorizationUrl?: string;
+  /** Another run held the lock: this one did nothing, so it records nothing. */
+  lockNotTaken?: boolean;
 }
 
 export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
@@ -64,13 +76,34 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
   }
   // Every output path redacts them from here on.
   redactor.register([settings.unmsApiToken, settings.dropboxAppSecret, settings.dropboxAccessCode, settings.dropboxRefreshToken, settings.dropboxAccessToken]);
+  redactor.register(settings.healthcheckUrl ? healthcheckSecrets(settings.healthcheckUrl) : []);
 
+  // A dry run changes nothing and proves nothing: no pings, no run record.
+  const observed = input.dryRun !== true;
+  const pinger = observed && settings.healthcheckUrl ? createPinger(settings.healthcheckUrl, redactor, input) : undefined;
+  const pingWarning = await pinger?.start();
+  if (pingWarning) reporter.report({ type: "warning", message: pingWarning });
+  const previous = observed ? await readLastRun(configStore, reporter) : undefined;
+  if (previous) reporter.report({ type: "info", message: describeLastRun(previous, wallClockOf(input)()) });
+
+  const outcome = await syncWithSettings(input, settings, fail);
+  if (!observed) return outcome;
+  if (!outcome.lockNotTaken) await recordRun(configStore, reporter, redactor, outcome, previous, wallClockOf(input)());
+  const finishWarning = await pinger?.finish(outcome.exitCode, redactor.redact(runText(outcome)));
+  if (finishWarning) reporter.report({ type: "warning", message: finishWarning });
+  return outcome;
+}
+
+async function syncWithSettings(input: RunSyncInput, settings: LoadedSettings, fail: (error: unknown) => RunOutcome): Promise<RunOutcome> {
+  const configStore = input.container.get(ids.ConfigStore);
+  const reporter = input.container.get(ids.EntryReporter);
+  const redactor = input.container.get(ids.Redactor);
   let lock;
   let hardStop: { signal: AbortSignal; dispose: () => void } | undefined;
   try {
     lock = await input.container.get(ids.RunLock)(settings.stateDir, (info) => reporter.report({ type: "warning", message: `Took over a stale run lock: ${info}` }));
   } catch (error) {
-    return fail(error);
+    return { ...fail(error), lockNotTaken: true };
   }
 
   // Told on every run, whatever happens next, until the setting is turned off.
@@ -110,6 +143,11 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
       },
       ...(hardStop ? { signal: hardStop.signal } : input.signal ? { signal: input.signal } : {}),
       ...(budgetMs === undefined ? {} : { budgetMs }),
+      staleness: {
+        maxAgeHours: settings.maxBackupAgeHours ?? DEFAULT_MAX_BACKUP_AGE_HOURS,
+        setting: input.maxAgeSetting ?? "MAX_BACKUP_AGE_HOURS",
+        nowMs: wallClockOf(input)(),
+      },
     });
     report.warnings.unshift(...tlsWarnings);
     const cleared = input.allowMassDeleteOneShot && settings.allowMassDelete === true && !report.dryRun ? await clearAllowMassDelete(configStore, reporter) : true;
@@ -182,4 +220,65 @@ export function exitCodeFor(error: unknown): ExitCode {
   if (error.kind === "config") return ExitCode.Config;
   if (error.kind === "authorization-required") return ExitCode.AwaitingAuthorization;
   return ExitCode.Failed;
+}
+
+export function wallClockOf(input: { now?: () => number }): () => number {
+  return input.now ?? Date.now;
+}
+
+function createPinger(url: string, redactor: Redactor, input: RunSyncInput): HealthcheckPinger {
+  // Node 16 has no global fetch; Deno's own works without node:http's compatibility layer.
+  const pingFetch: typeof fetch = "Deno" in globalThis ? (u, init) => fetch(u, init) : createNodeHttpFetch({ timeoutMs: PING_TIMEOUT_MS });
+  return new HealthcheckPinger({ url, fetch: pingFetch, redactor, ...(input.sleep ? { sleep: (ms: number) => input.sleep!(ms) } : {}) });
+}
+
+/** The run as text: its summary (or the error that stopped it), then every failure and warning. */
+export function runText(outcome: RunOutcome): string {
+  const report = outcome.report;
+  if (!report) return `The run stopped (exit code ${outcome.exitCode}): ${outcome.error ?? "no reason was given"}`;
+  return [
+    summarize(report),
+    ...report.failed.map((f) => `ERROR: ${f.name ? `${f.name}: ` : ""}${f.error}`),
+    ...report.warnings.map((w) => `WARNING: ${w}`),
+  ].join("\n");
+}
+
+async function readLastRun(store: ConfigStore, reporter: Reporter): Promise<RunRecord | undefined> {
+  try {
+    return (await store.readPrivateState()).lastRun;
+  } catch (error) {
+    reporter.report({ type: "warning", message: `Could not read the record of the last run: ${describeError(error)}` });
+    return undefined;
+  }
+}
+
+/** "Last run: finished ... (2 days ago), exit code 1; last successful run: 3 days ago." */
+export function describeLastRun(record: RunRecord, nowMs: number): string {
+  const ago = (iso: string) => `${describeAge(nowMs - Date.parse(iso))} ago`;
+  const success = record.exitCode === 0 ? "" : record.lastSuccessAt ? `; last successful run: ${ago(record.lastSuccessAt)} (${record.lastSuccessAt})` : "; no successful run recorded";
+  return `Last run: finished ${record.finishedAt} (${ago(record.finishedAt)}), exit code ${record.exitCode}${success}.`;
+}
+
+const MAX_RECORDED_FAILURES = 20;
+const MAX_FAILURE_CHARS = 500;
+
+/** Keeps the run's outcome in the private state; a failure to keep it is a warning, never the run's outcome. */
+async function recordRun(store: ConfigStore, reporter: Reporter, redactor: Redactor, outcome: RunOutcome, previous: RunRecord | undefined, nowMs: number): Promise<void> {
+  const report = outcome.report;
+  const finishedAt = new Date(nowMs).toISOString();
+  const failures = report ? report.failed.map((f) => (f.name ? `${f.name}: ${f.error}` : f.error)) : outcome.error ? [outcome.error] : [];
+  const lastSuccessAt = outcome.exitCode === ExitCode.InSync ? finishedAt : previous?.exitCode === 0 ? previous.finishedAt : previous?.lastSuccessAt;
+  const record: RunRecord = {
+    finishedAt,
+    exitCode: outcome.exitCode,
+    summary: redactor.redact(report ? summarize(report) : `The run stopped: ${outcome.error ?? "no reason was given"}`).slice(0, MAX_FAILURE_CHARS),
+    counts: { uploaded: report?.uploaded.length ?? 0, skipped: report?.skipped.length ?? 0, deleted: report?.deleted.length ?? 0, failed: failures.length },
+    failures: failures.slice(0, MAX_RECORDED_FAILURES).map((f) => redactor.redact(f).slice(0, MAX_FAILURE_CHARS)),
+    ...(lastSuccessAt ? { lastSuccessAt } : {}),
+  };
+  try {
+    await store.writePrivateState({ ...(await store.readPrivateState()), lastRun: record });
+  } catch (error) {
+    reporter.report({ type: "warning", message: `Could not keep the record of this run: ${describeError(error)}` });
+  }
 }
