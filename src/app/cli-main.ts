@@ -10,6 +10,7 @@ import { ExitCode, runSync, type RunSyncInput } from "./run-sync.ts";
 import { jsonSummary } from "./sync-report.ts";
 import { runUcrmPlugin } from "./ucrm-main.ts";
 import { parseCliArgs } from "./parse-cli-args.ts";
+import { runListCommand, runRestoreCommand, runStatusCommand } from "./read-commands.ts";
 
 export const VERSION = "2.0.0";
 
@@ -75,6 +76,8 @@ export interface CliIo {
   signal?: AbortSignal;
   /** Test seam: how retry back-off waits (see RunSyncInput). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Test seam: the wall clock (ms since the epoch) that staleness and the run record read. */
+  now?: () => number;
 }
 
 export async function main(argv: string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> {
@@ -85,6 +88,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
       json: { type: "boolean" },
       "allow-mass-delete": { type: "boolean" },
       "plugin-dir": { type: "string" },
+      to: { type: "string" },
+      force: { type: "boolean" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean" },
     });
@@ -102,6 +107,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return ExitCode.InSync;
   }
   const [command, ...rest] = positionals;
+  if (command === "restore") return runRestoreCommand(rest, values, env, io);
   if (rest.length > 0) {
     io.stderr.write(`Usage error: unexpected argument "${rest[0]}"\nRun with --help to see the commands and options.\n`);
     return ExitCode.Config;
@@ -121,11 +127,13 @@ export async function main(argv: string[], env: Record<string, string | undefine
       ...passThrough(io),
     });
   }
+  if (command === "status") return runStatusCommand(values.json === true, env, io);
+  if (command === "list") return runListCommand(values.json === true, env, io);
   if (command !== "sync") {
     io.stderr.write(
       command === undefined
         ? "Usage error: no command given; did you mean `sync`?\nRun with --help to see the commands and options.\n"
-        : `Usage error: unknown command "${command}"; the commands are sync and ucrm.\nRun with --help to see the commands and options.\n`,
+        : `Usage error: unknown command "${command}"; the commands are sync, status, list, restore and ucrm.\nRun with --help to see the commands and options.\n`,
     );
     return ExitCode.Config;
   }
@@ -137,13 +145,14 @@ export async function main(argv: string[], env: Record<string, string | undefine
     dryRun: values["dry-run"] === true,
     allowMassDelete: values["allow-mass-delete"] === true,
     ...passThrough(io),
+    ...(io.now ? { now: io.now } : {}),
   };
   const outcome = await runSync(input);
   if (values.json) io.stdout.write(`${redactor.redact(jsonSummary(outcome))}\n`);
   return outcome.exitCode;
 }
 
-function passThrough(io: CliIo): Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal" | "sleep"> {
+export function passThrough(io: CliIo): Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal" | "sleep"> {
   return {
     ...(io.sleep ? { sleep: io.sleep } : {}),
     ...(io.unmsFetch ? { unmsFetch: io.unmsFetch } : {}),
