@@ -125,6 +125,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       dryRun: values["dry-run"] === true,
       stdout: io.stdout,
       ...passThrough(io),
+      ...(io.now ? { now: io.now } : {}),
     });
   }
   if (command === "status") return runStatusCommand(values.json === true, env, io);

@@ -17,6 +17,8 @@ import { createNodeHttpFetch } from "../adapters/http/node-http-fetch.ts";
 import type { Redactor } from "../domain/ports.ts";
 import type { RunRecord } from "./ports.ts";
 import { describeAge } from "../domain/staleness.ts";
+import { formatStatus, inspectStatus } from "./status.ts";
+import type { OpenTarget } from "./open-target.ts";
 
 export const ExitCode = {
   InSync: 0,
@@ -44,6 +46,8 @@ export interface RunSyncInput {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Wall-clock ms since the epoch (staleness, the run record); default Date.now. */
   now?: () => number;
+  /** End with the status verdict (the UCRM plugin: the last lines of each run's log). */
+  writeVerdict?: boolean;
   /** How the entry names the staleness limit; default MAX_BACKUP_AGE_HOURS (the UCRM plugin: maxBackupAgeHours). */
   maxAgeSetting?: string;
 }
@@ -91,7 +95,37 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
   if (!outcome.lockNotTaken) await recordRun(configStore, reporter, redactor, outcome, previous, wallClockOf(input)());
   const finishWarning = await pinger?.finish(outcome.exitCode, redactor.redact(runText(outcome)));
   if (finishWarning) reporter.report({ type: "warning", message: finishWarning });
+  if (input.writeVerdict) await reportVerdict(input, settings, outcome);
   return outcome;
+}
+
+/**
+ * The verdict `status` would print, as the run's last lines (the UCRM plugin's log). Read after the
+ * run with the run's own source and store; a run that never reached them gets its error as verdict.
+ */
+async function reportVerdict(input: RunSyncInput, settings: LoadedSettings, outcome: RunOutcome): Promise<void> {
+  const reporter = input.container.get(ids.EntryReporter);
+  if (!input.container.isBound(ids.BackupStore)) {
+    reporter.report({ type: "warning", message: `Verdict: NOT HEALTHY: the run stopped before it reached UNMS and the copies (exit code ${outcome.exitCode}).` });
+    return;
+  }
+  try {
+    const lastRun = (await input.container.get(ids.ConfigStore).readPrivateState()).lastRun;
+    const target: OpenTarget = {
+      settings,
+      source: input.container.get(ids.BackupSource),
+      store: input.container.get(ids.BackupStore),
+      ledger: input.container.get(ids.DownloadLedger),
+      targetDescription: input.container.get(ids.TargetDescription),
+    };
+    const nowMs = wallClockOf(input)();
+    const status = await inspectStatus({ target, lastRun, nowMs, maxAgeSetting: input.maxAgeSetting ?? "MAX_BACKUP_AGE_HOURS", ...(input.signal ? { signal: input.signal } : {}) });
+    for (const line of formatStatus(status, lastRun, nowMs)) {
+      reporter.report(status.healthy || !line.startsWith("  - ") ? { type: "info", message: line } : { type: "warning", message: line.slice(4) });
+    }
+  } catch (error) {
+    reporter.report({ type: "warning", message: `Verdict: unknown: the status could not be read after the run: ${describeError(error)}` });
+  }
 }
 
 async function syncWithSettings(input: RunSyncInput, settings: LoadedSettings, fail: (error: unknown) => RunOutcome): Promise<RunOutcome> {
