@@ -112,7 +112,8 @@ async function reportVerdict(input: RunSyncInput, settings: LoadedSettings, outc
   try {
     const lastRun = (await input.container.get(ids.ConfigStore).readPrivateState()).lastRun;
     const target: OpenTarget = {
-      settings,
+      // A one-shot "allow mass deletion" is cleared by now: the next run's plan is made without it.
+      settings: input.allowMassDeleteOneShot ? { ...settings, allowMassDelete: false } : settings,
       source: input.container.get(ids.BackupSource),
       store: input.container.get(ids.BackupStore),
       ledger: input.container.get(ids.DownloadLedger),

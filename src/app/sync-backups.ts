@@ -198,7 +198,8 @@ export class SyncBackups {
 
     if (options.staleness) {
       const deleted = new Set(report.deleted);
-      const copies = [...stored.map((f) => f.name).filter((name) => dryRun || !deleted.has(name)), ...(dryRun ? [] : report.uploaded)];
+      // A dry run is judged by what the real run would leave (its would-be uploads and deletions).
+      const copies = [...stored.map((f) => f.name).filter((name) => !deleted.has(name)), ...report.uploaded];
       const failures = new Map(report.failed.map((f) => [f.name, f.error]));
       const nameOf = new Map(plan.uploads.map((u) => [backupKey(u.backup.id), u.name]));
       for (const problem of stalenessProblems({
@@ -210,7 +211,6 @@ export class SyncBackups {
         setting: options.staleness.setting,
         whyNoCopy: (backup) => {
           const name = nameOf.get(backupKey(backup.id)) ?? "";
-          if (dryRun) return "a dry run uploads nothing";
           if (report.resumable.includes(name)) return "left for the next run: the time budget was spent";
           const failure = failures.get(name);
           return failure ? `its upload failed: ${failure}` : "it was not uploaded";
