@@ -42,7 +42,7 @@ export async function openTarget(input: OpenTargetInput): Promise<OpenTarget> {
     input.container.load(tokenSessionModule(settings, input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}));
     const auth = await input.container.get(ids.TokenSession).start(settings);
     if (auth.status === "awaiting-user") {
-      throw new SyncError(`Dropbox is not authorized yet, so the copies cannot be read. ${auth.message} Run \`backup-sync sync\` to see the authorization URL.`, {
+      throw new SyncError(`Dropbox is not authorized yet, so the copies cannot be read. ${auth.message}\n${auth.url}`, {
         kind: "authorization-required",
         code: "auth.awaiting_user",
       });
