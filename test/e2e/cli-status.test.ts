@@ -238,3 +238,20 @@ test("restore from TARGET_DIR verifies the size; list works there too", async (t
   writeFileSync(join(h.root, "unrelated"), "x");
   assert.ok(existsSync(to));
 });
+
+test("HELP, the README table and the UCRM form name the new settings and commands", async () => {
+  const { HELP } = await import("../../src/app/cli-main.ts");
+  const { ENV_NAMES } = await import("../../src/adapters/config/env-config-store.ts");
+  const { UCRM_CONFIG_KEYS } = await import("../../src/adapters/config/ucrm-file-config-store.ts");
+  const readme = readFileSync(join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "..", "README.md"), "utf8");
+  const manifest = JSON.parse(readFileSync(new URL("../../plugin/manifest.json", import.meta.url), "utf8")) as { configuration: { key: string; required: number }[] };
+  for (const field of ["maxBackupAgeHours", "healthcheckUrl"] as const) {
+    assert.match(HELP, new RegExp(`^ {2}${ENV_NAMES[field]} +\\S`, "m"));
+    assert.match(readme, new RegExp(`^\\| \`${ENV_NAMES[field]}\` \\| .*UCRM key \`${UCRM_CONFIG_KEYS[field]}\``, "m"));
+    assert.equal(manifest.configuration.find((c) => c.key === UCRM_CONFIG_KEYS[field])?.required, 0);
+  }
+  for (const usage of ["backup-sync status [--json]", "backup-sync list [--json]", "backup-sync restore <backup id | file name> --to <path> [--force]"]) {
+    assert.ok(HELP.includes(usage), usage);
+    assert.ok(readme.includes(usage), usage);
+  }
+});
