@@ -16,8 +16,7 @@ import { HealthcheckPinger, healthcheckSecrets, PING_TIMEOUT_MS } from "../adapt
 import { createNodeHttpFetch } from "../adapters/http/node-http-fetch.ts";
 import type { Redactor } from "../domain/ports.ts";
 import type { RunRecord } from "./ports.ts";
-import { describeAge } from "../domain/staleness.ts";
-import { formatStatus, inspectStatus } from "./status.ts";
+import { describeLastRun, formatStatus, inspectStatus } from "./status.ts";
 import type { OpenTarget } from "./open-target.ts";
 
 export const ExitCode = {
@@ -285,13 +284,6 @@ async function readLastRun(store: ConfigStore, reporter: Reporter): Promise<RunR
     reporter.report({ type: "warning", message: `Could not read the record of the last run: ${describeError(error)}` });
     return undefined;
   }
-}
-
-/** "Last run: finished ... (2 days ago), exit code 1; last successful run: 3 days ago." */
-export function describeLastRun(record: RunRecord, nowMs: number): string {
-  const ago = (iso: string) => `${describeAge(nowMs - Date.parse(iso))} ago`;
-  const success = record.exitCode === 0 ? "" : record.lastSuccessAt ? `; last successful run: ${ago(record.lastSuccessAt)} (${record.lastSuccessAt})` : "; no successful run recorded";
-  return `Last run: finished ${record.finishedAt} (${ago(record.finishedAt)}), exit code ${record.exitCode}${success}.`;
 }
 
 const MAX_RECORDED_FAILURES = 20;

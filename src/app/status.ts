@@ -10,7 +10,6 @@ import { copyInstant, describeAge, newestSuccessful, stalenessProblems } from ".
 import { DEFAULT_MAX_BACKUP_AGE_HOURS } from "../domain/settings.ts";
 import type { RunRecord } from "./ports.ts";
 import type { OpenTarget } from "./open-target.ts";
-import { describeLastRun } from "./run-sync.ts";
 
 /** What `status --json` prints (times ISO 8601). */
 export interface StatusReport {
@@ -119,6 +118,13 @@ export function formatStatus(status: StatusReport, lastRun: RunRecord | undefine
     ...status.problems.map((p) => `  - ${p}`),
   ];
   return lines;
+}
+
+/** "Last run: finished ... (2 days ago), exit code 1; last successful run: 3 days ago." */
+export function describeLastRun(record: RunRecord, nowMs: number): string {
+  const ago = (iso: string) => `${describeAge(nowMs - Date.parse(iso))} ago`;
+  const success = record.exitCode === 0 ? "" : record.lastSuccessAt ? `; last successful run: ${ago(record.lastSuccessAt)} (${record.lastSuccessAt})` : "; no successful run recorded";
+  return `Last run: finished ${record.finishedAt} (${ago(record.finishedAt)}), exit code ${record.exitCode}${success}.`;
 }
 
 /** 1536 -> "1.5 KiB". */

@@ -103,9 +103,11 @@ export function stalenessProblems(input: StalenessInput): StalenessProblem[] {
     .join("; ");
   const more = newerUncopied.length > 5 ? `; and ${newerUncopied.length - 5} more` : "";
   if (!newestCopy) {
+    // No copy yet is a problem once a backup has waited longer than the limit for one (not on a first run).
+    if (!newerUncopied.some((b) => nowMs - Date.parse(b.createdAt) > limitMs)) return problems;
     problems.push({
       code: "copies-none",
-      message: `There is no off-site copy, while UNMS has ${newerUncopied.length} successful backup(s) to copy: ${which}${more}.`,
+      message: `There is no off-site copy, while UNMS has had successful backups for longer than ${limit}: ${which}${more}.`,
     });
   } else if (nowMs - newestCopy.at > limitMs) {
     problems.push({

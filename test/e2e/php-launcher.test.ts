@@ -140,6 +140,8 @@ describe("UCRM plugin zip and PHP launcher (real php)", () => {
       runtimePath: 0,
       unmsCaFile: 0,
       unmsTlsInsecure: 0,
+      maxBackupAgeHours: 0,
+      healthcheckUrl: 0,
       runtimeProvisioning: 0,
       runtimeMirrorUrl: 0,
     });

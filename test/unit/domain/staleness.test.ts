@@ -67,7 +67,10 @@ test("the newest copy older than the limit while UNMS has newer backups: which, 
 test("an old copy is fine when UNMS has nothing newer; no copy at all is a problem when UNMS has backups", () => {
   const old = backup(1, 100);
   assert.deepEqual(judge({ backups: [old], copies: [nameOf(old)], maxAgeHours: 200 }), []);
-  assert.deepEqual(judge({ backups: [backup(2, 1)], copies: ["notes.txt"] }).map((p) => p.code), ["copies-none"]);
+  assert.deepEqual(judge({ backups: [backup(2, 1)], copies: ["notes.txt"] }), [], "a first run that has not copied yet is not stale");
+  const none = judge({ backups: [backup(2, 1), backup(3, 50)], copies: ["notes.txt"] });
+  assert.deepEqual(none.map((p) => p.code), ["copies-none"]);
+  assert.match(none[0]!.message, /^There is no off-site copy, while UNMS has had successful backups for longer than MAX_BACKUP_AGE_HOURS \(48 h\): backup 00000002/);
 });
 
 test("a copy's time: its backup's createdAt while listed, else its name read in the NMS time zone", () => {
