@@ -21,8 +21,13 @@
  * - scale: `sync --dry-run` with --scale-counts backups listed (5000,20000), and 9,000 deletions.
  * - encrypted (issue 13): the same CLI with ENCRYPT_TO (age) next to the plain path, for
  *   --encrypted-sizes (1024 MiB): throughput of both, the peak RSS, the exact ciphertext size.
+ * - restore (issue 11): `node dist/cli.mjs restore <id> --to <path>` of a --restore-mib copy (300) from
+ *   the Dropbox fake (files/download, content hash verified) and from a TARGET_DIR (size verified):
+ *   peak RSS under 160 MiB, and the restored file's SHA-256 equal to the copy's.
  */
 import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -74,6 +79,18 @@ let loopbackConnections: number | undefined;
 /** Preloaded into every measured child: its own peak RSS from the kernel, written at exit. */
 const RSS_HOOK = `import { writeFileSync } from "node:fs";
 process.on("exit", () => writeFileSync(process.env.BENCH_RSS_FILE, String(process.resourceUsage().maxRSS)));
+`;
+
+/**
+ * The restore section's hook: the peak of the child's own address space (VmHWM, KiB). Linux carries
+ * ru_maxrss across fork + exec, so a child of this process, which holds the 300 MiB being restored,
+ * would report this process's RSS; VmHWM starts afresh at exec.
+ */
+const HWM_HOOK = `import { readFileSync, writeFileSync } from "node:fs";
+process.on("exit", () => {
+  const hwm = /^VmHWM:\\s+(\\d+) kB/m.exec(readFileSync("/proc/self/status", "utf8"));
+  writeFileSync(process.env.BENCH_RSS_FILE, hwm ? hwm[1] : String(process.resourceUsage().maxRSS));
+});
 `;
 
 /**
@@ -143,9 +160,9 @@ interface ChildOutcome {
   wallMs: number;
 }
 
-async function runChild(workDir: string, args: string[], env: Record<string, string>): Promise<ChildOutcome> {
+async function runChild(workDir: string, args: string[], env: Record<string, string>, hookFile = "rss-hook.mjs"): Promise<ChildOutcome> {
   const rssFile = join(workDir, `rss-${Math.random().toString(36).slice(2)}`);
-  const hook = pathToFileURL(join(workDir, "rss-hook.mjs")).href;
+  const hook = pathToFileURL(join(workDir, hookFile)).href;
   const started = performance.now();
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done, fail) => {
     const child = spawn(process.execPath, ["--import", hook, ...args], {
@@ -245,6 +262,8 @@ function cliEnv(fakes: Fakes, stateDir: string, extra: Record<string, string> = 
     DROPBOX_REFRESH_TOKEN: fakes.dropbox.issueRefreshToken(),
     DROPBOX_BASE_URL: fakes.dropboxUrl,
     STATE_DIR: stateDir,
+    // Some sections list backups from 2020: a ten-year limit keeps staleness out of the measurement.
+    MAX_BACKUP_AGE_HOURS: "87600",
     ...extra,
   };
 }
@@ -356,7 +375,8 @@ async function main(): Promise<number> {
       repeat: { type: "string", default: "1" },
       "node-options": { type: "string", default: "" },
       "chunk-mib": { type: "string", default: String(DEFAULT_DROPBOX_CHUNK_BYTES / MiB) },
-      only: { type: "string", default: "loopback,wan,noop,scale,encrypted" },
+      only: { type: "string", default: "loopback,wan,noop,scale,encrypted,restore" },
+      "restore-mib": { type: "string", default: "300" },
       cli: { type: "string", default: "dist/cli.mjs" },
       connections: { type: "string" },
       "wan-sizes": { type: "string", default: "256,1024" },
@@ -369,7 +389,7 @@ async function main(): Promise<number> {
   loopbackConnections = values.connections === undefined ? undefined : Number(values.connections);
   const sections = new Set(values.only.split(",").map((x) => x.trim()));
   for (const section of sections) {
-    if (!["loopback", "wan", "noop", "scale", "encrypted"].includes(section)) throw new Error(`--only ${values.only}: unknown section "${section}" (loopback, wan, noop, scale, encrypted)`);
+    if (!["loopback", "wan", "noop", "scale", "encrypted", "restore"].includes(section)) throw new Error(`--only ${values.only}: unknown section "${section}" (loopback, wan, noop, scale, encrypted, restore)`);
   }
   childNodeOptions = values["node-options"];
   chunkBytes = Number(values["chunk-mib"]) * MiB;
@@ -382,6 +402,7 @@ async function main(): Promise<number> {
 
   const workDir = await mkdtemp(join(tmpdir(), "backup-sync-bench-"));
   await writeFile(join(workDir, "rss-hook.mjs"), RSS_HOOK);
+  await writeFile(join(workDir, "hwm-hook.mjs"), HWM_HOOK);
   await writeFile(join(workDir, "raw-baseline.mjs"), RAW_BASELINE);
   try {
     console.log(
@@ -395,6 +416,7 @@ async function main(): Promise<number> {
     if (sections.has("noop")) results.push(await noopSection(workDir));
     if (sections.has("scale")) results.push(await scaleSection(workDir, parseSizes(values["scale-counts"]), Number(values["scale-deletions"])));
     if (sections.has("encrypted")) results.push(await encryptedSection(workDir, parseSizes(values["encrypted-sizes"])));
+    if (sections.has("restore")) results.push(await restoreSection(workDir, parseSizes(values["restore-mib"])));
     const failed = results.reduce((a, b) => a + b, 0);
     console.log(failed === 0 ? "\nAll targets met." : `\n${failed} target(s) missed.`);
     return failed === 0 ? 0 : 1;
@@ -640,6 +662,62 @@ async function measureDeletions(workDir: string, deletions: number) {
     await fakes.close();
     await rm(stateDir, { recursive: true, force: true });
   }
+}
+
+/** Issue 11: restoring a large copy streams (flat memory) and is byte-identical. Returns the targets missed. */
+async function restoreSection(workDir: string, sizesMiB: number[]): Promise<number> {
+  console.log(`\nRestore (issue 11): node dist/cli.mjs restore <id> --to <path>; target: peak RSS < ${TARGET_PEAK_RSS_MIB} MiB, identical SHA-256`);
+  const header = ["size", "from", "MiB/s", "peak RSS MiB", "exit", "sha256 identical"];
+  const rows: string[][] = [];
+  let missed = 0;
+  for (const mib of sizesMiB) {
+    const bytes = mib * MiB;
+    const backup = { id: "7f3c2a10-0000-4000-8000-00000000be9d", createdAt: "2026-01-01T00:00:00Z" };
+    // Random bytes: nothing about them compresses or repeats, so only a faithful copy hashes the same.
+    const content = randomBytes(bytes);
+    const expected = createHash("sha256").update(content).digest("hex");
+    const name = backupFileName(backup, "UTC");
+    for (const from of ["Dropbox", "TARGET_DIR"] as const) {
+      const fakes = await startFakes(0);
+      // This section's Dropbox keeps the bytes, so they can be downloaded (the bench process holds them, not the CLI).
+      const dropbox = new FakeDropbox({ appKey: "benchappkey", keepBytesLimit: bytes });
+      const dropboxServer = await startLoopbackServer(dropbox.handlers);
+      const stateDir = await mkdtemp(join(workDir, "state-"));
+      const targetDir = await mkdtemp(join(workDir, "target-"));
+      const to = join(workDir, `restored-${from}.unms`);
+      try {
+        if (from === "Dropbox") dropbox.putFile(`/${name}`, content);
+        else await writeFile(join(targetDir, name), content);
+        const env = {
+          ...cliEnv({ ...fakes, dropbox, dropboxUrl: dropboxServer.url }, stateDir),
+          ...(from === "TARGET_DIR" ? { TARGET_DIR: targetDir } : {}),
+        };
+        const outcome = await runChild(workDir, [cli, "restore", backup.id, "--to", to], env, "hwm-hook.mjs");
+        const got = outcome.code === 0 ? await sha256OfFile(to) : "";
+        const ok = outcome.code === 0 && got === expected && outcome.peakRssMiB < TARGET_PEAK_RSS_MIB;
+        if (!ok) {
+          missed++;
+          if (outcome.code !== 0) console.log(`  restore from ${from} exited ${outcome.code}: ${outcome.stderr.trim() || outcome.stdout.trim()}`);
+        }
+        rows.push([sizeLabel(mib), from, (mib / (outcome.wallMs / 1000)).toFixed(0), outcome.peakRssMiB.toFixed(0), String(outcome.code), got === expected ? "yes" : "NO"]);
+      } finally {
+        await dropboxServer.close();
+        await fakes.close();
+        await rm(stateDir, { recursive: true, force: true });
+        await rm(targetDir, { recursive: true, force: true });
+        await rm(to, { force: true });
+      }
+    }
+  }
+  printTable(header, rows);
+  console.log("  (MiB/s over the child's whole life, process start-up included)");
+  return missed;
+}
+
+async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const piece of createReadStream(path)) hash.update(piece as Buffer);
+  return hash.digest("hex");
 }
 
 process.exitCode = await main();

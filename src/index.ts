@@ -465,6 +465,7 @@ function dropboxTokens(
 
 export type { BackupSource, BackupStore, BackupDownload, ByteStream, PutOptions } from "./domain/ports.ts";
 export type { RemoveOutcome } from "./domain/ports.ts";
+export type { StoredCopyDownload } from "./domain/ports.ts";
 export type { Reporter, SyncEvent } from "./domain/ports.ts";
 export type { AccessTokenProvider } from "./domain/ports.ts";
 export type { UnmsBackup } from "./domain/backup.ts";
@@ -484,6 +485,7 @@ export type {
 export type { SyncReport, UploadRecord } from "./app/sync-report.ts";
 export type { Settings } from "./domain/settings.ts";
 export type { ConfigStore, ConfigPatch, PrivateState, SaveOutcome } from "./app/ports.ts";
+export type { RunRecord } from "./app/ports.ts";
 export type { FailureKind, SyncErrorOptions } from "./domain/errors.ts";
 
 // ---------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import { jsonSummary } from "./sync-report.ts";
 import { runUcrmPlugin } from "./ucrm-main.ts";
 import { parseCliArgs } from "./parse-cli-args.ts";
 import { settingsHelp } from "../adapters/config/settings-catalogue.ts";
+import { runListCommand, runRestoreCommand, runStatusCommand } from "./read-commands.ts";
 
 export const VERSION = "2.0.0";
 
@@ -21,6 +22,10 @@ export const HELP = `unms-dropbox-backup-sync ${VERSION}: keep off-site copies o
 
 Usage:
   backup-sync sync [--dry-run] [--json] [--allow-mass-delete] [--quiet]
+  backup-sync status [--json]                         UNMS, the copies, the last run, a verdict
+  backup-sync list [--json]                           the stored copies (name, backup id, time, size)
+  backup-sync restore <backup id | file name> --to <path> [--force]
+                                                      download and verify a copy, then move it to <path>
   backup-sync ucrm --plugin-dir <dir> [--dry-run]     (run by the UCRM plugin's main.php)
   backup-sync --help | --version
 
@@ -37,6 +42,11 @@ sync options:
   -V, --version         the version
 
 ${settingsHelp()}
+
+status / list / restore: exit 0 healthy / listed / restored and verified; 1 unhealthy, or the copy
+failed verification (nothing is left at <path>); 2 configuration or usage error (restore: <path>
+exists and --force was not given).
+
 Exit codes: 0 in sync (or stopped by MAX_RUN_MINUTES, the rest continues next run); 1 the run failed
 or a backup could not be stored; 2 configuration or usage error; 3 waiting for you to authorize
 Dropbox (the URL is printed); 130 / 143 stopped by SIGINT / SIGTERM (the upload state is kept).
@@ -51,6 +61,8 @@ export interface CliIo {
   signal?: AbortSignal;
   /** Test seam: how retry back-off waits (see RunSyncInput). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Test seam: the wall clock (ms since the epoch) that staleness and the run record read. */
+  now?: () => number;
 }
 
 export async function main(argv: string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> {
@@ -62,6 +74,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
       "allow-mass-delete": { type: "boolean" },
       quiet: { type: "boolean", short: "q" },
       "plugin-dir": { type: "string" },
+      to: { type: "string" },
+      force: { type: "boolean" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "V" },
     });
@@ -79,6 +93,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return ExitCode.InSync;
   }
   const [command, ...rest] = positionals;
+  if (command === "restore") return runRestoreCommand(rest, values, env, io);
   if (rest.length > 0) {
     io.stderr.write(`Usage error: unexpected argument "${rest[0]}"\nRun with --help to see the commands and options.\n`);
     return ExitCode.Config;
@@ -96,13 +111,16 @@ export async function main(argv: string[], env: Record<string, string | undefine
       dryRun: values["dry-run"] === true,
       stdout: io.stdout,
       ...passThrough(io),
+      ...(io.now ? { now: io.now } : {}),
     });
   }
+  if (command === "status") return runStatusCommand(values.json === true, env, io);
+  if (command === "list") return runListCommand(values.json === true, env, io);
   if (command !== "sync") {
     io.stderr.write(
       command === undefined
         ? "Usage error: no command given; did you mean `sync`?\nRun with --help to see the commands and options.\n"
-        : `Usage error: unknown command "${command}"; the commands are sync and ucrm.\nRun with --help to see the commands and options.\n`,
+        : `Usage error: unknown command "${command}"; the commands are sync, status, list, restore and ucrm.\nRun with --help to see the commands and options.\n`,
     );
     return ExitCode.Config;
   }
@@ -115,13 +133,14 @@ export async function main(argv: string[], env: Record<string, string | undefine
     dryRun: values["dry-run"] === true,
     allowMassDelete: values["allow-mass-delete"] === true,
     ...passThrough(io),
+    ...(io.now ? { now: io.now } : {}),
   };
   const outcome = await runSync(input);
   if (values.json) io.stdout.write(`${redactor.redact(jsonSummary(outcome))}\n`);
   return outcome.exitCode;
 }
 
-function passThrough(io: CliIo): Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal" | "sleep"> {
+export function passThrough(io: CliIo): Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal" | "sleep"> {
   return {
     ...(io.sleep ? { sleep: io.sleep } : {}),
     ...(io.unmsFetch ? { unmsFetch: io.unmsFetch } : {}),

@@ -45,6 +45,22 @@ export interface PrivateState {
    * it (the environment) is not exchanged a second time.
    */
   usedAccessCodeSha256?: string;
+  /** What the last `sync` run ended with, for `status` and the next run. */
+  lastRun?: RunRecord;
+}
+
+/** The outcome of one sync run, kept in the private state (texts redacted before they are kept). */
+export interface RunRecord {
+  /** ISO 8601. */
+  finishedAt: string;
+  exitCode: number;
+  /** The run's one-line summary, e.g. "Sync finished: 1 uploaded, 4 already stored, 0 deleted." */
+  summary: string;
+  counts: { uploaded: number; skipped: number; deleted: number; failed: number };
+  /** Every failure and staleness problem of the run, redacted; at most 20, each at most 500 characters. */
+  failures: string[];
+  /** finishedAt of the newest run that exited 0 (this one, or carried over from before). */
+  lastSuccessAt?: string;
 }
 
 /**

@@ -14,6 +14,13 @@ import { resolve } from "node:path";
 import { ensureWritableFolder } from "../adapters/local-dir/writable-folder.ts";
 import { summarize, type SyncReport } from "./sync-report.ts";
 import type { RetentionPolicy } from "../domain/retention.ts";
+import { DEFAULT_MAX_BACKUP_AGE_HOURS } from "../domain/settings.ts";
+import { HealthcheckPinger, healthcheckSecrets, PING_TIMEOUT_MS } from "../adapters/healthcheck/healthcheck-pinger.ts";
+import { createNodeHttpFetch } from "../adapters/http/node-http-fetch.ts";
+import type { Redactor } from "../domain/ports.ts";
+import type { RunRecord } from "./ports.ts";
+import { describeLastRun, formatStatus, inspectStatus } from "./status.ts";
+import type { OpenTarget } from "./open-target.ts";
 
 export const ExitCode = {
   InSync: 0,
@@ -39,6 +46,12 @@ export interface RunSyncInput {
   dropboxFetch?: typeof fetch;
   /** Test seam: how retry back-off waits (default: real timers), so in-process runs need not sleep. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Wall-clock ms since the epoch (staleness, the run record); default Date.now. */
+  now?: () => number;
+  /** End with the status verdict (the UCRM plugin: the last lines of each run's log). */
+  writeVerdict?: boolean;
+  /** How the entry names the staleness limit; default MAX_BACKUP_AGE_HOURS (the UCRM plugin: maxBackupAgeHours). */
+  maxAgeSetting?: string;
 }
 
 export interface RunOutcome {
@@ -47,6 +60,8 @@ export interface RunOutcome {
   /** Set when the run stopped before or outside the per-backup work. */
   error?: string;
   authorizationUrl?: string;
+  /** Another run held the lock: this one did nothing, so it records nothing. */
+  lockNotTaken?: boolean;
 }
 
 export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
@@ -67,14 +82,66 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
   }
   // Every output path redacts them from here on.
   redactor.register([settings.unmsApiToken, settings.dropboxAppSecret, settings.dropboxAccessCode, settings.dropboxRefreshToken, settings.dropboxAccessToken]);
+  redactor.register(settings.healthcheckUrl ? healthcheckSecrets(settings.healthcheckUrl) : []);
 
+  // A dry run changes nothing and proves nothing: no pings, no run record.
+  const observed = input.dryRun !== true;
+  const pinger = observed && settings.healthcheckUrl ? createPinger(settings.healthcheckUrl, redactor, input) : undefined;
+  const pingWarning = await pinger?.start();
+  if (pingWarning) reporter.report({ type: "warning", message: pingWarning });
+  const previous = observed ? await readLastRun(configStore, reporter) : undefined;
+  if (previous) reporter.report({ type: "info", message: describeLastRun(previous, wallClockOf(input)()) });
+
+  const outcome = await syncWithSettings(input, settings, fail);
+  if (!observed) return outcome;
+  if (!outcome.lockNotTaken) await recordRun(configStore, reporter, redactor, outcome, previous, wallClockOf(input)());
+  const finishWarning = await pinger?.finish(outcome.exitCode, redactor.redact(runText(outcome)));
+  if (finishWarning) reporter.report({ type: "warning", message: finishWarning });
+  if (input.writeVerdict) await reportVerdict(input, settings, outcome);
+  return outcome;
+}
+
+/**
+ * The verdict `status` would print, as the run's last lines (the UCRM plugin's log). Read after the
+ * run with the run's own source and store; a run that never reached them gets its error as verdict.
+ */
+async function reportVerdict(input: RunSyncInput, settings: LoadedSettings, outcome: RunOutcome): Promise<void> {
+  const reporter = input.container.get(ids.EntryReporter);
+  if (!input.container.isBound(ids.BackupStore)) {
+    reporter.report({ type: "warning", message: `Verdict: NOT HEALTHY: the run stopped before it reached UNMS and the copies (exit code ${outcome.exitCode}).` });
+    return;
+  }
+  try {
+    const lastRun = (await input.container.get(ids.ConfigStore).readPrivateState()).lastRun;
+    const target: OpenTarget = {
+      // A one-shot "allow mass deletion" is cleared by now: the next run's plan is made without it.
+      settings: input.allowMassDeleteOneShot ? { ...settings, allowMassDelete: false } : settings,
+      source: input.container.get(ids.BackupSource),
+      store: input.container.get(ids.BackupStore),
+      ledger: input.container.get(ids.DownloadLedger),
+      targetDescription: input.container.get(ids.TargetDescription),
+    };
+    const nowMs = wallClockOf(input)();
+    const status = await inspectStatus({ target, lastRun, nowMs, maxAgeSetting: input.maxAgeSetting ?? "MAX_BACKUP_AGE_HOURS", ...(input.signal ? { signal: input.signal } : {}) });
+    for (const line of formatStatus(status, lastRun, nowMs)) {
+      reporter.report(status.healthy || !line.startsWith("  - ") ? { type: "info", message: line } : { type: "warning", message: line.slice(4) });
+    }
+  } catch (error) {
+    reporter.report({ type: "warning", message: `Verdict: unknown: the status could not be read after the run: ${describeError(error)}` });
+  }
+}
+
+async function syncWithSettings(input: RunSyncInput, settings: LoadedSettings, fail: (error: unknown) => RunOutcome): Promise<RunOutcome> {
+  const configStore = input.container.get(ids.ConfigStore);
+  const reporter = input.container.get(ids.EntryReporter);
+  const redactor = input.container.get(ids.Redactor);
   // Before the lock and any download: a folder that cannot be written is a configuration error.
   const folderNames = configStore.folderNames ?? { targetDir: "TARGET_DIR", stateDir: "STATE_DIR" };
   try {
     await ensureWritableFolder(settings.stateDir, folderNames.stateDir);
     if (settings.targetDir) await ensureWritableFolder(resolve(settings.targetDir), folderNames.targetDir);
   } catch (error) {
-    return fail(error);
+    return { ...fail(error), lockNotTaken: true };
   }
 
   let lock;
@@ -82,7 +149,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
   try {
     lock = await input.container.get(ids.RunLock)(settings.stateDir, (info) => reporter.report({ type: "warning", message: info }));
   } catch (error) {
-    return fail(error);
+    return { ...fail(error), lockNotTaken: true };
   }
 
   // Told on every run, whatever happens next, until the setting is turned off.
@@ -123,6 +190,11 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
       },
       ...(hardStop ? { signal: hardStop.signal } : input.signal ? { signal: input.signal } : {}),
       ...(budgetMs === undefined ? {} : { budgetMs }),
+      staleness: {
+        maxAgeHours: settings.maxBackupAgeHours ?? DEFAULT_MAX_BACKUP_AGE_HOURS,
+        setting: input.maxAgeSetting ?? "MAX_BACKUP_AGE_HOURS",
+        nowMs: wallClockOf(input)(),
+      },
     });
     report.warnings.unshift(...tlsWarnings);
     const cleared = input.allowMassDeleteOneShot && settings.allowMassDelete === true && !report.dryRun ? await clearAllowMassDelete(configStore, reporter) : true;
@@ -201,4 +273,58 @@ export function exitCodeFor(error: unknown): ExitCode {
   if (error.kind === "config") return ExitCode.Config;
   if (error.kind === "authorization-required") return ExitCode.AwaitingAuthorization;
   return ExitCode.Failed;
+}
+
+export function wallClockOf(input: { now?: () => number }): () => number {
+  return input.now ?? Date.now;
+}
+
+function createPinger(url: string, redactor: Redactor, input: RunSyncInput): HealthcheckPinger {
+  // Node 16 has no global fetch; Deno's own works without node:http's compatibility layer.
+  const pingFetch: typeof fetch = "Deno" in globalThis ? (u, init) => fetch(u, init) : createNodeHttpFetch({ timeoutMs: PING_TIMEOUT_MS });
+  return new HealthcheckPinger({ url, fetch: pingFetch, redactor, ...(input.sleep ? { sleep: (ms: number) => input.sleep!(ms) } : {}) });
+}
+
+/** The run as text: its summary (or the error that stopped it), then every failure and warning. */
+export function runText(outcome: RunOutcome): string {
+  const report = outcome.report;
+  if (!report) return `The run stopped (exit code ${outcome.exitCode}): ${outcome.error ?? "no reason was given"}`;
+  return [
+    summarize(report),
+    ...report.failed.map((f) => `ERROR: ${f.name ? `${f.name}: ` : ""}${f.error}`),
+    ...report.warnings.map((w) => `WARNING: ${w}`),
+  ].join("\n");
+}
+
+async function readLastRun(store: ConfigStore, reporter: Reporter): Promise<RunRecord | undefined> {
+  try {
+    return (await store.readPrivateState()).lastRun;
+  } catch (error) {
+    reporter.report({ type: "warning", message: `Could not read the record of the last run: ${describeError(error)}` });
+    return undefined;
+  }
+}
+
+const MAX_RECORDED_FAILURES = 20;
+const MAX_FAILURE_CHARS = 500;
+
+/** Keeps the run's outcome in the private state; a failure to keep it is a warning, never the run's outcome. */
+async function recordRun(store: ConfigStore, reporter: Reporter, redactor: Redactor, outcome: RunOutcome, previous: RunRecord | undefined, nowMs: number): Promise<void> {
+  const report = outcome.report;
+  const finishedAt = new Date(nowMs).toISOString();
+  const failures = report ? report.failed.map((f) => (f.name ? `${f.name}: ${f.error}` : f.error)) : outcome.error ? [outcome.error] : [];
+  const lastSuccessAt = outcome.exitCode === ExitCode.InSync ? finishedAt : previous?.exitCode === 0 ? previous.finishedAt : previous?.lastSuccessAt;
+  const record: RunRecord = {
+    finishedAt,
+    exitCode: outcome.exitCode,
+    summary: redactor.redact(report ? summarize(report) : `The run stopped: ${outcome.error ?? "no reason was given"}`).slice(0, MAX_FAILURE_CHARS),
+    counts: { uploaded: report?.uploaded.length ?? 0, skipped: report?.skipped.length ?? 0, deleted: report?.deleted.length ?? 0, failed: failures.length },
+    failures: failures.slice(0, MAX_RECORDED_FAILURES).map((f) => redactor.redact(f).slice(0, MAX_FAILURE_CHARS)),
+    ...(lastSuccessAt ? { lastSuccessAt } : {}),
+  };
+  try {
+    await store.writePrivateState({ ...(await store.readPrivateState()), lastRun: record });
+  } catch (error) {
+    reporter.report({ type: "warning", message: `Could not keep the record of this run: ${describeError(error)}` });
+  }
 }

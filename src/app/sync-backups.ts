@@ -11,6 +11,7 @@ import type { BackupDownload, BackupEncryptor, BackupSource, BackupStore, Clock,
 import { skipBytes } from "../adapters/unms/resume-range.ts";
 import { reconcile, type DownloadRecord, type PlannedUpload, type SyncPolicy } from "../domain/reconcile.ts";
 import { fanOut, ReportCollector, type SyncReport, type UploadRecord } from "./sync-report.ts";
+import { stalenessProblems } from "../domain/staleness.ts";
 
 export interface SyncOptions {
   /** Folder in the store; "" is its root. */
@@ -23,6 +24,19 @@ export interface SyncOptions {
    * the unfinished upload is saved and continues on the next run.
    */
   budgetMs?: number;
+  /**
+   * Judge staleness at the end of the run (UNMS's newest backup, the newest copy): each problem is
+   * reported as a failure, after everything that could be synced was.
+   */
+  staleness?: StalenessOptions;
+}
+
+export interface StalenessOptions {
+  maxAgeHours: number;
+  /** How the admin knows the limit: MAX_BACKUP_AGE_HOURS or maxBackupAgeHours. */
+  setting: string;
+  /** Wall-clock ms since the epoch (an injected clock). */
+  nowMs: number;
 }
 
 /** The download ledger within one run: what was last written, what is known now. */
@@ -184,6 +198,30 @@ export class SyncBackups {
         const message = `Could not delete ${file.name}: ${describeError(error)}`;
         emit({ type: "failed", name: file.name, message });
         if (SyncError.is(error) && RUN_ENDING_KINDS.has(error.kind)) runEnding = error;
+      }
+    }
+
+    if (options.staleness) {
+      const deleted = new Set(report.deleted);
+      // A dry run is judged by what the real run would leave (its would-be uploads and deletions).
+      const copies = [...stored.map((f) => f.name).filter((name) => !deleted.has(name)), ...report.uploaded];
+      const failures = new Map(report.failed.map((f) => [f.name, f.error]));
+      const nameOf = new Map(plan.uploads.map((u) => [backupKey(u.backup.id), u.name]));
+      for (const problem of stalenessProblems({
+        backups,
+        copies,
+        timeZone,
+        nowMs: options.staleness.nowMs,
+        maxAgeHours: options.staleness.maxAgeHours,
+        setting: options.staleness.setting,
+        whyNoCopy: (backup) => {
+          const name = nameOf.get(backupKey(backup.id)) ?? "";
+          if (report.resumable.includes(name)) return "left for the next run: the time budget was spent";
+          const failure = failures.get(name);
+          return failure ? `its upload failed: ${failure}` : "it was not uploaded";
+        },
+      })) {
+        emit({ type: "failed", message: problem.message });
       }
     }
 

@@ -8,7 +8,7 @@ import { compose } from "./compose.ts";
 import { ids } from "./service-ids.ts";
 import { ExitCode, runSync, type RunSyncInput } from "./run-sync.ts";
 
-export interface UcrmRunInput extends Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal" | "dryRun" | "sleep"> {
+export interface UcrmRunInput extends Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal" | "dryRun" | "sleep" | "now"> {
   pluginDir: string;
   /**
    * The process environment: only the test-only DROPBOX_BASE_URL and BACKUP_SYNC_PLUGIN_LOG_TRIMMED
@@ -38,6 +38,9 @@ export async function runUcrmPlugin(input: UcrmRunInput): Promise<number> {
       container,
       // The checkbox in UCRM is one-shot: cleared after the run that used it.
       allowMassDeleteOneShot: true,
+      writeVerdict: true,
+      maxAgeSetting: "maxBackupAgeHours",
+      ...(input.now ? { now: input.now } : {}),
       ...(input.dryRun ? { dryRun: true } : {}),
       ...(input.unmsFetch ? { unmsFetch: input.unmsFetch } : {}),
       ...(input.dropboxFetch ? { dropboxFetch: input.dropboxFetch } : {}),

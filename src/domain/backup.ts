@@ -75,6 +75,41 @@ export function backupIdFromFileName(name: string): string | undefined {
 }
 
 /**
+ * The `YYYYMMDD-HHmm` stamp a file name of ours carries (the backup's time in the NMS time zone),
+ * or undefined when the name is not one of ours.
+ */
+export function backupStampFromFileName(name: string): { date: string; time: string } | undefined {
+  const match = BACKUP_FILE_PATTERN.exec(name);
+  return match ? { date: match[1]!, time: match[2]! } : undefined;
+}
+
+/**
+ * The instant a name's stamp stands for, read in `timeZone` (UTC when unknown), or undefined when
+ * the name is not one of ours. Minutes only: the stamp has no seconds.
+ */
+export function instantFromFileName(name: string, timeZone: string): number | undefined {
+  const stamp = backupStampFromFileName(name);
+  if (!stamp) return undefined;
+  const year = Number(stamp.date.slice(0, -4));
+  const month = Number(stamp.date.slice(-4, -2));
+  const day = Number(stamp.date.slice(-2));
+  const wall = Date.UTC(year, month - 1, day, Number(stamp.time.slice(0, 2)), Number(stamp.time.slice(2)));
+  if (Number.isNaN(wall)) return undefined;
+  // The zone's offset at the guessed instant, then once more at the corrected one (DST edges).
+  let instant = wall - zoneOffsetMs(wall, timeZone);
+  instant = wall - zoneOffsetMs(instant, timeZone);
+  return instant;
+}
+
+/** How far `timeZone`'s wall clock is ahead of UTC at `instant`, in ms (whole minutes). */
+function zoneOffsetMs(instant: number, timeZone: string): number {
+  const parts = (stampFormatter(timeZone) ?? stampFormatter("UTC")!).formatToParts(new Date(instant));
+  const part = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  const wall = Date.UTC(part("year"), part("month") - 1, part("day"), part("hour"), part("minute"));
+  return wall - (instant - (instant % 60_000 + 60_000) % 60_000);
+}
+
+/**
  * True when a file name is one of ours (only those are ever deleted).
  *
  * @example

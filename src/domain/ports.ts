@@ -81,6 +81,16 @@ export interface ResumePoint {
   note?: string;
 }
 
+/** A stored copy opened for reading (restore): its bytes and what the store says they must be. */
+export interface StoredCopyDownload {
+  /** The copy's bytes; throws (never ends early without saying) when the transfer breaks. */
+  stream: ByteStream;
+  /** Bytes the store holds for the copy (what a restore must receive). */
+  size: number;
+  /** The Dropbox content hash the store recorded for the copy, when it keeps one. */
+  contentHash?: string;
+}
+
 /**
  * Where copies go (a Dropbox app folder, a local directory). `folder` is relative to the store's
  * root: "" is the root itself; otherwise a "/"-separated path without leading or trailing "/".
@@ -123,6 +133,12 @@ export interface BackupStore {
    * it always start afresh.
    */
   resumePoint?(folder: string, name: string, backupId: string, signal?: AbortSignal): Promise<ResumePoint>;
+  /**
+   * Optional: opens `folder/name` for reading as a stream, with the size (and content hash, where
+   * the store keeps one) it must have; the caller verifies. A missing file fails with a SyncError of
+   * kind `not-found`. Stores without it cannot be restored from with `backup-sync restore`.
+   */
+  openCopy?(folder: string, name: string, signal?: AbortSignal): Promise<StoredCopyDownload>;
   /**
    * Optional, called at the end of a run: forgets unfinished uploads into `folder` of backups not in
    * `wanted` (stored meanwhile, or gone from the source) and removes their leftovers.

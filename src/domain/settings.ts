@@ -50,6 +50,16 @@ export interface Settings {
   keepWeekly?: number;
   /** Keep the newest copy of each of the last N months after UNMS deleted the backup. */
   keepMonthly?: number;
+  /**
+   * A run fails (exit 1) when UNMS's newest successful backup, or the newest off-site copy while
+   * UNMS has newer ones, is older than this many hours. Default DEFAULT_MAX_BACKUP_AGE_HOURS (48).
+   */
+  maxBackupAgeHours?: number;
+  /** healthchecks.io-style URL pinged at `/start` and `/<exit code>`; a secret (it carries a token). */
+  healthcheckUrl?: string;
   /** Where private state (obtained refresh token, PKCE verifier, run lock) is kept. */
   stateDir: string;
 }
+
+/** Hours after which a backup or copy counts as stale when maxBackupAgeHours is not set. */
+export const DEFAULT_MAX_BACKUP_AGE_HOURS = 48;

@@ -23,7 +23,7 @@ function staticTokens(token: string): AccessTokenProvider {
   };
 }
 
-const contractOptions = { caseInsensitive: true, reportsContentHash: true, multiChunkBytes: 9 * MiB + 5 };
+const contractOptions = { caseInsensitive: true, reportsContentHash: true, multiChunkBytes: 9 * MiB + 5, opensCopies: true };
 
 // msw interception: one server, handlers swapped per test.
 const msw = setupServer();

@@ -19,7 +19,7 @@ for (const folder of ["UNMS backups/nightly", ""]) {
       folder,
       teardown: () => rm(root, { recursive: true, force: true }),
     };
-  });
+  }, { opensCopies: true });
 }
 
 resumableStoreContract("LocalDirBackupStore", async () => {

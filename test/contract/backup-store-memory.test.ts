@@ -4,10 +4,11 @@ import { backupStoreContract } from "../../src/testing/contract/backup-store.ts"
 
 backupStoreContract("MemoryBackupStore", async () => ({ store: new MemoryBackupStore(), folder: "UNMS backups" }), {
   reportsContentHash: true,
+  opensCopies: true,
 });
 
 backupStoreContract(
   "MemoryBackupStore (case-insensitive, root folder)",
   async () => ({ store: new MemoryBackupStore({ caseInsensitive: true }), folder: "" }),
-  { caseInsensitive: true, reportsContentHash: true },
+  { caseInsensitive: true, reportsContentHash: true, opensCopies: true },
 );

@@ -107,14 +107,15 @@ test("a backup removed from UNMS is deleted from Dropbox; files that are not our
   assert.equal(h.dropbox.requestCount("files/delete_v2"), 1);
 });
 
-test("empty-list guard: UNMS listing nothing deletes nothing, says why and what to do, exits 0", async (t) => {
+test("empty-list guard: UNMS listing nothing deletes nothing, says why and what to do, exits 1 (UNMS makes no backups)", async (t) => {
   const h = await syncHarness(t);
   const { ids, names } = await seedSynced(h, 2);
   for (const id of ids) h.unms.removeBackup(id);
 
   const run = await h.run(["sync"]);
-  assert.equal(run.code, 0, explain(run));
-  assert.match(run.stderr, /UNMS lists no successful backup/);
+  // Issue 11: a UNMS without a successful backup is a failure of the chain, not a quiet success.
+  assert.equal(run.code, 1, explain(run));
+  assert.match(run.stderr, /^ERROR: UNMS lists no successful backup \(0 backup\(s\) listed in total\)/m);
   assert.match(run.stderr, /Check that UNMS is creating backups/);
   assert.deepEqual(storedNames(h), [...names].sort());
   assert.equal(h.dropbox.requestCount("files/delete_v2"), 0);

@@ -75,6 +75,8 @@ export interface Harness {
    * then asserts that no secret reached its output.
    */
   run(args: string[], env?: Record<string, string | undefined>): Promise<CliRun>;
+  /** The wall clock of in-process runs (staleness, run record); default the real one. */
+  now?: () => number;
   /** Creates the run lock as if a live process (default: this test process) held it. */
   holdLock(pid?: number): Promise<string>;
   /** The private state file the CLI keeps in STATE_DIR, parsed (undefined while absent). */
@@ -106,6 +108,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     DROPBOX_FOLDER: "Backups",
     DROPBOX_CHUNK_MIB: "4",
     STATE_DIR: stateDir,
+    // The fixtures' backups date from 2024: a ten-year limit keeps staleness out of tests about other things.
+    MAX_BACKUP_AGE_HOURS: "87600",
   };
 
   const privateState = (): Record<string, string> | undefined => {
@@ -131,7 +135,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         if (value === undefined) delete merged[name];
         else merged[name] = value;
       }
-      const result = options.spawn ? await runCli(args, merged) : await runInProcess(args, merged);
+      const result = options.spawn ? await runCli(args, merged) : await runInProcess(args, merged, harness.now);
       const secrets = [
         ...dropbox.secretsIssued(),
         dropbox.appSecret,
@@ -171,10 +175,10 @@ function capture(): { stream: NodeJS.WriteStream; text: () => string } {
 /** Back-off waits are skipped; the wait each retry would take is still computed and reported. */
 const noSleep = (_ms: number, signal?: AbortSignal): Promise<void> => (signal?.aborted ? Promise.reject(signal.reason) : Promise.resolve());
 
-async function runInProcess(args: string[], env: Record<string, string>): Promise<CliRun> {
+async function runInProcess(args: string[], env: Record<string, string>, now: (() => number) | undefined): Promise<CliRun> {
   const stdout = capture();
   const stderr = capture();
-  const code = await main(args, env, { stdout: stdout.stream, stderr: stderr.stream, sleep: noSleep });
+  const code = await main(args, env, { stdout: stdout.stream, stderr: stderr.stream, sleep: noSleep, ...(now ? { now } : {}) });
   return { code, stdout: stdout.text(), stderr: stderr.text(), output: `${stdout.text()}${stderr.text()}` };
 }
 

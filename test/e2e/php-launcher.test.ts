@@ -144,6 +144,8 @@ describe("UCRM plugin zip and PHP launcher (real php)", () => {
       keepDaily: 0,
       keepWeekly: 0,
       keepMonthly: 0,
+      maxBackupAgeHours: 0,
+      healthcheckUrl: 0,
       runtimeProvisioning: 0,
       runtimeMirrorUrl: 0,
     });

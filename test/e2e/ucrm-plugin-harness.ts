@@ -111,6 +111,8 @@ export async function startPlugin(options: PluginOptions = {}): Promise<Plugin> 
       dropboxRefreshToken: "",
       dropboxAccessToken: "",
       unrelatedSetting: { keep: ["me", 1, true] },
+      // The fixtures' backups date from 2024: a ten-year limit keeps staleness out of these tests.
+      maxBackupAgeHours: "87600",
       ...options.config,
     }),
   );

@@ -437,6 +437,36 @@ describe("FakeDropbox with raw fetch", () => {
     assert.match(await download.text(), /keepBytesLimit/);
   });
 
+  test("download of a missing path is 409 path/not_found; download faults corrupt or truncate the body, not the metadata", async () => {
+    useFake();
+    const missing = await content("files/download", { path: "/nope.unms" });
+    assert.equal(missing.status, 409);
+    const body = await missing.json();
+    assert.equal(body.error_summary.startsWith("path/not_found/"), true, body.error_summary);
+    assert.equal(body.error.path[".tag"], "not_found");
+
+    const bytes = new Uint8Array(1001).map((_, i) => i % 251);
+    fake.putFile("/copy.unms", bytes);
+    const result = (r: Response) => JSON.parse(r.headers.get("dropbox-api-result")!) as { size: number; content_hash: string };
+
+    fake.injectFault("files/download", { type: "corrupt-download" });
+    const corrupt = await content("files/download", { path: "/copy.unms" });
+    assert.equal(corrupt.status, 200);
+    assert.deepEqual([result(corrupt).size, result(corrupt).content_hash], [1001, refContentHash(bytes)]);
+    const corrupted = new Uint8Array(await corrupt.arrayBuffer());
+    assert.equal(corrupted.length, 1001);
+    assert.notEqual(refContentHash(corrupted), refContentHash(bytes));
+
+    fake.injectFault("files/download", { type: "truncate-download" });
+    const cut = await content("files/download", { path: "/copy.unms" });
+    assert.equal(cut.headers.get("content-length"), null);
+    assert.equal(result(cut).size, 1001);
+    assert.equal((await cut.arrayBuffer()).byteLength, 500);
+
+    const whole = await content("files/download", { path: "/copy.unms" });
+    assert.deepEqual(new Uint8Array(await whole.arrayBuffer()), bytes, "a fault applies to one request only");
+  });
+
   test("request bodies above the limit are payload_too_large", async () => {
     useFake({ maxRequestBodyBytes: 1024 });
     const response = await content("files/upload", { path: "/too-big" }, new Uint8Array(1025));

@@ -131,6 +131,7 @@ function onlyPrivate(state: PrivateState): PrivateState {
   if (state.pkceVerifier) out.pkceVerifier = state.pkceVerifier;
   if (state.pkceClientId) out.pkceClientId = state.pkceClientId;
   if (state.usedAccessCodeSha256) out.usedAccessCodeSha256 = state.usedAccessCodeSha256;
+  if (state.lastRun) out.lastRun = state.lastRun;
   return out;
 }
 

@@ -48,10 +48,13 @@ const SECRET_FIELDS: ReadonlySet<SettingField> = new Set<SettingField>([
   "dropboxAccessCode",
   "dropboxRefreshToken",
   "dropboxAccessToken",
+  "healthcheckUrl",
 ]);
 
 export const MAX_CHUNK_MIB = 148;
 export const MAX_DROPBOX_CONNECTIONS = 16;
+/** Ten years: a larger staleness limit would only hide a UNMS that stopped making backups. */
+export const MAX_BACKUP_AGE_HOURS_LIMIT = 87_600;
 
 /** Trimmed text, or undefined for absent/empty values. Numbers and booleans become text. */
 export function text(value: RawValue): string | undefined {
@@ -176,6 +179,24 @@ export function parseSettings(raw: RawSettings, context: ParseContext): LoadedSe
     } else keep[field] = Number(keepText);
   }
 
+  let maxBackupAgeHours: number | undefined;
+  const ageText = text(raw.maxBackupAgeHours);
+  if (ageText) {
+    const n = Number(ageText);
+    if (!/^\d+$/.test(ageText) || n < 1 || n > MAX_BACKUP_AGE_HOURS_LIMIT) {
+      problems.push(`${name("maxBackupAgeHours")} is ${shown("maxBackupAgeHours", ageText)}: it must be a whole number of hours from 1 to ${MAX_BACKUP_AGE_HOURS_LIMIT}, e.g. 48`);
+    } else maxBackupAgeHours = n;
+  }
+
+  let healthcheckUrl: string | undefined;
+  const healthcheckText = text(raw.healthcheckUrl);
+  if (healthcheckText) {
+    // The URL carries the check's token: the problem is named, the value never shown.
+    const checked = checkHttpUrl(healthcheckText);
+    if (checked.ok) healthcheckUrl = healthcheckText.replace(/\/+$/, "");
+    else problems.push(`${name("healthcheckUrl")} (value not shown) ${checked.problem === "not-a-url" ? "is not an absolute URL" : "must start with http:// or https://"}; give the ping URL of your check, e.g. https://hc-ping.com/<uuid>`);
+  }
+
   const folder = parseFolder(text(raw.dropboxFolder) ?? "", isSecretLike);
 
   const dropboxFolder = "folder" in folder ? folder.folder : ROOT_FOLDER;
@@ -228,6 +249,8 @@ export function parseSettings(raw: RawSettings, context: ParseContext): LoadedSe
   if (unmsTlsInsecure !== undefined) settings.unmsTlsInsecure = unmsTlsInsecure;
   if (encryptTo !== undefined) settings.encryptTo = encryptTo;
   Object.assign(settings, keep);
+  if (maxBackupAgeHours !== undefined) settings.maxBackupAgeHours = maxBackupAgeHours;
+  if (healthcheckUrl !== undefined) settings.healthcheckUrl = healthcheckUrl;
   return settings;
 }
 

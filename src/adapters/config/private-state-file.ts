@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { SyncError, describeError } from "../../domain/errors.ts";
-import type { PrivateState } from "../../app/ports.ts";
+import type { PrivateState, RunRecord } from "../../app/ports.ts";
 import { ensurePrivateDir, parseJsonObject, readTextOrFail, writeFileAtomic } from "./atomic-file.ts";
 
 export const PRIVATE_STATE_FILE = "dropbox-authorization.json";
@@ -34,15 +34,18 @@ export class PrivateStateFile {
       const value = parsed.value[key];
       if (typeof value === "string" && value.trim() !== "") state[key] = value.trim();
     }
+    const lastRun = runRecordFrom(parsed.value.lastRun);
+    if (lastRun) state.lastRun = lastRun;
     return state;
   }
 
   async write(state: StoredState): Promise<void> {
-    const clean: Record<string, string> = {};
+    const clean: Record<string, unknown> = {};
     for (const key of STRING_KEYS) {
       const value = state[key];
       if (typeof value === "string" && value !== "") clean[key] = value;
     }
+    if (state.lastRun) clean.lastRun = state.lastRun;
     try {
       await ensurePrivateDir(this.dir);
       await writeFileAtomic(this.path, `${JSON.stringify(clean, null, 2)}\n`, 0o600);
@@ -60,4 +63,21 @@ function malformed(path: string, why: string): SyncError {
     `The private state file ${path} is malformed: ${why}. It was left untouched; delete it to start the Dropbox authorization over.`,
     { kind: "config", code: "config.state_malformed" },
   );
+}
+
+/** A kept run record, or undefined when it is missing or not one (an older version's file, a hand edit). */
+function runRecordFrom(value: unknown): RunRecord | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const r = value as Record<string, unknown>;
+  const counts = r.counts as Record<string, unknown> | undefined;
+  if (typeof r.finishedAt !== "string" || Number.isNaN(Date.parse(r.finishedAt)) || typeof r.exitCode !== "number") return undefined;
+  const count = (key: string) => (typeof counts?.[key] === "number" ? (counts[key] as number) : 0);
+  return {
+    finishedAt: r.finishedAt,
+    exitCode: r.exitCode,
+    summary: typeof r.summary === "string" ? r.summary : "",
+    counts: { uploaded: count("uploaded"), skipped: count("skipped"), deleted: count("deleted"), failed: count("failed") },
+    failures: Array.isArray(r.failures) ? r.failures.filter((f): f is string => typeof f === "string") : [],
+    ...(typeof r.lastSuccessAt === "string" && !Number.isNaN(Date.parse(r.lastSuccessAt)) ? { lastSuccessAt: r.lastSuccessAt } : {}),
+  };
 }

@@ -12,7 +12,8 @@
 import { Dropbox, type files } from "dropbox";
 import { configError, SyncError } from "../../domain/errors.ts";
 import type {
-  AccessTokenProvider, BackupDownload, BackupStore, PutOptions, Redactor, RemoveOutcome, ResumePoint, UploadSessionRecord, UploadSessionStore,
+  AccessTokenProvider, BackupDownload, BackupStore, PutOptions, Redactor, RemoveOutcome, ResumePoint, StoredCopyDownload, UploadSessionRecord,
+  UploadSessionStore,
 } from "../../domain/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
 import { SecretRedactor } from "../../domain/redactor.ts";
@@ -152,7 +153,7 @@ export function validateConnections(count: number): number {
 }
 
 type Call = <T>(
-  operation: string, target: string, run: (sdk: Dropbox) => Promise<T>, signal?: AbortSignal, gate?: RateLimitGate,
+  operation: string, target: string, run: (sdk: Dropbox, accessToken: string) => Promise<T>, signal?: AbortSignal, gate?: RateLimitGate,
 ) => Promise<T>;
 
 interface FileMetadataLike {
@@ -236,6 +237,47 @@ export class DropboxBackupStore implements BackupStore {
         throw error;
       }
     }
+  }
+
+  /**
+   * files/download, streamed: not through the SDK, which reads the whole file into one buffer. The
+   * metadata comes from the `Dropbox-API-Result` header; errors take the SDK's shape, so the one
+   * classifier retries, refreshes the token and words them as for every other call.
+   */
+  async openCopy(folder: string, name: string, signal?: AbortSignal): Promise<StoredCopyDownload> {
+    const path = filePath(folder, name);
+    const target = `file "${path}"`;
+    const response = await this.#call("download", target, async (_sdk, accessToken) => {
+      const answer = await this.#fetch("https://content.dropboxapi.com/2/files/download", {
+        method: "POST",
+        headers: { authorization: `Bearer ${accessToken}`, "dropbox-api-arg": headerSafeJson({ path }) },
+        ...(signal ? { signal } : {}),
+      });
+      if (!answer.ok) {
+        const text = await answer.text().catch(() => "");
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // Dropbox answers 400 with plain text.
+        }
+        throw { name: "DropboxResponseError", status: answer.status, headers: answer.headers, error: body };
+      }
+      return answer;
+    }, signal);
+    const metadata = parseApiResult(response.headers.get("dropbox-api-result"));
+    if (!metadata || !response.body) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new SyncError(
+        `Dropbox download of ${target} answered without ${response.body ? "a readable Dropbox-API-Result header (the file's size and content hash)" : "a body"}; nothing was written. Try again later.`,
+        { kind: "transient", code: "dropbox.download_no_result" },
+      );
+    }
+    return {
+      stream: streamBody(response.body, target, this.#redactor),
+      size: metadata.size,
+      ...(metadata.content_hash ? { contentHash: metadata.content_hash } : {}),
+    };
   }
 
   async remove(folder: string, name: string, signal?: AbortSignal): Promise<void> {
@@ -781,7 +823,7 @@ export class DropboxBackupStore implements BackupStore {
         await gate?.passed();
         token = refreshed ?? (await this.#tokens.accessToken(signal));
         refreshed = undefined;
-        return run(this.#sdk(token, signal));
+        return run(this.#sdk(token, signal), token);
       }, {
         ...this.#retry,
         classify: gate
@@ -901,4 +943,43 @@ function endlessListing(target: string, why: string): SyncError {
     `Dropbox's listing of ${target} never ends: ${why}. Nothing was uploaded or deleted; this is a Dropbox-side fault, so try again later and report it if it persists.`,
     { kind: "permanent", code: "dropbox.listing_endless" },
   );
+}
+
+/** JSON safe for an HTTP header: non-ASCII characters escaped, as the SDK's httpHeaderSafeJson does. */
+function headerSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
+}
+
+/** The FileMetadata of a `Dropbox-API-Result` header, when it has a byte size. */
+function parseApiResult(header: string | null): FileMetadataLike | undefined {
+  if (!header) return undefined;
+  try {
+    const parsed = JSON.parse(header) as Partial<FileMetadataLike>;
+    return typeof parsed.size === "number" && Number.isSafeInteger(parsed.size) && parsed.size >= 0 ? (parsed as FileMetadataLike) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A download body as pieces; a connection lost mid-way becomes a transient SyncError naming the file. */
+async function* streamBody(body: ReadableStream<Uint8Array>, target: string, redactor: Redactor): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        throw new SyncError(`Dropbox download of ${target} broke off: ${redactor.redact(error instanceof Error ? error.message : String(error))}`, {
+          kind: "transient",
+          code: "dropbox.download_interrupted",
+          cause: error,
+        });
+      }
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
 }

@@ -15,7 +15,7 @@ import type { FileHandle } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { SyncError, describeError } from "../../domain/errors.ts";
 import { checkFileName, readSource } from "../store-input.ts";
-import type { BackupDownload, BackupStore, PutOptions, ResumePoint, UploadSessionRecord, UploadSessionStore } from "../../domain/ports.ts";
+import type { BackupDownload, BackupStore, PutOptions, ResumePoint, StoredCopyDownload, UploadSessionRecord, UploadSessionStore } from "../../domain/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
 import { DropboxContentHasher, DROPBOX_HASH_BLOCK_BYTES } from "../content-hash/content-hash.ts";
 import { folderSegments } from "../../domain/folder.ts";
@@ -72,6 +72,46 @@ export class LocalDirBackupStore implements BackupStore {
       files.push({ name: entry.name, size: info.size });
     }
     return files;
+  }
+
+  /**
+   * Streams a copy from disk with its size at opening (no hash is kept locally: a restore checks
+   * the size). The file is read through the handle opened here, so a rename meanwhile does not
+   * mix two files.
+   */
+  async openCopy(folder: string, name: string, signal?: AbortSignal): Promise<StoredCopyDownload> {
+    const path = join(this.#folderPath(folder), checkFileName(name));
+    let handle: FileHandle;
+    try {
+      handle = await open(path, "r");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+        throw new SyncError(`Cannot read ${path}: there is no such file`, { kind: "not-found", code: "local.not_found" });
+      }
+      throw this.#fsError(`open ${path}`, error);
+    }
+    const size = (await handle.stat()).size;
+    const fsError = (error: unknown) => this.#fsError(`read ${path}`, error);
+    async function* pieces(): AsyncGenerator<Uint8Array> {
+      try {
+        const buffer = new Uint8Array(256 * 1024);
+        for (;;) {
+          signal?.throwIfAborted();
+          let bytesRead: number;
+          try {
+            ({ bytesRead } = await handle.read(buffer, 0, buffer.length, null));
+          } catch (error) {
+            throw fsError(error);
+          }
+          if (bytesRead === 0) return;
+          // A fresh copy each time: the consumer may hold the piece while the buffer is refilled.
+          yield buffer.slice(0, bytesRead);
+        }
+      } finally {
+        await handle.close().catch(() => undefined);
+      }
+    }
+    return { stream: pieces(), size };
   }
 
   /** A saved partial copy of `backupId` that is still on disk, whole up to its saved length. */

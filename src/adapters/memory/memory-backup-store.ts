@@ -8,7 +8,7 @@
  */
 import { SyncError } from "../../domain/errors.ts";
 import { checkFileName, readSource } from "../store-input.ts";
-import type { BackupDownload, BackupStore, PutOptions } from "../../domain/ports.ts";
+import type { BackupDownload, BackupStore, PutOptions, StoredCopyDownload } from "../../domain/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
 import { DropboxContentHasher } from "../content-hash/content-hash.ts";
 import { checkedFolder } from "../store-input.ts";
@@ -104,6 +104,20 @@ export class MemoryBackupStore implements BackupStore {
     const files = this.#folders.get(folderKey);
     files?.delete(this.#key(checkFileName(name)));
     if (files?.size === 0) this.#folders.delete(folderKey);
+  }
+
+  /** Streams the copy in 64 KiB pieces (views, not copies), with its size and content hash. */
+  async openCopy(folder: string, name: string, signal?: AbortSignal): Promise<StoredCopyDownload> {
+    signal?.throwIfAborted();
+    const file = this.#folders.get(this.#folderKey(folder))?.get(this.#key(checkFileName(name)));
+    if (!file) {
+      throw new SyncError(`Cannot read ${name}: the memory store folder "${folder}" holds no file of that name`, { kind: "not-found", code: "store.not_found" });
+    }
+    const { bytes } = file;
+    async function* pieces(): AsyncGenerator<Uint8Array> {
+      for (let at = 0; at < bytes.length; at += 64 * 1024) yield bytes.subarray(at, Math.min(bytes.length, at + 64 * 1024));
+    }
+    return { stream: pieces(), size: bytes.length, contentHash: file.contentHash };
   }
 
   /** The bytes stored under `folder/name`, or undefined. For tests and embedders' checks. */

@@ -34,6 +34,8 @@ export interface BackupStoreContractOptions {
   reportsContentHash?: boolean;
   /** A size larger than the store's chunk (so a multi-chunk upload is exercised). Default 9 MiB + 5. */
   multiChunkBytes?: number;
+  /** The store implements the optional `openCopy` (restore); its cases run only then. Default false. */
+  opensCopies?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -229,6 +231,51 @@ export function backupStoreContract(
       assert.equal(listed[0]!.size, bytes.length);
       if (options.reportsContentHash) assert.equal(listed[0]!.contentHash, refContentHash(bytes));
     });
+
+    if (options.opensCopies) {
+      const readAll = async (stream: AsyncIterable<Uint8Array>) => {
+        const pieces: Uint8Array[] = [];
+        for await (const piece of stream) pieces.push(piece.slice());
+        const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+        let at = 0;
+        for (const piece of pieces) {
+          out.set(piece, at);
+          at += piece.length;
+        }
+        return out;
+      };
+
+      withStore("openCopy() streams a stored file byte for byte with its size (and content hash)", async (fixture) => {
+        for (const size of [0, 1000, multiChunkBytes]) {
+          const bytes = patternBytes(size, 11);
+          await put(fixture, `copy-${size}.unms`, bytes);
+          const copy = await fixture.store.openCopy!(fixture.folder, `copy-${size}.unms`);
+          assert.equal(copy.size, size);
+          const read = await readAll(copy.stream);
+          assert.equal(read.length, size);
+          assert.ok(read.every((byte, i) => byte === bytes[i]), `the ${size} bytes read back differ from those stored`);
+          if (options.reportsContentHash) assert.equal(copy.contentHash, refContentHash(bytes));
+          else if (copy.contentHash !== undefined) assert.equal(copy.contentHash, refContentHash(bytes));
+        }
+      });
+
+      withStore("openCopy() of a missing file fails as not-found, naming the file", async ({ store, folder }) => {
+        await assert.rejects(store.openCopy!(folder, "never-stored.unms"), (error: unknown) => {
+          assert.ok(SyncError.is(error), `expected a SyncError, got ${String(error)}`);
+          assert.equal(error.kind, "not-found");
+          assert.match(error.message, /never-stored\.unms/);
+          return true;
+        });
+      });
+
+      withStore("openCopy() finds a file listed by list(), under the name list() gave", async (fixture) => {
+        await put(fixture, "Listed-Name.unms", patternBytes(321, 4));
+        const [listed] = await fixture.store.list(fixture.folder);
+        const copy = await fixture.store.openCopy!(fixture.folder, listed!.name);
+        assert.equal(copy.size, 321);
+        assert.equal((await readAll(copy.stream)).length, 321);
+      });
+    }
 
     withStore("put() reports monotonic progress ending at the size", async ({ store, folder }) => {
       for (const size of [0, 777, multiChunkBytes]) {

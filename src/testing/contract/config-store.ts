@@ -153,6 +153,24 @@ export function configStoreContract(name: string, factory: ConfigStoreFactory): 
         assert.equal((await reopen().load()).dropboxRefreshToken, "refresh-3", "writing private state keeps the refresh token");
       }));
 
+    test("the run record round-trips through the private state and survives the authorization's writes", () =>
+      withStore({ dropboxAppKey: "k" }, async ({ store, reopen }) => {
+        const lastRun = {
+          finishedAt: "2026-12-02T12:00:00.000Z",
+          exitCode: 1,
+          summary: "Sync finished with failures: 0 uploaded, 2 already stored, 0 deleted, 1 failed.",
+          counts: { uploaded: 0, skipped: 2, deleted: 0, failed: 1 },
+          failures: ["UNMS's newest successful backup is 3 days old"],
+          lastSuccessAt: "2026-11-29T12:00:00.000Z",
+        };
+        await store.writePrivateState({ lastRun });
+        const state = await reopen().readPrivateState();
+        assert.deepEqual(state.lastRun, lastRun);
+        await store.writePrivateState({ ...state, pkceVerifier: "V".repeat(43), pkceClientId: "k" });
+        await store.save({ dropboxRefreshToken: "refresh-4" });
+        assert.deepEqual((await reopen().readPrivateState()).lastRun, lastRun);
+      }));
+
     test("labels name the store's own settings", () =>
       withStore({}, async ({ store }) => {
         assert.ok(store.location.length > 0);

@@ -23,7 +23,11 @@ export type Fault =
   | { type: "network-error" }
   | { type: "apply-then-network-error" }
   | { type: "expired-token" }
-  | { type: "corrupt-hash" };
+  | { type: "corrupt-hash" }
+  /** files/download: one byte in the middle of the body flipped; headers (size, content_hash) as stored. */
+  | { type: "corrupt-download" }
+  /** files/download: the body ends cleanly after half of the bytes (no Content-Length), as a cut proxy would. */
+  | { type: "truncate-download" };
 
 /**
  * Options of FakeDropbox.
@@ -520,6 +524,7 @@ export class FakeDropbox {
     this.authorize(route, request, url);
     const args = await this.readArgs(route, def.style, request, url);
     const response = await def.run({ route, args, request, corruptHash: fault?.type === "corrupt-hash" });
+    if ((fault?.type === "corrupt-download" || fault?.type === "truncate-download") && response.ok) return damagedDownload(response, fault.type);
     if (fault?.type === "apply-then-network-error") {
       void response.body?.cancel().catch(() => undefined);
       return HttpResponse.error();
@@ -1460,6 +1465,25 @@ function jsonResponse(status: number, body: unknown): Response {
     ...(summary ? { statusText: summary } : {}),
     headers: { "Content-Type": "application/json" },
   });
+}
+
+/** A download answer with its body damaged as `how` says; Dropbox-API-Result still describes the stored file. */
+async function damagedDownload(response: Response, how: "corrupt-download" | "truncate-download"): Promise<Response> {
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  const headers = new Headers(response.headers);
+  if (how === "corrupt-download") {
+    if (bytes.length > 0) bytes[bytes.length >> 1] ^= 0xff;
+    return new HttpResponse(bytes, { status: response.status, headers });
+  }
+  headers.delete("content-length");
+  const half = bytes.slice(0, bytes.length >> 1);
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (half.length > 0) controller.enqueue(half);
+      controller.close();
+    },
+  });
+  return new HttpResponse(body, { status: response.status, headers });
 }
 
 function faultResponse(fault: Extract<Fault, { type: "status" }>): Response {

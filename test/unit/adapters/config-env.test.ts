@@ -183,6 +183,32 @@ describe("EnvConfigStore: MAX_RUN_MINUTES", () => {
   });
 });
 
+describe("EnvConfigStore: MAX_BACKUP_AGE_HOURS and HEALTHCHECK_URL", () => {
+  const load = (extra: Record<string, string>) => new EnvConfigStore({ ...BASE, STATE_DIR: "/nonexistent-state", ...extra }).load();
+
+  test("absent: no value (the run uses 48); set: read as hours and as the URL without a trailing /", async () => {
+    const unset = await load({});
+    assert.equal(unset.maxBackupAgeHours, undefined);
+    assert.equal(unset.healthcheckUrl, undefined);
+    const set = await load({ MAX_BACKUP_AGE_HOURS: "72", HEALTHCHECK_URL: "https://hc.example.net/ping/0f1e2d3c-aaaa-bbbb-cccc-0123456789ab/" });
+    assert.equal(set.maxBackupAgeHours, 72);
+    assert.equal(set.healthcheckUrl, "https://hc.example.net/ping/0f1e2d3c-aaaa-bbbb-cccc-0123456789ab");
+  });
+
+  test("bad values are refused naming the variable; the URL's value is never shown", async () => {
+    for (const value of ["0", "1.5", "two days", "87601"]) {
+      await assert.rejects(load({ MAX_BACKUP_AGE_HOURS: value }), new RegExp(`MAX_BACKUP_AGE_HOURS is ${JSON.stringify(value)}: it must be a whole number of hours from 1 to 87600`));
+    }
+    const secret = "ftp://hc.example.net/ping/secret-token-0123456789";
+    const error = await load({ HEALTHCHECK_URL: secret }).then(() => assert.fail("expected a config error"), (e: Error) => e);
+    assert.match(error.message, /HEALTHCHECK_URL \(value not shown\) must start with http:\/\/ or https:\/\//);
+    assert.ok(!error.message.includes("secret-token"), "the URL carries a token");
+    const notUrl = await load({ HEALTHCHECK_URL: "hc-token-0123456789" }).then(() => assert.fail("expected a config error"), (e: Error) => e);
+    assert.match(notUrl.message, /HEALTHCHECK_URL \(value not shown\) is not an absolute URL/);
+    assert.ok(!notUrl.message.includes("hc-token"));
+  });
+});
+
 test("each store's labels come from its one name table", async () => {
   const { ENV_LABELS, ENV_NAMES } = await import("../../../src/adapters/config/env-config-store.ts");
   const { UCRM_LABELS, UCRM_MESSAGE_NAMES } = await import("../../../src/adapters/config/ucrm-file-config-store.ts");

@@ -125,6 +125,22 @@ describe("UcrmFileConfigStore", () => {
   });
 });
 
+describe("UcrmFileConfigStore: maxBackupAgeHours and healthcheckUrl", () => {
+  test("read from config.json keys; bad values are refused naming the key, the URL never shown", async () => {
+    const set = await plugin({ unmsApiToken: "t-123456", maxBackupAgeHours: "24", healthcheckUrl: "https://hc.example.net/ping/abc-def-0123456789" });
+    const settings = await set.store.load();
+    assert.equal(settings.maxBackupAgeHours, 24);
+    assert.equal(settings.healthcheckUrl, "https://hc.example.net/ping/abc-def-0123456789");
+    const bad = await plugin({ unmsApiToken: "t-123456", maxBackupAgeHours: "a week", healthcheckUrl: "not a url-0123456789" });
+    const error = await configError(bad.store.load());
+    assert.match(error.message, /maxBackupAgeHours is "a week": it must be a whole number of hours/);
+    assert.match(error.message, /healthcheckUrl \(value not shown\) is not an absolute URL/);
+    assert.ok(!error.message.includes("0123456789"));
+    await rm(set.dir, { recursive: true });
+    await rm(bad.dir, { recursive: true });
+  });
+});
+
 describe("UcrmFileConfigStore: maximum run minutes", () => {
   test("defaults to 55 (UCRM ends plugin runs after an hour); a set value wins", async () => {
     const unset = await plugin({ unmsApiToken: "t-123456" });

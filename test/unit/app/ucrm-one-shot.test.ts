@@ -28,7 +28,7 @@ async function plugin(config: Record<string, unknown>) {
   await mkdir(join(dir, "data"), { recursive: true });
   await mkdir(target);
   await writeFile(join(dir, "ucrm.json"), JSON.stringify({ unmsLocalUrl: `${server.url}/nms/` }));
-  await writeFile(join(dir, "data", "config.json"), JSON.stringify({ unmsApiToken: TOKEN, targetDir: target, dropboxFolder: "", ...config }, null, 4));
+  await writeFile(join(dir, "data", "config.json"), JSON.stringify({ unmsApiToken: TOKEN, targetDir: target, dropboxFolder: "", maxBackupAgeHours: 87600, ...config }, null, 4));
   let output = "";
   const stdout = new Writable({ write: (chunk, _enc, done) => ((output += String(chunk)), done()) });
   return {
