@@ -24,7 +24,7 @@ Usage:
   backup-sync sync [--dry-run] [--json] [--allow-mass-delete] [--quiet]
   backup-sync status [--json]                         UNMS, the copies, the last run, a verdict
   backup-sync list [--json]                           the stored copies (name, backup id, time, size)
-  backup-sync restore <backup id | file name> --to <path> [--force]
+  backup-sync restore <backup id | file name> --to <path> [--force] [--identity <age key file>]
                                                       download and verify a copy, then move it to <path>
   backup-sync ucrm --plugin-dir <dir> [--dry-run]     (run by the UCRM plugin's main.php)
   backup-sync --help | --version
@@ -45,7 +45,8 @@ ${settingsHelp()}
 
 status / list / restore: exit 0 healthy / listed / restored and verified; 1 unhealthy, or the copy
 failed verification (nothing is left at <path>); 2 configuration or usage error (restore: <path>
-exists and --force was not given).
+exists and --force was not given). restore decrypts a .unms.age copy with --identity <file> or
+AGE_IDENTITY_FILE; without one it stores the encrypted file as is and says how to decrypt it.
 
 Exit codes: 0 in sync (or stopped by MAX_RUN_MINUTES, the rest continues next run); 1 the run failed
 or a backup could not be stored; 2 configuration or usage error; 3 waiting for you to authorize
@@ -76,6 +77,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       "plugin-dir": { type: "string" },
       to: { type: "string" },
       force: { type: "boolean" },
+      identity: { type: "string" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "V" },
     });

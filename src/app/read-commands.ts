@@ -5,11 +5,12 @@
  */
 import { backupIdFromFileName, backupStampFromFileName, isBackupFileName } from "../domain/backup.ts";
 import { describeError } from "../domain/errors.ts";
-import type { Redactor } from "../domain/ports.ts";
+import type { ByteStream, Redactor } from "../domain/ports.ts";
 import type { CliIo } from "./cli-main.ts";
 import { compose } from "./compose.ts";
 import { openTarget, type OpenTargetInput } from "./open-target.ts";
 import { resolveCopy, restoreCopy } from "./restore-copy.ts";
+import { AGE_IDENTITY_FILE_ENV, restoreDecryption } from "../adapters/age/age-decryptor.ts";
 import { ExitCode, exitCodeFor, wallClockOf } from "./run-sync.ts";
 import { ids } from "./service-ids.ts";
 import { formatBytes, formatStatus, inspectStatus } from "./status.ts";
@@ -88,16 +89,26 @@ export async function runRestoreCommand(args: string[], values: Values, env: Rec
   if (typeof to !== "string" || to === "") return usage(io, "restore needs --to <path>: where the backup file should be written");
   const { input, redactor, fail } = start(env, io);
   try {
+    // Read (and its keys registered with the redactor) before any download: a bad identity file stops here.
+    const identityFile = typeof values.identity === "string" && values.identity !== "" ? values.identity : env[AGE_IDENTITY_FILE_ENV] || undefined;
+    const decryption = await restoreDecryption({ identityFile, label: values.identity ? "--identity" : AGE_IDENTITY_FILE_ENV, redactor });
     const target = await openTarget(input);
     const folder = target.settings.dropboxFolder;
     const file = resolveCopy(args[0]!, await target.store.list(folder, io.signal), target.targetDescription);
+    let note: string | undefined;
+    const transform = (verified: ByteStream): ByteStream => {
+      const out = decryption({ name: file.name, stream: verified });
+      note = out.note;
+      return out.stream;
+    };
     io.stdout.write(`${redactor.redact(`Restoring ${file.name}${file.size === undefined ? "" : ` (${formatBytes(file.size)})`} from ${target.targetDescription} to ${to} ...`)}\n`);
     const started = Date.now();
-    const result = await restoreCopy({ store: target.store, folder, file, to, force: values.force === true, ...(io.signal ? { signal: io.signal } : {}) });
+    const result = await restoreCopy({ store: target.store, folder, file, to, force: values.force === true, transform, ...(io.signal ? { signal: io.signal } : {}) });
     const seconds = (Date.now() - started) / 1000;
     io.stdout.write(
       `${redactor.redact(`Restored ${file.name} to ${result.path}: ${result.bytes} bytes in ${seconds.toFixed(1)} s, verified by ${result.verifiedBy} (content hash ${result.contentHash}).`)}\n`,
     );
+    if (note) io.stderr.write(`${redactor.redact(note)}\n`);
     return ExitCode.InSync;
   } catch (error) {
     return fail(error);
