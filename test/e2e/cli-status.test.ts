@@ -8,6 +8,7 @@ import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { guid } from "../../src/testing/fakes/unms.ts";
 import { explain, MiB, startHarness, type Harness, type HarnessOptions } from "./helpers.ts";
@@ -49,8 +50,8 @@ test("a UNMS whose newest backup is 3 days old: sync copies it, says so and exit
   const run = await h.run(["sync"]);
   assert.equal(run.code, 1, explain(run));
   const line = `ERROR: UNMS's newest successful backup is 3 days old (backup ${old.id}, made ${new Date(NOW - 72 * HOUR).toISOString()}), older than MAX_BACKUP_AGE_HOURS (48 h)`;
-  assert.ok(run.stdout.includes(line), `expected the staleness line\n${explain(run)}`);
-  assert.match(run.stdout, /Network -> Settings -> Backups/);
+  assert.ok(run.stderr.includes(line), `expected the staleness line\n${explain(run)}`);
+  assert.match(run.stderr, /Network -> Settings -> Backups/);
   assert.match(run.stdout, /1 uploaded/, "what exists is still synced");
 
   const status = await h.run(["status", "--json"]);
@@ -93,7 +94,7 @@ test("a fresh chain is healthy; the next run and status refer to the last succes
   h.dropbox.injectFault("files/list_folder", { type: "network-error" }, 10);
   const failing = await h.run(["sync"]);
   assert.equal(failing.code, 1, explain(failing));
-  assert.match(failing.stdout, /Last run: finished 2026-12-02T12:00:00.000Z \(2 days ago\), exit code 0\./);
+  assert.match(failing.stderr, /Last run: finished 2026-12-02T12:00:00.000Z \(2 days ago\), exit code 0\./);
   h.dropbox.clearFaults();
   h.now = () => NOW + 3 * 24 * HOUR;
   const status = await h.run(["status"]);
@@ -139,7 +140,7 @@ test("health-check pings: /start then /0 for a good run, /start then /1 for a fa
   hc.answerWith(500, (p) => `internal error handling ${url} (${p})`);
   const pingFails = await h.run(["sync", "--json"], { HEALTHCHECK_URL: url });
   assert.equal(pingFails.code, 0, explain(pingFails));
-  assert.match(pingFails.stdout, /WARNING: The health-check ping "\/start" to HEALTHCHECK_URL \/ healthcheckUrl \(not shown: it is secret\) failed: HTTP 500 "internal error handling \[redacted\]/);
+  assert.match(pingFails.stderr, /WARNING: The health-check ping "\/start" to HEALTHCHECK_URL \/ healthcheckUrl \(not shown: it is secret\) failed: HTTP 500 "internal error handling \[redacted\]/);
   assert.equal(hc.pings.filter((p) => p.path === `${path}/start`).length, 4, "one retry after a 5xx");
   assertNotIn(pingFails.output, url, "a run whose ping failed");
   const state = readFileSync(join(h.stateDir, "dropbox-authorization.json"), "utf8");
@@ -150,12 +151,12 @@ test("health-check pings: /start then /0 for a good run, /start then /1 for a fa
   const closed = `http://127.0.0.1:9/ping/${new URL(url).pathname.split("/").at(-1)}`;
   const unreachable = await h.run(["sync"], { HEALTHCHECK_URL: closed });
   assert.equal(unreachable.code, 0, explain(unreachable));
-  assert.match(unreachable.stdout, /WARNING: The health-check ping "\/0" to HEALTHCHECK_URL/);
+  assert.match(unreachable.stderr, /WARNING: The health-check ping "\/0" to HEALTHCHECK_URL/);
   assertNotIn(unreachable.output, closed, "a run whose monitor is unreachable");
 
   const badSetting = await h.run(["sync"], { HEALTHCHECK_URL: `ftp://x/${new URL(url).pathname}` });
   assert.equal(badSetting.code, 2);
-  assert.match(badSetting.stdout, /HEALTHCHECK_URL \(value not shown\) must start with http:\/\/ or https:\/\//);
+  assert.match(badSetting.output, /HEALTHCHECK_URL \(value not shown\) must start with http:\/\/ or https:\/\//);
 });
 
 test("list and restore: by backup id and by file name, byte-identical, refusing to overwrite without --force", async (t) => {
@@ -254,4 +255,41 @@ test("HELP, the README table and the UCRM form name the new settings and command
     assert.ok(HELP.includes(usage), usage);
     assert.ok(readme.includes(usage), usage);
   }
+});
+
+test("restore of an encrypted copy: --identity or AGE_IDENTITY_FILE decrypts it to the backup's bytes; without one the ciphertext is stored and the way to decrypt it named", async (t) => {
+  const h = await harness(t);
+  const keyFile = join(h.root, "key.txt");
+  execFileSync("age-keygen", ["-o", keyFile], { stdio: "pipe" });
+  const recipient = execFileSync("age-keygen", ["-y", keyFile], { encoding: "utf8" }).trim();
+  const secretKey = readFileSync(keyFile, "utf8").match(/AGE-SECRET-KEY-1\S+/)![0];
+  const a = h.unms.addBackup({ id: guid("sealed-a"), createdAt: new Date(NOW - HOUR).toISOString(), size: 3 * MiB + 5 });
+  assert.equal((await h.run(["sync"], { ENCRYPT_TO: recipient })).code, 0);
+
+  const byFlag = join(h.root, "by-flag.unms");
+  const flagRun = await h.run(["restore", a.id, "--to", byFlag, "--identity", keyFile]);
+  assert.equal(flagRun.code, 0, explain(flagRun));
+  assert.equal(sha256(readFileSync(byFlag)), sha256(h.unms.expectedBytes(a.id)));
+  assertNotIn(flagRun.output, secretKey, "restore output");
+
+  const byEnv = join(h.root, "by-env.unms");
+  const envRun = await h.run(["restore", a.id, "--to", byEnv], { AGE_IDENTITY_FILE: keyFile });
+  assert.equal(envRun.code, 0, explain(envRun));
+  assert.equal(sha256(readFileSync(byEnv)), sha256(h.unms.expectedBytes(a.id)));
+
+  const sealed = join(h.root, "sealed.unms.age");
+  const plainRun = await h.run(["restore", a.id, "--to", sealed]);
+  assert.equal(plainRun.code, 0, explain(plainRun));
+  assert.match(plainRun.stderr, /No identity \(AGE_IDENTITY_FILE or --identity\): stored the encrypted file as is; decrypt with `age -d -i key.txt /);
+  const byHand = join(h.root, "by-hand.unms");
+  execFileSync("age", ["-d", "-i", keyFile, "-o", byHand, sealed]);
+  assert.equal(sha256(readFileSync(byHand)), sha256(h.unms.expectedBytes(a.id)));
+
+  const otherKey = join(h.root, "other.txt");
+  execFileSync("age-keygen", ["-o", otherKey], { stdio: "pipe" });
+  const wrong = join(h.root, "wrong.unms");
+  const wrongRun = await h.run(["restore", a.id, "--to", wrong, "--identity", otherKey]);
+  assert.notEqual(wrongRun.code, 0, explain(wrongRun));
+  assert.equal(existsSync(wrong), false, "a copy that does not decrypt leaves nothing at the destination");
+  assertNotIn(wrongRun.output, readFileSync(otherKey, "utf8").match(/AGE-SECRET-KEY-1\S+/)![0], "restore output");
 });
