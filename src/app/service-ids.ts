@@ -3,13 +3,12 @@
  * Wiring uses `toResolvedValue(factory, [ids])`, so nothing relies on emitted decorator metadata.
  */
 import type { ServiceIdentifier } from "inversify";
-import type { AccessTokenProvider, BackupSource, BackupStore, Clock, DownloadLedger, Reporter, UploadSessionStore } from "../domain/ports.ts";
+import type { AccessTokenProvider, BackupSource, BackupStore, Clock, DownloadLedger, Reporter } from "../domain/ports.ts";
 import type { Settings } from "../domain/settings.ts";
 import type { SyncBackups } from "./sync-backups.ts";
-import type { ConfigStore } from "./ports.ts";
+import type { ConfigStore, RunLockAcquirer, UploadSessionStore } from "./ports.ts";
 import type { PluginLog } from "../adapters/report/plugin-log.ts";
 import type { Redactor } from "../domain/ports.ts";
-import type { RunLockAcquirer } from "./compose.ts";
 import type { TokenSession } from "./token-session.ts";
 
 const id = <T>(name: string): ServiceIdentifier<T> => Symbol.for(`unms-dropbox-backup-sync.${name}`);

@@ -1,7 +1,7 @@
 /** What every UploadSessionStore must do: one record per backup id, replaced whole, removed on request. */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { UploadSessionRecord, UploadSessionStore } from "../../src/domain/ports.ts";
+import type { UploadSessionRecord, UploadSessionStore } from "../../src/app/ports.ts";
 
 export interface SessionStoreFixture {
   store: UploadSessionStore;

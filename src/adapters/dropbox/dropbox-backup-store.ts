@@ -11,9 +11,8 @@
  */
 import { Dropbox, type files } from "dropbox";
 import { configError, SyncError } from "../../domain/errors.ts";
-import type {
-  AccessTokenProvider, BackupDownload, BackupStore, PutOptions, Redactor, RemoveOutcome, ResumePoint, UploadSessionRecord, UploadSessionStore,
-} from "../../domain/ports.ts";
+import type { AccessTokenProvider, BackupDownload, BackupStore, PutOptions, Redactor, RemoveOutcome, ResumePoint } from "../../domain/ports.ts";
+import type { UploadSessionRecord, UploadSessionStore } from "../../app/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
 import { SecretRedactor } from "../../domain/redactor.ts";
 import { createNodeHttpFetch, DROPBOX_HOSTS } from "../http/node-http-fetch.ts";
