@@ -310,11 +310,7 @@ export class DropboxBackupStore implements BackupStore {
     let pendingFill: Promise<unknown> | undefined;
     const startOffset = saved?.bytesCommitted ?? 0;
     // Saved after every committed chunk, so a kill at any moment leaves a state the next run can continue.
-    const tracker = options.backupId && this.#sessions
-      ? new SessionTracker(this.#sessions, hasher, saved ?? {
-        backupId: options.backupId, sessionId: "", folder, name, bytesCommitted: 0, blockHashes: [], startedAt: new Date(this.#wallClock()).toISOString(),
-      })
-      : undefined;
+    const tracker = this.#tracker(folder, name, options, hasher, saved);
 
     try {
       let chunk = await reader.fill(buffers[0]!);
@@ -324,9 +320,7 @@ export class DropboxBackupStore implements BackupStore {
         // One files/upload instead of start + finish. Measured on the loopback fake (ms per file,
         // single vs session): 1 KiB 0.7 vs 1.4, 1 MiB 2.5 vs 3.4, 16 MiB 26-28 vs 27-32; on the real
         // service the saved round trip counts for more.
-        expectedHash = hasher.digest();
-        metadata = await this.#uploadWhole(chunk.bytes, commit, expectedHash, target, signal);
-        progress(chunk.bytes.length);
+        ({ metadata, expectedHash } = await this.#uploadWhole(chunk.bytes, hasher, commit, target, signal, progress));
       } else {
         let sessionId: string;
         let offset: number;
@@ -371,9 +365,7 @@ export class DropboxBackupStore implements BackupStore {
         offset += chunk.bytes.length;
         progress(offset);
       }
-      await tracker?.done();
-      await this.#verify(metadata, startOffset + reader.bytesRead, expectedHash, folder, name, target, signal);
-      return { name: lastComponent(metadata), size: metadata.size, contentHash: expectedHash };
+      return await this.#finished(tracker, metadata, startOffset + reader.bytesRead, expectedHash, { folder, name, target }, signal);
     } catch (error) {
       // Stop the download; a fill still waiting on a stalled source is left to finish or fail alone.
       reader.cancel();
@@ -407,11 +399,7 @@ export class DropboxBackupStore implements BackupStore {
     let prefix = startOffset;
     let bytesDone = startOffset + acknowledged.size * chunkBytes;
     let sessionId = saved?.sessionId ?? "";
-    const tracker = options.backupId && this.#sessions
-      ? new SessionTracker(this.#sessions, hasher, saved ?? {
-        backupId: options.backupId, sessionId: "", folder, name, bytesCommitted: 0, blockHashes: [], startedAt: new Date(this.#wallClock()).toISOString(),
-      })
-      : undefined;
+    const tracker = this.#tracker(folder, name, options, hasher, saved);
 
     const free: Uint8Array[] = [];
     let allocated = 0;
@@ -457,9 +445,7 @@ export class DropboxBackupStore implements BackupStore {
       let metadata: FileMetadataLike;
       let expectedHash: string;
       if (chunk.last && !saved) {
-        expectedHash = hasher.digest();
-        metadata = await this.#uploadWhole(chunk.bytes, commit, expectedHash, target, signal);
-        progress(chunk.bytes.length);
+        ({ metadata, expectedHash } = await this.#uploadWhole(chunk.bytes, hasher, commit, target, signal, progress));
       } else {
         if (!saved) sessionId = await this.#startConcurrentSession(target, signal, gate);
         let offset = startOffset;
@@ -495,9 +481,7 @@ export class DropboxBackupStore implements BackupStore {
         progress(offset);
         metadata = await this.#finishConcurrent(sessionId, offset, commit, expectedHash, target, signal, gate);
       }
-      await tracker?.done();
-      await this.#verify(metadata, startOffset + reader.bytesRead, expectedHash, folder, name, target, signal);
-      return { name: lastComponent(metadata), size: metadata.size, contentHash: expectedHash };
+      return await this.#finished(tracker, metadata, startOffset + reader.bytesRead, expectedHash, { folder, name, target }, signal);
     } catch (error) {
       reader.cancel();
       // Lanes still sending finish first, so every chunk Dropbox acknowledged is in the saved state.
@@ -625,7 +609,36 @@ export class DropboxBackupStore implements BackupStore {
     return saved;
   }
 
+  /** Where a put with a backup id keeps its progress for a later run (none without a session store). */
+  #tracker(folder: string, name: string, options: PutOptions, hasher: DropboxContentHasher, saved: UploadSessionRecord | undefined): SessionTracker | undefined {
+    if (!options.backupId || !this.#sessions) return undefined;
+    return new SessionTracker(this.#sessions, hasher, saved ?? {
+      backupId: options.backupId, sessionId: "", folder, name, bytesCommitted: 0, blockHashes: [], startedAt: new Date(this.#wallClock()).toISOString(),
+    });
+  }
+
+  /** The end of every put: the saved session is forgotten, then what Dropbox stored is checked against what was sent. */
+  async #finished(
+    tracker: SessionTracker | undefined, metadata: FileMetadataLike, bytesSent: number, expectedHash: string,
+    file: { folder: string; name: string; target: string }, signal: AbortSignal | undefined,
+  ): Promise<StoredFile> {
+    await tracker?.done();
+    await this.#verify(metadata, bytesSent, expectedHash, file.folder, file.name, file.target, signal);
+    return { name: lastComponent(metadata), size: metadata.size, contentHash: expectedHash };
+  }
+
+  /** Content that fits one chunk (and no saved session): one files/upload, no session. */
   async #uploadWhole(
+    bytes: Uint8Array, hasher: DropboxContentHasher, commit: () => files.CommitInfo, target: string, signal: AbortSignal | undefined,
+    progress: (bytesDone: number) => void,
+  ): Promise<{ metadata: FileMetadataLike; expectedHash: string }> {
+    const expectedHash = hasher.digest();
+    const metadata = await this.#uploadOnce(bytes, commit, expectedHash, target, signal);
+    progress(bytes.length);
+    return { metadata, expectedHash };
+  }
+
+  async #uploadOnce(
     bytes: Uint8Array, commit: () => files.CommitInfo, expectedHash: string, target: string, signal: AbortSignal | undefined,
   ): Promise<FileMetadataLike> {
     let answerLost = false;
