@@ -675,7 +675,7 @@ export class DropboxBackupStore implements BackupStore {
     await this.#call("upload_session/append_v2", target, async (sdk) => {
       try {
         if (answerMayBeLost) {
-          await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset: offset + have }, close: false, contents: EMPTY });
+          await askWhereSessionStands(sdk, sessionId, offset + have);
           answerMayBeLost = false;
         }
         await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset: offset + have }, close: false, contents: bytes.subarray(have) });
@@ -704,7 +704,7 @@ export class DropboxBackupStore implements BackupStore {
       try {
         if (answerMayBeLost) {
           try {
-            await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset: offset + have }, close: false, contents: EMPTY });
+            await askWhereSessionStands(sdk, sessionId, offset + have);
           } catch (probeError) {
             if (correctOffsetOf(probeError) !== undefined) {
               have = resyncedLength(probeError, offset, bytes.length, target);
@@ -881,4 +881,9 @@ function endlessListing(target: string, why: string): SyncError {
     `Dropbox's listing of ${target} never ends: ${why}. Nothing was uploaded or deleted; this is a Dropbox-side fault, so try again later and report it if it persists.`,
     { kind: "permanent", code: "dropbox.listing_endless" },
   );
+}
+
+/** An empty append at `offset`: Dropbox answers `incorrect_offset` with where the session really stands. */
+function askWhereSessionStands(sdk: Dropbox, sessionId: string, offset: number): Promise<unknown> {
+  return sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset }, close: false, contents: EMPTY });
 }
