@@ -60,7 +60,7 @@ function childCpuSeconds(times) {
 }
 
 function print(result) {
-  const status = result.code === 0 ? "ok" : `FAILED (exit ${result.code})`;
+  const status = result.skipped ? "not run" : result.code === 0 ? "ok" : `FAILED (exit ${result.code})`;
   process.stdout.write(`\n=== ${result.name}: ${status} in ${result.seconds.toFixed(1)} s\n${result.output}`);
   if (result.output && !result.output.endsWith("\n")) process.stdout.write("\n");
 }
@@ -77,7 +77,9 @@ await new Promise((done) => {
       const blockedBy = (phase.after ?? []).filter((name) => results.get(name)?.code !== 0);
       if (blockedBy.some((name) => results.has(name))) {
         pending.splice(i, 1);
-        results.set(phase.name, { ...phase, code: 1, seconds: 0, skipped: true, output: `not run: ${blockedBy.join(", ")} failed\n` });
+        const skipped = { ...phase, code: 1, seconds: 0, skipped: true, output: `not run: ${blockedBy.join(", ")} failed\n` };
+        results.set(phase.name, skipped);
+        print(skipped);
         continue;
       }
       if (blockedBy.length > 0) {
