@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { FileUploadSessionStore, UPLOAD_SESSIONS_FILE } from "../../src/adapters/upload-sessions/file-upload-session-store.ts";
 import { MemoryUploadSessionStore } from "../../src/adapters/upload-sessions/memory-upload-session-store.ts";
 import { record, uploadSessionStoreContract } from "./upload-session-store.ts";
+import { withTempDir } from "../temp-dir.ts";
 
 uploadSessionStoreContract("MemoryUploadSessionStore", async () => {
   const store = new MemoryUploadSessionStore();
@@ -22,15 +23,7 @@ uploadSessionStoreContract("FileUploadSessionStore", async () => {
   };
 });
 
-/** `body` in a fresh temp dir, removed after (try/finally: under Deno's node:test `t.after` never runs). */
-async function inTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "sessions-"));
-  try {
-    await body(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const inTempDir = (run: (dir: string) => Promise<void>) => withTempDir("sessions-", run);
 
 describe("FileUploadSessionStore on disk", () => {
   test("the file is private (0600) and concurrent saves all land", () => inTempDir(async (dir) => {
