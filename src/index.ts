@@ -17,7 +17,7 @@ import { parseFolder, ROOT_FOLDER, type Folder } from "./domain/folder.ts";
 import { libraryTokenSession } from "./app/compose.ts";
 import { createSyncContainer } from "./app/container.ts";
 import { certificatesIn, readUnmsCaFile } from "./adapters/config/unms-ca-file.ts";
-import { insecureTlsWarning } from "./adapters/unms/unms-tls-fetch.ts";
+import { insecureTlsWarning } from "./domain/insecure-tls-warning.ts";
 import { summarize } from "./app/sync-report.ts";
 import { ids } from "./app/service-ids.ts";
 import type { SyncReport } from "./app/sync-report.ts";

@@ -11,8 +11,9 @@ import type { Redactor, Reporter } from "../domain/ports.ts";
 import type { ConfigStore } from "./ports.ts";
 import { EnvConfigStore } from "../adapters/config/env-config-store.ts";
 import { DropboxOAuthClient } from "../adapters/dropbox-auth/dropbox-oauth-client.ts";
+import { nodePkce } from "../adapters/dropbox-auth/pkce.ts";
 import { UcrmFileConfigStore } from "../adapters/config/ucrm-file-config-store.ts";
-import { acquireRunLock, type RunLock } from "../adapters/lock/run-lock.ts";
+import { acquireRunLock } from "../adapters/lock/run-lock.ts";
 import { consoleSink, LineReporter } from "../adapters/report/line-reporter.ts";
 import { warningsAndErrorsOnly } from "../adapters/report/quiet-sink.ts";
 import { PluginLog } from "../adapters/report/plugin-log.ts";
@@ -43,9 +44,6 @@ export interface UcrmProfile {
 }
 
 export type Profile = CliProfile | UcrmProfile;
-
-/** Takes the run lock in a state folder; `onStale` hears about a lock taken over from a dead run. */
-export type RunLockAcquirer = (stateDir: string, onStale: (info: string) => void) => Promise<RunLock>;
 
 /** Bindings every entry shares: one redactor for all output, the run lock in the state folder. */
 const commonModule = new ContainerModule(({ bind }) => {
@@ -100,6 +98,7 @@ export function tokenSessionModule(
             store,
             reporter,
             registerSecret: (secret) => redactor.register([secret]),
+            pkce: nodePkce,
             oauth: new DropboxOAuthClient({
               redactor,
               ...(seams.dropboxFetch ? { fetch: seams.dropboxFetch } : {}),

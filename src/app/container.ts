@@ -6,7 +6,8 @@
  */
 import "reflect-metadata";
 import { Container, ContainerModule } from "inversify";
-import type { AccessTokenProvider, BackupSource, BackupStore, Clock, DownloadLedger, Redactor, Reporter, UploadSessionStore } from "../domain/ports.ts";
+import type { AccessTokenProvider, BackupSource, BackupStore, Clock, DownloadLedger, Redactor, Reporter } from "../domain/ports.ts";
+import type { UploadSessionStore } from "./ports.ts";
 import { SecretRedactor } from "../domain/redactor.ts";
 import { FileUploadSessionStore } from "../adapters/upload-sessions/file-upload-session-store.ts";
 import type { Settings } from "../domain/settings.ts";
@@ -19,7 +20,7 @@ import { DownloadLedgerFile } from "../adapters/config/download-ledger-file.ts";
 import { MemoryDownloadLedger } from "../adapters/memory/memory-download-ledger.ts";
 import { SyncError } from "../domain/errors.ts";
 import { ids } from "./service-ids.ts";
-import { RetryingBackupSource } from "./retrying-source.ts";
+import { RetryingBackupSource } from "../adapters/retry/retrying-source.ts";
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "../adapters/retry/retry.ts";
 import { retryNotice } from "./retry-notice.ts";
 import { SyncBackups } from "./sync-backups.ts";

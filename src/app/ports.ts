@@ -123,3 +123,53 @@ export interface OAuthClient {
   exchangeCode(params: ClientCredentials & { code: string; codeVerifier?: string }, signal?: AbortSignal): Promise<TokenGrant>;
   refresh(params: ClientCredentials & { refreshToken: string }, signal?: AbortSignal): Promise<TokenGrant>;
 }
+
+/**
+ * PKCE (RFC 7636, S256) for the authorization URL: a fresh code verifier, and the challenge sent in
+ * its place. The token session keeps the verifier in private state until the code comes back.
+ */
+export interface Pkce {
+  createCodeVerifier(): string;
+  codeChallengeS256(verifier: string): string;
+}
+
+/** A run lock held in a state folder: two runs never work on the same state at once. */
+export interface RunLock {
+  readonly path: string;
+  /** Removes the lock if it is still ours; safe to call twice. */
+  release(): Promise<void>;
+}
+
+/** Takes the run lock in a state folder; `onStale` hears about a lock taken over from a dead run. */
+export type RunLockAcquirer = (stateDir: string, onStale: (info: string) => void) => Promise<RunLock>;
+
+/**
+ * An upload that a run began and did not finish, kept in the private state so the next run can
+ * continue it (a Dropbox upload session, or a local partial file).
+ */
+export interface UploadSessionRecord {
+  backupId: string;
+  /** Dropbox session id; "" for a local partial file. */
+  sessionId: string;
+  folder: string;
+  name: string;
+  /** Bytes the target holds for sure (always a whole number of 4 MiB hash blocks). */
+  bytesCommitted: number;
+  /** Dropbox content-hash state: hex SHA-256 of each completed 4 MiB block, in order. */
+  blockHashes: string[];
+  /** Wall-clock ISO time the upload began (Dropbox sessions live 7 days). */
+  startedAt: string;
+  /**
+   * A Dropbox concurrent upload session: the chunk size its offsets follow, and the offsets of the
+   * chunks Dropbox acknowledged beyond `bytesCommitted` (lanes finish out of order). Absent: sequential.
+   */
+  concurrent?: { chunkBytes: number; chunksAhead: number[] };
+}
+
+/** Keeps UploadSessionRecords, one per backup id; every save replaces the record atomically. */
+export interface UploadSessionStore {
+  get(backupId: string): Promise<UploadSessionRecord | undefined>;
+  all(): Promise<UploadSessionRecord[]>;
+  save(record: UploadSessionRecord): Promise<void>;
+  remove(backupId: string): Promise<void>;
+}

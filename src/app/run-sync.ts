@@ -7,7 +7,7 @@ import type { AccessTokenProvider, Reporter } from "../domain/ports.ts";
 import type { Container } from "inversify";
 import type { ConfigStore, LoadedSettings } from "./ports.ts";
 import { tokenSessionModule } from "./compose.ts";
-import { insecureTlsWarning } from "../adapters/unms/unms-tls-fetch.ts";
+import { insecureTlsWarning } from "../domain/insecure-tls-warning.ts";
 import { monotonicClock, syncModule } from "./container.ts";
 import { ids } from "./service-ids.ts";
 import { resolve } from "node:path";

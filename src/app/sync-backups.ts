@@ -8,7 +8,7 @@
 import { backupKey, isKnownTimeZone, type UnmsBackup } from "../domain/backup.ts";
 import { SyncError, describeError } from "../domain/errors.ts";
 import type { BackupDownload, BackupEncryptor, BackupSource, BackupStore, Clock, DownloadLedger, Reporter } from "../domain/ports.ts";
-import { skipBytes } from "../adapters/unms/resume-range.ts";
+import { skipBytes } from "../domain/skip-bytes.ts";
 import { reconcile, type DownloadRecord, type PlannedUpload, type SyncPolicy } from "../domain/reconcile.ts";
 import { fanOut, ReportCollector, type SyncReport, type UploadRecord } from "./sync-report.ts";
 import { stalenessProblems } from "../domain/staleness.ts";

@@ -12,7 +12,7 @@
  * state (never in config.json, which UCRM rewrites) until the code comes back, and refreshing needs
  * no secret at all, so the admin's configuration holds one secret less.
  */
-import { SyncError, describeError } from "../domain/errors.ts";
+import { OAuthGrantError, SyncError, describeError } from "../domain/errors.ts";
 import type { SettingLabels } from "../domain/legacy-migration.ts";
 import type { AccessTokenProvider, Reporter } from "../domain/ports.ts";
 import type { Settings } from "../domain/settings.ts";
@@ -27,10 +27,7 @@ import {
   type TokenEvent,
   type TokenState,
 } from "../domain/token-lifecycle.ts";
-import type { ConfigPatch, ConfigStore } from "./ports.ts";
-import { OAuthGrantError } from "../adapters/dropbox-auth/dropbox-oauth-client.ts";
-import type { OAuthClient } from "./ports.ts";
-import { codeChallengeS256, createCodeVerifier } from "../adapters/dropbox-auth/pkce.ts";
+import type { ConfigPatch, ConfigStore, OAuthClient, Pkce } from "./ports.ts";
 
 /** What a session needs besides its state; everything but `labels` and `now` is optional. */
 export interface TokenSessionOptions {
@@ -42,6 +39,8 @@ export interface TokenSessionOptions {
   clientSecret?: string;
   /** Where the refresh token, the cleared code and the PKCE verifier are persisted (CLI, UCRM). */
   store?: ConfigStore;
+  /** Verifier and challenge of the authorization URL when there is no app secret (with `store`). */
+  pkce?: Pkce;
   /** Warnings and the "authorized" note are reported here as they arise. */
   reporter?: Reporter;
   /** Told every secret obtained (refresh/access tokens, PKCE verifier), for redaction. */
@@ -96,13 +95,14 @@ export class TokenSession implements AccessTokenProvider {
   /** A session for the CLI or UCRM run: app key and secret from `settings`, persistence in `store`. */
   static fromSettings(
     settings: Settings,
-    input: { store: ConfigStore; oauth: OAuthClient; now?: () => number; reporter?: Reporter; registerSecret?: (secret: string) => void },
+    input: { store: ConfigStore; oauth: OAuthClient; pkce: Pkce; now?: () => number; reporter?: Reporter; registerSecret?: (secret: string) => void },
   ): TokenSession {
     return new TokenSession({
       labels: input.store.labels,
       now: input.now ?? Date.now,
       oauth: input.oauth,
       store: input.store,
+      pkce: input.pkce,
       ...(settings.dropboxAppKey ? { clientId: settings.dropboxAppKey } : {}),
       ...(settings.dropboxAppSecret ? { clientSecret: settings.dropboxAppSecret } : {}),
       ...(input.reporter ? { reporter: input.reporter } : {}),
@@ -322,11 +322,11 @@ export class TokenSession implements AccessTokenProvider {
     const state = await store.readPrivateState();
     let verifier = state.pkceClientId === appKey ? state.pkceVerifier : undefined;
     if (!verifier) {
-      verifier = createCodeVerifier();
+      verifier = this.#pkce().createCodeVerifier();
       await store.writePrivateState({ ...state, pkceVerifier: verifier, pkceClientId: appKey });
     }
     this.#register(verifier);
-    return this.#oauth().authorizationUrl({ clientId: appKey, codeChallenge: codeChallengeS256(verifier) });
+    return this.#oauth().authorizationUrl({ clientId: appKey, codeChallenge: this.#pkce().codeChallengeS256(verifier) });
   }
 
   /**
@@ -374,6 +374,11 @@ export class TokenSession implements AccessTokenProvider {
   #credentials(): { clientId: string; clientSecret?: string } {
     const clientId = this.options.clientId ?? "";
     return this.options.clientSecret ? { clientId, clientSecret: this.options.clientSecret } : { clientId };
+  }
+
+  #pkce(): Pkce {
+    if (!this.options.pkce) throw new SyncError("Internal error: this Dropbox token session has no PKCE generator.", { kind: "permanent", code: "internal.token_lifecycle" });
+    return this.options.pkce;
   }
 
   #oauth(): OAuthClient {

@@ -128,3 +128,23 @@ export function describeError(error: unknown): string {
 export function configError(message: string, code = "config.invalid"): SyncError {
   return new SyncError(message, { kind: "config", code });
 }
+
+/**
+ * The OAuth token endpoint answered `invalid_grant`: the code was used or expired, or the refresh
+ * token was revoked. `description` is the provider's reason (no secrets in it). Thrown by the OAuth
+ * client adapter; the token session turns it into a rejection of the token lifecycle.
+ */
+export class OAuthGrantError extends SyncError {
+  constructor(
+    message: string,
+    readonly description: string,
+    readonly grantType: "authorization_code" | "refresh_token",
+  ) {
+    super(message, { kind: "authorization-required", code: "dropbox.oauth.invalid_grant", status: 400 });
+    this.name = "OAuthGrantError";
+  }
+
+  static isGrantError(value: unknown): value is OAuthGrantError {
+    return SyncError.is(value) && value.code === "dropbox.oauth.invalid_grant" && typeof (value as OAuthGrantError).description === "string";
+  }
+}

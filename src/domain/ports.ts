@@ -147,37 +147,6 @@ export interface BackupStore {
 }
 
 /**
- * An upload that a run began and did not finish, kept in the private state so the next run can
- * continue it (a Dropbox upload session, or a local partial file).
- */
-export interface UploadSessionRecord {
-  backupId: string;
-  /** Dropbox session id; "" for a local partial file. */
-  sessionId: string;
-  folder: string;
-  name: string;
-  /** Bytes the target holds for sure (always a whole number of 4 MiB hash blocks). */
-  bytesCommitted: number;
-  /** Dropbox content-hash state: hex SHA-256 of each completed 4 MiB block, in order. */
-  blockHashes: string[];
-  /** Wall-clock ISO time the upload began (Dropbox sessions live 7 days). */
-  startedAt: string;
-  /**
-   * A Dropbox concurrent upload session: the chunk size its offsets follow, and the offsets of the
-   * chunks Dropbox acknowledged beyond `bytesCommitted` (lanes finish out of order). Absent: sequential.
-   */
-  concurrent?: { chunkBytes: number; chunksAhead: number[] };
-}
-
-/** Keeps UploadSessionRecords, one per backup id; every save replaces the record atomically. */
-export interface UploadSessionStore {
-  get(backupId: string): Promise<UploadSessionRecord | undefined>;
-  all(): Promise<UploadSessionRecord[]>;
-  save(record: UploadSessionRecord): Promise<void>;
-  remove(backupId: string): Promise<void>;
-}
-
-/**
  * What this tool downloaded per backup in earlier runs, so UNMS's listed size never causes a
  * re-upload every night (the size rule in reconcile.ts). Keyed by `backupKey(id)`.
  *

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { describe } from "node:test";
 import { SyncError } from "../../src/domain/errors.ts";
-import type { BackupStore, UploadSessionStore } from "../../src/domain/ports.ts";
+import type { BackupStore } from "../../src/domain/ports.ts";
+import type { UploadSessionStore } from "../../src/app/ports.ts";
 import { refContentHash } from "../../src/testing/fakes/content-hash-ref.ts";
 import { patternBytes, streamOf } from "../../src/testing/contract/backup-store.ts";
 import { fixtureTest } from "../../src/testing/contract/fixture.ts";

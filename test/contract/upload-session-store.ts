@@ -1,7 +1,7 @@
 /** What every UploadSessionStore must do: one record per backup id, replaced whole, removed on request. */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { UploadSessionRecord, UploadSessionStore } from "../../src/domain/ports.ts";
+import type { UploadSessionRecord, UploadSessionStore } from "../../src/app/ports.ts";
 
 export interface SessionStoreFixture {
   store: UploadSessionStore;
@@ -22,21 +22,27 @@ export function record(backupId: string, blocks = 2): UploadSessionRecord {
   };
 }
 
+/** `body` on a fresh fixture, cleaned up after (try/finally: under Deno's node:test `t.after` never runs). */
+async function withFixture(setup: () => Promise<SessionStoreFixture>, body: (f: SessionStoreFixture) => Promise<void>): Promise<void> {
+  const f = await setup();
+  try {
+    await body(f);
+  } finally {
+    await f.cleanup();
+  }
+}
+
 export function uploadSessionStoreContract(name: string, setup: () => Promise<SessionStoreFixture>): void {
   describe(`UploadSessionStore contract: ${name}`, () => {
-    test("a saved record is found by its backup id, also from a later instance", async (t) => {
-      const f = await setup();
-      t.after(f.cleanup);
+    test("a saved record is found by its backup id, also from a later instance", () => withFixture(setup, async (f) => {
       assert.equal(await f.store.get("a"), undefined);
       await f.store.save(record("a"));
       await f.store.save(record("b", 1));
       assert.deepEqual(await f.reopen().get("a"), record("a"));
       assert.deepEqual((await f.reopen().all()).map((r) => r.backupId).sort(), ["a", "b"]);
-    });
+    }));
 
-    test("saving again replaces the record whole; remove forgets it and tolerates a missing one", async (t) => {
-      const f = await setup();
-      t.after(f.cleanup);
+    test("saving again replaces the record whole; remove forgets it and tolerates a missing one", () => withFixture(setup, async (f) => {
       await f.store.save(record("a", 1));
       await f.store.save(record("a", 3));
       assert.equal((await f.reopen().get("a"))?.blockHashes.length, 3);
@@ -44,15 +50,13 @@ export function uploadSessionStoreContract(name: string, setup: () => Promise<Se
       await f.store.remove("a");
       await f.store.remove("never-saved");
       assert.deepEqual(await f.reopen().all(), []);
-    });
+    }));
 
-    test("a returned record is a copy: changing it changes nothing saved", async (t) => {
-      const f = await setup();
-      t.after(f.cleanup);
+    test("a returned record is a copy: changing it changes nothing saved", () => withFixture(setup, async (f) => {
       await f.store.save(record("a"));
       const got = (await f.store.get("a"))!;
       got.blockHashes.push("f".repeat(64));
       assert.equal((await f.store.get("a"))?.blockHashes.length, 2);
-    });
+    }));
   });
 }

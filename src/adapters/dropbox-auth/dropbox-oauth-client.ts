@@ -6,12 +6,15 @@
  * its Retry-After (bounded), then rate-limited, 5xx and network errors -> transient.
  */
 import { createNodeHttpFetch } from "../http/node-http-fetch.ts";
-import { SyncError, describeError } from "../../domain/errors.ts";
+import { OAuthGrantError, SyncError, describeError } from "../../domain/errors.ts";
 import { buildAuthorizationUrl } from "./authorization-url.ts";
 import type { Redactor } from "../../domain/ports.ts";
 import { SecretRedactor } from "../../domain/redactor.ts";
 import { abortableSleep } from "../retry/retry.ts";
 import type { ClientCredentials, OAuthClient, TokenGrant } from "../../app/ports.ts";
+
+/** The error this client throws on `invalid_grant`; its class lives with the domain errors. */
+export { OAuthGrantError };
 
 export const DROPBOX_API_BASE_URL = "https://api.dropboxapi.com";
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -34,22 +37,6 @@ export const TOKEN_RATE_LIMIT_RETRIES = 3;
 /** ...but never after more than this: a run must not hang on one answer. */
 export const MAX_TOKEN_RETRY_AFTER_MS = 60_000;
 const DEFAULT_TOKEN_RETRY_AFTER_MS = 5_000;
-
-/** The token endpoint answered `invalid_grant`; `description` is Dropbox's reason (no secrets in it). */
-export class OAuthGrantError extends SyncError {
-  constructor(
-    message: string,
-    readonly description: string,
-    readonly grantType: "authorization_code" | "refresh_token",
-  ) {
-    super(message, { kind: "authorization-required", code: "dropbox.oauth.invalid_grant", status: 400 });
-    this.name = "OAuthGrantError";
-  }
-
-  static isGrantError(value: unknown): value is OAuthGrantError {
-    return SyncError.is(value) && value.code === "dropbox.oauth.invalid_grant" && typeof (value as OAuthGrantError).description === "string";
-  }
-}
 
 /**
  * Dropbox's OAuth token endpoint client (code exchange, refresh), secrets in the body only.

@@ -4,6 +4,7 @@
  * and the run that exchanges the code.
  */
 import { createHash, randomBytes } from "node:crypto";
+import type { Pkce } from "../../app/ports.ts";
 
 /** 128 characters of [A-Za-z0-9-_] (96 random bytes, base64url), the length Dropbox's SDKs use. */
 export function createCodeVerifier(): string {
@@ -19,3 +20,6 @@ export function codeChallengeS256(verifier: string): string {
 export function isValidCodeVerifier(value: string): boolean {
   return /^[A-Za-z0-9\-._~]{43,128}$/.test(value);
 }
+
+/** The Pkce port on node:crypto, for the token session. */
+export const nodePkce: Pkce = { createCodeVerifier, codeChallengeS256 };

@@ -11,10 +11,8 @@
  */
 import { Dropbox, type files } from "dropbox";
 import { configError, SyncError } from "../../domain/errors.ts";
-import type {
-  AccessTokenProvider, BackupDownload, BackupStore, PutOptions, Redactor, RemoveOutcome, ResumePoint, StoredCopyDownload, UploadSessionRecord,
-  UploadSessionStore,
-} from "../../domain/ports.ts";
+import type { AccessTokenProvider, BackupDownload, BackupStore, PutOptions, Redactor, RemoveOutcome, ResumePoint, StoredCopyDownload } from "../../domain/ports.ts";
+import type { UploadSessionRecord, UploadSessionStore } from "../../app/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
 import { SecretRedactor } from "../../domain/redactor.ts";
 import { createNodeHttpFetch, DROPBOX_HOSTS } from "../http/node-http-fetch.ts";
@@ -359,11 +357,7 @@ export class DropboxBackupStore implements BackupStore {
     let pendingFill: Promise<unknown> | undefined;
     const startOffset = saved?.bytesCommitted ?? 0;
     // Saved after every committed chunk, so a kill at any moment leaves a state the next run can continue.
-    const tracker = options.backupId && this.#sessions
-      ? new SessionTracker(this.#sessions, hasher, saved ?? {
-        backupId: options.backupId, sessionId: "", folder, name, bytesCommitted: 0, blockHashes: [], startedAt: new Date(this.#wallClock()).toISOString(),
-      })
-      : undefined;
+    const tracker = this.#tracker(folder, name, options, hasher, saved);
 
     try {
       let chunk = await reader.fill(buffers[0]!);
@@ -373,9 +367,7 @@ export class DropboxBackupStore implements BackupStore {
         // One files/upload instead of start + finish. Measured on the loopback fake (ms per file,
         // single vs session): 1 KiB 0.7 vs 1.4, 1 MiB 2.5 vs 3.4, 16 MiB 26-28 vs 27-32; on the real
         // service the saved round trip counts for more.
-        expectedHash = hasher.digest();
-        metadata = await this.#uploadWhole(chunk.bytes, commit, expectedHash, target, signal);
-        progress(chunk.bytes.length);
+        ({ metadata, expectedHash } = await this.#uploadWhole(chunk.bytes, hasher, commit, target, signal, progress));
       } else {
         let sessionId: string;
         let offset: number;
@@ -420,9 +412,7 @@ export class DropboxBackupStore implements BackupStore {
         offset += chunk.bytes.length;
         progress(offset);
       }
-      await tracker?.done();
-      await this.#verify(metadata, startOffset + reader.bytesRead, expectedHash, folder, name, target, signal);
-      return { name: lastComponent(metadata), size: metadata.size, contentHash: expectedHash };
+      return await this.#finished(tracker, metadata, startOffset + reader.bytesRead, expectedHash, { folder, name, target }, signal);
     } catch (error) {
       // Stop the download; a fill still waiting on a stalled source is left to finish or fail alone.
       reader.cancel();
@@ -456,11 +446,7 @@ export class DropboxBackupStore implements BackupStore {
     let prefix = startOffset;
     let bytesDone = startOffset + acknowledged.size * chunkBytes;
     let sessionId = saved?.sessionId ?? "";
-    const tracker = options.backupId && this.#sessions
-      ? new SessionTracker(this.#sessions, hasher, saved ?? {
-        backupId: options.backupId, sessionId: "", folder, name, bytesCommitted: 0, blockHashes: [], startedAt: new Date(this.#wallClock()).toISOString(),
-      })
-      : undefined;
+    const tracker = this.#tracker(folder, name, options, hasher, saved);
 
     const free: Uint8Array[] = [];
     let allocated = 0;
@@ -506,9 +492,7 @@ export class DropboxBackupStore implements BackupStore {
       let metadata: FileMetadataLike;
       let expectedHash: string;
       if (chunk.last && !saved) {
-        expectedHash = hasher.digest();
-        metadata = await this.#uploadWhole(chunk.bytes, commit, expectedHash, target, signal);
-        progress(chunk.bytes.length);
+        ({ metadata, expectedHash } = await this.#uploadWhole(chunk.bytes, hasher, commit, target, signal, progress));
       } else {
         if (!saved) sessionId = await this.#startConcurrentSession(target, signal, gate);
         let offset = startOffset;
@@ -544,9 +528,7 @@ export class DropboxBackupStore implements BackupStore {
         progress(offset);
         metadata = await this.#finishConcurrent(sessionId, offset, commit, expectedHash, target, signal, gate);
       }
-      await tracker?.done();
-      await this.#verify(metadata, startOffset + reader.bytesRead, expectedHash, folder, name, target, signal);
-      return { name: lastComponent(metadata), size: metadata.size, contentHash: expectedHash };
+      return await this.#finished(tracker, metadata, startOffset + reader.bytesRead, expectedHash, { folder, name, target }, signal);
     } catch (error) {
       reader.cancel();
       // Lanes still sending finish first, so every chunk Dropbox acknowledged is in the saved state.
@@ -674,7 +656,36 @@ export class DropboxBackupStore implements BackupStore {
     return saved;
   }
 
+  /** Where a put with a backup id keeps its progress for a later run (none without a session store). */
+  #tracker(folder: string, name: string, options: PutOptions, hasher: DropboxContentHasher, saved: UploadSessionRecord | undefined): SessionTracker | undefined {
+    if (!options.backupId || !this.#sessions) return undefined;
+    return new SessionTracker(this.#sessions, hasher, saved ?? {
+      backupId: options.backupId, sessionId: "", folder, name, bytesCommitted: 0, blockHashes: [], startedAt: new Date(this.#wallClock()).toISOString(),
+    });
+  }
+
+  /** The end of every put: the saved session is forgotten, then what Dropbox stored is checked against what was sent. */
+  async #finished(
+    tracker: SessionTracker | undefined, metadata: FileMetadataLike, bytesSent: number, expectedHash: string,
+    file: { folder: string; name: string; target: string }, signal: AbortSignal | undefined,
+  ): Promise<StoredFile> {
+    await tracker?.done();
+    await this.#verify(metadata, bytesSent, expectedHash, file.folder, file.name, file.target, signal);
+    return { name: lastComponent(metadata), size: metadata.size, contentHash: expectedHash };
+  }
+
+  /** Content that fits one chunk (and no saved session): one files/upload, no session. */
   async #uploadWhole(
+    bytes: Uint8Array, hasher: DropboxContentHasher, commit: () => files.CommitInfo, target: string, signal: AbortSignal | undefined,
+    progress: (bytesDone: number) => void,
+  ): Promise<{ metadata: FileMetadataLike; expectedHash: string }> {
+    const expectedHash = hasher.digest();
+    const metadata = await this.#uploadOnce(bytes, commit, expectedHash, target, signal);
+    progress(bytes.length);
+    return { metadata, expectedHash };
+  }
+
+  async #uploadOnce(
     bytes: Uint8Array, commit: () => files.CommitInfo, expectedHash: string, target: string, signal: AbortSignal | undefined,
   ): Promise<FileMetadataLike> {
     let answerLost = false;
@@ -711,7 +722,7 @@ export class DropboxBackupStore implements BackupStore {
     await this.#call("upload_session/append_v2", target, async (sdk) => {
       try {
         if (answerMayBeLost) {
-          await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset: offset + have }, close: false, contents: EMPTY });
+          await askWhereSessionStands(sdk, sessionId, offset + have);
           answerMayBeLost = false;
         }
         await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset: offset + have }, close: false, contents: bytes.subarray(have) });
@@ -740,7 +751,7 @@ export class DropboxBackupStore implements BackupStore {
       try {
         if (answerMayBeLost) {
           try {
-            await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset: offset + have }, close: false, contents: EMPTY });
+            await askWhereSessionStands(sdk, sessionId, offset + have);
           } catch (probeError) {
             if (correctOffsetOf(probeError) !== undefined) {
               have = resyncedLength(probeError, offset, bytes.length, target);
@@ -982,4 +993,9 @@ async function* streamBody(body: ReadableStream<Uint8Array>, target: string, red
   } finally {
     await reader.cancel().catch(() => undefined);
   }
+}
+
+/** An empty append at `offset`: Dropbox answers `incorrect_offset` with where the session really stands. */
+function askWhereSessionStands(sdk: Dropbox, sessionId: string, offset: number): Promise<unknown> {
+  return sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset }, close: false, contents: EMPTY });
 }

@@ -4,7 +4,8 @@
  * next chunk is read, so only the blocks below the committed offset are saved).
  */
 import { SyncError, type FailureKind } from "../../domain/errors.ts";
-import type { BackupDownload, UploadSessionRecord, UploadSessionStore } from "../../domain/ports.ts";
+import type { BackupDownload } from "../../domain/ports.ts";
+import type { UploadSessionRecord, UploadSessionStore } from "../../app/ports.ts";
 import { DROPBOX_HASH_BLOCK_BYTES, type DropboxContentHasher } from "../content-hash/content-hash.ts";
 
 /** Dropbox upload sessions expire 7 days after they began (then: lookup_failed/not_found). */

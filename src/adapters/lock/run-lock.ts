@@ -13,6 +13,7 @@ import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { SyncError, describeError } from "../../domain/errors.ts";
+import type { RunLock } from "../../app/ports.ts";
 
 export const RUN_LOCK_FILE = ".backup-sync.lock";
 
@@ -34,12 +35,6 @@ export interface RunLockOptions {
   commandOf?: (pid: number) => string | undefined;
   /** Told, in words fit for a log, when a stale lock was taken over. */
   onStaleLock?: (message: string) => void;
-}
-
-export interface RunLock {
-  readonly path: string;
-  /** Removes the lock if it is still ours; safe to call twice. */
-  release(): Promise<void>;
 }
 
 interface LockOwner {

@@ -11,7 +11,8 @@ import type { BackupDownload, BackupSource, OpenOptions, Redactor } from "../../
 import { SecretRedactor } from "../../domain/redactor.ts";
 import { announcedLength, guardedDownload, refuseNonBackup } from "./download-stream.ts";
 import { realTimeout, RequestDeadline } from "./request-deadline.ts";
-import { contentRangeProblem, rangeHeader, skipBytes } from "./resume-range.ts";
+import { contentRangeProblem, rangeHeader } from "./resume-range.ts";
+import { skipBytes } from "../../domain/skip-bytes.ts";
 import type { ScheduleTimeout } from "./request-deadline.ts";
 import type { paths } from "./schema.gen.ts";
 import { unmsApiRoot } from "./unms-api-root.ts";

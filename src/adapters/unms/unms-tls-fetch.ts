@@ -42,8 +42,3 @@ export function createUnmsTlsFetch(options: UnmsTlsOptions): typeof fetch {
     },
   });
 }
-
-/** The warning every run with verification off gets, naming the setting. */
-export function insecureTlsWarning(setting: string): string {
-  return `${setting} is on: the UNMS certificate is not verified, so anyone between here and UNMS could read the API token and the backups. Set a CA file instead (UNMS_CA_FILE / unmsCaFile / unms.caFile) and turn ${setting} off.`;
-}

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { SyncError, describeError } from "../../domain/errors.ts";
-import type { UploadSessionRecord, UploadSessionStore } from "../../domain/ports.ts";
+import type { UploadSessionRecord, UploadSessionStore } from "../../app/ports.ts";
 import { ensurePrivateDir, parseJsonObject, readTextOrFail, writeFileAtomic } from "../config/atomic-file.ts";
 import { checkRecord } from "./upload-session-records.ts";
 

@@ -1,5 +1,5 @@
 /** UploadSessionStore in memory: for embedders without a state folder, and the contract suite's reference. */
-import type { UploadSessionRecord, UploadSessionStore } from "../../domain/ports.ts";
+import type { UploadSessionRecord, UploadSessionStore } from "../../app/ports.ts";
 
 export class MemoryUploadSessionStore implements UploadSessionStore {
   readonly #records = new Map<string, UploadSessionRecord>();

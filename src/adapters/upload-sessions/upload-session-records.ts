@@ -2,7 +2,7 @@
  * Checks one saved upload record read back from disk: a record that does not hold together is
  * dropped (its upload starts over), never trusted.
  */
-import type { UploadSessionRecord } from "../../domain/ports.ts";
+import type { UploadSessionRecord } from "../../app/ports.ts";
 
 const HASH_BLOCK_BYTES = 4 * 1024 * 1024;
 

@@ -1,24 +1,17 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, readdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DOWNLOAD_LEDGER_FILE, DownloadLedgerFile } from "../../../src/adapters/config/download-ledger-file.ts";
 import { MemoryDownloadLedger } from "../../../src/adapters/memory/memory-download-ledger.ts";
 import type { DownloadLedger } from "../../../src/domain/ports.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
+import { withTempDir } from "../../temp-dir.ts";
 
 const A = "3f1c2a9e-0000-4000-8000-0000000000a1";
 const B = "3f1c2a9e-0000-4000-8000-0000000000b2";
 
-async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "download-ledger-"));
-  try {
-    await run(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (run: (dir: string) => Promise<void>) => withTempDir("download-ledger-", run);
 
 /** What every DownloadLedger does. */
 function ledgerBehaviour(name: string, make: (dir: string) => DownloadLedger): void {

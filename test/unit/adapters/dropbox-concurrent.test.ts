@@ -11,7 +11,8 @@ import { DropboxBackupStore, validateConnections } from "../../../src/adapters/d
 import { createNodeHttpFetch } from "../../../src/adapters/http/node-http-fetch.ts";
 import { MemoryUploadSessionStore } from "../../../src/adapters/upload-sessions/memory-upload-session-store.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
-import type { AccessTokenProvider, UploadSessionRecord } from "../../../src/domain/ports.ts";
+import type { AccessTokenProvider } from "../../../src/domain/ports.ts";
+import type { UploadSessionRecord } from "../../../src/app/ports.ts";
 import { refContentHash } from "../../../src/testing/fakes/content-hash-ref.ts";
 import { FakeDropbox, rateLimitedFault } from "../../../src/testing/fakes/dropbox.ts";
 import { patternBytes, streamOf } from "../../../src/testing/contract/backup-store.ts";

@@ -1,20 +1,13 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { lstat, mkdtemp, mkdir, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { lstat, mkdir, readFile, readdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LOG_TIME_ZONE_FILE, PluginLog, formatLogLines, formatLogTime, zoneOffsetMinutes } from "../../../src/adapters/report/plugin-log.ts";
+import { withTempDir } from "../../temp-dir.ts";
 
 const fixedNow = () => new Date("2024-05-01T02:03:04.567Z");
 
-async function withPluginDir(run: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "plugin-log-"));
-  try {
-    await run(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withPluginDir = (run: (dir: string) => Promise<void>) => withTempDir("plugin-log-", run);
 
 describe("formatLogTime()", () => {
   test("formats like PHP's DateTimeInterface::ATOM in UTC", () => {

@@ -1,23 +1,17 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
-import { hostname, tmpdir } from "node:os";
+import { readFile, readdir, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { RUN_LOCK_FILE, acquireRunLock } from "../../../src/adapters/lock/run-lock.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
+import { withTempDir } from "../../temp-dir.ts";
 
 const startedAt = "2024-05-01T02:00:00.000Z";
 const now = () => new Date("2024-05-01T02:30:00.000Z");
 
-async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "run-lock-"));
-  try {
-    await run(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (run: (dir: string) => Promise<void>) => withTempDir("run-lock-", run);
 
 function lockOf(pid: number, host = hostname(), started = startedAt): string {
   return JSON.stringify({ pid, startedAt: started, hostname: host, token: "someone-else" });

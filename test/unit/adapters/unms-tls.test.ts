@@ -10,7 +10,7 @@ import { createNodeHttpFetch } from "../../../src/adapters/http/node-http-fetch.
 import { UnmsBackupSource } from "../../../src/adapters/unms/unms-backup-source.ts";
 import { createUnmsTlsFetch, needsUnmsTlsFetch } from "../../../src/adapters/unms/unms-tls-fetch.ts";
 import { certificateProblem } from "../../../src/adapters/unms/unms-tls-errors.ts";
-import { RetryingBackupSource } from "../../../src/app/retrying-source.ts";
+import { RetryingBackupSource } from "../../../src/adapters/retry/retrying-source.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
 import { startLoopbackServer, type LoopbackServer } from "../../../src/testing/fakes/loopback.ts";
 import { makeTestCertificates, type KeyAndCertificate, type TestCertificates } from "../../fakes/tls-certificates.ts";

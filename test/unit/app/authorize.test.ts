@@ -12,6 +12,7 @@ import { getResponse } from "msw";
 import { FakeDropbox } from "../../../src/testing/fakes/dropbox.ts";
 import { TokenSession, type AuthorizeResult } from "../../../src/app/token-session.ts";
 import { DropboxOAuthClient } from "../../../src/adapters/dropbox-auth/dropbox-oauth-client.ts";
+import { nodePkce } from "../../../src/adapters/dropbox-auth/pkce.ts";
 import { EnvConfigStore } from "../../../src/adapters/config/env-config-store.ts";
 import { UcrmFileConfigStore } from "../../../src/adapters/config/ucrm-file-config-store.ts";
 import type { ConfigStore } from "../../../src/app/ports.ts";
@@ -50,7 +51,7 @@ class Output {
 async function run(fake: FakeDropbox, store: ConfigStore, out: Output, now = () => 1_000_000): Promise<AuthorizeResult> {
   const settings = await store.load();
   try {
-    const result = await TokenSession.fromSettings(settings, { store, oauth: new DropboxOAuthClient({ fetch: fakeFetch(fake) }), now, reporter: out.reporter }).start(settings);
+    const result = await TokenSession.fromSettings(settings, { store, oauth: new DropboxOAuthClient({ fetch: fakeFetch(fake) }), pkce: nodePkce, now, reporter: out.reporter }).start(settings);
     out.add(...result.warnings, result.status === "awaiting-user" ? `${result.message}\n${result.url}` : result.authorizationUrl);
     return result;
   } catch (error) {

@@ -1,6 +1,6 @@
 /**
  * Dependencies point inward: the domain imports only the domain; adapters never import the app
- * layer; nothing in src imports our tests (what embedders use lives in src/testing), and only the
+ * layer (but its ports); the app imports adapters only in its composition root; nothing in src imports our tests (what embedders use lives in src/testing), and only the
  * `/testing` entry imports the test kit. Checked from the source text, so a violation fails CI
  * rather than waiting for a review.
  */
@@ -43,6 +43,57 @@ test("src/domain imports nothing but the domain: no I/O, no SDK, no container", 
 
 test("src/adapters never import the app layer, except the app's ports they implement (src/app/ports.ts)", () => {
   assert.deepEqual(violations("adapters", (_s, target) => target === undefined || !target.startsWith("app/") || target === "app/ports.ts"), []);
+});
+
+/**
+ * The files of src/app that may import an adapter: the composition root (compose.ts, container.ts
+ * and the container's identifiers in service-ids.ts), and the Node 16 bootstrap that installs our
+ * fetch as the global one before anything runs. Every other app module sees ports only.
+ */
+const COMPOSITION_ROOT = new Set(["app/compose.ts", "app/container.ts", "app/service-ids.ts", "app/node16-globals.ts"]);
+
+/** An import of src/app that breaks the rule: an adapter imported outside the composition root. */
+function appImportsAdapter(file: string, target: string | undefined): boolean {
+  return target !== undefined && target.startsWith("adapters/") && !COMPOSITION_ROOT.has(file);
+}
+
+test("src/app imports adapters only in the composition root (compose.ts, container.ts, service-ids.ts, node16-globals.ts)", () => {
+  const found = files(join(src, "app")).flatMap((file) =>
+    imports(file)
+      .filter((specifier) => specifier.startsWith(".") && appImportsAdapter(relative(src, file), relative(src, resolve(dirname(file), specifier))))
+      .map((specifier) => `${relative(root, file)} imports "${specifier}"`),
+  );
+  assert.deepEqual(found, []);
+});
+
+test("the app -> adapters checker would catch a use case importing an adapter, and lets the composition root do it", () => {
+  assert.equal(appImportsAdapter("app/sync-backups.ts", "adapters/unms/resume-range.ts"), true);
+  assert.equal(appImportsAdapter("app/token-session.ts", "adapters/dropbox-auth/pkce.ts"), true);
+  assert.equal(appImportsAdapter("app/compose.ts", "adapters/lock/run-lock.ts"), false);
+  assert.equal(appImportsAdapter("app/sync-backups.ts", "domain/skip-bytes.ts"), false);
+});
+
+/**
+ * Where ports live (docs/architecture.md): src/domain/ports.ts holds what the sync use case consumes;
+ * src/app/ports.ts what the app layer's own machinery consumes (settings, authorization, the run
+ * lock, the state kept between runs).
+ */
+const PORT_HOMES: Record<string, string[]> = {
+  "domain/ports.ts": ["BackupSource", "BackupStore", "DownloadLedger", "AccessTokenProvider", "Reporter", "Clock", "Redactor"],
+  "app/ports.ts": ["ConfigStore", "OAuthClient", "Pkce", "RunLock", "RunLockAcquirer", "UploadSessionStore"],
+};
+
+test("each port is declared in its home ports file and nowhere else in src", () => {
+  const declared = new Map<string, string[]>();
+  for (const file of files(src)) {
+    for (const match of readFileSync(file, "utf8").matchAll(/^export (?:interface|type) (\w+)\b/gm)) {
+      declared.set(match[1]!, [...(declared.get(match[1]!) ?? []), relative(src, file)]);
+    }
+  }
+  const misplaced = Object.entries(PORT_HOMES).flatMap(([home, ports]) =>
+    ports.filter((port) => JSON.stringify(declared.get(port)) !== JSON.stringify([home])).map((port) => `${port}: declared in ${declared.get(port)?.join(", ") ?? "no file"}, expected ${home}`),
+  );
+  assert.deepEqual(misplaced, []);
 });
 
 test("ports live with the layer that calls them: no adapter defines a port (no ports file under src/adapters)", () => {

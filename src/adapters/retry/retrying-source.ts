@@ -3,10 +3,10 @@
  * nightly backup, a proxy's 502) with the one shared retry helper. Only the opening of a download is
  * retried here; a download that breaks midway is started over by SyncBackups.
  */
-import { SyncError, describeError } from "../domain/errors.ts";
-import type { BackupDownload, BackupSource, OpenOptions } from "../domain/ports.ts";
-import type { UnmsBackup } from "../domain/backup.ts";
-import { retry, RetryError, type RetryDecision, type RetryOptions } from "../adapters/retry/retry.ts";
+import { SyncError, describeError } from "../../domain/errors.ts";
+import type { BackupDownload, BackupSource, OpenOptions } from "../../domain/ports.ts";
+import type { UnmsBackup } from "../../domain/backup.ts";
+import { retry, RetryError, type RetryDecision, type RetryOptions } from "./retry.ts";
 
 /** Four attempts over about half a minute: long enough for a UNMS restart, short for a dead host. */
 export const SOURCE_RETRY: Partial<RetryOptions> = { attempts: 4, baseDelayMs: 2_000, maxDelayMs: 30_000, maxTotalMs: 3 * 60_000 };

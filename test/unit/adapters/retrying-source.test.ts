@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { RetryingBackupSource, classifySourceFailure } from "../../../src/app/retrying-source.ts";
+import { RetryingBackupSource, classifySourceFailure } from "../../../src/adapters/retry/retrying-source.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
 import type { BackupSource } from "../../../src/domain/ports.ts";
 
