@@ -483,17 +483,23 @@ export class DropboxBackupStore implements BackupStore {
       inFlight.add(lane);
     };
 
+    // A file known to take more than one chunk starts its session while the first chunk is read (one
+    // round trip less before the first append); a smaller one goes up with files/upload, no session.
+    const early = !saved && content.length !== undefined && content.length > chunkBytes
+      ? this.#startConcurrentSession(target, signal, gate)
+      : undefined;
+    early?.catch(() => undefined);
     try {
       let buffer = await takeBuffer();
       let chunk = await reader.fill(buffer);
       let metadata: FileMetadataLike;
       let expectedHash: string;
-      if (chunk.last && !saved) {
+      if (chunk.last && !saved && !early) {
         expectedHash = hasher.digest();
         metadata = await this.#uploadWhole(chunk.bytes, commit, expectedHash, target, signal);
         progress(chunk.bytes.length);
       } else {
-        if (!saved) sessionId = await this.#startConcurrentSession(target, signal, gate);
+        if (!saved) sessionId = await (early ?? this.#startConcurrentSession(target, signal, gate));
         let offset = startOffset;
         let sentThisRun = false;
         for (;;) {
