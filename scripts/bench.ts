@@ -27,7 +27,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { DEFAULT_DROPBOX_CHUNK_BYTES, DEFAULT_DROPBOX_CONNECTIONS } from "../src/adapters/dropbox/dropbox-backup-store.ts";
+import { DEFAULT_CONCURRENT_CHUNK_BYTES, DEFAULT_DROPBOX_CHUNK_BYTES, DEFAULT_DROPBOX_CONNECTIONS } from "../src/adapters/dropbox/dropbox-backup-store.ts";
 import { backupFileName } from "../src/domain/backup.ts";
 import { FakeDropbox } from "../src/testing/fakes/dropbox.ts";
 import { startLoopbackServer, type LinkShape } from "../src/testing/fakes/loopback.ts";
@@ -338,7 +338,11 @@ async function main(): Promise<number> {
   await writeFile(join(workDir, "raw-baseline.mjs"), RAW_BASELINE);
   try {
     console.log(
-      `Backup sync benchmark: UNMS -> Dropbox through the loopback fakes, chunk ${chunkBytes / MiB} MiB${chunkBytes === DEFAULT_DROPBOX_CHUNK_BYTES ? " (default)" : ""}, ` +
+      `Backup sync benchmark: UNMS -> Dropbox through the loopback fakes, ` +
+        (chunkBytes === DEFAULT_DROPBOX_CHUNK_BYTES
+          ? `raw chunk ${chunkBytes / MiB} MiB, real at its defaults (${loopbackConnections ?? DEFAULT_DROPBOX_CONNECTIONS} connections, ` +
+            `chunk ${(loopbackConnections ?? DEFAULT_DROPBOX_CONNECTIONS) > 1 ? DEFAULT_CONCURRENT_CHUNK_BYTES / MiB : DEFAULT_DROPBOX_CHUNK_BYTES / MiB} MiB), `
+          : `chunk ${chunkBytes / MiB} MiB, `) +
         `best of ${repeat}; Node ${process.version}, ${process.platform}/${process.arch}` +
         (childNodeOptions ? `; NODE_OPTIONS=${childNodeOptions}` : ""),
     );
@@ -434,7 +438,10 @@ async function wanSection(workDir: string, sizes: number[]): Promise<number> {
   const m = WAN_MODEL;
   console.log(
     `\nWAN model (loopback shaped): ${m.latencyMs} ms each way, ${m.uploadWorkMs} ms server work per upload request, ` +
-      `${m.connectionMiBps} MiB/s per connection, ${m.aggregateMiBps} MiB/s aggregate; chunk ${chunkBytes / MiB} MiB`,
+      `${m.connectionMiBps} MiB/s per connection, ${m.aggregateMiBps} MiB/s aggregate; chunk ` +
+      (chunkBytes === DEFAULT_DROPBOX_CHUNK_BYTES
+        ? `default (${DEFAULT_DROPBOX_CHUNK_BYTES / MiB} MiB for 1 connection, ${DEFAULT_CONCURRENT_CHUNK_BYTES / MiB} MiB for several)`
+        : `${chunkBytes / MiB} MiB`),
   );
   const checks: { ok: boolean; text: string }[] = [];
   const lines: string[][] = [];

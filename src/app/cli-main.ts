@@ -41,8 +41,8 @@ Settings (environment):
   DROPBOX_FOLDER        folder inside the app folder (default: the app folder itself)
   STATE_DIR             private state: obtained refresh token, PKCE verifier, run lock
                         (default: $XDG_CONFIG_HOME/unms-dropbox-backup-sync)
-  DROPBOX_CHUNK_MIB     upload chunk size in MiB, a multiple of 4
-  DROPBOX_CONNECTIONS   chunks of one file uploaded at once, 1..16 (default 1: one at a time)
+  DROPBOX_CHUNK_MIB     upload chunk size in MiB, a multiple of 4 (default 12 with several connections, 8 with one)
+  DROPBOX_CONNECTIONS   chunks of one file uploaded at once, 1..16 (default 4; 1: one at a time)
   MAX_DELETES           most deletions per run without --allow-mass-delete (default: half)
   TARGET_DIR            copy into this local folder instead of Dropbox
   UNMS_CA_FILE          PEM file of certificates (UISP's own or its CA) trusted for UNMS only

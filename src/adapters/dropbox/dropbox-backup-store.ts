@@ -75,13 +75,11 @@ export const DROPBOX_CHUNK_MULTIPLE = 4 * MiB;
  * Upload connections per file (a Dropbox concurrent upload session); 1 is one sequential session.
  * Over a real uplink each chunk waits a round trip plus Dropbox's work before the next can start, so
  * one connection leaves the link idle most of the time (BENCHMARKS.md, WAN table). Each connection
- * holds one chunk buffer.
+ * holds one chunk buffer (DEFAULT_CONCURRENT_CHUNK_BYTES).
  *
- * The default stays 1 (the sequential session every earlier release used) until the concurrent path
- * meets its targets (BENCHMARKS.md: 4 connections reached 0.56-0.67x the WAN model's aggregate cap,
- * and peaked at 145-160 MiB for 1 GiB) and its two fault-path assumptions about Dropbox (a chunk
- * re-sent at the same offset replaces the first; an empty append probes an open concurrent session)
- * are checked. DROPBOX_CONNECTIONS=4 turns it on.
+ * 4, as issue 14 names. The concurrent path relies only on documented behaviour (see #putConcurrent
+ * and BENCHMARKS.md "Concurrent sessions: what each fault path relies on"): a chunk whose answer was
+ * lost is never sent again into its session; the session is abandoned and the file goes sequentially.
  */
 export const DEFAULT_DROPBOX_CONNECTIONS = 4;
 export const MAX_DROPBOX_CONNECTIONS = 16;
