@@ -539,10 +539,15 @@ export class DropboxBackupStore implements BackupStore {
       reader.cancel();
       // Lanes still sending finish first, so every chunk Dropbox acknowledged is in the saved state.
       await settle();
+      if (signal?.aborted) {
+        // Stopped (SIGTERM): the state is kept as it stands, chunks in flight named, so the next run
+        // says why it cannot continue when one was unanswered (resumePoint), and continues otherwise.
+        await saveState()?.catch(() => undefined);
+        throw error;
+      }
       if (unsure.size > 0 || error instanceof ChunkFateUnknown) {
         // Never guessed at: the session is dropped (Dropbox expires it) and the file starts over.
         await tracker?.done().catch(() => undefined);
-        if (signal?.aborted) throw error;
         this.#sequentialAfterLoss.add(filePath(folder, name));
         const lost = error instanceof ChunkFateUnknown ? error : undefined;
         throw new SyncError(

@@ -299,7 +299,7 @@ describe("DropboxBackupStore: concurrent upload sessions", () => {
     assert.equal(h.fake.repeatedPieceCount(), 0);
   });
 
-  test("a run killed with a chunk in flight forgets its session: that chunk's fate is unknown, so the next run starts over", async () => {
+  test("a run killed with a chunk in flight saves it as such: that chunk's fate is unknown, so the next run starts over and says why", async () => {
     const h = harness({ connections: 3 });
     const bytes = patternBytes(6 * CHUNK + 11);
     const kill = new AbortController();
@@ -313,9 +313,13 @@ describe("DropboxBackupStore: concurrent upload sessions", () => {
     assert.ok(h.saves.some((s) => s.concurrent?.chunksInFlight?.includes(CHUNK) === true), "chunk 1 was saved as in flight before it was sent");
     kill.abort(new Error("SIGTERM"));
     assert.ok(await upload, "the killed upload fails");
-    assert.equal(await h.sessions.get("b1"), undefined);
+    const saved = await h.sessions.get("b1");
+    assert.deepEqual(saved?.concurrent?.chunksInFlight, [CHUNK]);
     h.intercept(() => undefined);
-    assert.equal((await h.store.resumePoint(FOLDER, NAME, "b1")).offset, 0);
+    const point = await h.store.resumePoint(FOLDER, NAME, "b1");
+    assert.equal(point.offset, 0);
+    assert.match(point.note ?? "", /the chunks at bytes 4194304 were being sent when it stopped/);
+    assert.equal(await h.sessions.get("b1"), undefined);
   });
 
   test("a saved state naming chunks in flight (a hard kill) is not continued, and says why", async () => {
