@@ -18,7 +18,8 @@
  * - wan: the same CLI against a Dropbox fake behind a shaped loopback (WAN_MODEL): one connection
  *   (DROPBOX_CONNECTIONS=1), the default, and the aggregate cap, for --wan-sizes (256,1024 MiB).
  * - noop: `node -e 0`, `node dist/cli.mjs --version` and a sync that finds all 30 backups stored.
- * - scale: `sync --dry-run` with --scale-counts backups listed (5000,20000), and 9,000 deletions.
+ * - scale: `sync --dry-run` with --scale-counts backups listed (5000,20000), then with a list of
+ *   --list-mib MiB (200; 0 skips it), and 9,000 deletions.
  * - encrypted (issue 13): the same CLI with ENCRYPT_TO (age) next to the plain path, for
  *   --encrypted-sizes (1024 MiB): throughput of both, the peak RSS, the exact ciphertext size.
  * - restore (issue 11): `node dist/cli.mjs restore <id> --to <path>` of a --restore-mib copy (300) from
@@ -33,7 +34,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { DEFAULT_DROPBOX_CHUNK_BYTES, DEFAULT_DROPBOX_CONNECTIONS } from "../src/adapters/dropbox/dropbox-backup-store.ts";
+import { DEFAULT_CONCURRENT_CHUNK_BYTES, DEFAULT_DROPBOX_CHUNK_BYTES, DEFAULT_DROPBOX_CONNECTIONS } from "../src/adapters/dropbox/dropbox-backup-store.ts";
 import { backupFileName } from "../src/domain/backup.ts";
 import { FakeDropbox } from "../src/testing/fakes/dropbox.ts";
 import { startLoopbackServer, type LinkShape } from "../src/testing/fakes/loopback.ts";
@@ -383,6 +384,7 @@ async function main(): Promise<number> {
       "scale-counts": { type: "string", default: "5000,20000" },
       "scale-deletions": { type: "string", default: "9000" },
       "encrypted-sizes": { type: "string", default: "1024" },
+      "list-mib": { type: "string", default: "200" },
     },
   });
   cli = resolve(values.cli);
@@ -406,7 +408,11 @@ async function main(): Promise<number> {
   await writeFile(join(workDir, "raw-baseline.mjs"), RAW_BASELINE);
   try {
     console.log(
-      `Backup sync benchmark: UNMS -> Dropbox through the loopback fakes, chunk ${chunkBytes / MiB} MiB${chunkBytes === DEFAULT_DROPBOX_CHUNK_BYTES ? " (default)" : ""}, ` +
+      `Backup sync benchmark: UNMS -> Dropbox through the loopback fakes, ` +
+        (chunkBytes === DEFAULT_DROPBOX_CHUNK_BYTES
+          ? `raw chunk ${chunkBytes / MiB} MiB, real at its defaults (${loopbackConnections ?? DEFAULT_DROPBOX_CONNECTIONS} connections, ` +
+            `chunk ${(loopbackConnections ?? DEFAULT_DROPBOX_CONNECTIONS) > 1 ? DEFAULT_CONCURRENT_CHUNK_BYTES / MiB : DEFAULT_DROPBOX_CHUNK_BYTES / MiB} MiB), `
+          : `chunk ${chunkBytes / MiB} MiB, `) +
         `best of ${repeat}; Node ${process.version}, ${process.platform}/${process.arch}` +
         (childNodeOptions ? `; NODE_OPTIONS=${childNodeOptions}` : ""),
     );
@@ -414,7 +420,7 @@ async function main(): Promise<number> {
     if (sections.has("loopback")) results.push(await loopbackSection(workDir, sizes, repeat));
     if (sections.has("wan")) results.push(await wanSection(workDir, parseSizes(values["wan-sizes"])));
     if (sections.has("noop")) results.push(await noopSection(workDir));
-    if (sections.has("scale")) results.push(await scaleSection(workDir, parseSizes(values["scale-counts"]), Number(values["scale-deletions"])));
+    if (sections.has("scale")) results.push(await scaleSection(workDir, parseSizes(values["scale-counts"]), Number(values["scale-deletions"]), Number(values["list-mib"])));
     if (sections.has("encrypted")) results.push(await encryptedSection(workDir, parseSizes(values["encrypted-sizes"])));
     if (sections.has("restore")) results.push(await restoreSection(workDir, parseSizes(values["restore-mib"])));
     const failed = results.reduce((a, b) => a + b, 0);
@@ -504,7 +510,10 @@ async function wanSection(workDir: string, sizes: number[]): Promise<number> {
   const m = WAN_MODEL;
   console.log(
     `\nWAN model (loopback shaped): ${m.latencyMs} ms each way, ${m.uploadWorkMs} ms server work per upload request, ` +
-      `${m.connectionMiBps} MiB/s per connection, ${m.aggregateMiBps} MiB/s aggregate; chunk ${chunkBytes / MiB} MiB`,
+      `${m.connectionMiBps} MiB/s per connection, ${m.aggregateMiBps} MiB/s aggregate; chunk ` +
+      (chunkBytes === DEFAULT_DROPBOX_CHUNK_BYTES
+        ? `default (${DEFAULT_DROPBOX_CHUNK_BYTES / MiB} MiB for 1 connection, ${DEFAULT_CONCURRENT_CHUNK_BYTES / MiB} MiB for several)`
+        : `${chunkBytes / MiB} MiB`),
   );
   const checks: { ok: boolean; text: string }[] = [];
   const lines: string[][] = [];
@@ -597,10 +606,10 @@ async function noopSync(workDir: string): Promise<ChildOutcome> {
 }
 
 /** Issue 14 section 3, scale: dry runs over many listed backups, and many deletions in batches. */
-async function scaleSection(workDir: string, counts: number[], deletions: number): Promise<number> {
+async function scaleSection(workDir: string, counts: number[], deletions: number, listMiB: number): Promise<number> {
   console.log(`\nScale: sync --dry-run --json with N backups listed by UNMS and none stored; then ${deletions} deletions`);
   const rows: { count: number; outcome: ChildOutcome; listBytes: number }[] = [];
-  for (const count of counts) {
+  const dryRun = async (count: number) => {
     const fakes = await startFakes(0);
     const stateDir = await mkdtemp(join(workDir, "state-"));
     try {
@@ -608,16 +617,26 @@ async function scaleSection(workDir: string, counts: number[], deletions: number
       const listBytes = (await (await fetch(`${fakes.unmsUrl}/api/v2.1/nms/backups`, { headers: { "x-auth-token": fakes.unms.apiToken } })).arrayBuffer()).byteLength;
       const outcome = await runChild(workDir, [cli, "sync", "--dry-run", "--json"], cliEnv(fakes, stateDir));
       if (outcome.code !== 0) throw new Error(`scale bench: the dry run over ${count} backups exited with ${outcome.code}: ${outcome.stderr.slice(0, 500)}`);
-      rows.push({ count, outcome, listBytes });
+      return { count, outcome, listBytes };
     } finally {
       await fakes.close();
       await rm(stateDir, { recursive: true, force: true });
     }
-  }
-  printTable(["backups listed", "list MiB", "wall s", "peak RSS MiB"], rows.map((r) => [
+  };
+  for (const count of counts) rows.push(await dryRun(count));
+  // As many backups as make a list of listMiB (the size per backup measured on the largest row above).
+  const largest = rows[rows.length - 1];
+  const big = listMiB > 0 && largest ? await dryRun(Math.ceil((listMiB * MiB) / (largest.listBytes / largest.count))) : undefined;
+  printTable(["backups listed", "list MiB", "wall s", "peak RSS MiB"], [...rows, ...(big ? [big] : [])].map((r) => [
     String(r.count), (r.listBytes / MiB).toFixed(1), (r.outcome.wallMs / 1000).toFixed(2), r.outcome.peakRssMiB.toFixed(0),
   ]));
   const checks: { ok: boolean; text: string }[] = [];
+  if (big) {
+    checks.push({
+      ok: big.outcome.peakRssMiB < TARGET_LIST_RSS_MIB,
+      text: `dry run over a ${(big.listBytes / MiB).toFixed(0)} MiB list (${big.count} backups): peak RSS ${big.outcome.peakRssMiB.toFixed(0)} MiB < ${TARGET_LIST_RSS_MIB} MiB`,
+    });
+  }
   if (rows.length > 1) {
     const first = rows[0]!;
     const last = rows[rows.length - 1]!;
@@ -632,6 +651,9 @@ async function scaleSection(workDir: string, counts: number[], deletions: number
   }
   return printChecks(checks);
 }
+
+/** issue 14: a 200 MiB backup list must not take this much (it took 2.2 GiB when the list was parsed whole). */
+const TARGET_LIST_RSS_MIB = 909;
 
 /** Peak RSS may grow at most this much per listed backup (a backup's record, its name, its plan entry). */
 const SCALE_KIB_PER_BACKUP = 4;

@@ -161,9 +161,11 @@ export interface UploadSessionRecord {
   startedAt: string;
   /**
    * A Dropbox concurrent upload session: the chunk size its offsets follow, and the offsets of the
-   * chunks Dropbox acknowledged beyond `bytesCommitted` (lanes finish out of order). Absent: sequential.
+   * chunks Dropbox acknowledged beyond `bytesCommitted` (lanes finish out of order), and those sent
+   * whose answer had not come when this was saved (`chunksInFlight`: their fate is unknown, so the
+   * session cannot be continued). Absent: sequential.
    */
-  concurrent?: { chunkBytes: number; chunksAhead: number[] };
+  concurrent?: { chunkBytes: number; chunksAhead: number[]; chunksInFlight?: number[] };
 }
 
 /** Keeps UploadSessionRecords, one per backup id; every save replaces the record atomically. */

@@ -355,7 +355,7 @@ export class SyncBackups {
           type: "retrying",
           name,
           attempt: attempt + 1,
-          reason: `the download from UNMS broke off (${error.message}); ${fromScratch ? "starting this backup over" : "continuing from what is stored"}`,
+          reason: `${error.code.startsWith("dropbox.") ? "the upload was interrupted" : "the download from UNMS broke off"} (${error.message}); ${fromScratch ? "starting this backup over" : "continuing from what is stored"}`,
         });
       }
     }

@@ -89,6 +89,9 @@ function storedPath(h: Harness): string {
 
 test("a sync SIGKILLed half-way through a 300 MiB upload is continued by the next run: < 60% sent again, right content hash", async (t) => {
   const h = await syncHarness(t);
+  // A sequential session: its position after a kill is Dropbox's to tell (incorrect_offset). A
+  // concurrent one killed with chunks unanswered starts over (test/unit/adapters/dropbox-concurrent.test.ts).
+  h.baseEnv.DROPBOX_CONNECTIONS = "1";
   const size = 300 * MiB;
   const backup = h.unms.addBackup({ size });
 
@@ -127,6 +130,7 @@ test("a sync SIGKILLed half-way through a 300 MiB upload is continued by the nex
 for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
   test(`${signal} stops the run with exit ${code}, the saved state intact; the next run continues (UNMS ignoring Range)`, async (t) => {
     const h = await syncHarness(t);
+    h.baseEnv.DROPBOX_CONNECTIONS = "1"; // sequential, as in the SIGKILL test above
     h.unms.honourRange = false;
     const size = 96 * MiB;
     const backup = h.unms.addBackup({ size });

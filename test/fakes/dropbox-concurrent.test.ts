@@ -49,8 +49,8 @@ describe("FakeDropbox: concurrent upload sessions", () => {
     assert.deepEqual(fake.readFile("/c.unms"), bytes);
   });
 
-  test("a piece sent again at the same offset (a retry after a lost answer) replaces the first", async () => {
-    const { call, start } = useFake();
+  test("a piece sent again at the same offset is counted (undocumented: clients must not rely on it); the fake keeps the later", async () => {
+    const { fake, call, start } = useFake();
     const bytes = patternBytes(4 * MiB + 5);
     const id = await start();
     await call("append_v2", { cursor: { session_id: id, offset: 0 } }, bytes.subarray(0, 4 * MiB));
@@ -58,6 +58,7 @@ describe("FakeDropbox: concurrent upload sessions", () => {
     await call("append_v2", { cursor: { session_id: id, offset: 4 * MiB }, close: true }, bytes.subarray(4 * MiB));
     const done = await call("finish", { cursor: { session_id: id, offset: bytes.length }, commit: { path: "/r.unms" } });
     assert.equal(done.json.content_hash, refContentHash(bytes));
+    assert.equal(fake.repeatedPieceCount(), 1);
   });
 
   test("start refuses data and close; appends refuse unaligned offsets and non-multiple sizes unless closing", async () => {

@@ -30,7 +30,8 @@ const MiB = 1024 * 1024;
 const EMPTY = new Uint8Array(0);
 
 /**
- * Default upload chunk: 8 MiB. The upload alone is fastest at 16 MiB, but the whole sync path is as
+ * Default upload chunk of a sequential session (one connection): 8 MiB; concurrent sessions default to
+ * DEFAULT_CONCURRENT_CHUNK_BYTES. The tables below were measured with one connection. The upload alone is fastest at 16 MiB, but the whole sync path is as
  * fast at 8 MiB and 20 MiB lighter, which keeps it under the 160 MiB target (see the end of this note).
  * scripts/measure-chunk-size.ts, 256 MiB through the loopback fakes, node-http-fetch, Node 20.20,
  * 2 vCPU AMD EPYC; peak RSS of the uploading process (a process that only loads the code: 102 MiB):
@@ -59,6 +60,14 @@ const EMPTY = new Uint8Array(0);
  * so 16 MiB chunks peaked at 147-162 MiB over eight runs (four at or over 160); 8 MiB: 132-144.
  */
 export const DEFAULT_DROPBOX_CHUNK_BYTES = 8 * MiB;
+/**
+ * Default chunk of a concurrent session (DROPBOX_CHUNK_MIB unset, DROPBOX_CONNECTIONS above 1): 12 MiB.
+ * Over a link with a round trip plus server work per request, each lane idles that long per chunk, so
+ * a larger chunk fills more of the link: in the bench's WAN model (BENCHMARKS.md) one request idles
+ * 270 ms next to 1000 ms of sending an 8 MiB chunk (ceiling 0.79x the link with 4 lanes) but 1500 ms
+ * with 12 MiB (0.85x). Four 12 MiB buffers are 48 MiB; the path holds no other per-chunk copy.
+ */
+export const DEFAULT_CONCURRENT_CHUNK_BYTES = 12 * MiB;
 /** Dropbox refuses request bodies over 150 MiB; the largest multiple of 4 MiB below that. */
 export const MAX_DROPBOX_CHUNK_BYTES = 148 * MiB;
 export const DROPBOX_CHUNK_MULTIPLE = 4 * MiB;
@@ -66,15 +75,13 @@ export const DROPBOX_CHUNK_MULTIPLE = 4 * MiB;
  * Upload connections per file (a Dropbox concurrent upload session); 1 is one sequential session.
  * Over a real uplink each chunk waits a round trip plus Dropbox's work before the next can start, so
  * one connection leaves the link idle most of the time (BENCHMARKS.md, WAN table). Each connection
- * holds one chunk buffer.
+ * holds one chunk buffer (DEFAULT_CONCURRENT_CHUNK_BYTES).
  *
- * The default stays 1 (the sequential session every earlier release used) until the concurrent path
- * meets its targets (BENCHMARKS.md: 4 connections reached 0.56-0.67x the WAN model's aggregate cap,
- * and peaked at 145-160 MiB for 1 GiB) and its two fault-path assumptions about Dropbox (a chunk
- * re-sent at the same offset replaces the first; an empty append probes an open concurrent session)
- * are checked. DROPBOX_CONNECTIONS=4 turns it on.
+ * 4, as issue 14 names. The concurrent path relies only on documented behaviour (see #putConcurrent
+ * and BENCHMARKS.md "Concurrent sessions: what each fault path relies on"): a chunk whose answer was
+ * lost is never sent again into its session; the session is abandoned and the file goes sequentially.
  */
-export const DEFAULT_DROPBOX_CONNECTIONS = 1;
+export const DEFAULT_DROPBOX_CONNECTIONS = 4;
 export const MAX_DROPBOX_CONNECTIONS = 16;
 
 export interface DropboxRetryInfo {
@@ -104,7 +111,7 @@ export interface DropboxBackupStoreOptions {
   fetch?: typeof fetch;
   /** Send Dropbox requests here instead (a fake), e.g. http://127.0.0.1:8080. */
   baseUrl?: string;
-  /** Multiple of 4 MiB, at most 148 MiB; default DEFAULT_DROPBOX_CHUNK_BYTES. */
+  /** Multiple of 4 MiB, at most 148 MiB; default DEFAULT_DROPBOX_CHUNK_BYTES, or DEFAULT_CONCURRENT_CHUNK_BYTES above one connection. */
   chunkBytes?: number;
   /** Chunks of one file sent at once (1..16): above 1 a concurrent upload session; default DEFAULT_DROPBOX_CONNECTIONS. */
   connections?: number;
@@ -179,6 +186,7 @@ export class DropboxBackupStore implements BackupStore {
   readonly #tokens: AccessTokenProvider;
   readonly #fetch: typeof fetch;
   readonly #chunkBytes: number;
+  readonly #concurrentChunkBytes: number;
   readonly #connections: number;
   readonly #retry: Partial<RetryOptions>;
   readonly #onRetry: ((info: DropboxRetryInfo) => void) | undefined;
@@ -186,6 +194,8 @@ export class DropboxBackupStore implements BackupStore {
   readonly #sessions: UploadSessionStore | undefined;
   readonly #wallClock: () => number;
   readonly #redactor: Redactor;
+  /** Files whose concurrent session was abandoned this run (a chunk of unknown fate): they go sequentially. */
+  readonly #sequentialAfterLoss = new Set<string>();
 
   constructor(options: DropboxBackupStoreOptions) {
     this.#sessions = options.sessions;
@@ -195,6 +205,7 @@ export class DropboxBackupStore implements BackupStore {
       ? options.baseUrl ? rewritingFetch(options.fetch, options.baseUrl) : options.fetch
       : createNodeHttpFetch(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl });
     this.#chunkBytes = validateChunkBytes(options.chunkBytes ?? DEFAULT_DROPBOX_CHUNK_BYTES);
+    this.#concurrentChunkBytes = options.chunkBytes ?? DEFAULT_CONCURRENT_CHUNK_BYTES;
     this.#connections = validateConnections(options.connections ?? DEFAULT_DROPBOX_CONNECTIONS);
     this.#retry = { ...options.retry, ...(options.sleep ? { sleep: options.sleep } : {}) };
     this.#onRetry = options.onRetry;
@@ -346,8 +357,9 @@ export class DropboxBackupStore implements BackupStore {
     const mode = options.overwrite ? { ".tag": "overwrite" as const } : { ".tag": "add" as const };
     const commit = (): files.CommitInfo => ({ path, mode, autorename: false, mute: true });
     const saved = await this.#savedSessionFor(folder, name, content, options.backupId, target);
-    // A sequential session saved by an earlier run goes on sequentially; anything else may go concurrent.
-    if (saved ? saved.concurrent !== undefined : this.#connections > 1) {
+    // A sequential session saved by an earlier run goes on sequentially; anything else may go concurrent,
+    // unless a concurrent session of this file was abandoned this run.
+    if (saved ? saved.concurrent !== undefined : this.#connections > 1 && !this.#sequentialAfterLoss.has(path)) {
       return this.#putConcurrent(folder, name, content, options, commit, saved);
     }
     const hasher = saved ? DropboxContentHasher.resume(saved.blockHashes) : new DropboxContentHasher();
@@ -429,6 +441,15 @@ export class DropboxBackupStore implements BackupStore {
    * order as chunks are read. The closing chunk goes alone once all others are acknowledged (nothing
    * may arrive after close), and finish carries no data. After every acknowledgement the saved state
    * names the chunks Dropbox holds, so a later run sends only the others.
+   *
+   * Every fault path rests on documented behaviour only (BENCHMARKS.md, "Concurrent sessions: what
+   * each fault path relies on"). Dropbox documents that pieces may arrive "in any order", the 4 MiB
+   * rules, `closed` for appends after close, and `concurrent_session_missing_data` at finish; it does
+   * not document what a piece sent again at the same offset does, nor any way to ask which pieces a
+   * concurrent session holds. So a chunk whose answer never came (a reset after sending, a 5xx, a
+   * kill) is never sent again into that session: the session is abandoned and the file starts over in
+   * a sequential session, whose offsets Dropbox reports (`incorrect_offset`). The saved state names the
+   * chunks in flight before they are sent, so even a hard kill leaves no guess for the next run.
    */
   async #putConcurrent(
     folder: string, name: string, content: BackupDownload, options: PutOptions, commit: () => files.CommitInfo,
@@ -436,7 +457,7 @@ export class DropboxBackupStore implements BackupStore {
   ): Promise<StoredFile> {
     const target = `file "${filePath(folder, name)}"`;
     const signal = options.signal;
-    const chunkBytes = saved?.concurrent?.chunkBytes ?? this.#chunkBytes;
+    const chunkBytes = saved?.concurrent?.chunkBytes ?? this.#concurrentChunkBytes;
     const hasher = saved ? DropboxContentHasher.resume(saved.blockHashes) : new DropboxContentHasher();
     const reader = new ChunkReader(content.stream, (bytes) => hasher.update(bytes), `the content for ${target}`);
     const progress = options.onProgress ?? (() => undefined);
@@ -447,6 +468,9 @@ export class DropboxBackupStore implements BackupStore {
     let bytesDone = startOffset + acknowledged.size * chunkBytes;
     let sessionId = saved?.sessionId ?? "";
     const tracker = this.#tracker(folder, name, options, hasher, saved);
+    /** Chunks sent whose answer has not come: Dropbox may or may not hold them. */
+    const unsure = new Set<number>();
+    const saveState = () => tracker?.committedChunks(sessionId, prefix, [...acknowledged], chunkBytes, [...unsure]);
 
     const free: Uint8Array[] = [];
     let allocated = 0;
@@ -463,8 +487,12 @@ export class DropboxBackupStore implements BackupStore {
     };
     /** `persist: false` for the last chunk's whole blocks: a short chunk must not move the saved chunk layout. */
     const send = (at: number, bytes: Uint8Array, buffer: Uint8Array, persist = true) => {
-      const lane: Promise<void> = this.#appendAt(sessionId, at, bytes, false, target, signal, gate)
+      unsure.add(at);
+      // Saved before sending: after a hard kill the next run knows this chunk's fate is unknown.
+      const lane: Promise<void> = Promise.resolve(saveState())
+        .then(() => this.#appendAt(sessionId, at, bytes, false, target, signal, gate))
         .then(async () => {
+          unsure.delete(at);
           if (!persist) {
             bytesDone += bytes.length;
             progress(bytesDone);
@@ -474,9 +502,11 @@ export class DropboxBackupStore implements BackupStore {
           while (acknowledged.delete(prefix)) prefix += chunkBytes;
           bytesDone += bytes.length;
           progress(bytesDone);
-          await tracker?.committedChunks(sessionId, prefix, [...acknowledged], chunkBytes);
+          await saveState();
         })
         .catch((error: unknown) => {
+          // Only an answer from Dropbox (or a request that never left) settles a chunk's fate.
+          if (!(error instanceof ChunkFateUnknown) && !signal?.aborted) unsure.delete(at);
           failure ??= { error };
         })
         .finally(() => {
@@ -486,15 +516,21 @@ export class DropboxBackupStore implements BackupStore {
       inFlight.add(lane);
     };
 
+    // A file known to take more than one chunk starts its session while the first chunk is read (one
+    // round trip less before the first append); a smaller one goes up with files/upload, no session.
+    const early = !saved && content.length !== undefined && content.length > chunkBytes
+      ? this.#startConcurrentSession(target, signal, gate)
+      : undefined;
+    early?.catch(() => undefined);
     try {
       let buffer = await takeBuffer();
       let chunk = await reader.fill(buffer);
       let metadata: FileMetadataLike;
       let expectedHash: string;
-      if (chunk.last && !saved) {
+      if (chunk.last && !saved && !early) {
         ({ metadata, expectedHash } = await this.#uploadWhole(chunk.bytes, hasher, commit, target, signal, progress));
       } else {
-        if (!saved) sessionId = await this.#startConcurrentSession(target, signal, gate);
+        if (!saved) sessionId = await (early ?? this.#startConcurrentSession(target, signal, gate));
         let offset = startOffset;
         let sentThisRun = false;
         for (;;) {
@@ -533,7 +569,33 @@ export class DropboxBackupStore implements BackupStore {
       reader.cancel();
       // Lanes still sending finish first, so every chunk Dropbox acknowledged is in the saved state.
       await settle();
+      if (signal?.aborted) {
+        // Stopped (SIGTERM): the state is kept as it stands, chunks in flight named, so the next run
+        // says why it cannot continue when one was unanswered (resumePoint), and continues otherwise.
+        await saveState()?.catch(() => undefined);
+        throw error;
+      }
+      if (unsure.size > 0 || error instanceof ChunkFateUnknown) {
+        // Never guessed at: the session is dropped (Dropbox expires it) and the file starts over.
+        await tracker?.done().catch(() => undefined);
+        this.#sequentialAfterLoss.add(filePath(folder, name));
+        const lost = error instanceof ChunkFateUnknown ? error : undefined;
+        throw new SyncError(
+          `${lost ? lost.message : `Dropbox upload_session/append_v2 for ${target} left chunks of unknown fate`}. Dropbox documents no way to ask a ` +
+            `concurrent upload session which chunks it holds, nor what sending one again does, so that session is abandoned and the upload ` +
+            `starts over in a sequential session`,
+          { kind: "source-interrupted", code: "dropbox.concurrent_chunk_unknown", cause: lost?.cause ?? error },
+        );
+      }
+      if (saved && SyncError.is(error) && error.code === "dropbox.not_found") {
+        await tracker?.done().catch(() => undefined);
+        throw new SyncError(
+          `Dropbox no longer has the upload session of ${target} begun ${saved.startedAt} (lookup_failed/not_found: expired or already used); the upload starts over`,
+          { kind: "source-interrupted", code: "dropbox.session_gone", cause: error },
+        );
+      }
       if (tracker && !signal?.aborted && !(SyncError.is(error) && KEEP_SESSION_KINDS.has(error.kind))) await tracker.done().catch(() => undefined);
+      else await saveState()?.catch(() => undefined);
       throw error;
     }
   }
@@ -548,7 +610,12 @@ export class DropboxBackupStore implements BackupStore {
     return answer.result.session_id;
   }
 
-  /** One chunk of a concurrent session at its own offset; resending it after a lost answer replaces it. */
+  /**
+   * One chunk of a concurrent session at its own offset. It is sent again only after an answer that
+   * says Dropbox did not take it (429, 401, a 409) or a connection that never opened. A chunk that
+   * may have arrived (reset, 5xx) fails as ChunkFateUnknown. The closing chunk is the exception:
+   * sent again, it meets `closed` if the first one arrived (documented; only this upload closes it).
+   */
   async #appendAt(
     sessionId: string, offset: number, bytes: Uint8Array, close: boolean, target: string, signal: AbortSignal | undefined, gate: RateLimitGate,
   ): Promise<void> {
@@ -557,6 +624,10 @@ export class DropboxBackupStore implements BackupStore {
       try {
         await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset }, close, contents: bytes });
       } catch (error) {
+        if (!close && mayHaveBeenApplied(error) && !neverSent(error)) {
+          const reason = toSyncError(error, { operation: "upload_session/append_v2", target, redactor: this.#redactor }).message;
+          throw new ChunkFateUnknown(`${reason} (the chunk at bytes ${offset}..${offset + bytes.length} may have reached Dropbox)`, error);
+        }
         // Only this upload closes its session: "closed" after a lost closing answer means it took effect.
         if (mayHaveClosed && isDropboxFailure(error) && error.status === 409 && errorTags(error.error).includes("closed")) return;
         mayHaveClosed = close && (mayHaveClosed || mayHaveBeenApplied(error));
@@ -605,6 +676,22 @@ export class DropboxBackupStore implements BackupStore {
       return forget(`its Dropbox upload session began ${formatAge(ageMs)} ago (${saved.startedAt}), and Dropbox keeps sessions for 7 days`);
     }
     if (saved.bytesCommitted === 0) return forget("no byte of it was committed");
+    if (saved.concurrent) {
+      // No probe: Dropbox documents none for a concurrent session. A session gone meanwhile answers the
+      // first chunk with lookup_failed/not_found (documented), and the upload then starts over.
+      const inFlight = saved.concurrent.chunksInFlight ?? [];
+      if (inFlight.length > 0) {
+        return forget(
+          `the chunks at bytes ${inFlight.join(", ")} were being sent when it stopped, and Dropbox documents no way to learn ` +
+            "whether a concurrent upload session took them",
+        );
+      }
+      return {
+        offset: saved.bytesCommitted,
+        note: `Continuing the unfinished upload of ${target} from byte ${saved.bytesCommitted} (Dropbox session begun ${saved.startedAt}; ` +
+          `${saved.concurrent.chunksAhead.length} later chunks held)`,
+      };
+    }
     const held = await this.#call("upload_session/append_v2", target, async (sdk) => {
       try {
         await sdk.filesUploadSessionAppendV2({ cursor: { session_id: saved.sessionId, offset: saved.bytesCommitted }, close: false, contents: EMPTY });
@@ -891,6 +978,27 @@ function resyncedLength(error: unknown, offset: number, length: number, target: 
     );
   }
   return have;
+}
+
+/**
+ * A chunk of a concurrent session that may or may not have reached Dropbox. Not retried (a SyncError
+ * of a kind the classifier does not retry); the upload abandons its session.
+ */
+class ChunkFateUnknown extends SyncError {
+  constructor(message: string, cause: unknown) {
+    super(message, { kind: "source-interrupted", code: "dropbox.concurrent_chunk_unknown", cause });
+  }
+}
+
+/** Connection failures before any byte left: the request cannot have reached Dropbox. */
+const NEVER_SENT_CODES = new Set(["ECONNREFUSED", "EAI_AGAIN", "ENOTFOUND", "ENETUNREACH", "EHOSTUNREACH", "ENETDOWN", "UND_ERR_CONNECT_TIMEOUT"]);
+
+function neverSent(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 5; current = (current as Error).cause, depth++) {
+    const code = (current as NodeJS.ErrnoException).code;
+    if (typeof code === "string" && NEVER_SENT_CODES.has(code)) return true;
+  }
+  return false;
 }
 
 /** Whether a failed request may still have been carried out (its answer lost on the way back). */

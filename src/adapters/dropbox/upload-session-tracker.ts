@@ -16,6 +16,8 @@ export const KEEP_SESSION_KINDS: ReadonlySet<FailureKind> = new Set<FailureKind>
 
 export class SessionTracker {
   #record: UploadSessionRecord;
+  /** Saves run one after another, so an older record never lands after a newer one. */
+  #saving: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: UploadSessionStore,
@@ -40,21 +42,28 @@ export class SessionTracker {
   /**
    * Concurrent session `sessionId`: Dropbox holds the first `prefix` bytes (whole chunks of
    * `chunkBytes`) and the chunks at `ahead`, acknowledged out of order; a later run sends only the rest.
+   * `inFlight`: chunks sent whose answer has not come (their fate unknown: the session cannot be continued).
    */
-  async committedChunks(sessionId: string, prefix: number, ahead: readonly number[], chunkBytes: number): Promise<void> {
+  async committedChunks(sessionId: string, prefix: number, ahead: readonly number[], chunkBytes: number, inFlight: readonly number[] = []): Promise<void> {
     const blocks = prefix / DROPBOX_HASH_BLOCK_BYTES;
     this.#record = {
       ...this.#record,
       sessionId,
       bytesCommitted: prefix,
       blockHashes: this.hasher.completedBlocks().slice(0, blocks),
-      concurrent: { chunkBytes, chunksAhead: [...ahead].sort((a, b) => a - b) },
+      concurrent: {
+        chunkBytes, chunksAhead: [...ahead].sort((a, b) => a - b),
+        ...(inFlight.length > 0 ? { chunksInFlight: [...inFlight].sort((a, b) => a - b) } : {}),
+      },
     };
-    await this.store.save(this.#record);
+    const record = this.#record;
+    this.#saving = this.#saving.catch(() => undefined).then(() => this.store.save(record));
+    await this.#saving;
   }
 
   /** The upload ended (stored, or beyond continuing): forget its session. */
   async done(): Promise<void> {
+    await this.#saving.catch(() => undefined);
     await this.store.remove(this.#record.backupId);
   }
 }

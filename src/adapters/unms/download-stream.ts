@@ -117,7 +117,8 @@ export async function* guardedDownload(
 }
 
 /** Not every body follows its request's signal (mocked ones do not), so race the read against it. */
-function readOrAbort(
+/** One read of `reader`, or the signal's reason once it aborts. */
+export function readOrAbort(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   signal: AbortSignal,
 ): Promise<ReadableStreamReadResult<Uint8Array>> {

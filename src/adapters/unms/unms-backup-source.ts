@@ -9,7 +9,7 @@ import type { UnmsBackup } from "../../domain/backup.ts";
 import { configError, SyncError } from "../../domain/errors.ts";
 import type { BackupDownload, BackupSource, OpenOptions, Redactor } from "../../domain/ports.ts";
 import { SecretRedactor } from "../../domain/redactor.ts";
-import { announcedLength, guardedDownload, refuseNonBackup } from "./download-stream.ts";
+import { announcedLength, guardedDownload, readOrAbort, refuseNonBackup } from "./download-stream.ts";
 import { realTimeout, RequestDeadline } from "./request-deadline.ts";
 import { contentRangeProblem, rangeHeader } from "./resume-range.ts";
 import { skipBytes } from "../../domain/skip-bytes.ts";
@@ -18,7 +18,7 @@ import type { paths } from "./schema.gen.ts";
 import { unmsApiRoot } from "./unms-api-root.ts";
 import { isTooLargeToRead, unmsHttpError, unmsMalformedResponse, unmsNetworkError, unmsResponseTooLarge } from "./unms-errors.ts";
 import type { UnmsCallContext } from "./unms-errors.ts";
-import { parseBackupList, parseJsonBody, parseSettingsTimeZone } from "./unms-parse.ts";
+import { BackupListReader, parseJsonBody, parseSettingsTimeZone } from "./unms-parse.ts";
 import type { Parsed } from "./unms-parse.ts";
 
 /**
@@ -94,8 +94,37 @@ export class UnmsBackupSource implements BackupSource {
 
   async list(signal?: AbortSignal): Promise<UnmsBackup[]> {
     const call = this.context("GET nms/backups", "/nms/backups");
-    const { result } = await this.send(call, signal, (s) => this.client.GET("/nms/backups", { parseAs: "text", signal: s }));
-    return this.orMalformed(call, parseJsonBody(result.data, result.response.headers.get("content-type")), parseBackupList);
+    // Streamed and parsed item by item: a list of a million backups is 200 MiB of JSON, never held whole.
+    const { result, deadline } = await this.send(
+      call, signal, (s) => this.client.GET("/nms/backups", { parseAs: "stream", signal: s }), { keepDeadline: true },
+    );
+    const list = new BackupListReader(result.response.headers.get("content-type"));
+    const body = result.data as ReadableStream<Uint8Array> | null | undefined;
+    const pieces = body?.getReader();
+    let done = pieces === undefined;
+    try {
+      const decoder = new TextDecoder();
+      while (!done) {
+        let next: ReadableStreamReadResult<Uint8Array>;
+        deadline.arm(); // each piece within the timeout, as for a download
+        try {
+          next = await readOrAbort(pieces!, deadline.signal);
+        } catch (error) {
+          if (deadline.callerAborted) throw deadline.callerReason;
+          throw unmsNetworkError(call, error, deadline.timedOut ? this.timeoutMs : undefined);
+        } finally {
+          deadline.disarm();
+        }
+        done = next.done;
+        list.push(next.done ? decoder.decode() : decoder.decode(next.value, { stream: true }));
+      }
+    } finally {
+      deadline.dispose();
+      if (!done) pieces?.cancel().catch(() => {});
+    }
+    const parsed = list.end();
+    if (!parsed.ok) throw unmsMalformedResponse(call, parsed.problem);
+    return parsed.value;
   }
 
   /** The NMS time zone, or undefined when UNMS names none. Throws when it cannot be read. */

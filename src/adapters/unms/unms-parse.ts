@@ -3,6 +3,7 @@
  * parsed value or a `problem` phrase ("item 3 of 5 has no id ...") for the caller's error message.
  */
 import type { UnmsBackup } from "../../domain/backup.ts";
+import { JsonArraySplitter, JsonArraySyntaxError } from "./json-array-splitter.ts";
 import type { components } from "./schema.gen.ts";
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
@@ -13,12 +14,13 @@ export function parseJsonBody(text: string | undefined, contentType: string | nu
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch {
-    const start = text.trim().slice(0, 60).replace(/\s+/g, " ");
-    return {
-      ok: false,
-      problem: `a body that is not JSON (content-type ${contentType ?? "absent"}, starting "${start}")`,
-    };
+    return notJson(text, contentType);
   }
+}
+
+function notJson(text: string, contentType: string | null): { ok: false; problem: string } {
+  const start = text.trim().slice(0, 60).replace(/\s+/g, " ");
+  return { ok: false, problem: `a body that is not JSON (content-type ${contentType ?? "absent"}, starting "${start}")` };
 }
 
 /**
@@ -31,6 +33,70 @@ export function parseJsonBody(text: string | undefined, contentType: string | nu
 export function parseBackupList(body: unknown): Parsed<UnmsBackup[]> {
   if (!Array.isArray(body)) return { ok: false, problem: `${describeJson(body)} where a list of backups was expected` };
   return { ok: true, value: body.map((item: unknown, index) => toBackup(item, `item ${index + 1} of ${body.length}`)) };
+}
+
+/** Stands for the item count in an item's `where` until the list has ended. */
+const COUNT_LATER = "\u0000count\u0000";
+
+/**
+ * parseBackupList for a body that arrives in pieces (a list of a million backups is 200 MiB of
+ * JSON): each item is parsed and checked as soon as its text is complete, and only the fields the
+ * domain uses are kept, so the body is never held whole. Same results and problems as
+ * parseJsonBody + parseBackupList on the whole text.
+ */
+export class BackupListReader {
+  readonly #backups: UnmsBackup[] = [];
+  readonly #splitter = new JsonArraySplitter((text) => this.#item(text));
+  /** The body's start, quoted when it is not JSON. */
+  #head = "";
+  /** The text before the list's "[" (blank, or the whole body when it is not a list: parseBackupList words that problem). */
+  #beforeList = "";
+  #notAList = false;
+  #broken = false;
+
+  constructor(private readonly contentType: string | null) {}
+
+  push(text: string): void {
+    if (this.#head.length < 200) this.#head += text.slice(0, 200);
+    if (this.#notAList || !this.#splitter.started) this.#beforeList += text;
+    if (this.#notAList || this.#broken) return;
+    try {
+      this.#splitter.push(text);
+      if (this.#splitter.started) this.#beforeList = "";
+    } catch (error) {
+      if (!(error instanceof JsonArraySyntaxError) && !(error instanceof SyntaxError)) throw error;
+      this.#notAList = this.#splitter.notAnArray;
+      this.#broken = true;
+    }
+  }
+
+  /** The body ended: the backups, or the problem with the body. */
+  end(): Parsed<UnmsBackup[]> {
+    if (this.#notAList || this.#head.trim() === "") {
+      const body = parseJsonBody(this.#beforeList, this.contentType);
+      return body.ok ? parseBackupList(body.value) : body;
+    }
+    let count: number;
+    try {
+      if (this.#broken) return notJson(this.#head, this.contentType);
+      count = this.#splitter.end();
+    } catch (error) {
+      if (!(error instanceof JsonArraySyntaxError)) throw error;
+      return notJson(this.#head, this.contentType);
+    }
+    const total = String(count);
+    for (const backup of this.#backups) {
+      if (backup.id.includes(COUNT_LATER)) backup.id = backup.id.replace(COUNT_LATER, total);
+      if (backup.unusable?.includes(COUNT_LATER)) backup.unusable = backup.unusable.replace(COUNT_LATER, total);
+      if (backup.warning?.includes(COUNT_LATER)) backup.warning = backup.warning.replace(COUNT_LATER, total);
+    }
+    return { ok: true, value: this.#backups };
+  }
+
+  #item(text: string): void {
+    const item: unknown = JSON.parse(text);
+    this.#backups.push(toBackup(item, `item ${this.#backups.length + 1} of ${COUNT_LATER}`));
+  }
 }
 
 /** The `timezone` of `GET nms/settings`, undefined when UNMS offers none. */

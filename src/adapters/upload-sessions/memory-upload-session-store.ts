@@ -25,5 +25,5 @@ export class MemoryUploadSessionStore implements UploadSessionStore {
 /** Records hold only plain data; a copy keeps callers from changing what is saved. */
 function copy(record: UploadSessionRecord): UploadSessionRecord {
   const { concurrent } = record;
-  return { ...record, blockHashes: [...record.blockHashes], ...(concurrent ? { concurrent: { ...concurrent, chunksAhead: [...concurrent.chunksAhead] } } : {}) };
+  return { ...record, blockHashes: [...record.blockHashes], ...(concurrent ? { concurrent: { ...concurrent, chunksAhead: [...concurrent.chunksAhead], ...(concurrent.chunksInFlight ? { chunksInFlight: [...concurrent.chunksInFlight] } : {}) } } : {}) };
 }

@@ -44,7 +44,7 @@ export function checkRecord(value: unknown): UploadSessionRecord | { problem: st
 function checkConcurrent(value: unknown, committed: number): UploadSessionRecord["concurrent"] | { problem: string } {
   if (value === undefined) return undefined;
   if (typeof value !== "object" || value === null) return { problem: `"concurrent" is not an object` };
-  const { chunkBytes, chunksAhead } = value as Record<string, unknown>;
+  const { chunkBytes, chunksAhead, chunksInFlight } = value as Record<string, unknown>;
   if (typeof chunkBytes !== "number" || !Number.isSafeInteger(chunkBytes) || chunkBytes <= 0 || chunkBytes % HASH_BLOCK_BYTES !== 0) {
     return { problem: `"concurrent.chunkBytes" is not a multiple of 4 MiB` };
   }
@@ -52,5 +52,8 @@ function checkConcurrent(value: unknown, committed: number): UploadSessionRecord
   if (!Array.isArray(chunksAhead) || !chunksAhead.every((o) => typeof o === "number" && Number.isSafeInteger(o) && o > committed && o % chunkBytes === 0)) {
     return { problem: `"concurrent.chunksAhead" is not a list of chunk offsets past the ${committed} bytes committed` };
   }
-  return { chunkBytes, chunksAhead: [...(chunksAhead as number[])] };
+  if (chunksInFlight !== undefined && (!Array.isArray(chunksInFlight) || !chunksInFlight.every((o) => typeof o === "number" && Number.isSafeInteger(o) && o >= committed && o % chunkBytes === 0))) {
+    return { problem: `"concurrent.chunksInFlight" is not a list of chunk offsets from the ${committed} bytes committed` };
+  }
+  return { chunkBytes, chunksAhead: [...(chunksAhead as number[])], ...(chunksInFlight === undefined ? {} : { chunksInFlight: [...(chunksInFlight as number[])] }) };
 }

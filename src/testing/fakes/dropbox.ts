@@ -283,6 +283,7 @@ export class FakeDropbox {
   private readonly entries = new Map<string, Entry>();
   private readonly deleted = new Map<string, { name: string; pathDisplay: string }>();
   private readonly sessions = new Map<string, Session>();
+  private repeatedPieces = 0;
   /** delete_batch jobs: their entries' results, and how many checks still answer in_progress. */
   private readonly deleteJobs = new Map<string, { entries: Record<string, unknown>[]; checksInProgress: number }>();
   private readonly cursors = new Map<string, Cursor>();
@@ -442,6 +443,15 @@ export class FakeDropbox {
   /** Upload sessions started and not yet finished. */
   openSessionCount(): number {
     return this.sessions.size;
+  }
+
+  /**
+   * Pieces of concurrent sessions that arrived at an offset the session already held. What Dropbox
+   * does with one is not documented (the fake keeps the later), so a client must never send one:
+   * tests assert this stays 0.
+   */
+  repeatedPieceCount(): number {
+    return this.repeatedPieces;
   }
 
   requestCount(route?: string): number {
@@ -851,7 +861,8 @@ export class FakeDropbox {
   // Concurrent upload sessions (dropbox-api.md section 5): no data on start or finish; appends at
   // explicit offsets, in any order, each a multiple of 4 MiB in length except the closing one; finish
   // needs the session closed and every byte up to its offset present. A piece sent again at the same
-  // offset (a retry after a lost answer) replaces the earlier one: the docs say nothing either way.
+  // offset replaces the earlier one here, but the docs say nothing either way: repeatedPieceCount()
+  // lets tests check that the client never relies on it.
 
   private async concurrentSessionStart(route: string, request: Request, close: boolean): Promise<Response> {
     const body = await this.consumeBody(request, new RefContentHasher(), false, false);
@@ -875,6 +886,7 @@ export class FakeDropbox {
     }
     // The session may have been closed by another lane while this body was arriving.
     if (session.closed) throw new Answer(jsonResponse(409, sessionClosedBody()));
+    if (session.parts!.has(offset)) this.repeatedPieces += 1;
     if (part.size > 0) session.parts!.set(offset, part);
     if (close) session.closed = true;
     return jsonResponse(200, null);

@@ -4,6 +4,7 @@
  * others succeed, and a killed upload resumed with some chunks already held by Dropbox.
  * Requests go through a fetch that can hold back or fail a chosen chunk; sleeps are injected.
  */
+import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { setupServer } from "msw/node";
@@ -194,7 +195,7 @@ describe("DropboxBackupStore: concurrent upload sessions", () => {
     await until(() => h.saves.some((s) => s.concurrent !== undefined && s.concurrent.chunksAhead.length === 2), "chunks 1 and 2 acknowledged");
     const early = h.saves.find((s) => s.concurrent?.chunksAhead.length === 2)!;
     assert.equal(early.bytesCommitted, 0);
-    assert.deepEqual(early.concurrent, { chunkBytes: CHUNK, chunksAhead: [CHUNK, 2 * CHUNK] });
+    assert.deepEqual(early.concurrent, { chunkBytes: CHUNK, chunksAhead: [CHUNK, 2 * CHUNK], chunksInFlight: [0] }, "chunk 0, still unanswered, is named in flight");
     releaseFirst();
     await upload;
     assertStored(h, bytes);
@@ -221,30 +222,65 @@ describe("DropboxBackupStore: concurrent upload sessions", () => {
     assert.equal(appends(h).length, 9 + 1, "nine chunks plus the one sent again");
   });
 
-  test("5xx, a lost answer and an expired token on single lanes are retried per chunk; the file is whole", async () => {
+  test("an expired token and a refused connection on single lanes are retried per chunk, a lost finish answer is checked; no piece is sent twice", async () => {
     const h = harness({ connections: 3 });
-    h.fake.injectFault(APPEND, { type: "status", status: 503, body: "Service temporarily unavailable." });
-    h.fake.injectFault(APPEND, { type: "apply-then-network-error" });
     h.fake.injectFault(APPEND, { type: "expired-token" });
+    let refused = false;
+    h.intercept((r) => {
+      if (r.route !== APPEND || r.offset !== 2 * CHUNK || refused) return undefined;
+      refused = true;
+      return Promise.reject(Object.assign(new TypeError("fetch failed"), { cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }) }));
+    });
     h.fake.injectFault("files/upload_session/finish", { type: "apply-then-network-error" });
     const bytes = patternBytes(7 * CHUNK + 100);
     await h.put(bytes);
     assertStored(h, bytes);
+    assert.ok(refused);
     assert.ok(h.refreshes.includes("expired_access_token"), JSON.stringify(h.refreshes));
     assert.equal(h.fake.openSessionCount(), 0);
+    assert.equal(h.fake.repeatedPieceCount(), 0, "a chunk is sent again only after an answer saying Dropbox did not take it");
   });
 
-  test("a chunk that keeps failing fails the upload once the other lanes are done; the next run sends only what Dropbox lacks", async () => {
+  for (const [label, fault] of [
+    ["a 5xx", { type: "status", status: 503, body: "Service temporarily unavailable." }],
+    ["a lost answer", { type: "apply-then-network-error" }],
+  ] as const) {
+    test(`${label} on a chunk abandons the session: it is not sent again, the file starts over in a sequential session and is stored whole`, async () => {
+      const h = harness({ connections: 3 });
+      h.fake.injectFault(APPEND, fault);
+      const bytes = patternBytes(7 * CHUNK + 100);
+      const error = await h.put(bytes).then(() => undefined, (e: unknown) => e);
+      assert.ok(SyncError.is(error) && error.kind === "source-interrupted" && error.code === "dropbox.concurrent_chunk_unknown", String(error));
+      assert.match(error.message, /upload_session\/append_v2 for file "\/backups\/unms-backup-20240101-0100_b1\.unms"/);
+      assert.match(error.message, /the chunk at bytes \d+\.\.\d+ may have reached Dropbox/);
+      assert.match(error.message, /starts over in a sequential session/);
+      assert.equal(await h.sessions.get("b1"), undefined, "the abandoned session is forgotten");
+      assert.equal(h.fake.listFiles().length, 0);
+      assert.equal((await h.store.resumePoint(FOLDER, NAME, "b1")).offset, 0);
+
+      const sentBefore = h.started.length;
+      await h.put(bytes);
+      assertStored(h, bytes);
+      const start = h.started.slice(sentBefore).find((r) => r.route === "files/upload_session/start");
+      assert.equal(start?.bytes, CHUNK, "the second attempt is a sequential session (start carries data)");
+      assert.equal(h.fake.repeatedPieceCount(), 0);
+    });
+  }
+
+  test("a chunk Dropbox keeps refusing fails the upload once the other lanes are done; the next run sends only what Dropbox lacks", async () => {
     const h = harness({ connections: 3, attempts: 2 });
     const bytes = patternBytes(5 * CHUNK + 50);
-    const serverError = () => new Response("Service temporarily unavailable.", { status: 503, headers: { "content-type": "text/plain" } });
+    const serverError = () => new Response(
+      JSON.stringify({ error_summary: "too_many_write_operations/..", error: { reason: { ".tag": "too_many_write_operations" } } }),
+      { status: 429, headers: { "content-type": "application/json", "retry-after": "1" } },
+    );
     // Chunk 1 fails on every attempt, its first answer coming only after chunks 2 and 3 went through.
     h.intercept((r) =>
       r.route === APPEND && r.offset === CHUNK
         ? until(() => h.saves.some((s) => s.concurrent?.chunksAhead.includes(3 * CHUNK) === true), "chunks 2 and 3").then(serverError)
         : undefined);
     const error = await h.put(bytes).then(() => undefined, (e: unknown) => e);
-    assert.ok(SyncError.is(error) && error.kind === "transient", String(error));
+    assert.ok(SyncError.is(error) && error.kind === "rate-limited", String(error));
     assert.match(error.message, /upload_session\/append_v2/);
     assert.match(error.message, /unms-backup-20240101-0100_b1\.unms/);
     const saved = await h.sessions.get("b1");
@@ -261,38 +297,84 @@ describe("DropboxBackupStore: concurrent upload sessions", () => {
     assertStored(h, bytes);
     const resent = appends(h).slice(sentBefore).filter((r) => r.bytes > 0).map((r) => r.offset!);
     assert.deepEqual([0, ...ahead, ...resent].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5].map((i) => i * CHUNK), "each chunk sent once over both runs");
+    assert.equal(h.fake.repeatedPieceCount(), 0);
   });
 
-  test("a run killed with some chunks held resumes from the saved state, sends each missing chunk once, and the hash is right", async () => {
+  test("a run killed with a chunk in flight saves it as such: that chunk's fate is unknown, so the next run starts over and says why", async () => {
     const h = harness({ connections: 3 });
     const bytes = patternBytes(6 * CHUNK + 11);
     const kill = new AbortController();
-    // Chunk 1 never gets through before the kill; chunks 0 and 2 do.
+    // Chunk 1 never gets an answer before the kill; chunks 0 and 2 do.
     h.intercept((r, signal) =>
       r.route === APPEND && r.offset === CHUNK
         ? new Promise<Response>((_, reject) => signal?.addEventListener("abort", () => reject(signal.reason)))
         : undefined);
     const upload = h.put(bytes, { signal: kill.signal }).then(() => undefined, (e: unknown) => e);
     await until(() => h.saves.some((s) => s.bytesCommitted === CHUNK && s.concurrent?.chunksAhead.includes(2 * CHUNK) === true), "chunks 0 and 2");
+    assert.ok(h.saves.some((s) => s.concurrent?.chunksInFlight?.includes(CHUNK) === true), "chunk 1 was saved as in flight before it was sent");
     kill.abort(new Error("SIGTERM"));
     assert.ok(await upload, "the killed upload fails");
     const saved = await h.sessions.get("b1");
-    assert.equal(saved?.bytesCommitted, CHUNK);
-    assert.ok(saved?.concurrent?.chunksAhead.includes(2 * CHUNK));
-    const held = new Set([0, ...saved!.concurrent!.chunksAhead]);
-
+    assert.deepEqual(saved?.concurrent?.chunksInFlight, [CHUNK]);
     h.intercept(() => undefined);
     const point = await h.store.resumePoint(FOLDER, NAME, "b1");
-    assert.equal(point.offset, CHUNK);
+    assert.equal(point.offset, 0);
+    assert.match(point.note ?? "", /the chunks at bytes 4194304 were being sent when it stopped/);
+    assert.equal(await h.sessions.get("b1"), undefined);
+  });
+
+  test("a saved state naming chunks in flight (a hard kill) is not continued, and says why", async () => {
+    const h = harness({ connections: 3 });
+    await h.sessions.save({
+      backupId: "b1", sessionId: "sess", folder: FOLDER, name: NAME, bytesCommitted: CHUNK, blockHashes: ["a".repeat(64)],
+      startedAt: new Date().toISOString(), concurrent: { chunkBytes: CHUNK, chunksAhead: [2 * CHUNK], chunksInFlight: [CHUNK, 3 * CHUNK] },
+    });
+    const point = await h.store.resumePoint(FOLDER, NAME, "b1");
+    assert.equal(point.offset, 0);
+    assert.match(point.note ?? "", /chunks at bytes 4194304, 12582912 were being sent when it stopped/);
+    assert.equal(await h.sessions.get("b1"), undefined);
+    assert.equal(h.started.length, 0, "nothing is asked of Dropbox: no probe of a concurrent session");
+  });
+
+  test("a paused upload resumes from the saved state without a probe, sends each missing chunk once, and the hash is right", async () => {
+    const h = harness({ connections: 3 });
+    const bytes = patternBytes(6 * CHUNK + 11);
+    let pause = false;
+    const first = await h.store.put(FOLDER, NAME, { stream: streamOf(bytes), length: bytes.length }, {
+      backupId: "b1",
+      shouldPause: () => pause,
+      onProgress: (done) => { if (done >= 2 * CHUNK) pause = true; },
+    }).then(() => undefined, (e: unknown) => e);
+    assert.ok(SyncError.is(first) && first.kind === "paused", String(first));
+    const saved = (await h.sessions.get("b1"))!;
+    assert.equal(saved.concurrent?.chunksInFlight, undefined, "a pause waits for every answer");
+    const held = new Set([...Array(saved.bytesCommitted / CHUNK).keys()].map((i) => i * CHUNK).concat(saved.concurrent!.chunksAhead));
+    const sentBefore = h.started.length;
+    const appendsBefore = appends(h).length;
+    const point = await h.store.resumePoint(FOLDER, NAME, "b1");
+    assert.equal(point.offset, saved.bytesCommitted);
     assert.match(point.note ?? "", /Continuing the unfinished upload/);
-    const sentBefore = appends(h).length;
-    const stored = await h.put(bytes.subarray(CHUNK), { offset: CHUNK });
+    assert.equal(h.started.length, sentBefore, "no probe");
+    const stored = await h.put(bytes.subarray(point.offset), { offset: point.offset });
     assert.equal(stored.contentHash, refContentHash(bytes));
     assertStored(h, bytes);
-    const resent = appends(h).slice(sentBefore).filter((r) => r.bytes > 0).map((r) => r.offset!);
+    const resent = appends(h).slice(appendsBefore).filter((r) => r.bytes > 0).map((r) => r.offset!);
     assert.ok(resent.every((offset) => !held.has(offset)), `no held chunk is sent again: ${resent.join(",")}`);
-    assert.equal(new Set(resent).size, resent.length);
-    assert.deepEqual([...held, ...resent].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6].map((i) => i * CHUNK));
+    assert.equal(h.fake.repeatedPieceCount(), 0);
+  });
+
+  test("a resumed session Dropbox no longer has fails as source-interrupted (dropbox.session_gone) and is forgotten", async () => {
+    const h = harness({ connections: 3 });
+    const bytes = patternBytes(3 * CHUNK + 5);
+    await h.sessions.save({
+      backupId: "b1", sessionId: "expired-session", folder: FOLDER, name: NAME, bytesCommitted: CHUNK,
+      blockHashes: [createHash("sha256").update(bytes.subarray(0, CHUNK)).digest("hex")],
+      startedAt: new Date().toISOString(), concurrent: { chunkBytes: CHUNK, chunksAhead: [] },
+    });
+    const error = await h.put(bytes.subarray(CHUNK), { offset: CHUNK }).then(() => undefined, (e: unknown) => e);
+    assert.ok(SyncError.is(error) && error.kind === "source-interrupted" && error.code === "dropbox.session_gone", String(error));
+    assert.match(error.message, /no longer has the upload session of file "\/backups\/unms-backup-20240101-0100_b1\.unms"/);
+    assert.equal(await h.sessions.get("b1"), undefined);
   });
 
   test("validateConnections() accepts 1..16 and names DROPBOX_CONNECTIONS when refusing", () => {
