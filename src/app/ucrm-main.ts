@@ -39,7 +39,8 @@ export async function runUcrmPlugin(input: UcrmRunInput): Promise<number> {
       // The checkbox in UCRM is one-shot: cleared after the run that used it.
       allowMassDeleteOneShot: true,
       writeVerdict: true,
-      maxAgeSetting: "maxBackupAgeHours",
+      // The UCRM form label, as the plugin log names every setting (settings-catalogue.ts).
+      maxAgeSetting: `"Maximum backup age (hours)" (maxBackupAgeHours)`,
       ...(input.now ? { now: input.now } : {}),
       ...(input.dryRun ? { dryRun: true } : {}),
       ...(input.unmsFetch ? { unmsFetch: input.unmsFetch } : {}),

@@ -4,6 +4,7 @@
  * carries the JSON object alone. Checked with pipes (cron, `> file`) and with a fake 80-column TTY.
  */
 import { test } from "node:test";
+import { guid } from "../../src/testing/fakes/unms.ts";
 import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -122,6 +123,7 @@ test("an unreachable UNMS: one short line per retry, then the whole error once",
 
 test("a stale run lock is taken over with one plainly worded warning", async (t) => {
   const h = await syncHarness(t);
+  h.unms.addBackup({ id: guid("stale-lock"), createdAt: new Date().toISOString(), size: 1000 });
   const dead = spawnSync(process.execPath, ["-e", ""]).pid;
   await h.holdLock(dead);
 

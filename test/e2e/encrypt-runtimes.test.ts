@@ -49,6 +49,8 @@ for (const runtime of matrix) {
         TARGET_DIR: target,
         STATE_DIR: join(dir, "state"),
         ENCRYPT_TO: recipient,
+        // The fixture is dated: staleness (MAX_BACKUP_AGE_HOURS) is not what this test is about.
+        MAX_BACKUP_AGE_HOURS: "87600",
       },
       cwd: repoRoot,
       timeoutMs: 100_000,

@@ -111,18 +111,19 @@ export class UnmsBackupSource implements BackupSource {
           next = await readOrAbort(pieces!, deadline.signal);
         } catch (error) {
           if (deadline.callerAborted) throw deadline.callerReason;
+          if (isTooLargeToRead(error)) throw unmsResponseTooLarge(call, error);
           throw unmsNetworkError(call, error, deadline.timedOut ? this.timeoutMs : undefined);
         } finally {
           deadline.disarm();
         }
         done = next.done;
-        list.push(next.done ? decoder.decode() : decoder.decode(next.value, { stream: true }));
+        pushOrTooLarge(call, () => list.push(next.done ? decoder.decode() : decoder.decode(next.value, { stream: true })));
       }
     } finally {
       deadline.dispose();
       if (!done) pieces?.cancel().catch(() => {});
     }
-    const parsed = list.end();
+    const parsed = pushOrTooLarge(call, () => list.end());
     if (!parsed.ok) throw unmsMalformedResponse(call, parsed.problem);
     return parsed.value;
   }
@@ -257,4 +258,14 @@ function checkedToken(token: string): string {
     );
   }
   return trimmed;
+}
+
+/** Runs one step of the list parse; the runtime's own size limits (one item past V8's string limit, memory) name the list, not the network. */
+function pushOrTooLarge<T>(call: UnmsCallContext, step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    if (isTooLargeToRead(error)) throw unmsResponseTooLarge(call, error);
+    throw error;
+  }
 }

@@ -129,8 +129,8 @@ export function isTooLargeToRead(error: unknown): boolean {
 /** The answer arrived but is too large to read as one JSON text. */
 export function unmsResponseTooLarge(call: UnmsCallContext, error: unknown): SyncError {
   return new SyncError(
-    `UNMS answered ${call.endpoint} at ${call.location}, but the answer is too large for this runtime to read and parse as one JSON text (${call.redact(describeError(error))}). ` +
-      `UNMS was reached; nothing was uploaded or deleted. Remove old backups in UNMS so the list gets shorter, or run a newer version of this tool that reads the list as a stream.`,
+    `UNMS answered ${call.endpoint} at ${call.location}, but the answer is too large for this runtime to read (${call.redact(describeError(error))}). ` +
+      `UNMS was reached; nothing was uploaded or deleted. Remove old backups in UNMS so the list gets shorter, or run the sync on a machine with more memory.`,
     { kind: "permanent", code: "unms.response_too_large", cause: error },
   );
 }

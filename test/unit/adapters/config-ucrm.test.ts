@@ -133,8 +133,8 @@ describe("UcrmFileConfigStore: maxBackupAgeHours and healthcheckUrl", () => {
     assert.equal(settings.healthcheckUrl, "https://hc.example.net/ping/abc-def-0123456789");
     const bad = await plugin({ unmsApiToken: "t-123456", maxBackupAgeHours: "a week", healthcheckUrl: "not a url-0123456789" });
     const error = await configError(bad.store.load());
-    assert.match(error.message, /maxBackupAgeHours is "a week": it must be a whole number of hours/);
-    assert.match(error.message, /healthcheckUrl \(value not shown\) is not an absolute URL/);
+    assert.match(error.message, /\(maxBackupAgeHours\) is "a week": it must be a whole number of hours/);
+    assert.match(error.message, /\(healthcheckUrl\) \(value not shown\) is not an absolute URL/);
     assert.ok(!error.message.includes("0123456789"));
     await rm(set.dir, { recursive: true });
     await rm(bad.dir, { recursive: true });

@@ -531,7 +531,7 @@ test("a list answer too large for the runtime to read: a specific error, not 'Co
   assert.ok(SyncError.is(error), String(error));
   assert.equal(error.code, "unms.response_too_large");
   assert.equal(error.kind, "permanent");
-  assert.match(error.message, /^UNMS answered GET nms\/backups at .* but the answer is too large for this runtime to read and parse as one JSON text \(Cannot create a string longer than 0x1fffffe8 characters\)\. UNMS was reached; nothing was uploaded or deleted\./);
+  assert.match(error.message, /^UNMS answered GET nms\/backups at .* but the answer is too large for this runtime to read \(Cannot create a string longer than 0x1fffffe8 characters\)\. UNMS was reached; nothing was uploaded or deleted\./);
   assert.doesNotMatch(error.message, /Could not reach UNMS/);
 });
 

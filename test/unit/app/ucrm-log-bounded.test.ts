@@ -39,7 +39,7 @@ test(`a UCRM run over ${BACKUPS.toLocaleString("en-US")} stored backups adds a f
     await writeFile(join(target, backupFileName(backup, "Europe/Prague")), Buffer.alloc(16));
   }
   await writeFile(join(dir, "ucrm.json"), JSON.stringify({ unmsLocalUrl: `${server.url}/nms/` }));
-  await writeFile(join(dir, "data", "config.json"), JSON.stringify({ unmsApiToken: TOKEN, targetDir: target, dropboxFolder: "" }));
+  await writeFile(join(dir, "data", "config.json"), JSON.stringify({ unmsApiToken: TOKEN, targetDir: target, dropboxFolder: "", maxBackupAgeHours: "87600" }));
   // A log already at the limit, as main.php leaves it after its own trim.
   const logPath = join(dir, "data", "plugin.log");
   const old = Array.from({ length: PLUGIN_LOG_MAX_LINES }, (_, i) => `old line ${i + 1} (2026-12-01T03:00:00+01:00)`);

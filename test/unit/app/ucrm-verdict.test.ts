@@ -50,7 +50,7 @@ test("UCRM: the log ends with the verdict; staleness names maxBackupAgeHours; pi
 
   assert.equal(await run(NOW + 72 * HOUR), 1, output);
   const stale = await logLines();
-  assert.ok(stale.some((l) => /^ERROR: UNMS's newest successful backup is 3 days old .* older than maxBackupAgeHours \(48 h\)/.test(l)), stale.join("\n"));
+  assert.ok(stale.some((l) => /^ERROR: UNMS's newest successful backup is 3 days old .* older than "Maximum backup age \(hours\)" \(maxBackupAgeHours\) \(48 h\)/.test(l)), stale.join("\n"));
   const verdictAt = stale.findLastIndex((l) => l.startsWith("Verdict: NOT HEALTHY (2 problems)"));
   assert.ok(verdictAt > 0, stale.slice(-8).join("\n"));
   assert.match(stale[verdictAt + 1]!, /^WARNING: UNMS's newest successful backup is 3 days old/);

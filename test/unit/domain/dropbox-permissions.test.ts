@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { DROPBOX_PERMISSIONS } from "../../../src/domain/dropbox-permissions.ts";
+import { DROPBOX_PERMISSIONS, DROPBOX_RESTORE_PERMISSION } from "../../../src/domain/dropbox-permissions.ts";
 import { dropboxSetupProblem } from "../../../src/domain/token-lifecycle.ts";
 
 const SCOPE = /\b(?:files|sharing|account_info|file_requests|contacts)\.[a-z_.]+[a-z]\b/g;
@@ -19,11 +19,12 @@ test("the not-configured message names exactly the permission list", () => {
   assert.deepEqual(scopesIn(dropboxSetupProblem({}, labels)!.message), [...DROPBOX_PERMISSIONS].sort());
 });
 
-test("README, plugin README and the UCRM form ask for exactly the same permissions", () => {
-  for (const path of ["README.md", "plugin/README.md", "plugin/manifest.json"]) {
+test("README, plugin README and the UCRM form ask for exactly the same permissions (plus the one restore needs, where restore is offered)", () => {
+  const offersRestore: Record<string, boolean> = { "README.md": true, "plugin/README.md": false, "plugin/manifest.json": true };
+  for (const [path, restore] of Object.entries(offersRestore)) {
     const text = readFileSync(new URL(`../../../${path}`, import.meta.url), "utf8");
     // A sentence that says a permission is NOT needed is not a request for it.
     const asked = text.replace(/`files\.content\.read` is not needed[^.]*\./g, "");
-    assert.deepEqual(scopesIn(asked), [...DROPBOX_PERMISSIONS].sort(), path);
+    assert.deepEqual(scopesIn(asked), [...DROPBOX_PERMISSIONS, ...(restore ? [DROPBOX_RESTORE_PERMISSION] : [])].sort(), path);
   }
 });
