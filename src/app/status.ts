@@ -5,6 +5,7 @@
  * `sync --dry-run` makes; staleness is the domain's own judgement, the one `sync` fails on.
  */
 import { reconcile } from "../domain/reconcile.ts";
+import { describeRetention, retentionPolicyOf } from "../domain/retention.ts";
 import { isBackupFileName, isKnownTimeZone } from "../domain/backup.ts";
 import { copyInstant, describeAge, newestSuccessful, stalenessProblems } from "../domain/staleness.ts";
 import { DEFAULT_MAX_BACKUP_AGE_HOURS } from "../domain/settings.ts";
@@ -19,6 +20,8 @@ export interface StatusReport {
   target: { description: string; copies: number; bytes: number; newestCopyAt: string | null };
   lastRun: (Pick<RunRecord, "finishedAt" | "exitCode" | "summary" | "failures"> & { lastSuccessAt: string | null }) | null;
   pending: { upload: string[]; delete: string[] };
+  /** Copies of backups UNMS no longer lists that KEEP_DAILY/WEEKLY/MONTHLY keep, and why. */
+  retained: { name: string; why: string }[];
   /** Deletions a sync would hold back, and why. */
   guarded: string[];
   checkedAt: string;
@@ -46,7 +49,11 @@ export async function inspectStatus(input: InspectInput): Promise<StatusReport> 
     stored,
     timeZone,
     downloads,
-    policy: { ...(settings.maxDeletes === undefined ? {} : { maxDeletes: settings.maxDeletes }), allowMassDelete: settings.allowMassDelete === true },
+    policy: {
+      ...(settings.maxDeletes === undefined ? {} : { maxDeletes: settings.maxDeletes }),
+      allowMassDelete: settings.allowMassDelete === true,
+      retention: retentionPolicyOf(settings),
+    },
   });
   const maxAgeHours = settings.maxBackupAgeHours ?? DEFAULT_MAX_BACKUP_AGE_HOURS;
   const problems = stalenessProblems({
@@ -97,6 +104,7 @@ export async function inspectStatus(input: InspectInput): Promise<StatusReport> 
       ? { finishedAt: lastRun.finishedAt, exitCode: lastRun.exitCode, summary: lastRun.summary, failures: lastRun.failures, lastSuccessAt: lastRun.exitCode === 0 ? lastRun.finishedAt : lastRun.lastSuccessAt ?? null }
       : null,
     pending: { upload: plan.uploads.map((u) => u.name), delete: plan.deletions.map((d) => d.file.name) },
+    retained: plan.retained.map((r) => ({ name: r.file.name, why: describeRetention(r.reasons) })),
     guarded: plan.guards.map((g) => `${g.message}. ${g.advice}`),
     checkedAt: new Date(nowMs).toISOString(),
   };
@@ -113,6 +121,7 @@ export function formatStatus(status: StatusReport, lastRun: RunRecord | undefine
       (status.pending.upload.length + status.pending.delete.length > 0
         ? `: ${[...status.pending.upload.map((n) => `upload ${n}`), ...status.pending.delete.map((n) => `delete ${n}`)].join(", ")}`
         : ""),
+    ...status.retained.map((r) => `Kept by the retention policy: ${r.name} (${r.why})`),
     ...status.guarded.map((g) => `Held back: ${g}`),
     status.healthy ? "Verdict: healthy" : `Verdict: NOT HEALTHY (${status.problems.length} problem${status.problems.length === 1 ? "" : "s"})`,
     ...status.problems.map((p) => `  - ${p}`),

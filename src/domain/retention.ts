@@ -8,6 +8,7 @@
  * today, so a NMS that stopped making backups does not lose its last copies to the calendar).
  */
 import type { LocalTime } from "./backup.ts";
+import type { Settings } from "./settings.ts";
 
 /**
  * How many periods of each kind keep their newest copy; absent or 0: that rule keeps nothing.
@@ -128,4 +129,10 @@ function two(n: number): string {
 
 function year(n: number): string {
   return String(n).padStart(4, "0");
+}
+
+/** KEEP_DAILY / KEEP_WEEKLY / KEEP_MONTHLY as the policy (absent or 0 settings keep nothing): what sync and status plan with. */
+export function retentionPolicyOf(settings: Pick<Settings, "keepDaily" | "keepWeekly" | "keepMonthly">): RetentionPolicy {
+  const { keepDaily, keepWeekly, keepMonthly } = settings;
+  return { ...(keepDaily ? { keepDaily } : {}), ...(keepWeekly ? { keepWeekly } : {}), ...(keepMonthly ? { keepMonthly } : {}) };
 }

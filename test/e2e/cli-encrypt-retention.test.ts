@@ -199,6 +199,15 @@ test("KEEP_MONTHLY=12 keeps copies of deleted backups that are the newest of the
     { name: nameOf(2), why: "kept: newest of 2026-10 (monthly)", reasons: [{ rule: "monthly", period: "2026-10" }] },
   ].sort(byName));
   assert.deepEqual(storedNames(h), all, "a dry run changes nothing");
+  // status plans with the same policy: what it says a sync would delete and keep is the dry run's.
+  const status = await h.run(["status", "--json"], env);
+  const report = JSON.parse(status.stdout) as { pending: { delete: string[] }; retained: { name: string; why: string }[] };
+  assert.deepEqual([...report.pending.delete].sort(), [...summary.deleted].sort(), explain(status));
+  assert.deepEqual([...report.retained].sort(byName), [
+    { name: nameOf(1), why: "kept: newest of 2026-09 (monthly)" },
+    { name: nameOf(2), why: "kept: newest of 2026-10 (monthly)" },
+  ].sort(byName));
+  assert.match((await h.run(["status"], env)).stdout, new RegExp(`^Kept by the retention policy: ${nameOf(1)} \\(kept: newest of 2026-09 \\(monthly\\)\\)$`, "m"));
 
   const real = await h.run(["sync"], env);
   assert.equal(real.code, 0, explain(real));
