@@ -244,7 +244,7 @@ test("HELP, the README table and the UCRM form name the new settings and command
   const { HELP } = await import("../../src/app/cli-main.ts");
   const { ENV_NAMES } = await import("../../src/adapters/config/env-config-store.ts");
   const { UCRM_CONFIG_KEYS } = await import("../../src/adapters/config/ucrm-file-config-store.ts");
-  const readme = readFileSync(join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "..", "README.md"), "utf8");
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
   const manifest = JSON.parse(readFileSync(new URL("../../plugin/manifest.json", import.meta.url), "utf8")) as { configuration: { key: string; required: number }[] };
   for (const field of ["maxBackupAgeHours", "healthcheckUrl"] as const) {
     assert.match(HELP, new RegExp(`^ {2}${ENV_NAMES[field]} +\\S`, "m"));
