@@ -26,6 +26,7 @@ import type { SettingLabels } from "../domain/legacy-migration.ts";
 import { ids } from "./service-ids.ts";
 import { HealthcheckPinger, PING_TIMEOUT_MS } from "../adapters/healthcheck/healthcheck-pinger.ts";
 import { createNodeHttpFetch } from "../adapters/http/node-http-fetch.ts";
+import { ensureWritableFolder } from "../adapters/local-dir/writable-folder.ts";
 
 /** The command line's `sync`: settings from the environment, results to stdout, diagnostics to stderr. */
 export interface CliProfile {
@@ -49,12 +50,13 @@ export interface UcrmProfile {
 export type Profile = CliProfile | UcrmProfile;
 
 /**
- * Bindings every entry shares: one redactor for all output, the run lock in the state folder,
- * health-check pings (their URL registered with that redactor).
+ * Bindings every entry shares: one redactor for all output, the run lock in the state folder and
+ * the check of the folders a run writes, health-check pings (their URL registered with that redactor).
  */
 const commonModule = new ContainerModule(({ bind }) => {
   bind(ids.Redactor).toResolvedValue(() => new SecretRedactor(), []).inSingletonScope();
   bind(ids.RunLock).toConstantValue((stateDir, onStale) => acquireRunLock(stateDir, { onStaleLock: onStale }));
+  bind(ids.WritableFolderCheck).toConstantValue((path, setting) => ensureWritableFolder(path, setting));
   bind(ids.HealthcheckNotifier)
     .toResolvedValue(
       (redactor: Redactor): HealthcheckNotifierFactory =>

@@ -11,7 +11,6 @@ import { insecureTlsWarning } from "../domain/insecure-tls-warning.ts";
 import { monotonicClock, syncModule } from "./container.ts";
 import { ids } from "./service-ids.ts";
 import { resolve } from "node:path";
-import { ensureWritableFolder } from "../adapters/local-dir/writable-folder.ts";
 import { summarize, type SyncReport } from "./sync-report.ts";
 import type { RetentionPolicy } from "../domain/retention.ts";
 import { DEFAULT_MAX_BACKUP_AGE_HOURS } from "../domain/settings.ts";
@@ -136,6 +135,7 @@ async function syncWithSettings(input: RunSyncInput, settings: LoadedSettings, f
   const redactor = input.container.get(ids.Redactor);
   // Before the lock and any download: a folder that cannot be written is a configuration error.
   const folderNames = configStore.folderNames ?? { targetDir: "TARGET_DIR", stateDir: "STATE_DIR" };
+  const ensureWritableFolder = input.container.get(ids.WritableFolderCheck);
   try {
     await ensureWritableFolder(settings.stateDir, folderNames.stateDir);
     if (settings.targetDir) await ensureWritableFolder(resolve(settings.targetDir), folderNames.targetDir);
