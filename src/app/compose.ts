@@ -27,6 +27,7 @@ import { ids } from "./service-ids.ts";
 import { HealthcheckPinger, PING_TIMEOUT_MS } from "../adapters/healthcheck/healthcheck-pinger.ts";
 import { createNodeHttpFetch } from "../adapters/http/node-http-fetch.ts";
 import { ensureWritableFolder } from "../adapters/local-dir/writable-folder.ts";
+import { DropboxContentHasher } from "../adapters/content-hash/content-hash.ts";
 
 /** The command line's `sync`: settings from the environment, results to stdout, diagnostics to stderr. */
 export interface CliProfile {
@@ -51,12 +52,13 @@ export type Profile = CliProfile | UcrmProfile;
 
 /**
  * Bindings every entry shares: one redactor for all output, the run lock in the state folder and
- * the check of the folders a run writes, health-check pings (their URL registered with that redactor).
+ * the check of the folders a run writes, content hashers, health-check pings (their URL registered with that redactor).
  */
 const commonModule = new ContainerModule(({ bind }) => {
   bind(ids.Redactor).toResolvedValue(() => new SecretRedactor(), []).inSingletonScope();
   bind(ids.RunLock).toConstantValue((stateDir, onStale) => acquireRunLock(stateDir, { onStaleLock: onStale }));
   bind(ids.WritableFolderCheck).toConstantValue((path, setting) => ensureWritableFolder(path, setting));
+  bind(ids.ContentHasher).toConstantValue(() => new DropboxContentHasher());
   bind(ids.HealthcheckNotifier)
     .toResolvedValue(
       (redactor: Redactor): HealthcheckNotifierFactory =>
