@@ -9,7 +9,7 @@ import "reflect-metadata";
 import { Container, ContainerModule } from "inversify";
 import type { Redactor, Reporter } from "../domain/ports.ts";
 import type { ConfigStore } from "./ports.ts";
-import type { HealthcheckNotifierFactory } from "./ports.ts";
+import type { HealthcheckNotifierFactory, RestoreDecryptionFactory } from "./ports.ts";
 import { EnvConfigStore } from "../adapters/config/env-config-store.ts";
 import { DropboxOAuthClient } from "../adapters/dropbox-auth/dropbox-oauth-client.ts";
 import { nodePkce } from "../adapters/dropbox-auth/pkce.ts";
@@ -28,6 +28,7 @@ import { HealthcheckPinger, PING_TIMEOUT_MS } from "../adapters/healthcheck/heal
 import { createNodeHttpFetch } from "../adapters/http/node-http-fetch.ts";
 import { ensureWritableFolder } from "../adapters/local-dir/writable-folder.ts";
 import { DropboxContentHasher } from "../adapters/content-hash/content-hash.ts";
+import { restoreDecryption } from "../adapters/age/age-decryptor.ts";
 
 /** The command line's `sync`: settings from the environment, results to stdout, diagnostics to stderr. */
 export interface CliProfile {
@@ -84,6 +85,10 @@ function cliModule(profile: CliProfile): ContainerModule {
         },
         [ids.Redactor],
       )
+      .inSingletonScope();
+    // restore's identities are secrets: their keys go to the run's redactor as soon as they are read.
+    bind(ids.RestoreDecryption)
+      .toResolvedValue((redactor: Redactor): RestoreDecryptionFactory => (options) => restoreDecryption({ ...options, redactor }), [ids.Redactor])
       .inSingletonScope();
   });
 }

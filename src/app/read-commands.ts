@@ -10,7 +10,7 @@ import type { CliIo } from "./cli-main.ts";
 import { compose } from "./compose.ts";
 import { openTarget, type OpenTargetInput } from "./open-target.ts";
 import { resolveCopy, restoreCopy } from "./restore-copy.ts";
-import { AGE_IDENTITY_FILE_ENV, restoreDecryption } from "../adapters/age/age-decryptor.ts";
+import { AGE_IDENTITY_FILE_ENV } from "../domain/age-identity-file.ts";
 import { ExitCode, exitCodeFor, wallClockOf } from "./run-sync.ts";
 import { ids } from "./service-ids.ts";
 import { formatBytes, formatStatus, inspectStatus } from "./status.ts";
@@ -91,7 +91,7 @@ export async function runRestoreCommand(args: string[], values: Values, env: Rec
   try {
     // Read (and its keys registered with the redactor) before any download: a bad identity file stops here.
     const identityFile = typeof values.identity === "string" && values.identity !== "" ? values.identity : env[AGE_IDENTITY_FILE_ENV] || undefined;
-    const decryption = await restoreDecryption({ identityFile, label: values.identity ? "--identity" : AGE_IDENTITY_FILE_ENV, redactor });
+    const decryption = await input.container.get(ids.RestoreDecryption)({ identityFile, label: values.identity ? "--identity" : AGE_IDENTITY_FILE_ENV });
     const target = await openTarget(input);
     const folder = target.settings.dropboxFolder;
     const file = resolveCopy(args[0]!, await target.store.list(folder, io.signal), target.targetDescription);
