@@ -30,6 +30,12 @@ import { ensureWritableFolder } from "../adapters/local-dir/writable-folder.ts";
 import { DropboxContentHasher } from "../adapters/content-hash/content-hash.ts";
 import { restoreDecryption } from "../adapters/age/age-decryptor.ts";
 
+/**
+ * The settings part of --help, from the catalogue the config stores read: the command line lists
+ * what its store (the environment) takes, and cannot drift from it.
+ */
+export { settingsHelp } from "../adapters/config/settings-catalogue.ts";
+
 /** The command line's `sync`: settings from the environment, results to stdout, diagnostics to stderr. */
 export interface CliProfile {
   kind: "cli";
