@@ -58,8 +58,9 @@ export interface UcrmProfile {
 export type Profile = CliProfile | UcrmProfile;
 
 /**
- * Bindings every entry shares: one redactor for all output, the run lock in the state folder and
- * the check of the folders a run writes, content hashers, health-check pings (their URL registered with that redactor).
+ * Bindings every entry shares: one redactor for all output, the run lock in the state folder, the
+ * check of the folders a run writes, content hashers, and health-check pings (whose URL is
+ * registered with that redactor).
  */
 const commonModule = new ContainerModule(({ bind }) => {
   bind(ids.Redactor).toResolvedValue(() => new SecretRedactor(), []).inSingletonScope();
