@@ -4,13 +4,12 @@
  * The same code runs under Node (dist/cli.mjs) and Deno (src/app/cli.ts).
  */
 import { describeError } from "../domain/errors.ts";
-import { compose } from "./compose.ts";
+import { compose, settingsHelp } from "./compose.ts";
 import { ids } from "./service-ids.ts";
 import { ExitCode, runSync, type RunSyncInput } from "./run-sync.ts";
 import { jsonSummary } from "./sync-report.ts";
 import { runUcrmPlugin } from "./ucrm-main.ts";
 import { parseCliArgs } from "./parse-cli-args.ts";
-import { settingsHelp } from "../adapters/config/settings-catalogue.ts";
 import { runListCommand, runRestoreCommand, runStatusCommand } from "./read-commands.ts";
 
 export const VERSION = "2.0.0";

@@ -9,6 +9,7 @@ import "reflect-metadata";
 import { Container, ContainerModule } from "inversify";
 import type { Redactor, Reporter } from "../domain/ports.ts";
 import type { ConfigStore } from "./ports.ts";
+import type { HealthcheckNotifierFactory, RestoreDecryptionFactory } from "./ports.ts";
 import { EnvConfigStore } from "../adapters/config/env-config-store.ts";
 import { DropboxOAuthClient } from "../adapters/dropbox-auth/dropbox-oauth-client.ts";
 import { nodePkce } from "../adapters/dropbox-auth/pkce.ts";
@@ -23,6 +24,17 @@ import { SecretRedactor } from "../domain/redactor.ts";
 import { RefreshingAccessTokenProvider, StaticAccessTokenProvider, TokenSession } from "./token-session.ts";
 import type { SettingLabels } from "../domain/legacy-migration.ts";
 import { ids } from "./service-ids.ts";
+import { HealthcheckPinger, PING_TIMEOUT_MS } from "../adapters/healthcheck/healthcheck-pinger.ts";
+import { createNodeHttpFetch } from "../adapters/http/node-http-fetch.ts";
+import { ensureWritableFolder } from "../adapters/local-dir/writable-folder.ts";
+import { DropboxContentHasher } from "../adapters/content-hash/content-hash.ts";
+import { restoreDecryption } from "../adapters/age/age-decryptor.ts";
+
+/**
+ * The settings part of --help, from the catalogue the config stores read: the command line lists
+ * what its store (the environment) takes, and cannot drift from it.
+ */
+export { settingsHelp } from "../adapters/config/settings-catalogue.ts";
 
 /** The command line's `sync`: settings from the environment, results to stdout, diagnostics to stderr. */
 export interface CliProfile {
@@ -45,11 +57,29 @@ export interface UcrmProfile {
 
 export type Profile = CliProfile | UcrmProfile;
 
-/** Bindings every entry shares: one redactor for all output, the run lock in the state folder. */
+/**
+ * Bindings every entry shares: one redactor for all output, the run lock in the state folder, the
+ * check of the folders a run writes, content hashers, and health-check pings (whose URL is
+ * registered with that redactor).
+ */
 const commonModule = new ContainerModule(({ bind }) => {
   bind(ids.Redactor).toResolvedValue(() => new SecretRedactor(), []).inSingletonScope();
   bind(ids.RunLock).toConstantValue((stateDir, onStale) => acquireRunLock(stateDir, { onStaleLock: onStale }));
+  bind(ids.WritableFolderCheck).toConstantValue((path, setting) => ensureWritableFolder(path, setting));
+  bind(ids.ContentHasher).toConstantValue(() => new DropboxContentHasher());
+  bind(ids.HealthcheckNotifier)
+    .toResolvedValue(
+      (redactor: Redactor): HealthcheckNotifierFactory =>
+        (url, sleep) => new HealthcheckPinger({ url, fetch: pingFetch(), redactor, ...(sleep ? { sleep } : {}) }),
+      [ids.Redactor],
+    )
+    .inSingletonScope();
 });
+
+/** Node 16 has no global fetch; Deno's own works without node:http's compatibility layer. */
+function pingFetch(): typeof fetch {
+  return "Deno" in globalThis ? (url, init) => fetch(url, init) : createNodeHttpFetch({ timeoutMs: PING_TIMEOUT_MS });
+}
 
 function cliModule(profile: CliProfile): ContainerModule {
   return new ContainerModule(({ bind }) => {
@@ -62,6 +92,10 @@ function cliModule(profile: CliProfile): ContainerModule {
         },
         [ids.Redactor],
       )
+      .inSingletonScope();
+    // restore's identities are secrets: their keys go to the run's redactor as soon as they are read.
+    bind(ids.RestoreDecryption)
+      .toResolvedValue((redactor: Redactor): RestoreDecryptionFactory => (options) => restoreDecryption({ ...options, redactor }), [ids.Redactor])
       .inSingletonScope();
   });
 }

@@ -11,7 +11,7 @@ import type { LoadedSettings } from "./ports.ts";
 import { tokenSessionModule } from "./compose.ts";
 import { syncModule } from "./container.ts";
 import { ids } from "./service-ids.ts";
-import { healthcheckSecrets } from "../adapters/healthcheck/healthcheck-pinger.ts";
+import { healthcheckSecrets } from "../domain/healthcheck-secrets.ts";
 
 export interface OpenTargetInput {
   container: Container;

@@ -8,6 +8,7 @@
  * src/testing/contract/config-store.ts.
  */
 import type { SettingLabels } from "../domain/legacy-migration.ts";
+import type { ByteStream } from "../domain/ports.ts";
 import type { Settings } from "../domain/settings.ts";
 
 /**
@@ -175,3 +176,47 @@ export interface UploadSessionStore {
   save(record: UploadSessionRecord): Promise<void>;
   remove(backupId: string): Promise<void>;
 }
+
+/**
+ * Checks, before any download, that a folder a run writes into can be written (created when
+ * missing); throws a config SyncError naming `setting` (e.g. "TARGET_DIR") and what is wrong.
+ */
+export type WritableFolderCheck = (path: string, setting: string) => Promise<void>;
+
+/**
+ * Health-check pings around one run (the healthchecks.io convention). A ping never changes the
+ * run's outcome: a failed one resolves to the text of a warning, else to undefined.
+ */
+export interface HealthcheckNotifier {
+  /** Pings that the run began. */
+  start(): Promise<string | undefined>;
+  /** Pings the run's exit code with its text summary. */
+  finish(exitCode: number, summary: string): Promise<string | undefined>;
+}
+
+/**
+ * The notifier for the check at `url` (a secret: registered with the run's redactor); `sleep` is how
+ * its retry waits (tests pass one that does not).
+ */
+export type HealthcheckNotifierFactory = (url: string, sleep?: (ms: number) => Promise<void>) => HealthcheckNotifier;
+
+/** Dropbox's content hash of a stream of bytes, fed piece by piece (a restored copy is checked with it). */
+export interface ContentHasher {
+  /** Feeds the next bytes, in order. */
+  update(bytes: Uint8Array): unknown;
+  /** The hash of everything fed (64 lowercase hex characters); ends the hasher. */
+  digest(): string;
+}
+
+/** A fresh ContentHasher per file. */
+export type ContentHasherFactory = () => ContentHasher;
+
+/** What restore does with one stored copy: decrypted (an encrypted copy, with identities), or as it is, with a note saying how to decrypt it. */
+export type RestoreDecryption = (copy: { name: string; stream: ByteStream }) => { name: string; stream: ByteStream; note?: string };
+
+/**
+ * Restore's decryption, ready before any download: reads the identity file when one is given
+ * (`label` names where it came from in errors, e.g. "--identity"), registers its keys with the run's
+ * redactor, and returns what to do with each copy.
+ */
+export type RestoreDecryptionFactory = (options: { identityFile: string | undefined; label: string }) => Promise<RestoreDecryption>;

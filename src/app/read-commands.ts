@@ -10,7 +10,7 @@ import type { CliIo } from "./cli-main.ts";
 import { compose } from "./compose.ts";
 import { openTarget, type OpenTargetInput } from "./open-target.ts";
 import { resolveCopy, restoreCopy } from "./restore-copy.ts";
-import { AGE_IDENTITY_FILE_ENV, restoreDecryption } from "../adapters/age/age-decryptor.ts";
+import { AGE_IDENTITY_FILE_ENV } from "../domain/age-identity-file.ts";
 import { ExitCode, exitCodeFor, wallClockOf } from "./run-sync.ts";
 import { ids } from "./service-ids.ts";
 import { formatBytes, formatStatus, inspectStatus } from "./status.ts";
@@ -91,7 +91,7 @@ export async function runRestoreCommand(args: string[], values: Values, env: Rec
   try {
     // Read (and its keys registered with the redactor) before any download: a bad identity file stops here.
     const identityFile = typeof values.identity === "string" && values.identity !== "" ? values.identity : env[AGE_IDENTITY_FILE_ENV] || undefined;
-    const decryption = await restoreDecryption({ identityFile, label: values.identity ? "--identity" : AGE_IDENTITY_FILE_ENV, redactor });
+    const decryption = await input.container.get(ids.RestoreDecryption)({ identityFile, label: values.identity ? "--identity" : AGE_IDENTITY_FILE_ENV });
     const target = await openTarget(input);
     const folder = target.settings.dropboxFolder;
     const file = resolveCopy(args[0]!, await target.store.list(folder, io.signal), target.targetDescription);
@@ -103,7 +103,8 @@ export async function runRestoreCommand(args: string[], values: Values, env: Rec
     };
     io.stdout.write(`${redactor.redact(`Restoring ${file.name}${file.size === undefined ? "" : ` (${formatBytes(file.size)})`} from ${target.targetDescription} to ${to} ...`)}\n`);
     const started = Date.now();
-    const result = await restoreCopy({ store: target.store, folder, file, to, force: values.force === true, transform, ...(io.signal ? { signal: io.signal } : {}) });
+    const contentHasher = input.container.get(ids.ContentHasher);
+    const result = await restoreCopy({ store: target.store, folder, file, to, force: values.force === true, transform, contentHasher, ...(io.signal ? { signal: io.signal } : {}) });
     const seconds = (Date.now() - started) / 1000;
     io.stdout.write(
       `${redactor.redact(`Restored ${file.name} to ${result.path}: ${result.bytes} bytes in ${seconds.toFixed(1)} s, verified by ${result.verifiedBy} (content hash ${result.contentHash}).`)}\n`,

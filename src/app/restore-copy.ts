@@ -15,7 +15,7 @@ import { backupIdFromFileName, backupKey, isBackupFileName, unusableBackupId } f
 import { SyncError, describeError } from "../domain/errors.ts";
 import type { BackupStore, ByteStream, StoredCopyDownload } from "../domain/ports.ts";
 import type { StoredFile } from "../domain/reconcile.ts";
-import { DropboxContentHasher } from "../adapters/content-hash/content-hash.ts";
+import type { ContentHasher, ContentHasherFactory } from "./ports.ts";
 
 /**
  * The one copy `wanted` names: a copy's file name (exact, case-insensitive like Dropbox) or a
@@ -61,6 +61,8 @@ export interface RestoreInput {
   /** Replace a file already at `to`. */
   force: boolean;
   transform?: RestoreTransform;
+  /** Dropbox content hashers: the stored bytes are hashed on the way and checked against the store's hash. */
+  contentHasher: ContentHasherFactory;
   signal?: AbortSignal;
   /** Called with the running byte count (progress). */
   onProgress?: (bytes: number) => void;
@@ -90,7 +92,7 @@ export async function restoreCopy(input: RestoreInput): Promise<RestoreResult> {
     } catch (error) {
       throw new SyncError(`Cannot create a temporary file in ${dirname(path)} to restore into: ${describeError(error)}`, { kind: "permanent", code: "restore.temp_unwritable", cause: error });
     }
-    const checked = verifying(copy, input.file.name);
+    const checked = verifying(copy, input.file.name, input.contentHasher());
     const bytes = (input.transform ?? ((s) => s))(checked.stream);
     let written = 0;
     for await (const piece of bytes) {
@@ -117,8 +119,7 @@ export async function restoreCopy(input: RestoreInput): Promise<RestoreResult> {
  * The store's bytes passed through while counted and hashed; at their end they are compared with
  * what the store said (size, content hash) and a mismatch throws, naming expected and got.
  */
-function verifying(copy: StoredCopyDownload, name: string): { stream: ByteStream; assertComplete(): void; bytes(): number; contentHash(): string } {
-  const hasher = new DropboxContentHasher();
+function verifying(copy: StoredCopyDownload, name: string, hasher: ContentHasher): { stream: ByteStream; assertComplete(): void; bytes(): number; contentHash(): string } {
   let count = 0;
   let digest: string | undefined;
   let done = false;

@@ -11,12 +11,10 @@ import { insecureTlsWarning } from "../domain/insecure-tls-warning.ts";
 import { monotonicClock, syncModule } from "./container.ts";
 import { ids } from "./service-ids.ts";
 import { resolve } from "node:path";
-import { ensureWritableFolder } from "../adapters/local-dir/writable-folder.ts";
 import { summarize, type SyncReport } from "./sync-report.ts";
 import type { RetentionPolicy } from "../domain/retention.ts";
 import { DEFAULT_MAX_BACKUP_AGE_HOURS } from "../domain/settings.ts";
-import { HealthcheckPinger, healthcheckSecrets, PING_TIMEOUT_MS } from "../adapters/healthcheck/healthcheck-pinger.ts";
-import { createNodeHttpFetch } from "../adapters/http/node-http-fetch.ts";
+import { healthcheckSecrets } from "../domain/healthcheck-secrets.ts";
 import type { Redactor } from "../domain/ports.ts";
 import type { RunRecord } from "./ports.ts";
 import { describeLastRun, formatStatus, inspectStatus } from "./status.ts";
@@ -86,7 +84,7 @@ export async function runSync(input: RunSyncInput): Promise<RunOutcome> {
 
   // A dry run changes nothing and proves nothing: no pings, no run record.
   const observed = input.dryRun !== true;
-  const pinger = observed && settings.healthcheckUrl ? createPinger(settings.healthcheckUrl, redactor, input) : undefined;
+  const pinger = observed && settings.healthcheckUrl ? input.container.get(ids.HealthcheckNotifier)(settings.healthcheckUrl, pingSleep(input)) : undefined;
   const pingWarning = await pinger?.start();
   if (pingWarning) reporter.report({ type: "warning", message: pingWarning });
   const previous = observed ? await readLastRun(configStore, reporter) : undefined;
@@ -137,6 +135,7 @@ async function syncWithSettings(input: RunSyncInput, settings: LoadedSettings, f
   const redactor = input.container.get(ids.Redactor);
   // Before the lock and any download: a folder that cannot be written is a configuration error.
   const folderNames = configStore.folderNames ?? { targetDir: "TARGET_DIR", stateDir: "STATE_DIR" };
+  const ensureWritableFolder = input.container.get(ids.WritableFolderCheck);
   try {
     await ensureWritableFolder(settings.stateDir, folderNames.stateDir);
     if (settings.targetDir) await ensureWritableFolder(resolve(settings.targetDir), folderNames.targetDir);
@@ -279,10 +278,10 @@ export function wallClockOf(input: { now?: () => number }): () => number {
   return input.now ?? Date.now;
 }
 
-function createPinger(url: string, redactor: Redactor, input: RunSyncInput): HealthcheckPinger {
-  // Node 16 has no global fetch; Deno's own works without node:http's compatibility layer.
-  const pingFetch: typeof fetch = "Deno" in globalThis ? (u, init) => fetch(u, init) : createNodeHttpFetch({ timeoutMs: PING_TIMEOUT_MS });
-  return new HealthcheckPinger({ url, fetch: pingFetch, redactor, ...(input.sleep ? { sleep: (ms: number) => input.sleep!(ms) } : {}) });
+/** The ping retry waits as the run's back-off does (tests pass one that does not sleep). */
+function pingSleep(input: RunSyncInput): ((ms: number) => Promise<void>) | undefined {
+  const sleep = input.sleep;
+  return sleep ? (ms) => sleep(ms) : undefined;
 }
 
 /** The run as text: its summary (or the error that stopped it), then every failure and warning. */

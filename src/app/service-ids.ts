@@ -7,6 +7,7 @@ import type { AccessTokenProvider, BackupSource, BackupStore, Clock, DownloadLed
 import type { Settings } from "../domain/settings.ts";
 import type { SyncBackups } from "./sync-backups.ts";
 import type { ConfigStore, RunLockAcquirer, UploadSessionStore } from "./ports.ts";
+import type { ContentHasherFactory, HealthcheckNotifierFactory, RestoreDecryptionFactory, WritableFolderCheck } from "./ports.ts";
 import type { PluginLog } from "../adapters/report/plugin-log.ts";
 import type { Redactor } from "../domain/ports.ts";
 import type { TokenSession } from "./token-session.ts";
@@ -40,6 +41,14 @@ export interface Services {
   PluginLog: PluginLog;
   /** The run's one driver of the token lifecycle (loaded with tokenSessionModule). */
   TokenSession: TokenSession;
+  /** The TARGET_DIR / STATE_DIR check before a run takes its lock. */
+  WritableFolderCheck: WritableFolderCheck;
+  /** Health-check pings for HEALTHCHECK_URL / healthcheckUrl. */
+  HealthcheckNotifier: HealthcheckNotifierFactory;
+  /** Dropbox content hashers (restore verifies a copy with one). */
+  ContentHasher: ContentHasherFactory;
+  /** restore's decryption of encrypted copies (command line only). */
+  RestoreDecryption: RestoreDecryptionFactory;
 }
 
 /** Every role of the table, for building the identifiers: a role left out here has no `ids` entry to use. */
@@ -47,6 +56,7 @@ const ROLES = [
   "Settings", "Reporter", "Clock", "UnmsFetch", "AccessTokenProvider", "BackupSource",
   "BackupStore", "UploadSessionStore", "TargetDescription", "SyncBackups", "DownloadLedger",
   "Redactor", "ConfigStore", "EntryReporter", "RunLock", "PluginLog", "TokenSession",
+  "WritableFolderCheck", "HealthcheckNotifier", "ContentHasher", "RestoreDecryption",
 ] as const satisfies readonly (keyof Services)[];
 
 /** One typed `Symbol.for` identifier per role: `ids.Reporter` resolves to a Reporter. */

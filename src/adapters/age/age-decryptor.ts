@@ -10,10 +10,12 @@ import { Decrypter } from "age-encryption";
 import { ENCRYPTED_FILE_EXTENSION } from "../../domain/backup.ts";
 import { SyncError, describeError } from "../../domain/errors.ts";
 import type { ByteStream, Redactor } from "../../domain/ports.ts";
+import { AGE_IDENTITY_FILE_ENV } from "../../domain/age-identity-file.ts";
+import type { RestoreDecryption } from "../../app/ports.ts";
 import { fromReadableStream, toReadableStream } from "./web-streams.ts";
 
-/** The environment variable naming the identity file. */
-export const AGE_IDENTITY_FILE_ENV = "AGE_IDENTITY_FILE";
+// Defined in the domain (the command line names it too); exported from here as before.
+export { AGE_IDENTITY_FILE_ENV };
 
 /**
  * The identities of an age identity file, as `age-keygen` writes it.
@@ -169,8 +171,8 @@ export function noIdentityNote(name: string): string {
   return `No identity (${AGE_IDENTITY_FILE_ENV} or --identity): stored the encrypted file as is; decrypt with \`age -d -i key.txt ${name} > ${plain}\``;
 }
 
-/** What restore does with one stored copy (see `restoreContent`). */
-export type RestoreDecryption = (copy: { name: string; stream: ByteStream }) => { name: string; stream: ByteStream; note?: string };
+// The port restore calls (src/app/ports.ts), implemented by `restoreContent`; exported from here as before.
+export type { RestoreDecryption };
 
 /**
  * The one call `restore` makes: reads the identity file when one is given (`--identity <file>` or

@@ -6,6 +6,7 @@
  */
 import { describeError } from "../../domain/errors.ts";
 import type { Redactor } from "../../domain/ports.ts";
+import { healthcheckSecrets } from "../../domain/healthcheck-secrets.ts";
 
 /** Monitors cap ping bodies (healthchecks.io keeps 10 KB by default): the summary is cut to this. */
 export const PING_BODY_MAX_BYTES = 10_000;
@@ -80,21 +81,4 @@ export function truncateUtf8(text: string, maxBytes: number): string {
   let end = maxBytes - marker.length;
   while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
   return new TextDecoder().decode(bytes.subarray(0, end)) + marker;
-}
-
-/**
- * The URL and the parts of it an error might quote alone: token-sized path segments (where
- * healthchecks.io puts the check's uuid or ping key), a password and the query.
- */
-export function healthcheckSecrets(url: string): string[] {
-  const secrets = [url];
-  try {
-    const parsed = new URL(url);
-    // Only token-sized segments: a word like "checks" must not vanish from every line.
-    const tokenLike = parsed.pathname.split("/").filter((segment) => segment.length >= 16);
-    secrets.push(...tokenLike, parsed.password, parsed.search.slice(1));
-  } catch {
-    // Not a URL: the settings check already said so; the whole text is registered.
-  }
-  return secrets.filter((s) => s !== "" && s !== "/");
 }

@@ -80,7 +80,10 @@ test("the app -> adapters checker would catch a use case importing an adapter, a
  */
 const PORT_HOMES: Record<string, string[]> = {
   "domain/ports.ts": ["BackupSource", "BackupStore", "DownloadLedger", "AccessTokenProvider", "Reporter", "Clock", "Redactor"],
-  "app/ports.ts": ["ConfigStore", "OAuthClient", "Pkce", "RunLock", "RunLockAcquirer", "UploadSessionStore"],
+  "app/ports.ts": [
+    "ConfigStore", "OAuthClient", "Pkce", "RunLock", "RunLockAcquirer", "UploadSessionStore",
+    "WritableFolderCheck", "HealthcheckNotifier", "HealthcheckNotifierFactory", "ContentHasher", "ContentHasherFactory", "RestoreDecryption", "RestoreDecryptionFactory",
+  ],
 };
 
 test("each port is declared in its home ports file and nowhere else in src", () => {
