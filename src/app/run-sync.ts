@@ -12,7 +12,7 @@ import { monotonicClock, syncModule } from "./container.ts";
 import { ids } from "./service-ids.ts";
 import { resolve } from "node:path";
 import { summarize, type SyncReport } from "./sync-report.ts";
-import type { RetentionPolicy } from "../domain/retention.ts";
+import { retentionPolicyOf } from "../domain/retention.ts";
 import { DEFAULT_MAX_BACKUP_AGE_HOURS } from "../domain/settings.ts";
 import { healthcheckSecrets } from "../domain/healthcheck-secrets.ts";
 import type { Redactor } from "../domain/ports.ts";
@@ -185,7 +185,7 @@ async function syncWithSettings(input: RunSyncInput, settings: LoadedSettings, f
       policy: {
         ...(settings.maxDeletes === undefined ? {} : { maxDeletes: settings.maxDeletes }),
         allowMassDelete: input.allowMassDelete === true || settings.allowMassDelete === true,
-        retention: retentionOf(settings),
+        retention: retentionPolicyOf(settings),
       },
       ...(hardStop ? { signal: hardStop.signal } : input.signal ? { signal: input.signal } : {}),
       ...(budgetMs === undefined ? {} : { budgetMs }),
@@ -207,11 +207,6 @@ async function syncWithSettings(input: RunSyncInput, settings: LoadedSettings, f
   }
 }
 
-/** KEEP_DAILY / KEEP_WEEKLY / KEEP_MONTHLY as the domain's policy (absent settings keep nothing). */
-function retentionOf(settings: LoadedSettings): RetentionPolicy {
-  const { keepDaily, keepWeekly, keepMonthly } = settings;
-  return { ...(keepDaily ? { keepDaily } : {}), ...(keepWeekly ? { keepWeekly } : {}), ...(keepMonthly ? { keepMonthly } : {}) };
-}
 
 /** Writes allowMassDelete = false back; false (reported) when that failed. */
 async function clearAllowMassDelete(configStore: ConfigStore, reporter: Reporter): Promise<boolean> {
