@@ -77,23 +77,22 @@ let chunkBytes = DEFAULT_DROPBOX_CHUNK_BYTES;
 /** DROPBOX_CONNECTIONS for the loopback table (`--connections`); undefined: the default. */
 let loopbackConnections: number | undefined;
 
-/** Preloaded into every measured child: its own peak RSS from the kernel, written at exit. */
-const RSS_HOOK = `import { writeFileSync } from "node:fs";
-process.on("exit", () => writeFileSync(process.env.BENCH_RSS_FILE, String(process.resourceUsage().maxRSS)));
-`;
-
 /**
- * The restore section's hook: the peak of the child's own address space (VmHWM, KiB). Linux carries
- * ru_maxrss across fork + exec, so a child of this process, which holds the 300 MiB being restored,
- * would report this process's RSS; VmHWM starts afresh at exec.
+ * Preloaded into every measured child: the peak of its own address space (VmHWM, KiB), written at
+ * exit. Not `process.resourceUsage().maxRSS`: Linux carries ru_maxrss across fork + exec, so a child
+ * of this bench process (which serves the fakes and holds their state) reports at least this
+ * process's RSS at the fork (`node -e 0` read 54 MiB that way against 40 MiB alone). VmHWM starts
+ * afresh at exec; where /proc is missing the hook falls back to maxRSS.
  */
-const HWM_HOOK = `import { readFileSync, writeFileSync } from "node:fs";
+const RSS_HOOK = `import { readFileSync, writeFileSync } from "node:fs";
 process.on("exit", () => {
-  const hwm = /^VmHWM:\\s+(\\d+) kB/m.exec(readFileSync("/proc/self/status", "utf8"));
+  let hwm;
+  try {
+    hwm = /^VmHWM:\\s+(\\d+) kB/m.exec(readFileSync("/proc/self/status", "utf8"));
+  } catch {}
   writeFileSync(process.env.BENCH_RSS_FILE, hwm ? hwm[1] : String(process.resourceUsage().maxRSS));
 });
 `;
-
 /**
  * The baseline, plain JavaScript so no TypeScript loader inflates its RSS: download with fetch, fill
  * one chunk buffer, send it, repeat; finish carries the last partial chunk, as the real path does.
@@ -161,9 +160,9 @@ interface ChildOutcome {
   wallMs: number;
 }
 
-async function runChild(workDir: string, args: string[], env: Record<string, string>, hookFile = "rss-hook.mjs"): Promise<ChildOutcome> {
+async function runChild(workDir: string, args: string[], env: Record<string, string>): Promise<ChildOutcome> {
   const rssFile = join(workDir, `rss-${Math.random().toString(36).slice(2)}`);
-  const hook = pathToFileURL(join(workDir, hookFile)).href;
+  const hook = pathToFileURL(join(workDir, "rss-hook.mjs")).href;
   const started = performance.now();
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done, fail) => {
     const child = spawn(process.execPath, ["--import", hook, ...args], {
@@ -404,7 +403,6 @@ async function main(): Promise<number> {
 
   const workDir = await mkdtemp(join(tmpdir(), "backup-sync-bench-"));
   await writeFile(join(workDir, "rss-hook.mjs"), RSS_HOOK);
-  await writeFile(join(workDir, "hwm-hook.mjs"), HWM_HOOK);
   await writeFile(join(workDir, "raw-baseline.mjs"), RAW_BASELINE);
   try {
     console.log(
@@ -714,7 +712,7 @@ async function restoreSection(workDir: string, sizesMiB: number[]): Promise<numb
           ...cliEnv({ ...fakes, dropbox, dropboxUrl: dropboxServer.url }, stateDir),
           ...(from === "TARGET_DIR" ? { TARGET_DIR: targetDir } : {}),
         };
-        const outcome = await runChild(workDir, [cli, "restore", backup.id, "--to", to], env, "hwm-hook.mjs");
+        const outcome = await runChild(workDir, [cli, "restore", backup.id, "--to", to], env);
         const got = outcome.code === 0 ? await sha256OfFile(to) : "";
         const ok = outcome.code === 0 && got === expected && outcome.peakRssMiB < TARGET_PEAK_RSS_MIB;
         if (!ok) {
