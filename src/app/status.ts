@@ -7,7 +7,7 @@
 import { reconcile } from "../domain/reconcile.ts";
 import { describeRetention, retentionPolicyOf } from "../domain/retention.ts";
 import { isBackupFileName, isKnownTimeZone } from "../domain/backup.ts";
-import { copyInstant, describeAge, newestSuccessful, stalenessProblems } from "../domain/staleness.ts";
+import { copyInstants, describeAge, newestSuccessful, stalenessProblems } from "../domain/staleness.ts";
 import { DEFAULT_MAX_BACKUP_AGE_HOURS } from "../domain/settings.ts";
 import type { RunRecord } from "./ports.ts";
 import type { OpenTarget } from "./open-target.ts";
@@ -81,8 +81,9 @@ export async function inspectStatus(input: InspectInput): Promise<StatusReport> 
 
   // Copies are our files only: an admin's own files in the folder are no backups of ours.
   const copies = stored.filter((f) => isBackupFileName(f.name));
+  const instantOf = copyInstants(backups, timeZone);
   const newestCopy = copies
-    .map((f) => copyInstant(f.name, backups, timeZone))
+    .map((f) => instantOf(f.name))
     .filter((t): t is number => t !== undefined)
     .reduce<number | undefined>((a, t) => (a === undefined || t > a ? t : a), undefined);
   const newest = newestSuccessful(backups);

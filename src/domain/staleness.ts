@@ -45,10 +45,25 @@ export function newestSuccessful(backups: readonly UnmsBackup[]): UnmsBackup | u
  * (read in the NMS time zone); undefined for a file that is not ours.
  */
 export function copyInstant(name: string, backups: readonly UnmsBackup[], timeZone: string): number | undefined {
-  const id = backupIdFromFileName(name);
-  if (id === undefined) return undefined;
-  const listed = backups.find((b) => backupKey(b.id) === backupKey(id) && !Number.isNaN(Date.parse(b.createdAt)));
-  return listed ? Date.parse(listed.createdAt) : instantFromFileName(name, timeZone);
+  return copyInstants(backups, timeZone)(name);
+}
+
+/**
+ * copyInstant for many names: the listed backups are indexed once (a linear search per copy made a
+ * dry run over 20,000 backups take 25 s instead of 1).
+ */
+export function copyInstants(backups: readonly UnmsBackup[], timeZone: string): (name: string) => number | undefined {
+  const listedAt = new Map<string, number>();
+  for (const b of backups) {
+    const at = Date.parse(b.createdAt);
+    const key = backupKey(b.id);
+    if (!Number.isNaN(at) && !listedAt.has(key)) listedAt.set(key, at);
+  }
+  return (name) => {
+    const id = backupIdFromFileName(name);
+    if (id === undefined) return undefined;
+    return listedAt.get(backupKey(id)) ?? instantFromFileName(name, timeZone);
+  };
 }
 
 /** "3 days", "5 hours", "12 minutes": how a person says an age. */
@@ -88,8 +103,9 @@ export function stalenessProblems(input: StalenessInput): StalenessProblem[] {
     });
   }
 
+  const instantOf = copyInstants(backups, timeZone);
   const copyTimes = input.copies
-    .map((name) => ({ name, at: copyInstant(name, backups, timeZone) }))
+    .map((name) => ({ name, at: instantOf(name) }))
     .filter((c): c is { name: string; at: number } => c.at !== undefined);
   const newestCopy = copyTimes.reduce<{ name: string; at: number } | undefined>((a, c) => (!a || c.at > a.at ? c : a), undefined);
   const copied = new Set(input.copies.map((name) => backupIdFromFileName(name)).filter((id): id is string => id !== undefined).map(backupKey));
