@@ -299,6 +299,13 @@ async function measureReal(
   }
 }
 
+/** The Dropbox content hash of the bench backup of `bytes` (the fakes' bytes depend on id and size only). */
+function benchContentHash(bytes: number): string {
+  const hashSource = new FakeUnms({ apiToken: "hash-only" });
+  const { id } = hashSource.addBackup({ id: "7f3c2a10-0000-4000-8000-00000000be9c", size: bytes });
+  return hashSource.expectedContentHash(id);
+}
+
 /** Issue 13: the CLI with ENCRYPT_TO next to the plain path; throughput counts the backup's (plaintext) bytes. */
 async function encryptedSection(workDir: string, sizes: number[]): Promise<number> {
   const recipient = await identityToRecipient(await generateIdentity());
@@ -311,9 +318,7 @@ async function encryptedSection(workDir: string, sizes: number[]): Promise<numbe
   const lines: string[][] = [];
   for (const mib of sizes) {
     const bytes = mib * MiB;
-    const hashSource = new FakeUnms({ apiToken: "hash-only" });
-    const { id } = hashSource.addBackup({ id: "7f3c2a10-0000-4000-8000-00000000be9c", size: bytes });
-    const plain = await measureReal(workDir, bytes, hashSource.expectedContentHash(id));
+    const plain = await measureReal(workDir, bytes, benchContentHash(bytes));
     const fakes = await startFakes(bytes);
     const stateDir = await mkdtemp(join(workDir, "state-"));
     try {
@@ -435,9 +440,7 @@ async function loopbackSection(workDir: string, sizes: number[], repeat: number)
     const rows: { mib: number; raw: Measurement; real: Measurement }[] = [];
     for (const mib of sizes) {
       const bytes = mib * MiB;
-      const hashSource = new FakeUnms({ apiToken: "hash-only" });
-      const { id } = hashSource.addBackup({ id: "7f3c2a10-0000-4000-8000-00000000be9c", size: bytes });
-      const contentHash = hashSource.expectedContentHash(id);
+      const contentHash = benchContentHash(bytes);
       const raws: Measurement[] = [];
       const reals: Measurement[] = [];
       for (let i = 0; i < repeat; i++) {
@@ -517,9 +520,7 @@ async function wanSection(workDir: string, sizes: number[]): Promise<number> {
   const lines: string[][] = [];
   for (const mib of sizes) {
     const bytes = mib * MiB;
-    const hashSource = new FakeUnms({ apiToken: "hash-only" });
-    const { id } = hashSource.addBackup({ id: "7f3c2a10-0000-4000-8000-00000000be9c", size: bytes });
-    const contentHash = hashSource.expectedContentHash(id);
+    const contentHash = benchContentHash(bytes);
     const sequential = await measureReal(workDir, bytes, contentHash, { shape: WAN_SHAPE, connections: 1 });
     const concurrent = await measureReal(workDir, bytes, contentHash, { shape: WAN_SHAPE });
     // For comparison only (no target): as many connections as the per-connection cap needs to fill the link twice over.
