@@ -29,6 +29,7 @@ import { createNodeHttpFetch } from "../adapters/http/node-http-fetch.ts";
 import { ensureWritableFolder } from "../adapters/local-dir/writable-folder.ts";
 import { DropboxContentHasher } from "../adapters/content-hash/content-hash.ts";
 import { restoreDecryption } from "../adapters/age/age-decryptor.ts";
+import { localRestoreFileOutput } from "../adapters/local-dir/restore-file-output.ts";
 
 /**
  * The settings part of --help, from the catalogue the config stores read: the command line lists
@@ -97,6 +98,7 @@ function cliModule(profile: CliProfile): ContainerModule {
     bind(ids.RestoreDecryption)
       .toResolvedValue((redactor: Redactor): RestoreDecryptionFactory => (options) => restoreDecryption({ ...options, redactor }), [ids.Redactor])
       .inSingletonScope();
+    bind(ids.RestoreFileOutput).toConstantValue(localRestoreFileOutput);
   });
 }
 

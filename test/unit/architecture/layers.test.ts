@@ -83,6 +83,7 @@ const PORT_HOMES: Record<string, string[]> = {
   "app/ports.ts": [
     "ConfigStore", "OAuthClient", "Pkce", "RunLock", "RunLockAcquirer", "UploadSessionStore",
     "WritableFolderCheck", "HealthcheckNotifier", "HealthcheckNotifierFactory", "ContentHasher", "ContentHasherFactory", "RestoreDecryption", "RestoreDecryptionFactory",
+    "RestoreFileOutput",
   ],
 };
 
