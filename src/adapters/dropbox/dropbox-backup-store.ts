@@ -796,70 +796,74 @@ export class DropboxBackupStore implements BackupStore {
     return answer.result.session_id;
   }
 
-  /**
-   * Appends `bytes` at `offset`. When an earlier attempt's answer may have been lost (network error,
-   * 5xx), an empty append first asks Dropbox where it stands (`incorrect_offset` tells), so bytes it
-   * already has are never sent twice.
-   */
+  /** Appends `bytes` at `offset` (sent once: see #sendInSession). */
   async #append(
     sessionId: string, offset: number, bytes: Uint8Array, target: string, signal: AbortSignal | undefined, askFirst = false,
   ): Promise<void> {
-    let have = 0;
-    let answerMayBeLost = askFirst;
-    await this.#call("upload_session/append_v2", target, async (sdk) => {
-      try {
-        if (answerMayBeLost) {
-          await askWhereSessionStands(sdk, sessionId, offset + have);
-          answerMayBeLost = false;
-        }
-        await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset: offset + have }, close: false, contents: bytes.subarray(have) });
-        have = bytes.length;
-      } catch (error) {
-        if (correctOffsetOf(error) !== undefined) {
-          answerMayBeLost = false;
-          have = resyncedLength(error, offset, bytes.length, target);
-          if (have === bytes.length) return;
-          throw new OffsetResync(offset + have);
-        }
-        answerMayBeLost = answerMayBeLost || mayHaveBeenApplied(error);
-        throw error;
-      }
-    }, signal);
+    await this.#sendInSession("upload_session/append_v2", { sessionId, offset, bytes, askFirst }, target, signal, {
+      send: async (sdk, at, rest) => {
+        await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset: at }, close: false, contents: rest });
+      },
+      alreadyThere: () => undefined,
+    });
   }
 
-  /** Sends the last bytes and commits; after a possibly lost answer, asks first (as #append does). */
+  /** Sends the last bytes and commits (sent once: see #sendInSession). */
   async #finish(
     sessionId: string, offset: number, bytes: Uint8Array, commit: () => files.CommitInfo, expectedHash: string, target: string,
     signal: AbortSignal | undefined, askFirst = false,
   ): Promise<FileMetadataLike> {
+    return this.#sendInSession("upload_session/finish", { sessionId, offset, bytes, askFirst }, target, signal, {
+      send: async (sdk, at, rest) => (await sdk.filesUploadSessionFinish({ cursor: { session_id: sessionId, offset: at }, commit: commit(), contents: rest })).result,
+      // The lost answer may have been the commit itself: the session is gone, the file there.
+      afterFailedQuestion: (sdk, error) => this.#storedIfItMatches(sdk, commit, expectedHash, offset + bytes.length, error),
+    });
+  }
+
+  /**
+   * One request of a sequential session that carries `bytes` at `offset`, so that no byte is sent
+   * twice. When an earlier attempt's answer may have been lost (network error, 5xx), an empty append
+   * first asks Dropbox where the session stands (`incorrect_offset` tells) and only what it lacks is
+   * sent; an `incorrect_offset` answer to the request itself does the same on the next attempt.
+   */
+  async #sendInSession<T>(
+    operation: "upload_session/append_v2" | "upload_session/finish",
+    chunk: { sessionId: string; offset: number; bytes: Uint8Array; askFirst: boolean },
+    target: string,
+    signal: AbortSignal | undefined,
+    request: {
+      /** Sends `rest`, the part of the bytes Dropbox lacks, at `at`. */
+      send(sdk: Dropbox, at: number, rest: Uint8Array): Promise<T>;
+      /** The outcome when Dropbox holds all of the bytes already; absent: the request is sent anyway (a finish must still commit). */
+      alreadyThere?: () => T;
+      /** After the question failed otherwise: the request's outcome if the lost answer was its own success. */
+      afterFailedQuestion?: (sdk: Dropbox, error: unknown) => Promise<T | undefined>;
+    },
+  ): Promise<T> {
+    const { sessionId, offset, bytes } = chunk;
     let have = 0;
-    let answerMayBeLost = askFirst;
-    return this.#call("upload_session/finish", target, async (sdk) => {
+    let answerMayBeLost = chunk.askFirst;
+    return this.#call(operation, target, async (sdk) => {
       try {
         if (answerMayBeLost) {
           try {
             await askWhereSessionStands(sdk, sessionId, offset + have);
-          } catch (probeError) {
-            if (correctOffsetOf(probeError) !== undefined) {
-              have = resyncedLength(probeError, offset, bytes.length, target);
-            } else {
-              // The lost answer may have been the commit itself: the session is gone, the file there.
-              const stored = await this.#storedIfItMatches(sdk, commit, expectedHash, offset + bytes.length, probeError);
-              if (stored) return stored;
-              throw probeError;
+          } catch (questionError) {
+            if (correctOffsetOf(questionError) === undefined) {
+              const outcome = await request.afterFailedQuestion?.(sdk, questionError);
+              if (outcome !== undefined) return outcome;
+              throw questionError;
             }
+            have = resyncedLength(questionError, offset, bytes.length, target);
           }
           answerMayBeLost = false;
+          if (have === bytes.length && request.alreadyThere) return request.alreadyThere();
         }
-        const answer = await sdk.filesUploadSessionFinish({
-          cursor: { session_id: sessionId, offset: offset + have },
-          commit: commit(),
-          contents: bytes.subarray(have),
-        });
-        return answer.result;
+        return await request.send(sdk, offset + have, bytes.subarray(have));
       } catch (error) {
         if (correctOffsetOf(error) !== undefined) {
           have = resyncedLength(error, offset, bytes.length, target);
+          if (have === bytes.length && request.alreadyThere) return request.alreadyThere();
           throw new OffsetResync(offset + have);
         }
         answerMayBeLost = answerMayBeLost || mayHaveBeenApplied(error);
