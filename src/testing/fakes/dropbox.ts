@@ -306,25 +306,34 @@ export class FakeDropbox {
     this.maxRequestBodyBytes = options.maxRequestBodyBytes ?? MAX_REQUEST_BODY_BYTES;
     this.quotaBytes = options.quotaBytes;
 
-    const routes: Record<string, RouteDef> = {
-      "files/list_folder": { style: "rpc", run: (c) => this.listFolder(c) },
-      "files/list_folder/continue": { style: "rpc", run: (c) => this.listFolderContinue(c) },
-      "files/get_metadata": { style: "rpc", run: (c) => this.getMetadata(c) },
-      "files/delete_v2": { style: "rpc", run: (c) => this.deleteV2(c) },
-      "files/delete_batch": { style: "rpc", run: (c) => this.deleteBatch(c) },
-      "files/delete_batch/check": { style: "rpc", run: (c) => this.deleteBatchCheck(c) },
-      "files/create_folder_v2": { style: "rpc", run: (c) => this.createFolderV2(c) },
-      "files/upload": { style: "upload", run: (c) => this.upload(c) },
-      "files/upload_session/start": { style: "upload", run: (c) => this.sessionStart(c) },
-      "files/upload_session/append_v2": { style: "upload", run: (c) => this.sessionAppend(c) },
-      "files/upload_session/finish": { style: "upload", run: (c) => this.sessionFinish(c) },
-      "files/download": { style: "download", run: (c) => this.download(c) },
+    // Each route once, under its endpoint style (where its arguments travel, which host serves it).
+    const routesByStyle: Record<RouteStyle, Record<string, RouteDef["run"]>> = {
+      rpc: {
+        "files/list_folder": (c) => this.listFolder(c),
+        "files/list_folder/continue": (c) => this.listFolderContinue(c),
+        "files/get_metadata": (c) => this.getMetadata(c),
+        "files/delete_v2": (c) => this.deleteV2(c),
+        "files/delete_batch": (c) => this.deleteBatch(c),
+        "files/delete_batch/check": (c) => this.deleteBatchCheck(c),
+        "files/create_folder_v2": (c) => this.createFolderV2(c),
+      },
+      upload: {
+        "files/upload": (c) => this.upload(c),
+        "files/upload_session/start": (c) => this.sessionStart(c),
+        "files/upload_session/append_v2": (c) => this.sessionAppend(c),
+        "files/upload_session/finish": (c) => this.sessionFinish(c),
+      },
+      download: {
+        "files/download": (c) => this.download(c),
+      },
     };
     const handlers: RequestHandler[] = [];
-    for (const [route, def] of Object.entries(routes)) {
-      handlers.push(http.post(`*/2/${route}`, ({ request }) => this.serveApi(route, def, request)));
-      if (def.style === "download") {
-        handlers.push(http.get(`*/2/${route}`, ({ request }) => this.serveApi(route, def, request)));
+    for (const [style, routes] of Object.entries(routesByStyle) as [RouteStyle, Record<string, RouteDef["run"]>][]) {
+      for (const [route, run] of Object.entries(routes)) {
+        const def: RouteDef = { style, run };
+        handlers.push(http.post(`*/2/${route}`, ({ request }) => this.serveApi(route, def, request)));
+        // Download-style endpoints also take GET (arguments in the query string).
+        if (style === "download") handlers.push(http.get(`*/2/${route}`, ({ request }) => this.serveApi(route, def, request)));
       }
     }
     handlers.push(http.post("*/oauth2/token", ({ request }) => this.serveToken(request)));
