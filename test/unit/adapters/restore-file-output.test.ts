@@ -4,18 +4,12 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { localRestoreFileOutput as output } from "../../../src/adapters/local-dir/restore-file-output.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
 import { breakingStream, patternBytes, streamOf } from "../../../src/testing/contract/backup-store.ts";
-
-async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "backup-sync-restore-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDirFor } from "../../temp-dir.ts";
 
 function failsWith(code: string, text: RegExp) {
   return (error: unknown) => {
@@ -27,7 +21,7 @@ function failsWith(code: string, text: RegExp) {
 }
 
 test("destination: the absolute path; an existing file is refused unless replace is asked for", async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDirFor(t, "backup-sync-restore-");
   const to = join(dir, "copy.unms");
   assert.equal(await output.destination(relative(process.cwd(), to), false), to);
   await writeFile(to, "old");
@@ -36,7 +30,7 @@ test("destination: the absolute path; an existing file is refused unless replace
 });
 
 test("write: every byte lands at the path with mode 0600, progress counts them, no temporary file is left", async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDirFor(t, "backup-sync-restore-");
   const to = join(dir, "copy.unms");
   const bytes = patternBytes(3 * 1024 * 1024 + 5);
   const progress: number[] = [];
@@ -48,14 +42,14 @@ test("write: every byte lands at the path with mode 0600, progress counts them, 
 });
 
 test("write: a stream that breaks leaves nothing at the path and no temporary file", async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDirFor(t, "backup-sync-restore-");
   const to = join(dir, "copy.unms");
   await assert.rejects(output.write(to, breakingStream(2 * 1024 * 1024), { replace: false }), /ECONNRESET/);
   assert.deepEqual(await readdir(dir), []);
 });
 
 test("write: a file that appears at the path meanwhile wins without replace, and is replaced with it", async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDirFor(t, "backup-sync-restore-");
   const to = join(dir, "copy.unms");
   async function* appearingMidway(): AsyncGenerator<Uint8Array> {
     yield patternBytes(1000);
@@ -72,7 +66,7 @@ test("write: a file that appears at the path meanwhile wins without replace, and
 });
 
 test("write: a folder that does not exist is named in a temp_unwritable error", async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDirFor(t, "backup-sync-restore-");
   const missing = join(dir, "no-such-folder");
   await assert.rejects(
     output.write(join(missing, "copy.unms"), streamOf(patternBytes(10)), { replace: false }),
