@@ -41,7 +41,7 @@ export const UCRM_MESSAGE_NAMES = Object.fromEntries(
 export const UCRM_LABELS = labelsFrom(UCRM_MESSAGE_NAMES);
 
 /** UCRM kills a plugin run after 60 minutes; 55 leaves time to save the state and report. */
-export const UCRM_DEFAULT_MAX_RUN_MINUTES = 55;
+const UCRM_DEFAULT_MAX_RUN_MINUTES = 55;
 
 export interface UcrmFileConfigStoreOptions {
   /** Test only: replaces Dropbox's API hosts (DROPBOX_BASE_URL) when config.json has none. */

@@ -69,8 +69,8 @@ export const DEFAULT_DROPBOX_CHUNK_BYTES = 8 * MiB;
  */
 export const DEFAULT_CONCURRENT_CHUNK_BYTES = 12 * MiB;
 /** Dropbox refuses request bodies over 150 MiB; the largest multiple of 4 MiB below that. */
-export const MAX_DROPBOX_CHUNK_BYTES = 148 * MiB;
-export const DROPBOX_CHUNK_MULTIPLE = 4 * MiB;
+const MAX_DROPBOX_CHUNK_BYTES = 148 * MiB;
+const DROPBOX_CHUNK_MULTIPLE = 4 * MiB;
 /**
  * Upload connections per file (a Dropbox concurrent upload session); 1 is one sequential session.
  * Over a real uplink each chunk waits a round trip plus Dropbox's work before the next can start, so
@@ -132,7 +132,7 @@ export interface DropboxBackupStoreOptions {
  * A folder of backups lists in one page of up to 2000 entries; 1000 pages (two million entries)
  * means a listing that will never end, not a folder, so it fails instead of looping for ever.
  */
-export const MAX_LIST_PAGES = 1000;
+const MAX_LIST_PAGES = 1000;
 
 /** Throws a config SyncError unless `bytes` is a usable chunk size. */
 export function validateChunkBytes(bytes: number): number {
