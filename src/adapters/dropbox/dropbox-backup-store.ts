@@ -15,7 +15,7 @@ import type { AccessTokenProvider, BackupDownload, BackupStore, PutOptions, Reda
 import type { UploadSessionRecord, UploadSessionStore } from "../../app/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
 import { SecretRedactor } from "../../domain/redactor.ts";
-import { createNodeHttpFetch, DROPBOX_HOSTS } from "../http/node-http-fetch.ts";
+import { createNodeHttpFetch, onDropboxBase } from "../http/node-http-fetch.ts";
 import { abortableSleep, retry, type RetryOptions } from "../retry/retry.ts";
 import { ChunkReader, type Chunk } from "./chunk-reader.ts";
 import { RateLimitGate } from "./rate-limit-gate.ts";
@@ -1024,13 +1024,13 @@ function lastComponent(file: { name: string; path_display?: string }): string {
   return file.path_display?.split("/").pop() || file.name;
 }
 
+/** An embedder's fetch with Dropbox's hosts moved onto `baseUrl` (as our node:http fetch does). */
 function rewritingFetch(inner: typeof fetch, baseUrl: string): typeof fetch {
   const base = new URL(baseUrl);
-  const prefix = base.pathname.replace(/\/+$/, "");
   return ((input: RequestInfo | URL, init?: RequestInit) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
-    if (!DROPBOX_HOSTS.includes(url.hostname)) return inner(input, init);
-    return inner(`${base.origin}${prefix}${url.pathname}${url.search}`, init);
+    const moved = onDropboxBase(url, base);
+    return moved === url ? inner(input, init) : inner(moved.href, init);
   }) as typeof fetch;
 }
 
