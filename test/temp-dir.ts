@@ -15,3 +15,10 @@ export async function withTempDir(prefix: string, run: (dir: string) => Promise<
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** A fresh directory for one test, removed when the test ends (`t.after`: for files run by Node only). */
+export async function tempDirFor(t: { after: (fn: () => Promise<void>) => void }, prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}

@@ -141,7 +141,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
   return outcome.exitCode;
 }
 
-export function passThrough(io: CliIo): Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal" | "sleep"> {
+function passThrough(io: CliIo): Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal" | "sleep"> {
   return {
     ...(io.sleep ? { sleep: io.sleep } : {}),
     ...(io.unmsFetch ? { unmsFetch: io.unmsFetch } : {}),

@@ -29,11 +29,10 @@ import { createNodeHttpFetch } from "../adapters/http/node-http-fetch.ts";
 import { ensureWritableFolder } from "../adapters/local-dir/writable-folder.ts";
 import { DropboxContentHasher } from "../adapters/content-hash/content-hash.ts";
 import { restoreDecryption } from "../adapters/age/age-decryptor.ts";
+import { localRestoreFileOutput } from "../adapters/local-dir/restore-file-output.ts";
 
-/**
- * The settings part of --help, from the catalogue the config stores read: the command line lists
- * what its store (the environment) takes, and cannot drift from it.
- */
+// The settings part of --help comes from the catalogue the config stores read (through the
+// composition root, so cli-main imports no adapter): it cannot drift from what the store takes.
 export { settingsHelp } from "../adapters/config/settings-catalogue.ts";
 
 /** The command line's `sync`: settings from the environment, results to stdout, diagnostics to stderr. */
@@ -97,6 +96,7 @@ function cliModule(profile: CliProfile): ContainerModule {
     bind(ids.RestoreDecryption)
       .toResolvedValue((redactor: Redactor): RestoreDecryptionFactory => (options) => restoreDecryption({ ...options, redactor }), [ids.Redactor])
       .inSingletonScope();
+    bind(ids.RestoreFileOutput).toConstantValue(localRestoreFileOutput);
   });
 }
 

@@ -57,7 +57,7 @@ const MiB = 1024 * 1024;
 
 export const monotonicClock: Clock = { now: () => performance.now() };
 
-export function describeTarget(settings: Settings): string {
+function describeTarget(settings: Settings): string {
   if (settings.targetDir) return `local folder ${settings.targetDir}${settings.dropboxFolder ? `/${settings.dropboxFolder}` : ""}`;
   return `Dropbox app folder /${settings.dropboxFolder}`;
 }

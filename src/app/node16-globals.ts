@@ -11,6 +11,7 @@
 import process from "node:process";
 import { Readable } from "node:stream";
 import { createNodeHttpFetch } from "../adapters/http/node-http-fetch.ts";
+import { toReadableStream } from "../adapters/web-streams.ts";
 
 export async function installNode16Globals(): Promise<void> {
   // Node 16 calls stream/web experimental and says so on stderr at first load; the admin reading
@@ -42,24 +43,12 @@ export async function installNode16Globals(): Promise<void> {
 
 /** `Readable.toWeb` as Node 17+ has it: pulls on demand, so a slow reader holds the socket back. */
 export function readableToWeb(readable: Readable): ReadableStream<Uint8Array> {
-  const chunks = readable[Symbol.asyncIterator]();
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const next = await chunks.next();
-        if (next.done) controller.close();
-        else {
-          const chunk = next.value as Uint8Array | string;
-          controller.enqueue(typeof chunk === "string" ? new TextEncoder().encode(chunk) : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        }
-      },
-      async cancel(reason) {
-        readable.destroy(reason instanceof Error ? reason : undefined);
-        await chunks.return?.();
-      },
-    },
-    { highWaterMark: 0 },
-  );
+  async function* bytes(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of readable as AsyncIterable<Uint8Array | string>) {
+      yield typeof chunk === "string" ? new TextEncoder().encode(chunk) : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    }
+  }
+  return toReadableStream(bytes(), { onCancel: (reason) => readable.destroy(reason instanceof Error ? reason : undefined) });
 }
 
 function defineMissing(name: string, value: unknown): void {

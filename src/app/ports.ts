@@ -220,3 +220,29 @@ export type RestoreDecryption = (copy: { name: string; stream: ByteStream }) => 
  * redactor, and returns what to do with each copy.
  */
 export type RestoreDecryptionFactory = (options: { identityFile: string | undefined; label: string }) => Promise<RestoreDecryption>;
+
+/**
+ * Where `restore` writes a copy on this machine: the file appears at its path whole and synced to
+ * disk, or not at all. Failures are SyncErrors naming the path.
+ */
+export interface RestoreFileOutput {
+  /**
+   * `to` made absolute (relative to the working directory). Unless `replace`, a config SyncError
+   * (`restore.exists`) when something is there already: restore checks it before any download.
+   */
+  destination(to: string, replace: boolean): Promise<string>;
+  /**
+   * Writes `bytes` into a new temporary file beside `path` (exclusive create, mode 0600), fsyncs it,
+   * moves it to `path` (over an existing file only with `replace`) and fsyncs the folder. When the
+   * bytes or a file step fail, the temporary file is removed and `path` is left as it was.
+   */
+  write(path: string, bytes: AsyncIterable<Uint8Array>, options: RestoreWriteOptions): Promise<void>;
+}
+
+export interface RestoreWriteOptions {
+  /** Replace a file already at the path. */
+  replace: boolean;
+  signal?: AbortSignal;
+  /** Called with the running count of bytes written. */
+  onProgress?: (bytes: number) => void;
+}

@@ -104,7 +104,8 @@ export async function runRestoreCommand(args: string[], values: Values, env: Rec
     io.stdout.write(`${redactor.redact(`Restoring ${file.name}${file.size === undefined ? "" : ` (${formatBytes(file.size)})`} from ${target.targetDescription} to ${to} ...`)}\n`);
     const started = Date.now();
     const contentHasher = input.container.get(ids.ContentHasher);
-    const result = await restoreCopy({ store: target.store, folder, file, to, force: values.force === true, transform, contentHasher, ...(io.signal ? { signal: io.signal } : {}) });
+    const output = input.container.get(ids.RestoreFileOutput);
+    const result = await restoreCopy({ store: target.store, folder, file, to, force: values.force === true, transform, contentHasher, output, ...(io.signal ? { signal: io.signal } : {}) });
     const seconds = (Date.now() - started) / 1000;
     io.stdout.write(
       `${redactor.redact(`Restored ${file.name} to ${result.path}: ${result.bytes} bytes in ${seconds.toFixed(1)} s, verified by ${result.verifiedBy} (content hash ${result.contentHash}).`)}\n`,

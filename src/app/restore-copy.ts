@@ -2,20 +2,17 @@
  * `backup-sync restore`: one stored copy back onto this machine, verified before it is anywhere a
  * person could take it for good.
  *
- * The bytes stream from the store into a temporary file beside the destination (exclusive create,
- * unpredictable name, mode 0600), are checked on the way (byte count always; the Dropbox content hash
- * where the store keeps one), fsynced, and only then renamed into place. A mismatch or a broken
- * transfer removes the temporary file: nothing is left at the destination. Memory is one piece of the
- * stream at a time, whatever the size.
+ * The bytes stream from the store to restore's file output (a RestoreFileOutput port: a temporary
+ * file beside the destination, moved into place only once whole), and are checked on the way (byte
+ * count always; the Dropbox content hash where the store keeps one). A mismatch or a broken transfer
+ * fails the write, so nothing is left at the destination. Memory is one piece of the stream at a
+ * time, whatever the size.
  */
-import { randomBytes } from "node:crypto";
-import { link, open, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
 import { backupIdFromFileName, backupKey, isBackupFileName, unusableBackupId } from "../domain/backup.ts";
-import { SyncError, describeError } from "../domain/errors.ts";
+import { SyncError } from "../domain/errors.ts";
 import type { BackupStore, ByteStream, StoredCopyDownload } from "../domain/ports.ts";
 import type { StoredFile } from "../domain/reconcile.ts";
-import type { ContentHasher, ContentHasherFactory } from "./ports.ts";
+import type { ContentHasher, ContentHasherFactory, RestoreFileOutput } from "./ports.ts";
 
 /**
  * The one copy `wanted` names: a copy's file name (exact, case-insensitive like Dropbox) or a
@@ -63,6 +60,8 @@ export interface RestoreInput {
   transform?: RestoreTransform;
   /** Dropbox content hashers: the stored bytes are hashed on the way and checked against the store's hash. */
   contentHasher: ContentHasherFactory;
+  /** Where the file is written (whole or not at all). */
+  output: RestoreFileOutput;
   signal?: AbortSignal;
   /** Called with the running byte count (progress). */
   onProgress?: (bytes: number) => void;
@@ -78,41 +77,24 @@ export interface RestoreResult {
 }
 
 export async function restoreCopy(input: RestoreInput): Promise<RestoreResult> {
-  const path = resolve(input.to);
-  if (!input.force) await refuseExisting(path);
+  const path = await input.output.destination(input.to, input.force);
   if (!input.store.openCopy) {
     throw new SyncError("This store cannot open its copies for reading, so nothing can be restored from it.", { kind: "config", code: "restore.unsupported" });
   }
   const copy = await input.store.openCopy(input.folder, input.file.name, input.signal);
-  const temp = join(dirname(path), `.${basename(path)}.restore-${randomBytes(12).toString("hex")}`);
-  let handle: FileHandle | undefined;
-  try {
-    try {
-      handle = await open(temp, "wx", 0o600);
-    } catch (error) {
-      throw new SyncError(`Cannot create a temporary file in ${dirname(path)} to restore into: ${describeError(error)}`, { kind: "permanent", code: "restore.temp_unwritable", cause: error });
-    }
-    const checked = verifying(copy, input.file.name, input.contentHasher());
-    const bytes = (input.transform ?? ((s) => s))(checked.stream);
-    let written = 0;
-    for await (const piece of bytes) {
-      input.signal?.throwIfAborted();
-      await writeAll(handle, piece, written);
-      written += piece.length;
-      input.onProgress?.(written);
-    }
+  const checked = verifying(copy, input.file.name, input.contentHasher());
+  const bytes = (input.transform ?? ((s) => s))(checked.stream);
+  async function* readToTheEnd(): AsyncGenerator<Uint8Array> {
+    yield* bytes;
+    // A transform that stopped reading early must not pass for a whole copy.
     checked.assertComplete();
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await moveIntoPlace(temp, path, input.force);
-    await syncFolder(dirname(path));
-    return { path, bytes: checked.bytes(), contentHash: checked.contentHash(), verifiedBy: copy.contentHash ? "content hash and size" : "size" };
-  } catch (error) {
-    await handle?.close().catch(() => undefined);
-    await rm(temp, { force: true }).catch(() => undefined);
-    throw error;
   }
+  await input.output.write(path, readToTheEnd(), {
+    replace: input.force,
+    ...(input.signal ? { signal: input.signal } : {}),
+    ...(input.onProgress ? { onProgress: input.onProgress } : {}),
+  });
+  return { path, bytes: checked.bytes(), contentHash: checked.contentHash(), verifiedBy: copy.contentHash ? "content hash and size" : "size" };
 }
 
 /**
@@ -148,48 +130,4 @@ function verifying(copy: StoredCopyDownload, name: string, hasher: ContentHasher
     bytes: () => count,
     contentHash: () => digest ?? "",
   };
-}
-
-async function refuseExisting(path: string): Promise<void> {
-  const exists = await stat(path).then(() => true, (error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? false : Promise.reject(error)));
-  if (exists) {
-    throw new SyncError(`${path} already exists; it was left as it is. Choose another path, or add --force to replace it.`, { kind: "config", code: "restore.exists" });
-  }
-}
-
-/** Without force, link() refuses an existing destination, so a file created meanwhile is never clobbered. */
-async function moveIntoPlace(temp: string, path: string, force: boolean): Promise<void> {
-  try {
-    if (force) await rename(temp, path);
-    else {
-      await link(temp, path);
-      await unlink(temp);
-    }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") {
-      throw new SyncError(`${path} appeared while the copy was being restored; it was left as it is. Add --force to replace it.`, { kind: "config", code: "restore.exists" });
-    }
-    throw new SyncError(`Cannot move the restored copy into place at ${path}: ${describeError(error)}`, { kind: "permanent", code: "restore.move_failed", cause: error });
-  }
-}
-
-async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) {
-    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position + done);
-    done += bytesWritten;
-  }
-}
-
-/** fsyncs a folder so the rename survives a power loss; platforms that cannot are left as they are. */
-async function syncFolder(dir: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(dir, "r");
-    await handle.sync();
-  } catch {
-    // EISDIR/EPERM/EINVAL on platforms without directory fsync: the data itself is synced.
-  } finally {
-    await handle?.close().catch(() => undefined);
-  }
 }

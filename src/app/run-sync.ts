@@ -232,7 +232,7 @@ async function clearAllowMassDelete(configStore: ConfigStore, reporter: Reporter
  * chunk in flight can finish) to 3 minutes (55 + 3 stays inside UCRM's hour). The upload state
  * saved so far is kept.
  */
-export function hardStopGraceMs(budgetMs: number): number {
+function hardStopGraceMs(budgetMs: number): number {
   return Math.min(3 * 60_000, Math.max(5_000, budgetMs / 10));
 }
 
@@ -280,7 +280,7 @@ function pingSleep(input: RunSyncInput): ((ms: number) => Promise<void>) | undef
 }
 
 /** The run as text: its summary (or the error that stopped it), then every failure and warning. */
-export function runText(outcome: RunOutcome): string {
+function runText(outcome: RunOutcome): string {
   const report = outcome.report;
   if (!report) return `The run stopped (exit code ${outcome.exitCode}): ${outcome.error ?? "no reason was given"}`;
   return [

@@ -7,7 +7,7 @@ import type { AccessTokenProvider, BackupSource, BackupStore, Clock, DownloadLed
 import type { Settings } from "../domain/settings.ts";
 import type { SyncBackups } from "./sync-backups.ts";
 import type { ConfigStore, RunLockAcquirer, UploadSessionStore } from "./ports.ts";
-import type { ContentHasherFactory, HealthcheckNotifierFactory, RestoreDecryptionFactory, WritableFolderCheck } from "./ports.ts";
+import type { ContentHasherFactory, HealthcheckNotifierFactory, RestoreDecryptionFactory, RestoreFileOutput, WritableFolderCheck } from "./ports.ts";
 import type { PluginLog } from "../adapters/report/plugin-log.ts";
 import type { Redactor } from "../domain/ports.ts";
 import type { TokenSession } from "./token-session.ts";
@@ -49,6 +49,8 @@ export interface Services {
   ContentHasher: ContentHasherFactory;
   /** restore's decryption of encrypted copies (command line only). */
   RestoreDecryption: RestoreDecryptionFactory;
+  /** Where restore writes the copy (command line only). */
+  RestoreFileOutput: RestoreFileOutput;
 }
 
 /** Every role of the table, for building the identifiers: a role left out here has no `ids` entry to use. */
@@ -57,6 +59,7 @@ const ROLES = [
   "BackupStore", "UploadSessionStore", "TargetDescription", "SyncBackups", "DownloadLedger",
   "Redactor", "ConfigStore", "EntryReporter", "RunLock", "PluginLog", "TokenSession",
   "WritableFolderCheck", "HealthcheckNotifier", "ContentHasher", "RestoreDecryption",
+  "RestoreFileOutput",
 ] as const satisfies readonly (keyof Services)[];
 
 /** One typed `Symbol.for` identifier per role: `ids.Reporter` resolves to a Reporter. */

@@ -56,8 +56,21 @@ function emptyReport(): PartialReport {
   return { dryRun: false, uploaded: [], skipped: [], deleted: [], failed: [], guarded: [], bytesUploaded: 0, uploads: [], ignored: [], warnings: [], resumable: [] };
 }
 
+/** Events whose whole share of the report is their name, added to this list of it. */
+const NAME_LIST_OF = { skipped: "skipped", deleted: "deleted", "held-over": "resumable" } as const;
+
+type NameOnlyEvent = Extract<SyncEvent, { type: keyof typeof NAME_LIST_OF }>;
+
+function isNameOnly(event: SyncEvent): event is NameOnlyEvent {
+  return event.type in NAME_LIST_OF;
+}
+
 /** One event's share of the report; events that tell nothing the report keeps leave it as is. */
 function fold(report: PartialReport, event: SyncEvent): void {
+  if (isNameOnly(event)) {
+    report[NAME_LIST_OF[event.type]].push(event.name);
+    return;
+  }
   switch (event.type) {
     case "run-started":
       report.dryRun = event.dryRun;
@@ -70,12 +83,6 @@ function fold(report: PartialReport, event: SyncEvent): void {
       report.bytesUploaded += bytes;
       return;
     }
-    case "skipped":
-      report.skipped.push(event.name);
-      return;
-    case "deleted":
-      report.deleted.push(event.name);
-      return;
     case "failed":
     case "not-attempted":
       report.failed.push({ name: event.name ?? "", error: event.message });
@@ -88,9 +95,6 @@ function fold(report: PartialReport, event: SyncEvent): void {
       return;
     case "warning":
       report.warnings.push(event.message);
-      return;
-    case "held-over":
-      report.resumable.push(event.name);
       return;
     case "retained":
       (report.retained ??= []).push({ name: event.name, why: describeRetention(event.reasons), reasons: event.reasons });

@@ -58,7 +58,7 @@ export type AuthorizeResult =
   | { status: "awaiting-user"; url: string; message: string; warnings: string[] };
 
 /** Authorization was lost mid-run (revoked refresh token, rejected legacy token). */
-export class AuthorizationLostError extends SyncError {
+class AuthorizationLostError extends SyncError {
   constructor(
     readonly reason: string,
     readonly url: string | undefined,

@@ -40,8 +40,8 @@ export interface UnmsBackup {
   warning?: string;
 }
 
-export const BACKUP_FILE_PREFIX = "unms-backup-";
-export const BACKUP_FILE_EXTENSION = ".unms";
+const BACKUP_FILE_PREFIX = "unms-backup-";
+const BACKUP_FILE_EXTENSION = ".unms";
 /** Appended to the name of a copy encrypted with age (ENCRYPT_TO): `...<id>.unms.age`. */
 export const ENCRYPTED_FILE_EXTENSION = ".age";
 

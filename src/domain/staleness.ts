@@ -7,7 +7,7 @@
 import { backupIdFromFileName, backupKey, instantFromFileName, type UnmsBackup } from "./backup.ts";
 
 /** Where UISP shows its backups and their schedule (the menu the guards name too). */
-export const UISP_BACKUPS_MENU = "Network -> Settings -> Backups";
+const UISP_BACKUPS_MENU = "Network -> Settings -> Backups";
 
 export interface StalenessInput {
   /** Every backup UNMS lists, whatever its state. */

@@ -4,11 +4,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { main, VERSION } from "../../src/app/cli-main.ts";
 import { assertNoSecrets } from "./helpers.ts";
+import { tempDirFor } from "../temp-dir.ts";
 
 interface Run {
   code: number;
@@ -52,14 +52,8 @@ const WRONG_SETTINGS = [
   "DROPBOX_FOLDER",
 ];
 
-async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "backup-sync-messages-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 test("a secret pasted into a wrong numeric, URL or folder setting is never echoed; the setting is still named", async (t) => {
-  const stateDir = await tempDir(t);
+  const stateDir = await tempDirFor(t, "backup-sync-messages-");
   for (const [secretName, secret] of Object.entries(SECRETS)) {
     for (const wrong of WRONG_SETTINGS) {
       // A folder needs a character Dropbox refuses to be wrong at all.
@@ -75,7 +69,7 @@ test("a secret pasted into a wrong numeric, URL or folder setting is never echoe
 });
 
 test("a token-shaped value in a wrong setting is not echoed even when no secret setting holds it", async (t) => {
-  const stateDir = await tempDir(t);
+  const stateDir = await tempDirFor(t, "backup-sync-messages-");
   const tokenLike = "sl.u.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
   const result = await run(["sync"], { UNMS_URL: "https://uisp.example.com/nms", UNMS_API_TOKEN: "placeholder-unms", DROPBOX_APP_KEY: "k", STATE_DIR: stateDir, MAX_DELETES: tokenLike });
   assert.equal(result.code, 2);
@@ -86,7 +80,7 @@ test("a token-shaped value in a wrong setting is not echoed even when no secret 
 });
 
 test("the plugin log never echoes a secret pasted into a wrong field, and names fields by their form labels", async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDirFor(t, "backup-sync-messages-");
   await mkdir(join(dir, "data"));
   await writeFile(join(dir, "ucrm.json"), JSON.stringify({ unmsLocalUrl: "http://127.0.0.1:1/nms/" }));
   const configSecrets = { unmsApiToken: "unmsTokenValue-7f3a9c", dropboxAppSecret: "appSecretValue-b81d2e", dropboxAccessCode: "accessCodeValue-c9e0f1", dropboxRefreshToken: "refreshTokenValue-d4a7b3", dropboxAccessToken: "legacyTokenValue-e5c2a8" };
@@ -105,7 +99,7 @@ test("the plugin log never echoes a secret pasted into a wrong field, and names 
 });
 
 test("every configuration problem is listed in one run, Dropbox's too, each naming its setting", async (t) => {
-  const stateDir = await tempDir(t);
+  const stateDir = await tempDirFor(t, "backup-sync-messages-");
   const result = await run(["sync"], { UNMS_URL: "uisp.example.com", MAX_DELETES: "-3", STATE_DIR: stateDir });
   assert.equal(result.code, 2);
   assert.match(result.output, /has 4 problems:/);
@@ -117,7 +111,7 @@ test("every configuration problem is listed in one run, Dropbox's too, each nami
 });
 
 test("--json on a configuration error: an error field and the exit code, not a failure with an empty name", async (t) => {
-  const stateDir = await tempDir(t);
+  const stateDir = await tempDirFor(t, "backup-sync-messages-");
   const result = await run(["sync", "--json"], { STATE_DIR: stateDir });
   assert.equal(result.code, 2);
   const last = JSON.parse(result.stdout.trim().split("\n").at(-1)!) as Record<string, unknown>;
@@ -133,7 +127,7 @@ test("an unknown flag gets the closest known one; -V prints the version; -n and 
   const version = await run(["-V"], {});
   assert.equal(version.code, 0);
   assert.equal(version.stdout, `${VERSION}\n`);
-  const stateDir = await tempDir(t);
+  const stateDir = await tempDirFor(t, "backup-sync-messages-");
   // -n and -q parse (the run then stops at the missing settings, which --quiet still prints: an error).
   const quiet = await run(["sync", "-n", "-q"], { STATE_DIR: stateDir });
   assert.equal(quiet.code, 2);
@@ -141,7 +135,7 @@ test("an unknown flag gets the closest known one; -V prints the version; -n and 
 });
 
 test("a DROPBOX_FOLDER name Dropbox would refuse stops the run with exit 2 before anything is contacted", async (t) => {
-  const stateDir = await tempDir(t);
+  const stateDir = await tempDirFor(t, "backup-sync-messages-");
   // Port 1 refuses connections: reaching UNMS or Dropbox would fail differently (exit 1).
   const env = { UNMS_URL: "http://127.0.0.1:1/nms", UNMS_API_TOKEN: "placeholder-unms", DROPBOX_APP_KEY: "k", DROPBOX_BASE_URL: "http://127.0.0.1:1", STATE_DIR: stateDir };
   const long = await run(["sync"], { ...env, DROPBOX_FOLDER: `uisp/${"x".repeat(256)}` });

@@ -6,8 +6,7 @@
  * msw listens for the whole file, so no loopback server is used here (msw would intercept it).
  */
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, test } from "node:test";
-import { setupServer } from "msw/node";
+import { describe, test } from "node:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,7 +22,8 @@ import {
   type SyncEvent,
   type UnmsBackup,
 } from "../../src/index.ts";
-import { FakeDropbox, FakeUnms, discardMockedResponseCopies } from "../../src/testing.ts";
+import { FakeDropbox, FakeUnms } from "../../src/testing.ts";
+import { mswServerForThisFile } from "../msw-server.ts";
 
 const UNMS_URL = "https://uisp.example.test/nms";
 const API_TOKEN = "unms-api-token-library-e2e";
@@ -33,11 +33,7 @@ const OWN = "0e0e0e0e-0000-4000-8000-000000000001";
 const GOOD = "0e0e0e0e-0000-4000-8000-000000000002";
 const BROKEN = "0e0e0e0e-0000-4000-8000-000000000003";
 
-const msw = setupServer();
-discardMockedResponseCopies(msw);
-before(() => msw.listen({ onUnhandledRequest: "error" }));
-afterEach(() => msw.resetHandlers());
-after(() => msw.close());
+const msw = mswServerForThisFile();
 
 class RecordingReporter implements Reporter {
   readonly events: SyncEvent[] = [];

@@ -12,7 +12,7 @@ import { SyncError, describeError } from "../../domain/errors.ts";
 import type { ByteStream, Redactor } from "../../domain/ports.ts";
 import { AGE_IDENTITY_FILE_ENV } from "../../domain/age-identity-file.ts";
 import type { RestoreDecryption } from "../../app/ports.ts";
-import { fromReadableStream, toReadableStream } from "./web-streams.ts";
+import { fromReadableStream, toReadableStream } from "../web-streams.ts";
 
 // Defined in the domain (the command line names it too); exported from here as before.
 export { AGE_IDENTITY_FILE_ENV };

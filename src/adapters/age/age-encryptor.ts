@@ -6,7 +6,7 @@
 import { Encrypter } from "age-encryption";
 import { SyncError } from "../../domain/errors.ts";
 import type { BackupDownload, BackupEncryptor, EncryptedDownload } from "../../domain/ports.ts";
-import { fromReadableStream, toReadableStream } from "./web-streams.ts";
+import { fromReadableStream, toReadableStream } from "../web-streams.ts";
 
 /**
  * The recipients in `value` (separated by commas or whitespace), each checked by the age package
@@ -98,7 +98,7 @@ export class AgeBackupEncryptor implements BackupEncryptor {
     const encrypter = new Encrypter();
     for (const recipient of this.#recipients) encrypter.addRecipient(recipient);
     let plaintextBytes = 0;
-    const ciphertext = await encrypter.encrypt(toReadableStream(download.stream, (chunk) => (plaintextBytes += chunk.length)));
+    const ciphertext = await encrypter.encrypt(toReadableStream(download.stream, { onChunk: (chunk) => (plaintextBytes += chunk.length) }));
     return {
       download: {
         stream: fromReadableStream(ciphertext),

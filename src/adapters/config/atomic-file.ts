@@ -27,7 +27,7 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
 }
 
 /** The file's text, or undefined when it does not exist. */
-export async function readTextIfExists(path: string): Promise<string | undefined> {
+async function readTextIfExists(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, "utf8");
   } catch (error) {

@@ -17,7 +17,7 @@ import { PrivateStateFile } from "./private-state-file.ts";
 import { tableOf } from "./settings-catalogue.ts";
 import { refuseFileAsFolder } from "../local-dir/writable-folder.ts";
 
-export const APP_DIR_NAME = "unms-dropbox-backup-sync";
+const APP_DIR_NAME = "unms-dropbox-backup-sync";
 
 /** The environment variable behind each setting (from the settings catalogue). */
 export const ENV_NAMES = tableOf("env") as Record<SettingField, string>;
@@ -30,7 +30,7 @@ export interface EnvConfigStoreOptions {
   defaultStateDir?: string;
 }
 
-export function sha256Hex(value: string): string {
+function sha256Hex(value: string): string {
   return createHash("sha256").update(value, "utf8").digest("hex");
 }
 

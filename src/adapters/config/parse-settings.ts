@@ -51,10 +51,10 @@ const SECRET_FIELDS: ReadonlySet<SettingField> = new Set<SettingField>([
   "healthcheckUrl",
 ]);
 
-export const MAX_CHUNK_MIB = 148;
+const MAX_CHUNK_MIB = 148;
 export const MAX_DROPBOX_CONNECTIONS = 16;
 /** Ten years: a larger staleness limit would only hide a UNMS that stopped making backups. */
-export const MAX_BACKUP_AGE_HOURS_LIMIT = 87_600;
+const MAX_BACKUP_AGE_HOURS_LIMIT = 87_600;
 
 /** Trimmed text, or undefined for absent/empty values. Numbers and booleans become text. */
 export function text(value: RawValue): string | undefined {
@@ -254,7 +254,7 @@ export function parseSettings(raw: RawSettings, context: ParseContext): LoadedSe
   return settings;
 }
 
-export function parseBoolean(value: string): boolean | undefined {
+function parseBoolean(value: string): boolean | undefined {
   const v = value.trim().toLowerCase();
   if (["1", "true", "yes", "on"].includes(v)) return true;
   if (["0", "false", "no", "off", ""].includes(v)) return false;

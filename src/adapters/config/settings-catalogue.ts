@@ -11,8 +11,11 @@ import type { SettingField } from "./parse-settings.ts";
 export interface SettingEntry {
   /** The environment variable (the CLI, containers, cron). */
   env: string;
-  /** The key in the UCRM plugin's data/config.json; absent when the plugin takes it elsewhere. */
-  configKey?: string;
+  /**
+   * The key in the UCRM plugin's data/config.json when it is not the setting's field name (the keys
+   * are the field names today); null when the plugin takes the setting elsewhere.
+   */
+  configKey?: string | null;
   /** The label of the UCRM form field (plugin/manifest.json); absent for keys not on the form. */
   label?: string;
   /** Shown as "default: ..."; absent when unset means "not used". */
@@ -25,76 +28,68 @@ export interface SettingEntry {
 
 /** Every setting the config stores read, in the order --help lists them. */
 export const SETTINGS_CATALOGUE: Readonly<Record<SettingField, SettingEntry>> = {
-  unmsUrl: { env: "UNMS_URL", required: true, meaning: "NMS base URL, e.g. https://uisp.example.com/nms (API under /api/v2.1/)" },
-  unmsApiToken: { env: "UNMS_API_TOKEN", configKey: "unmsApiToken", label: "UNMS API token", required: true, meaning: "UNMS API token (Network -> Settings -> Users)" },
+  unmsUrl: { env: "UNMS_URL", configKey: null, required: true, meaning: "NMS base URL, e.g. https://uisp.example.com/nms (API under /api/v2.1/)" },
+  unmsApiToken: { env: "UNMS_API_TOKEN", label: "UNMS API token", required: true, meaning: "UNMS API token (Network -> Settings -> Users)" },
   dropboxAppKey: {
     env: "DROPBOX_APP_KEY",
-    configKey: "dropboxAppKey",
     label: "Dropbox App key",
     required: "for Dropbox, unless DROPBOX_ACCESS_TOKEN",
     meaning: "Dropbox app key; with DROPBOX_APP_SECRET or alone (PKCE)",
   },
-  dropboxAppSecret: { env: "DROPBOX_APP_SECRET", configKey: "dropboxAppSecret", label: "Dropbox App secret", default: "none, PKCE is used", meaning: "Dropbox app secret" },
-  dropboxAccessCode: { env: "DROPBOX_ACCESS_CODE", configKey: "dropboxAccessCode", label: "Dropbox Access Code", meaning: "the code Dropbox shows after you open the authorization URL (used once)" },
+  dropboxAppSecret: { env: "DROPBOX_APP_SECRET", label: "Dropbox App secret", default: "none, PKCE is used", meaning: "Dropbox app secret" },
+  dropboxAccessCode: { env: "DROPBOX_ACCESS_CODE", label: "Dropbox Access Code", meaning: "the code Dropbox shows after you open the authorization URL (used once)" },
   dropboxRefreshToken: {
     env: "DROPBOX_REFRESH_TOKEN",
-    configKey: "dropboxRefreshToken",
     label: "Dropbox refresh token",
     default: "the one obtained and kept in STATE_DIR",
     meaning: "a Dropbox refresh token",
   },
-  dropboxAccessToken: { env: "DROPBOX_ACCESS_TOKEN", configKey: "dropboxAccessToken", label: "Dropbox access token (legacy)", meaning: "legacy long-lived token (deprecated; still works, with a warning)" },
-  dropboxFolder: { env: "DROPBOX_FOLDER", configKey: "dropboxFolder", label: "Dropbox folder", default: "the app folder itself", meaning: "folder inside the app folder (or inside TARGET_DIR)" },
-  targetDir: { env: "TARGET_DIR", configKey: "targetDir", meaning: "copy into this local folder instead of Dropbox" },
-  chunkMiB: { env: "DROPBOX_CHUNK_MIB", configKey: "chunkMiB", label: "Upload chunk size (MiB)", default: "12 with several connections, 8 with one", meaning: "upload chunk size in MiB, a multiple of 4, at most 148" },
+  dropboxAccessToken: { env: "DROPBOX_ACCESS_TOKEN", label: "Dropbox access token (legacy)", meaning: "legacy long-lived token (deprecated; still works, with a warning)" },
+  dropboxFolder: { env: "DROPBOX_FOLDER", label: "Dropbox folder", default: "the app folder itself", meaning: "folder inside the app folder (or inside TARGET_DIR)" },
+  targetDir: { env: "TARGET_DIR", meaning: "copy into this local folder instead of Dropbox" },
+  chunkMiB: { env: "DROPBOX_CHUNK_MIB", label: "Upload chunk size (MiB)", default: "12 with several connections, 8 with one", meaning: "upload chunk size in MiB, a multiple of 4, at most 148" },
   dropboxConnections: {
     env: "DROPBOX_CONNECTIONS",
-    configKey: "dropboxConnections",
     label: "Upload connections",
     default: "4; 1 is one chunk at a time",
     meaning: "chunks of one file uploaded at once, 1 to 16",
   },
-  maxDeletes: { env: "MAX_DELETES", configKey: "maxDeletes", label: "Maximum deletions per run", default: "half of the tool's copies, at least 1", meaning: "most deletions per run without --allow-mass-delete" },
-  allowMassDelete: { env: "ALLOW_MASS_DELETE", configKey: "allowMassDelete", label: "Allow mass deletion", default: "false", meaning: "true lifts the mass-deletion guard on every run (not recommended)" },
+  maxDeletes: { env: "MAX_DELETES", label: "Maximum deletions per run", default: "half of the tool's copies, at least 1", meaning: "most deletions per run without --allow-mass-delete" },
+  allowMassDelete: { env: "ALLOW_MASS_DELETE", label: "Allow mass deletion", default: "false", meaning: "true lifts the mass-deletion guard on every run (not recommended)" },
   maxRunMinutes: {
     env: "MAX_RUN_MINUTES",
-    configKey: "maxRunMinutes",
     label: "Maximum run minutes",
     default: "no limit; 55 in the UCRM plugin",
     meaning: "stop starting new upload chunks after this many minutes; the next run continues",
   },
-  dropboxBaseUrl: { env: "DROPBOX_BASE_URL", configKey: "dropboxBaseUrl", meaning: "for tests only: replaces scheme and host of Dropbox's API hosts" },
-  unmsCaFile: { env: "UNMS_CA_FILE", configKey: "unmsCaFile", label: "UNMS CA certificate file", meaning: "PEM file of certificates (UISP's own or its CA) trusted for UNMS only" },
+  dropboxBaseUrl: { env: "DROPBOX_BASE_URL", meaning: "for tests only: replaces scheme and host of Dropbox's API hosts" },
+  unmsCaFile: { env: "UNMS_CA_FILE", label: "UNMS CA certificate file", meaning: "PEM file of certificates (UISP's own or its CA) trusted for UNMS only" },
   unmsTlsInsecure: {
     env: "UNMS_TLS_INSECURE",
-    configKey: "unmsTlsInsecure",
     label: "Do not verify the UNMS certificate",
     default: "false",
     meaning: "true: do not verify UNMS's certificate (UNMS only; warns every run)",
   },
   encryptTo: {
     env: "ENCRYPT_TO",
-    configKey: "encryptTo",
     label: "Encrypt to (age recipients)",
     default: "not encrypted",
     meaning: "age recipients (age1... public keys, comma or space separated): new copies are encrypted to them and named .unms.age",
   },
   maxBackupAgeHours: {
     env: "MAX_BACKUP_AGE_HOURS",
-    configKey: "maxBackupAgeHours",
     label: "Maximum backup age (hours)",
     default: "48",
     meaning: "a run fails when UNMS's newest successful backup, or the newest copy while UNMS has newer ones, is older than this",
   },
   healthcheckUrl: {
     env: "HEALTHCHECK_URL",
-    configKey: "healthcheckUrl",
     label: "Health-check ping URL",
     meaning: "healthchecks.io-style URL pinged at <url>/start and <url>/<exit code> (a secret: never shown)",
   },
-  keepDaily: { env: "KEEP_DAILY", configKey: "keepDaily", label: "Keep daily copies", default: "0", meaning: "after UNMS deleted a backup, keep the newest copy of each of the last N days (NMS time zone)" },
-  keepWeekly: { env: "KEEP_WEEKLY", configKey: "keepWeekly", label: "Keep weekly copies", default: "0", meaning: "likewise for the last N ISO weeks" },
-  keepMonthly: { env: "KEEP_MONTHLY", configKey: "keepMonthly", label: "Keep monthly copies", default: "0", meaning: "likewise for the last N months (with all three 0, copies of deleted backups are deleted too)" },
+  keepDaily: { env: "KEEP_DAILY", label: "Keep daily copies", default: "0", meaning: "after UNMS deleted a backup, keep the newest copy of each of the last N days (NMS time zone)" },
+  keepWeekly: { env: "KEEP_WEEKLY", label: "Keep weekly copies", default: "0", meaning: "likewise for the last N ISO weeks" },
+  keepMonthly: { env: "KEEP_MONTHLY", label: "Keep monthly copies", default: "0", meaning: "likewise for the last N months (with all three 0, copies of deleted backups are deleted too)" },
 };
 
 /** Settings only the environment has (no field of the parsed settings). */

@@ -15,10 +15,15 @@ import { parseJsonObject, readTextOrFail, writeFileAtomic } from "./atomic-file.
 import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "../../app/ports.ts";
 import { labelsFrom, parseSettings, type RawSettings, type SettingField } from "./parse-settings.ts";
 import { PrivateStateFile } from "./private-state-file.ts";
-import { SETTINGS_CATALOGUE, tableOf } from "./settings-catalogue.ts";
+import { SETTINGS_CATALOGUE, type SettingEntry } from "./settings-catalogue.ts";
 
-/** The config.json key behind each setting (unmsUrl comes from ucrm.json), from the settings catalogue. */
-export const UCRM_CONFIG_KEYS = tableOf("configKey") as Record<Exclude<SettingField, "unmsUrl">, string>;
+/**
+ * The config.json key behind each setting (unmsUrl comes from ucrm.json), from the settings catalogue:
+ * the setting's field name unless its entry names another key.
+ */
+export const UCRM_CONFIG_KEYS = Object.fromEntries(
+  (Object.entries(SETTINGS_CATALOGUE) as [SettingField, SettingEntry][]).flatMap(([field, entry]) => (entry.configKey === null ? [] : [[field, entry.configKey ?? field]])),
+) as Record<Exclude<SettingField, "unmsUrl">, string>;
 
 /**
  * How messages name each setting in the plugin log: the label of the UCRM form, which is what the
@@ -36,7 +41,7 @@ export const UCRM_MESSAGE_NAMES = Object.fromEntries(
 export const UCRM_LABELS = labelsFrom(UCRM_MESSAGE_NAMES);
 
 /** UCRM kills a plugin run after 60 minutes; 55 leaves time to save the state and report. */
-export const UCRM_DEFAULT_MAX_RUN_MINUTES = 55;
+const UCRM_DEFAULT_MAX_RUN_MINUTES = 55;
 
 export interface UcrmFileConfigStoreOptions {
   /** Test only: replaces Dropbox's API hosts (DROPBOX_BASE_URL) when config.json has none. */

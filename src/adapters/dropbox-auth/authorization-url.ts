@@ -3,7 +3,7 @@
  * there); no redirect_uri, so Dropbox shows the code for the admin to paste. `token_access_type=offline`
  * makes the exchange return a refresh token.
  */
-export const DROPBOX_AUTHORIZE_URL = "https://www.dropbox.com/oauth2/authorize";
+const DROPBOX_AUTHORIZE_URL = "https://www.dropbox.com/oauth2/authorize";
 
 export function buildAuthorizationUrl(params: { clientId: string; codeChallenge?: string }): string {
   const query = new URLSearchParams({ client_id: params.clientId, response_type: "code", token_access_type: "offline" });

@@ -16,7 +16,7 @@ import type { ClientCredentials, OAuthClient, TokenGrant } from "../../app/ports
 /** The error this client throws on `invalid_grant`; its class lives with the domain errors. */
 export { OAuthGrantError };
 
-export const DROPBOX_API_BASE_URL = "https://api.dropboxapi.com";
+const DROPBOX_API_BASE_URL = "https://api.dropboxapi.com";
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** Dropbox short-lived tokens last 4 hours; used only if an answer omits expires_in. */
 const DEFAULT_EXPIRES_IN_S = 14_400;
@@ -33,9 +33,9 @@ export interface DropboxOAuthClientOptions {
 }
 
 /** A 429 from the token endpoint is retried this many times, each after its Retry-After... */
-export const TOKEN_RATE_LIMIT_RETRIES = 3;
+const TOKEN_RATE_LIMIT_RETRIES = 3;
 /** ...but never after more than this: a run must not hang on one answer. */
-export const MAX_TOKEN_RETRY_AFTER_MS = 60_000;
+const MAX_TOKEN_RETRY_AFTER_MS = 60_000;
 const DEFAULT_TOKEN_RETRY_AFTER_MS = 5_000;
 
 /**

@@ -15,7 +15,7 @@ import type { AccessTokenProvider, BackupDownload, BackupStore, PutOptions, Reda
 import type { UploadSessionRecord, UploadSessionStore } from "../../app/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
 import { SecretRedactor } from "../../domain/redactor.ts";
-import { createNodeHttpFetch, DROPBOX_HOSTS } from "../http/node-http-fetch.ts";
+import { createNodeHttpFetch, onDropboxBase } from "../http/node-http-fetch.ts";
 import { abortableSleep, retry, type RetryOptions } from "../retry/retry.ts";
 import { ChunkReader, type Chunk } from "./chunk-reader.ts";
 import { RateLimitGate } from "./rate-limit-gate.ts";
@@ -69,8 +69,8 @@ export const DEFAULT_DROPBOX_CHUNK_BYTES = 8 * MiB;
  */
 export const DEFAULT_CONCURRENT_CHUNK_BYTES = 12 * MiB;
 /** Dropbox refuses request bodies over 150 MiB; the largest multiple of 4 MiB below that. */
-export const MAX_DROPBOX_CHUNK_BYTES = 148 * MiB;
-export const DROPBOX_CHUNK_MULTIPLE = 4 * MiB;
+const MAX_DROPBOX_CHUNK_BYTES = 148 * MiB;
+const DROPBOX_CHUNK_MULTIPLE = 4 * MiB;
 /**
  * Upload connections per file (a Dropbox concurrent upload session); 1 is one sequential session.
  * Over a real uplink each chunk waits a round trip plus Dropbox's work before the next can start, so
@@ -132,7 +132,7 @@ export interface DropboxBackupStoreOptions {
  * A folder of backups lists in one page of up to 2000 entries; 1000 pages (two million entries)
  * means a listing that will never end, not a folder, so it fails instead of looping for ever.
  */
-export const MAX_LIST_PAGES = 1000;
+const MAX_LIST_PAGES = 1000;
 
 /** Throws a config SyncError unless `bytes` is a usable chunk size. */
 export function validateChunkBytes(bytes: number): number {
@@ -796,70 +796,74 @@ export class DropboxBackupStore implements BackupStore {
     return answer.result.session_id;
   }
 
-  /**
-   * Appends `bytes` at `offset`. When an earlier attempt's answer may have been lost (network error,
-   * 5xx), an empty append first asks Dropbox where it stands (`incorrect_offset` tells), so bytes it
-   * already has are never sent twice.
-   */
+  /** Appends `bytes` at `offset` (sent once: see #sendInSession). */
   async #append(
     sessionId: string, offset: number, bytes: Uint8Array, target: string, signal: AbortSignal | undefined, askFirst = false,
   ): Promise<void> {
-    let have = 0;
-    let answerMayBeLost = askFirst;
-    await this.#call("upload_session/append_v2", target, async (sdk) => {
-      try {
-        if (answerMayBeLost) {
-          await askWhereSessionStands(sdk, sessionId, offset + have);
-          answerMayBeLost = false;
-        }
-        await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset: offset + have }, close: false, contents: bytes.subarray(have) });
-        have = bytes.length;
-      } catch (error) {
-        if (correctOffsetOf(error) !== undefined) {
-          answerMayBeLost = false;
-          have = resyncedLength(error, offset, bytes.length, target);
-          if (have === bytes.length) return;
-          throw new OffsetResync(offset + have);
-        }
-        answerMayBeLost = answerMayBeLost || mayHaveBeenApplied(error);
-        throw error;
-      }
-    }, signal);
+    await this.#sendInSession("upload_session/append_v2", { sessionId, offset, bytes, askFirst }, target, signal, {
+      send: async (sdk, at, rest) => {
+        await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset: at }, close: false, contents: rest });
+      },
+      alreadyThere: () => undefined,
+    });
   }
 
-  /** Sends the last bytes and commits; after a possibly lost answer, asks first (as #append does). */
+  /** Sends the last bytes and commits (sent once: see #sendInSession). */
   async #finish(
     sessionId: string, offset: number, bytes: Uint8Array, commit: () => files.CommitInfo, expectedHash: string, target: string,
     signal: AbortSignal | undefined, askFirst = false,
   ): Promise<FileMetadataLike> {
+    return this.#sendInSession("upload_session/finish", { sessionId, offset, bytes, askFirst }, target, signal, {
+      send: async (sdk, at, rest) => (await sdk.filesUploadSessionFinish({ cursor: { session_id: sessionId, offset: at }, commit: commit(), contents: rest })).result,
+      // The lost answer may have been the commit itself: the session is gone, the file there.
+      afterFailedQuestion: (sdk, error) => this.#storedIfItMatches(sdk, commit, expectedHash, offset + bytes.length, error),
+    });
+  }
+
+  /**
+   * One request of a sequential session that carries `bytes` at `offset`, so that no byte is sent
+   * twice. When an earlier attempt's answer may have been lost (network error, 5xx), an empty append
+   * first asks Dropbox where the session stands (`incorrect_offset` tells) and only what it lacks is
+   * sent; an `incorrect_offset` answer to the request itself does the same on the next attempt.
+   */
+  async #sendInSession<T>(
+    operation: "upload_session/append_v2" | "upload_session/finish",
+    chunk: { sessionId: string; offset: number; bytes: Uint8Array; askFirst: boolean },
+    target: string,
+    signal: AbortSignal | undefined,
+    request: {
+      /** Sends `rest`, the part of the bytes Dropbox lacks, at `at`. */
+      send(sdk: Dropbox, at: number, rest: Uint8Array): Promise<T>;
+      /** The outcome when Dropbox holds all of the bytes already; absent: the request is sent anyway (a finish must still commit). */
+      alreadyThere?: () => T;
+      /** After the question failed otherwise: the request's outcome if the lost answer was its own success. */
+      afterFailedQuestion?: (sdk: Dropbox, error: unknown) => Promise<T | undefined>;
+    },
+  ): Promise<T> {
+    const { sessionId, offset, bytes } = chunk;
     let have = 0;
-    let answerMayBeLost = askFirst;
-    return this.#call("upload_session/finish", target, async (sdk) => {
+    let answerMayBeLost = chunk.askFirst;
+    return this.#call(operation, target, async (sdk) => {
       try {
         if (answerMayBeLost) {
           try {
             await askWhereSessionStands(sdk, sessionId, offset + have);
-          } catch (probeError) {
-            if (correctOffsetOf(probeError) !== undefined) {
-              have = resyncedLength(probeError, offset, bytes.length, target);
-            } else {
-              // The lost answer may have been the commit itself: the session is gone, the file there.
-              const stored = await this.#storedIfItMatches(sdk, commit, expectedHash, offset + bytes.length, probeError);
-              if (stored) return stored;
-              throw probeError;
+          } catch (questionError) {
+            if (correctOffsetOf(questionError) === undefined) {
+              const outcome = await request.afterFailedQuestion?.(sdk, questionError);
+              if (outcome !== undefined) return outcome;
+              throw questionError;
             }
+            have = resyncedLength(questionError, offset, bytes.length, target);
           }
           answerMayBeLost = false;
+          if (have === bytes.length && request.alreadyThere) return request.alreadyThere();
         }
-        const answer = await sdk.filesUploadSessionFinish({
-          cursor: { session_id: sessionId, offset: offset + have },
-          commit: commit(),
-          contents: bytes.subarray(have),
-        });
-        return answer.result;
+        return await request.send(sdk, offset + have, bytes.subarray(have));
       } catch (error) {
         if (correctOffsetOf(error) !== undefined) {
           have = resyncedLength(error, offset, bytes.length, target);
+          if (have === bytes.length && request.alreadyThere) return request.alreadyThere();
           throw new OffsetResync(offset + have);
         }
         answerMayBeLost = answerMayBeLost || mayHaveBeenApplied(error);
@@ -1020,13 +1024,13 @@ function lastComponent(file: { name: string; path_display?: string }): string {
   return file.path_display?.split("/").pop() || file.name;
 }
 
+/** An embedder's fetch with Dropbox's hosts moved onto `baseUrl` (as our node:http fetch does). */
 function rewritingFetch(inner: typeof fetch, baseUrl: string): typeof fetch {
   const base = new URL(baseUrl);
-  const prefix = base.pathname.replace(/\/+$/, "");
   return ((input: RequestInfo | URL, init?: RequestInit) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
-    if (!DROPBOX_HOSTS.includes(url.hostname)) return inner(input, init);
-    return inner(`${base.origin}${prefix}${url.pathname}${url.search}`, init);
+    const moved = onDropboxBase(url, base);
+    return moved === url ? inner(input, init) : inner(moved.href, init);
   }) as typeof fetch;
 }
 

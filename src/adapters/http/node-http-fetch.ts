@@ -34,7 +34,7 @@ export interface NodeHttpFetchOptions {
 }
 
 /** Hosts the Dropbox SDK and OAuth clients talk to; `baseUrl` stands in for all of them. */
-export const DROPBOX_HOSTS: readonly string[] = ["api.dropboxapi.com", "content.dropboxapi.com", "api.dropbox.com"];
+const DROPBOX_HOSTS: readonly string[] = ["api.dropboxapi.com", "content.dropboxapi.com", "api.dropbox.com"];
 
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
@@ -47,7 +47,7 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): typeof 
 
   const nodeHttpFetch = async (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> => {
     const request = input instanceof Request ? input : undefined;
-    const url = rewrite(new URL(request ? request.url : String(input)), base);
+    const url = onDropboxBase(new URL(request ? request.url : String(input)), base);
     const method = (init.method ?? request?.method ?? "GET").toUpperCase();
     const headers = new Headers(init.headers ?? request?.headers);
     const signal = init.signal ?? request?.signal ?? undefined;
@@ -111,7 +111,8 @@ function parseBaseUrl(baseUrl: string): URL {
   );
 }
 
-function rewrite(url: URL, base: URL | undefined): URL {
+/** `url` moved onto `base` (scheme, host, path prefix) when it is one of Dropbox's hosts; else `url` itself. */
+export function onDropboxBase(url: URL, base: URL | undefined): URL {
   if (!base || !DROPBOX_HOSTS.includes(url.hostname)) return url;
   const prefix = base.pathname.replace(/\/+$/, "");
   return new URL(`${base.origin}${prefix}${url.pathname}${url.search}`);

@@ -10,7 +10,7 @@
  * fsynced and its length and hash state saved, and the next run continues it from there. Partial
  * files of ours that no saved upload owns are deleted after every stored file.
  */
-import { open, readdir, rename, rm, stat, link, unlink, mkdir } from "node:fs/promises";
+import { open, readdir, rm, stat, unlink, mkdir } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { SyncError, describeError } from "../../domain/errors.ts";
@@ -21,6 +21,7 @@ import type { StoredFile } from "../../domain/reconcile.ts";
 import { DropboxContentHasher, DROPBOX_HASH_BLOCK_BYTES } from "../content-hash/content-hash.ts";
 import { folderSegments } from "../../domain/folder.ts";
 import { checkedFolder } from "../store-input.ts";
+import { moveIntoPlace, syncFolder, writeAll } from "./durable-file.ts";
 
 const PARTIAL_PREFIX = ".backup-sync-partial-";
 const MiB = 1024 * 1024;
@@ -281,13 +282,8 @@ export class LocalDirBackupStore implements BackupStore {
       );
     }
     try {
-      if (overwrite) {
-        await rename(partial, target);
-      } else {
-        // link() fails when the target exists, so two writers can never clobber each other.
-        await link(partial, target);
-        await unlink(partial);
-      }
+      // Without overwrite, an existing target fails the move, so two writers can never clobber each other.
+      await moveIntoPlace(partial, target, overwrite);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "EEXIST") {
         // Another writer (a second state folder on the same TARGET_DIR) stored the same backup: fine.
@@ -328,8 +324,6 @@ export class LocalDirBackupStore implements BackupStore {
   }
 }
 
-
-
 const COMPARE_BYTES = 1024 * 1024;
 
 /** Whether two files have the same size and bytes, read a MiB at a time (memory stays flat). */
@@ -358,27 +352,4 @@ async function sameContent(a: string, b: string): Promise<boolean> {
 async function createFresh(partial: string): Promise<FileHandle> {
   await rm(partial, { force: true });
   return open(partial, "wx");
-}
-
-/** Writes all of `bytes` at `position` (a short write is continued, never lost). */
-async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) {
-    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position + done);
-    done += bytesWritten;
-  }
-}
-
-/** fsyncs a folder, so a rename in it survives a power loss; platforms that cannot are left as they are. */
-async function syncFolder(dir: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(dir, "r");
-    await handle.sync();
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== "EISDIR" && code !== "EPERM" && code !== "EINVAL" && code !== "EBADF") throw error;
-  } finally {
-    await handle?.close().catch(() => undefined);
-  }
 }

@@ -18,7 +18,7 @@ import type { RunLock } from "../../app/ports.ts";
 export const RUN_LOCK_FILE = ".backup-sync.lock";
 
 /** UCRM kills a plugin run after an hour; a CLI run over a slow link may take longer, but not this. */
-export const DEFAULT_STALE_AFTER_MS = 12 * 60 * 60 * 1000;
+const DEFAULT_STALE_AFTER_MS = 12 * 60 * 60 * 1000;
 
 /** Clocks of one host may disagree a little (NTP steps); beyond this a start time is in the future. */
 const FUTURE_TOLERANCE_MS = 5 * 60 * 1000;

@@ -10,7 +10,7 @@
 import type { SyncEvent } from "../../domain/ports.ts";
 
 /** Per-backup lines kept per kind in one run, before "and N more". */
-export const LOG_LIST_CAP = 50;
+const LOG_LIST_CAP = 50;
 
 type ListKind = "uploading" | "uploaded" | "deleted" | "failed" | "ignored" | "retrying";
 

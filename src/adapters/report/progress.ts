@@ -15,10 +15,10 @@ export interface ProgressSample {
   resumedFrom?: number;
 }
 
-export const LINE_EVERY_PERCENT = 10;
-export const LINE_EVERY_MS = 60_000;
+const LINE_EVERY_PERCENT = 10;
+const LINE_EVERY_MS = 60_000;
 /** Uploads done within this time get no progress lines at all: their result line says enough. */
-export const QUIET_FIRST_MS = 5_000;
+const QUIET_FIRST_MS = 5_000;
 
 /** Decides which samples deserve a line when the output is not a terminal. */
 export class ProgressThrottle {
@@ -66,7 +66,7 @@ export function progressBar(sample: ProgressSample, width = 24): string {
 }
 
 /** Assumed when a terminal does not say how wide it is. */
-export const DEFAULT_COLUMNS = 80;
+const DEFAULT_COLUMNS = 80;
 const ELLIPSIS = "…";
 
 /** The name keeps at least this much (most of its date, the end of its id) before the bar gives way. */

@@ -9,7 +9,7 @@ import type { UnmsBackup } from "../../domain/backup.ts";
 import { retry, RetryError, type RetryDecision, type RetryOptions } from "./retry.ts";
 
 /** Four attempts over about half a minute: long enough for a UNMS restart, short for a dead host. */
-export const SOURCE_RETRY: Partial<RetryOptions> = { attempts: 4, baseDelayMs: 2_000, maxDelayMs: 30_000, maxTotalMs: 3 * 60_000 };
+const SOURCE_RETRY: Partial<RetryOptions> = { attempts: 4, baseDelayMs: 2_000, maxDelayMs: 30_000, maxTotalMs: 3 * 60_000 };
 
 export interface SourceRetryInfo {
   operation: string;

@@ -26,7 +26,7 @@ export function announcedLength(headers: Headers): number | undefined {
 const NOT_A_BACKUP = /^(text\/|application\/(json|xhtml\+xml|problem\+json)\b|[^;]*\+json\b)/i;
 
 /** The declared content type when it says the body is a page or a message, not a backup. */
-export function pageContentType(headers: Headers): string | undefined {
+function pageContentType(headers: Headers): string | undefined {
   const type = headers.get("content-type")?.trim();
   return type && NOT_A_BACKUP.test(type) ? type : undefined;
 }

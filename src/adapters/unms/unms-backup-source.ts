@@ -45,7 +45,7 @@ export interface UnmsBackupSourceOptions {
   redactor?: Redactor;
 }
 
-export const DEFAULT_UNMS_TIMEOUT_MS = 60_000;
+const DEFAULT_UNMS_TIMEOUT_MS = 60_000;
 
 interface Sent<R> {
   result: R;

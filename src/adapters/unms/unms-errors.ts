@@ -171,7 +171,7 @@ export function unmsDownloadRefused(call: UnmsCallContext & { backupId: string }
 }
 
 /** Seconds (`120`) or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | null, now: () => number = Date.now): number | undefined {
+function parseRetryAfter(value: string | null, now: () => number = Date.now): number | undefined {
   if (value === null || value.trim() === "") return undefined;
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
   const at = Date.parse(value);

@@ -18,8 +18,8 @@ export interface CertificateProblem {
 }
 
 /** The settings that fix a refused certificate, as the CLI, the UCRM plugin and the library name them. */
-export const CA_FILE_SETTING = "UNMS_CA_FILE (UCRM plugin: unmsCaFile, library: unms.caFile)";
-export const TLS_INSECURE_SETTING = "UNMS_TLS_INSECURE=true (UCRM plugin: unmsTlsInsecure, library: unms.tlsInsecure)";
+const CA_FILE_SETTING = "UNMS_CA_FILE (UCRM plugin: unmsCaFile, library: unms.caFile)";
+const TLS_INSECURE_SETTING = "UNMS_TLS_INSECURE=true (UCRM plugin: unmsTlsInsecure, library: unms.tlsInsecure)";
 
 const NODE_CODES: Record<string, CertificateProblemKind> = {
   DEPTH_ZERO_SELF_SIGNED_CERT: "self-signed",

@@ -61,20 +61,20 @@ export interface DropboxErrorBody {
   error: Record<string, unknown>;
 }
 
-export const MAX_REQUEST_BODY_BYTES = 150 * 1024 * 1024;
-export const DEFAULT_KEEP_BYTES_LIMIT = 16 * 1024 * 1024;
+const MAX_REQUEST_BODY_BYTES = 150 * 1024 * 1024;
+const DEFAULT_KEEP_BYTES_LIMIT = 16 * 1024 * 1024;
 const SESSION_LIFETIME_MS = 7 * 24 * 3600 * 1000;
 const CODE_LIFETIME_MS = 10 * 60 * 1000;
 const LIST_LIMIT_MAX = 2000;
 const GRANTED_SCOPE = "account_info.read files.content.read files.content.write files.metadata.read files.metadata.write";
 
 /** `{error_summary, error}` with the summary built from the tags, as Dropbox does (trailing dots vary in reality). */
-export function errorBody(error: Record<string, unknown>, summaryTags?: string[]): DropboxErrorBody {
+function errorBody(error: Record<string, unknown>, summaryTags?: string[]): DropboxErrorBody {
   const tags = summaryTags ?? tagPath(error);
   return { error_summary: `${tags.join("/")}/..`, error };
 }
 
-export function rateLimitedBody(
+function rateLimitedBody(
   reason: "too_many_requests" | "too_many_write_operations" = "too_many_requests",
   retryAfterSeconds?: number,
 ): DropboxErrorBody {
@@ -109,13 +109,11 @@ export const invalidAccessTokenBody = (): DropboxErrorBody => ({
   error_summary: "invalid_access_token/..",
   error: { ".tag": "invalid_access_token" },
 });
-export const expiredAccessTokenBody = (): DropboxErrorBody => ({
+const expiredAccessTokenBody = (): DropboxErrorBody => ({
   error_summary: "expired_access_token/.",
   error: { ".tag": "expired_access_token" },
 });
-export const pathNotFoundBody = (): DropboxErrorBody => errorBody({ ".tag": "path", path: { ".tag": "not_found" } });
-export const pathLookupNotFoundBody = (): DropboxErrorBody =>
-  errorBody({ ".tag": "path_lookup", path_lookup: { ".tag": "not_found" } });
+const pathNotFoundBody = (): DropboxErrorBody => errorBody({ ".tag": "path", path: { ".tag": "not_found" } });
 export const incorrectOffsetBody = (correctOffset: number): DropboxErrorBody => ({
   error_summary: "incorrect_offset/.",
   error: { ".tag": "incorrect_offset", correct_offset: correctOffset },
@@ -125,21 +123,21 @@ export const finishIncorrectOffsetBody = (correctOffset: number): DropboxErrorBo
     { ".tag": "lookup_failed", lookup_failed: { ".tag": "incorrect_offset", correct_offset: correctOffset } },
     ["lookup_failed", "incorrect_offset"],
   );
-export const sessionClosedBody = (): DropboxErrorBody => errorBody({ ".tag": "closed" });
-export const sessionNotFoundBody = (): DropboxErrorBody => errorBody({ ".tag": "not_found" });
-export const contentHashMismatchBody = (): DropboxErrorBody => errorBody({ ".tag": "content_hash_mismatch" });
-export const payloadTooLargeBody = (): DropboxErrorBody => errorBody({ ".tag": "payload_too_large" });
+const sessionClosedBody = (): DropboxErrorBody => errorBody({ ".tag": "closed" });
+const sessionNotFoundBody = (): DropboxErrorBody => errorBody({ ".tag": "not_found" });
+const contentHashMismatchBody = (): DropboxErrorBody => errorBody({ ".tag": "content_hash_mismatch" });
+const payloadTooLargeBody = (): DropboxErrorBody => errorBody({ ".tag": "payload_too_large" });
 /** files/upload: UploadWriteFailed is a struct, so `reason` and `upload_session_id` are inlined. */
-export const uploadWriteFailedBody = (writeError: Record<string, unknown>, uploadSessionId: string): DropboxErrorBody =>
+const uploadWriteFailedBody = (writeError: Record<string, unknown>, uploadSessionId: string): DropboxErrorBody =>
   errorBody({ ".tag": "path", reason: writeError, upload_session_id: uploadSessionId }, ["path", ...tagPath(writeError)]);
 /** upload_session/finish and create_folder_v2: WriteError is a union, so it nests under `path`. */
 export const pathWriteErrorBody = (writeError: Record<string, unknown>): DropboxErrorBody =>
   errorBody({ ".tag": "path", path: writeError });
-export const conflictError = (what: "file" | "folder" | "file_ancestor"): Record<string, unknown> => ({
+const conflictError = (what: "file" | "folder" | "file_ancestor"): Record<string, unknown> => ({
   ".tag": "conflict",
   conflict: { ".tag": what },
 });
-export const insufficientSpaceError = (): Record<string, unknown> => ({ ".tag": "insufficient_space" });
+const insufficientSpaceError = (): Record<string, unknown> => ({ ".tag": "insufficient_space" });
 
 /** Dropbox's header-safe JSON: 0x7F and every non-ASCII UTF-16 unit as a lowercase \uXXXX escape. */
 export function headerSafeJson(value: unknown): string {
@@ -306,25 +304,34 @@ export class FakeDropbox {
     this.maxRequestBodyBytes = options.maxRequestBodyBytes ?? MAX_REQUEST_BODY_BYTES;
     this.quotaBytes = options.quotaBytes;
 
-    const routes: Record<string, RouteDef> = {
-      "files/list_folder": { style: "rpc", run: (c) => this.listFolder(c) },
-      "files/list_folder/continue": { style: "rpc", run: (c) => this.listFolderContinue(c) },
-      "files/get_metadata": { style: "rpc", run: (c) => this.getMetadata(c) },
-      "files/delete_v2": { style: "rpc", run: (c) => this.deleteV2(c) },
-      "files/delete_batch": { style: "rpc", run: (c) => this.deleteBatch(c) },
-      "files/delete_batch/check": { style: "rpc", run: (c) => this.deleteBatchCheck(c) },
-      "files/create_folder_v2": { style: "rpc", run: (c) => this.createFolderV2(c) },
-      "files/upload": { style: "upload", run: (c) => this.upload(c) },
-      "files/upload_session/start": { style: "upload", run: (c) => this.sessionStart(c) },
-      "files/upload_session/append_v2": { style: "upload", run: (c) => this.sessionAppend(c) },
-      "files/upload_session/finish": { style: "upload", run: (c) => this.sessionFinish(c) },
-      "files/download": { style: "download", run: (c) => this.download(c) },
+    // Each route once, under its endpoint style (where its arguments travel, which host serves it).
+    const routesByStyle: Record<RouteStyle, Record<string, RouteDef["run"]>> = {
+      rpc: {
+        "files/list_folder": (c) => this.listFolder(c),
+        "files/list_folder/continue": (c) => this.listFolderContinue(c),
+        "files/get_metadata": (c) => this.getMetadata(c),
+        "files/delete_v2": (c) => this.deleteV2(c),
+        "files/delete_batch": (c) => this.deleteBatch(c),
+        "files/delete_batch/check": (c) => this.deleteBatchCheck(c),
+        "files/create_folder_v2": (c) => this.createFolderV2(c),
+      },
+      upload: {
+        "files/upload": (c) => this.upload(c),
+        "files/upload_session/start": (c) => this.sessionStart(c),
+        "files/upload_session/append_v2": (c) => this.sessionAppend(c),
+        "files/upload_session/finish": (c) => this.sessionFinish(c),
+      },
+      download: {
+        "files/download": (c) => this.download(c),
+      },
     };
     const handlers: RequestHandler[] = [];
-    for (const [route, def] of Object.entries(routes)) {
-      handlers.push(http.post(`*/2/${route}`, ({ request }) => this.serveApi(route, def, request)));
-      if (def.style === "download") {
-        handlers.push(http.get(`*/2/${route}`, ({ request }) => this.serveApi(route, def, request)));
+    for (const [style, routes] of Object.entries(routesByStyle) as [RouteStyle, Record<string, RouteDef["run"]>][]) {
+      for (const [route, run] of Object.entries(routes)) {
+        const def: RouteDef = { style, run };
+        handlers.push(http.post(`*/2/${route}`, ({ request }) => this.serveApi(route, def, request)));
+        // Download-style endpoints also take GET (arguments in the query string).
+        if (style === "download") handlers.push(http.get(`*/2/${route}`, ({ request }) => this.serveApi(route, def, request)));
       }
     }
     handlers.push(http.post("*/oauth2/token", ({ request }) => this.serveToken(request)));

@@ -5,23 +5,17 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LocalDirBackupStore } from "../../../src/adapters/local-dir/local-dir-backup-store.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
 import { patternBytes, streamOf } from "../../../src/testing/contract/backup-store.ts";
+import { tempDirFor } from "../../temp-dir.ts";
 
 const NAME = "unms-backup-20240301-1100_a.unms";
 
-async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "backup-sync-local-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 test("the same bytes already stored under the name by another writer: success, the partial file removed", async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDirFor(t, "backup-sync-local-");
   const bytes = patternBytes(3 * 1024 * 1024 + 17);
   await writeFile(join(dir, NAME), bytes);
   const stored = await new LocalDirBackupStore(dir).put("", NAME, { stream: streamOf(bytes) });
@@ -31,7 +25,7 @@ test("the same bytes already stored under the name by another writer: success, t
 });
 
 test("a different file of the name (same size, other bytes; or other size) is a conflict and is left as it is", async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDirFor(t, "backup-sync-local-");
   const bytes = patternBytes(2 * 1024 * 1024);
   for (const other of [bytes.map((b, i) => (i === bytes.length - 1 ? b ^ 1 : b)), bytes.subarray(1)]) {
     await writeFile(join(dir, NAME), other);
@@ -47,7 +41,7 @@ test("a different file of the name (same size, other bytes; or other size) is a 
 });
 
 test("our partial file restarted by another writer mid-copy: a specific error, and theirs is not removed", async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDirFor(t, "backup-sync-local-");
   const partial = join(dir, `.backup-sync-partial-${NAME}`);
   const bytes = patternBytes(1024);
   async function* racing(): AsyncGenerator<Uint8Array> {

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, test } from "node:test";
-import { setupServer } from "msw/node";
+import { describe, test } from "node:test";
 import { UnmsBackupSource } from "../../../src/adapters/unms/unms-backup-source.ts";
 import type { UnmsBackupSourceOptions } from "../../../src/adapters/unms/unms-backup-source.ts";
 import type { ScheduleTimeout } from "../../../src/adapters/unms/request-deadline.ts";
 import { describeError, SyncError } from "../../../src/domain/errors.ts";
 import type { ByteStream } from "../../../src/domain/ports.ts";
-import { discardMockedResponseCopies, FakeUnms } from "../../../src/testing/fakes/unms.ts";
+import { FakeUnms } from "../../../src/testing/fakes/unms.ts";
+import { mswServerForThisFile } from "../../msw-server.ts";
 
 const TOKEN = "unit-secret-token-4f9a";
 const WRONG_TOKEN = "wrong-secret-token-77b1";
@@ -14,11 +14,7 @@ const BASE = "http://unms.test:8081/nms";
 const G1 = "3f1c2a9e-0000-4000-8000-0000000000a1";
 const G2 = "3f1c2a9e-0000-4000-8000-0000000000a2";
 
-const server = setupServer();
-discardMockedResponseCopies(server);
-before(() => server.listen({ onUnhandledRequest: "error" }));
-afterEach(() => server.resetHandlers());
-after(() => server.close());
+const server = mswServerForThisFile();
 
 function fakeUnms(options: { timezone?: string | null } = {}): FakeUnms {
   const unms = new FakeUnms({ apiToken: TOKEN, ...options });

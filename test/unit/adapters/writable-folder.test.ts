@@ -6,17 +6,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SyncError } from "../../../src/domain/errors.ts";
 import { ensureWritableFolder, nodeFolderProbeFs, type FolderProbeFs } from "../../../src/adapters/local-dir/writable-folder.ts";
-
-async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "backup-sync-folder-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDirFor } from "../../temp-dir.ts";
 
 function errno(code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: simulated`), { code });
@@ -35,7 +29,7 @@ async function configError(promise: Promise<void>): Promise<SyncError> {
 }
 
 test("a writable folder passes and keeps no probe file; a missing one is created", async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDirFor(t, "backup-sync-folder-");
   await ensureWritableFolder(dir, "TARGET_DIR");
   assert.deepEqual(readdirSync(dir), []);
   await ensureWritableFolder(join(dir, "a", "b"), "TARGET_DIR");
@@ -44,7 +38,7 @@ test("a writable folder passes and keeps no probe file; a missing one is created
 });
 
 test("a file where the folder should be: one line naming the setting, the path and what is wrong", async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDirFor(t, "backup-sync-folder-");
   const file = join(dir, "target");
   await writeFile(file, "not a folder");
   const error = await configError(ensureWritableFolder(file, "TARGET_DIR"));
@@ -55,7 +49,7 @@ test("a file where the folder should be: one line naming the setting, the path a
 });
 
 test("no permission to create it, or to write in it, or a read-only mount: named with what to do", async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDirFor(t, "backup-sync-folder-");
   const denyMkdir: FolderProbeFs = { ...nodeFolderProbeFs, mkdir: () => Promise.reject(errno("EACCES")) };
   const missing = join(dir, "missing");
   const error = await configError(ensureWritableFolder(missing, "TARGET_DIR", denyMkdir));

@@ -51,7 +51,7 @@ test("the README table lists no setting the tool does not read", () => {
 
 test("every form field of the plugin has its catalogue label, and every catalogue label is on the form", () => {
   const runtimeKeys = new Set(["runtimePath", "runtimeProvisioning", "runtimeMirrorUrl"]); // read by main.php, not by the sync
-  const byKey = new Map(Object.values(SETTINGS_CATALOGUE).filter((e) => e.configKey).map((e) => [e.configKey!, e]));
+  const byKey = new Map(Object.entries(UCRM_CONFIG_KEYS).map(([field, key]) => [key, SETTINGS_CATALOGUE[field as keyof typeof UCRM_CONFIG_KEYS]]));
   for (const field of manifest.configuration) {
     if (runtimeKeys.has(field.key)) continue;
     const entry = byKey.get(field.key);
@@ -59,13 +59,16 @@ test("every form field of the plugin has its catalogue label, and every catalogu
     assert.equal(entry.label, field.label, `${field.key}: the catalogue's label is the form's`);
   }
   for (const [field, entry] of Object.entries(SETTINGS_CATALOGUE)) {
-    if (entry.label) assert.ok(manifest.configuration.some((f) => f.key === entry.configKey), `${field} has a form field`);
+    if (entry.label) assert.ok(manifest.configuration.some((f) => f.key === UCRM_CONFIG_KEYS[field as keyof typeof UCRM_CONFIG_KEYS]), `${field} has a form field`);
   }
 });
 
 test("the UCRM key table and the env table cover every catalogue entry", () => {
   for (const [field, entry] of Object.entries(SETTINGS_CATALOGUE)) {
     assert.equal(ENV_NAMES[field as keyof typeof ENV_NAMES], entry.env);
-    if (entry.configKey) assert.equal(UCRM_CONFIG_KEYS[field as keyof typeof UCRM_CONFIG_KEYS], entry.configKey);
+    // The config.json key is the field name unless the entry names another; unmsUrl comes from ucrm.json.
+    const key = UCRM_CONFIG_KEYS[field as keyof typeof UCRM_CONFIG_KEYS];
+    if (entry.configKey === null) assert.equal(key, undefined, `${field} is not read from config.json`);
+    else assert.equal(key, entry.configKey ?? field);
   }
 });

@@ -20,10 +20,13 @@ function files(dir: string): string[] {
   });
 }
 
-/** Every module specifier a file imports or re-exports. */
+/** Every module specifier a file imports or re-exports, dynamic `import("...")` included. */
 function imports(file: string): string[] {
-  const text = readFileSync(file, "utf8");
-  return [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+"([^"]+)"|(?:^|\n)\s*import\s+"([^"]+)"/g)].map((m) => m[1] ?? m[2]!);
+  return importsIn(readFileSync(file, "utf8"));
+}
+
+function importsIn(text: string): string[] {
+  return [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+"([^"]+)"|(?:^|\n)\s*import\s+"([^"]+)"|\bimport\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
 }
 
 function violations(layer: string, allowed: (specifier: string, target: string | undefined) => boolean): string[] {
@@ -83,6 +86,7 @@ const PORT_HOMES: Record<string, string[]> = {
   "app/ports.ts": [
     "ConfigStore", "OAuthClient", "Pkce", "RunLock", "RunLockAcquirer", "UploadSessionStore",
     "WritableFolderCheck", "HealthcheckNotifier", "HealthcheckNotifierFactory", "ContentHasher", "ContentHasherFactory", "RestoreDecryption", "RestoreDecryptionFactory",
+    "RestoreFileOutput",
   ],
 };
 
@@ -118,6 +122,12 @@ test("the checker would catch a src -> test import and a library -> test-kit imp
   assert.ok(outside.startsWith(".."), outside);
   const kitImport = relative(src, resolve(src, "./testing/fakes/dropbox.ts"));
   assert.ok(kitImport.startsWith("testing/"), kitImport);
+});
+
+test("the checker sees dynamic imports too: a lazy import of an adapter or of test/ would not slip through", () => {
+  assert.deepEqual(importsIn('const { installNode16Globals } = await import("./node16-globals.ts");'), ["./node16-globals.ts"]);
+  assert.deepEqual(importsIn('const fake = await import("../../test/fakes/tls-certificates.ts");'), ["../../test/fakes/tls-certificates.ts"]);
+  assert.ok(files(join(src, "app")).flatMap(imports).includes("./node16-globals.ts"), "missing-globals.ts's lazy import is seen");
 });
 
 test("the checker itself sees imports (it would catch a violation)", () => {

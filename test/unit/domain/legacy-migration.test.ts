@@ -5,24 +5,8 @@ import {
   legacyDeprecationWarning,
   legacyRejectedMessage,
   migrationSteps,
-  type SettingLabels,
 } from "../../../src/domain/legacy-migration.ts";
-
-/** Labels as the environment store names them (test fixture; the store derives its own from ENV_NAMES). */
-const ENV_LABELS: SettingLabels = {
-  appKey: "DROPBOX_APP_KEY",
-  appSecret: "DROPBOX_APP_SECRET",
-  accessCode: "DROPBOX_ACCESS_CODE",
-  refreshToken: "DROPBOX_REFRESH_TOKEN",
-  legacyToken: "DROPBOX_ACCESS_TOKEN",
-};
-const UCRM_LABELS: SettingLabels = {
-  appKey: "dropboxAppKey",
-  appSecret: "dropboxAppSecret",
-  accessCode: "dropboxAccessCode",
-  refreshToken: "dropboxRefreshToken",
-  legacyToken: "dropboxAccessToken",
-};
+import { ENV_LABELS, UCRM_LABELS } from "./setting-labels.ts";
 
 describe("decideLegacy()", () => {
   const cases: [string, Parameters<typeof decideLegacy>[0], ReturnType<typeof decideLegacy>][] = [

@@ -9,16 +9,7 @@ import {
   type TokenStateKind,
   type Transition,
 } from "../../../src/domain/token-lifecycle.ts";
-import type { SettingLabels } from "../../../src/domain/legacy-migration.ts";
-
-/** Labels as the environment store names them (test fixture; the store derives its own from ENV_NAMES). */
-const ENV_LABELS: SettingLabels = {
-  appKey: "DROPBOX_APP_KEY",
-  appSecret: "DROPBOX_APP_SECRET",
-  accessCode: "DROPBOX_ACCESS_CODE",
-  refreshToken: "DROPBOX_REFRESH_TOKEN",
-  legacyToken: "DROPBOX_ACCESS_TOKEN",
-};
+import { ENV_LABELS } from "./setting-labels.ts";
 
 const ctx = { labels: ENV_LABELS };
 const NOW = 1_700_000_000_000;

@@ -1,11 +1,19 @@
 /**
- * Between our byte streams (async iterables) and the web streams the age package works on. Both
- * directions pull on demand, so only a chunk or two is ever held: memory stays flat.
+ * Between our byte streams (async iterables) and web streams: the age package works on web streams,
+ * and Node 16's `Readable.toWeb` stand-in is built on the same pull. Both directions pull on demand,
+ * so only a chunk or two is ever held: memory stays flat.
  */
-import type { ByteStream } from "../../domain/ports.ts";
+import type { ByteStream } from "../domain/ports.ts";
+
+export interface ToReadableStreamHooks {
+  /** Hears every chunk as it is handed on (e.g. to count the bytes). */
+  onChunk?: (chunk: Uint8Array) => void;
+  /** Hears the reader's cancel, with its reason, before `bytes` is ended. */
+  onCancel?: (reason: unknown) => void;
+}
 
 /** A ReadableStream that reads `bytes` only as it is read itself; cancelling it ends `bytes`. */
-export function toReadableStream(bytes: ByteStream, onChunk?: (chunk: Uint8Array) => void): ReadableStream<Uint8Array> {
+export function toReadableStream(bytes: ByteStream, hooks: ToReadableStreamHooks = {}): ReadableStream<Uint8Array> {
   const iterator = bytes[Symbol.asyncIterator]();
   return new ReadableStream<Uint8Array>(
     {
@@ -13,11 +21,12 @@ export function toReadableStream(bytes: ByteStream, onChunk?: (chunk: Uint8Array
         const next = await iterator.next();
         if (next.done) controller.close();
         else {
-          onChunk?.(next.value);
+          hooks.onChunk?.(next.value);
           controller.enqueue(next.value);
         }
       },
-      async cancel() {
+      async cancel(reason) {
+        hooks.onCancel?.(reason);
         await iterator.return?.();
       },
     },
