@@ -179,7 +179,8 @@ function capture(): { stream: NodeJS.WriteStream; text: () => string } {
 /** Back-off waits are skipped; the wait each retry would take is still computed and reported. */
 const noSleep = (_ms: number, signal?: AbortSignal): Promise<void> => (signal?.aborted ? Promise.reject(signal.reason) : Promise.resolve());
 
-async function runInProcess(args: string[], env: Record<string, string>, now: (() => number) | undefined): Promise<CliRun> {
+/** `main(args, env, io)` in this process, as dist/cli.mjs would run it, with back-off that does not sleep. */
+export async function runInProcess(args: string[], env: Record<string, string>, now?: () => number): Promise<CliRun> {
   const stdout = capture();
   const stderr = capture();
   const code = await main(args, env, { stdout: stdout.stream, stderr: stderr.stream, sleep: noSleep, ...(now ? { now } : {}) });
