@@ -10,7 +10,8 @@
  * Sizes are a few 4 MiB chunks: what is tested is where a run stops and where the next one picks up,
  * which four chunks show as well as 75 did (these tests used 300 MiB, 96 MiB and 64 MiB backups and
  * 8 MiB chunks before). A signal test holds the first append past the kill point unanswered, so the
- * run is stopped exactly there instead of racing a poll on a file big enough to be caught. The byte counts each test measured are printed (t.diagnostic) for the report.
+ * run is stopped exactly there instead of racing a poll on a file big enough to be caught. The byte
+ * counts each test measured are printed (t.diagnostic) for the report.
  */
 import { test } from "node:test";
 import type { TestContext } from "node:test";
