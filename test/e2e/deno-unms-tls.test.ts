@@ -7,7 +7,8 @@
  * Needs `npm run build` first (the harness checks dist/cli.mjs) and the npm package `deno`.
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { TestContext } from "node:test";
@@ -19,11 +20,20 @@ const denoBin = join(repoRoot, "node_modules", ".bin", process.platform === "win
 const BACKUP_IDS = ["8c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f", "9d4e5f6a-7b8c-4d9e-8f0a-2b3c4d5e6f7a"];
 
 let certs: TestCertificates;
+/**
+ * One DENO_DIR for the file, empty at its start (with --cached-only, nothing can be downloaded into
+ * it): the first run transpiles the sources, the other five reuse that instead of each doing it again.
+ */
+let denoDir: string;
 before(() => {
   assert.ok(existsSync(denoBin), `${denoBin} is missing: the npm package "deno" (a devDependency) must be installed with \`npm ci\`.`);
   certs = makeTestCertificates();
+  denoDir = mkdtempSync(join(tmpdir(), "deno-unms-tls-"));
 });
-after(() => certs.remove());
+after(() => {
+  certs.remove();
+  rmSync(denoDir, { recursive: true, force: true });
+});
 
 async function tlsHarness(t: TestContext, pair: KeyAndCertificate): Promise<Harness> {
   const h = await startHarness({ unmsTls: pair });
@@ -36,7 +46,7 @@ async function tlsHarness(t: TestContext, pair: KeyAndCertificate): Promise<Harn
 
 /** `deno run --cached-only -A src/app/cli.ts sync --json` with the harness's environment plus `env`. */
 async function denoSync(h: Harness, env: Record<string, string> = {}): Promise<ProcessRun & { output: string }> {
-  const merged = { ...h.baseEnv, DENO_DIR: join(h.root, "deno-dir"), NO_COLOR: "1", ...env };
+  const merged = { ...h.baseEnv, DENO_DIR: denoDir, NO_COLOR: "1", ...env };
   const run = await runProcess(denoBin, ["run", "--cached-only", "-A", join(repoRoot, "src", "app", "cli.ts"), "sync", "--json"], {
     env: merged,
     cwd: h.root,

@@ -68,6 +68,8 @@ export interface Harness {
   readonly baseEnv: Record<string, string>;
   /** Handlers served before FakeUnms's own (e.g. one backup whose download always breaks). */
   readonly unmsOverrides: RequestHandler[];
+  /** Handlers served before FakeDropbox's own (e.g. an append held unanswered until a signal). */
+  readonly dropboxOverrides: RequestHandler[];
   /** Values that must never be printed, beside what the fakes issued and the env's secret variables. */
   readonly extraSecrets: string[];
   /**
@@ -90,8 +92,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const unms = new FakeUnms({ apiToken: unmsApiToken, ...(options.timezone === undefined ? {} : { timezone: options.timezone }) });
   const dropbox = new FakeDropbox({ appKey: `appkey${randomText(9)}`, ...options.dropbox });
   const unmsOverrides: RequestHandler[] = [];
+  const dropboxOverrides: RequestHandler[] = [];
   const unmsServer = await startLoopbackServer(() => [...unmsOverrides, ...unms.handlers], options.unmsTls ? { tls: options.unmsTls } : {});
-  const dropboxServer = await startLoopbackServer(dropbox.handlers);
+  const dropboxServer = await startLoopbackServer(() => [...dropboxOverrides, ...dropbox.handlers]);
   const root = await mkdtemp(join(tmpdir(), "backup-sync-e2e-"));
   const stateDir = join(root, "state");
   const extraSecrets: string[] = [];
@@ -127,6 +130,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     unmsApiToken,
     baseEnv,
     unmsOverrides,
+    dropboxOverrides,
     extraSecrets,
     privateState,
     async run(args, env = {}) {
@@ -175,7 +179,8 @@ function capture(): { stream: NodeJS.WriteStream; text: () => string } {
 /** Back-off waits are skipped; the wait each retry would take is still computed and reported. */
 const noSleep = (_ms: number, signal?: AbortSignal): Promise<void> => (signal?.aborted ? Promise.reject(signal.reason) : Promise.resolve());
 
-async function runInProcess(args: string[], env: Record<string, string>, now: (() => number) | undefined): Promise<CliRun> {
+/** `main(args, env, io)` in this process, as dist/cli.mjs would run it, with back-off that does not sleep. */
+export async function runInProcess(args: string[], env: Record<string, string>, now?: () => number): Promise<CliRun> {
   const stdout = capture();
   const stderr = capture();
   const code = await main(args, env, { stdout: stdout.stream, stderr: stderr.stream, sleep: noSleep, ...(now ? { now } : {}) });

