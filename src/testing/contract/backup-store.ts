@@ -55,6 +55,8 @@ const MiB = 1024 * 1024;
  * ```
  */
 export function patternBytes(size: number, seed = 1): Uint8Array {
+  const known = generatedPatterns.get(seed);
+  if (known && known.length >= size) return known.slice(0, size);
   const bytes = new Uint8Array(size);
   let x = seed * 2654435761 >>> 0;
   for (let i = 0; i < size; i++) {
@@ -63,8 +65,17 @@ export function patternBytes(size: number, seed = 1): Uint8Array {
     x = (x ^ (x << 5)) >>> 0;
     bytes[i] = x & 0xff;
   }
+  if (size <= PATTERN_CACHE_MAX_BYTES && size > (known?.length ?? 0)) generatedPatterns.set(seed, bytes.slice());
   return bytes;
 }
+
+/**
+ * A seed's bytes do not depend on the size asked (a longer pattern starts with every shorter one),
+ * and the suites ask for the same multi-MiB patterns many times: each seed's longest one is kept (a
+ * copy, so callers may change theirs) and sliced, which cost a byte-at-a-time loop before (issue 10).
+ */
+const generatedPatterns = new Map<number, Uint8Array>();
+const PATTERN_CACHE_MAX_BYTES = 32 * MiB;
 
 /** Yields `bytes` in pieces of `pieceBytes` (as a network download would). */
 export async function* streamOf(bytes: Uint8Array, pieceBytes = 64 * 1024): AsyncGenerator<Uint8Array> {
