@@ -26,11 +26,13 @@ const groupDir = join(root, "node_modules", ".cache", "unms-dropbox-backup-sync"
 const GROUP_FILES = 10;
 
 /**
- * What makes a file run alone: a top-level hook (it would wrap every other file's tests), an msw
- * server (it intercepts every fetch in the process), or a change to the environment, globals,
- * timers or process handlers. Hooks inside a describe() stay within it and do not count.
+ * What makes a file run alone: a top-level beforeEach/afterEach (it would wrap every other file's
+ * tests), an msw server (it intercepts every fetch in the process), or a change to the environment,
+ * globals, timers or process handlers. A top-level before/after runs once before the process's
+ * first test and after its last, which only widens the life of the file's own servers and folders;
+ * hooks inside a describe() stay within it.
  */
-const ISOLATING = /^(?:before|after|beforeEach|afterEach)\(|setupServer|process\.env|globalThis|\bmock\.|process\.chdir|process\.on\(|process\.exit|process\.umask/m;
+const ISOLATING = /^(?:beforeEach|afterEach)\(|setupServer|process\.env|globalThis|\bmock\.|process\.chdir|process\.on\(|process\.exit|process\.umask/m;
 
 /** Every *.test.ts below test/, as repository-relative paths with "/". */
 function testFiles(dir) {
