@@ -27,12 +27,12 @@ const GROUP_FILES = 10;
 
 /**
  * What makes a file run alone: a top-level beforeEach/afterEach (it would wrap every other file's
- * tests), an msw server (it intercepts every fetch in the process), or a change to the environment,
- * globals, timers or process handlers. A top-level before/after runs once before the process's
- * first test and after its last, which only widens the life of the file's own servers and folders;
- * hooks inside a describe() stay within it.
+ * tests), an msw server (it intercepts every fetch in the process), or a change to the environment
+ * (reading it is fine), globals, timers or process handlers. A top-level before/after runs once
+ * before the process's first test and after its last, which only widens the life of the file's own
+ * servers and folders; hooks inside a describe() stay within it.
  */
-const ISOLATING = /^(?:beforeEach|afterEach)\(|setupServer|process\.env|globalThis|\bmock\.|process\.chdir|process\.on\(|process\.exit|process\.umask/m;
+const ISOLATING = /^(?:beforeEach|afterEach)\(|setupServer|process\.env(?:\.\w+|\[[^\]]*\])\s*=(?!=)|delete process\.env|Object\.assign\(process\.env|globalThis|\bmock\.|process\.chdir|process\.on\(|process\.exit|process\.umask/m;
 
 /** Every *.test.ts below test/, as repository-relative paths with "/". */
 function testFiles(dir) {
