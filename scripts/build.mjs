@@ -40,24 +40,24 @@ console.log("built dist/cli.mjs");
 // `npm run demo` needs only the command line: no library entries, types or plugin zip.
 if (process.argv.includes("--cli-only")) process.exit(0);
 
+// The rest do not depend on each other: tsc (a child process) emits the declarations while esbuild
+// bundles the library entries and fflate packs the zip, so the build takes as long as the slowest.
+const steps = [];
 if (existsSync("src/index.ts")) {
-  await build({ ...common, entryPoints: ["src/index.ts"], outfile: "dist/index.mjs", packages: "external" });
-  console.log("built dist/index.mjs");
+  steps.push(build({ ...common, entryPoints: ["src/index.ts"], outfile: "dist/index.mjs", packages: "external" }).then(() => "built dist/index.mjs"));
 }
 if (existsSync("src/testing.ts")) {
-  await build({ ...common, entryPoints: ["src/testing.ts"], outfile: "dist/testing.mjs", packages: "external" });
-  console.log("built dist/testing.mjs");
+  steps.push(build({ ...common, entryPoints: ["src/testing.ts"], outfile: "dist/testing.mjs", packages: "external" }).then(() => "built dist/testing.mjs"));
 }
 if (existsSync("scripts/build-types.mjs") && existsSync("src/index.ts")) {
   const { buildTypes } = await import("./build-types.mjs");
-  const types = await buildTypes();
-  console.log(`built ${types.files} declaration files in dist/types`);
+  steps.push(buildTypes().then((types) => `built ${types.files} declaration files in dist/types`));
 }
 if (existsSync("scripts/build-plugin.mjs")) {
   const { buildPluginZip } = await import("./build-plugin.mjs");
-  const zip = await buildPluginZip();
-  console.log(`built ${zip.path} (${zip.files.join(", ")})`);
+  steps.push(buildPluginZip().then((zip) => `built ${zip.path} (${zip.files.join(", ")})`));
 }
+for (const line of await Promise.all(steps)) console.log(line);
 
 /**
  * esbuild leaves an import it cannot resolve inside try/catch as it is, silently; in a bundle that

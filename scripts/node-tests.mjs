@@ -2,15 +2,18 @@
 // Runs every test/**/*.test.ts under `node --test`, found by glob at run time (a new test file needs
 // no edit anywhere). The files are compiled first, each into one ESM bundle with esbuild (our code
 // bundled, packages left to node_modules), so the test processes start as plain Node: loading tsx
-// in each of them cost about a second of CPU per file. Each file still runs in a process of its own
-// (its msw server, top-level hooks and environment stay its own), several at a time.
+// in each of them cost about a second of CPU per file. A file that sets up anything global (an msw
+// server, top-level hooks, the environment, globals: see ISOLATING) runs in a process of its own, as
+// do the end-to-end files; the other unit and contract files share a few processes (a test process
+// costs about 0.3 s of CPU to start and load, times 46 files: issue 10). Several run at a time.
 //
 //   node scripts/node-tests.mjs [path prefix ...]   e.g. `node scripts/node-tests.mjs test/unit`
 //
-// Environment: BACKUP_SYNC_TEST_CONCURRENCY (default: the CPU count, at least 2).
+// Environment: BACKUP_SYNC_TEST_CONCURRENCY (default: the CPU count, at least 2);
+// BACKUP_SYNC_TEST_ISOLATE=1 gives every file a process of its own (to rule sharing out).
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join, relative, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -18,6 +21,18 @@ import { build } from "esbuild";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const outdir = join(root, "node_modules", ".cache", "unms-dropbox-backup-sync", "node-tests");
+/** The generated entries that import several test files into one process. */
+const groupDir = join(root, "node_modules", ".cache", "unms-dropbox-backup-sync", "node-test-groups");
+const GROUP_FILES = 10;
+
+/**
+ * What makes a file run alone: a top-level beforeEach/afterEach (it would wrap every other file's
+ * tests), an msw server (it intercepts every fetch in the process), or a change to the environment
+ * (reading it is fine), globals, timers or process handlers. A top-level before/after runs once
+ * before the process's first test and after its last, which only widens the life of the file's own
+ * servers and folders; hooks inside a describe() stay within it.
+ */
+const ISOLATING = /^(?:beforeEach|afterEach)\(|setupServer|process\.env(?:\.\w+|\[[^\]]*\])\s*=(?!=)|delete process\.env|Object\.assign\(process\.env|globalThis|\bmock\.|process\.chdir|process\.on\(|process\.exit|process\.umask/m;
 
 /** Every *.test.ts below test/, as repository-relative paths with "/". */
 function testFiles(dir) {
@@ -63,11 +78,27 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+const isolate = process.env.BACKUP_SYNC_TEST_ISOLATE === "1";
+const alone = files.filter((file) => isolate || file.startsWith("test/e2e/") || ISOLATING.test(readFileSync(join(root, file), "utf8")));
+const shared = files.filter((file) => !alone.includes(file));
+const groups = [];
+for (let i = 0; i < shared.length; i += GROUP_FILES) groups.push(shared.slice(i, i + GROUP_FILES));
+
 await rm(outdir, { recursive: true, force: true });
+await rm(groupDir, { recursive: true, force: true });
+await mkdir(groupDir, { recursive: true });
+/** `{ in, out }` per process: a test file of its own, or a generated entry importing a group. */
+const entries = alone.map((file) => ({ in: join(root, file), out: file.replace(/\.ts$/, "") }));
+for (const [index, group] of groups.entries()) {
+  const entry = join(groupDir, `shared-${index + 1}.test.ts`);
+  await writeFile(entry, group.map((file) => `import ${JSON.stringify(join(root, file))};\n`).join(""));
+  entries.push({ in: entry, out: `shared-${index + 1}.test` });
+  console.log(`# shared-${index + 1}.test.mjs runs ${group.join(", ")}`);
+}
+
 await build({
-  entryPoints: files.map((file) => join(root, file)),
+  entryPoints: entries,
   outdir,
-  outbase: root,
   outExtension: { ".js": ".mjs" },
   bundle: true,
   packages: "external",
@@ -79,7 +110,7 @@ await build({
   plugins: [keepImportMetaUrl],
 });
 
-const bundles = files.map((file) => join(outdir, file.replace(/\.ts$/, ".mjs")));
+const bundles = entries.map((entry) => join(outdir, `${entry.out}.mjs`));
 const concurrency = Number(process.env.BACKUP_SYNC_TEST_CONCURRENCY) || Math.max(2, availableParallelism());
 const child = spawn(
   process.execPath,

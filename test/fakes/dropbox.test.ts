@@ -224,7 +224,8 @@ describe("FakeDropbox through the official SDK", () => {
       commit: { path: "/Big.bin", mode: { ".tag": "add" } },
       contents: part3,
     });
-    const all = new Uint8Array([...part1, ...part2, ...part3]);
+    // Joined natively: spreading 5 MiB into an array of numbers took about a second (issue 10).
+    const all = new Uint8Array(Buffer.concat([part1, part2, part3]));
     assert.equal((finished.result as unknown as Record<string, unknown>)[".tag"], undefined);
     assert.equal(finished.result.size, all.length);
     assert.equal(finished.result.content_hash, refContentHash(all));

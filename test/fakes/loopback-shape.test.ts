@@ -44,10 +44,12 @@ describe("loopback LinkShape", () => {
       shape: { latencyMs: 40, workMs: (path) => (path === "/sink" ? 60 : 0), connectionBytesPerSecond: 4 * MiB },
     });
     try {
-      const ms = await post(server.url, MiB);
-      // 40 + 250 (1 MiB at 4 MiB/s) + 60 + 40
-      assert.ok(ms >= 380, `took ${ms.toFixed(0)} ms`);
-      assert.ok(ms < 1500, `took ${ms.toFixed(0)} ms`);
+      // 40 + 250 (1 MiB at 4 MiB/s) + 60 + 40. No try may be faster than the model; the quickest of
+      // three must not be much slower (one try alone took 1.8 s on a machine at load 30, issue 10).
+      const tries = [await post(server.url, MiB), await post(server.url, MiB), await post(server.url, MiB)];
+      for (const ms of tries) assert.ok(ms >= 380, `took ${ms.toFixed(0)} ms`);
+      const ms = Math.min(...tries);
+      assert.ok(ms < 1500, `the quickest of three took ${ms.toFixed(0)} ms`);
     } finally {
       await server.close();
     }

@@ -83,9 +83,11 @@ describe("FakeDropbox served on loopback", () => {
     assert.equal(await download.text(), "hello");
   });
 
-  test("a 64 MiB upload session streams through in chunks and hashes to the reference", async () => {
-    const total = 64 * MiB;
-    const appendSize = 24 * MiB;
+  // 24 MiB in three appends still streams several bodies and outgrows the fake's 16 MiB
+  // keepBytesLimit; 64 MiB tested the same in three times the time (issue 10).
+  test("a 24 MiB upload session streams through in chunks and hashes to the reference", async () => {
+    const total = 24 * MiB;
+    const appendSize = 10 * MiB;
     const hasher = new RefContentHasher();
     const start = await post("files/upload_session/start", {}, new Uint8Array());
     assert.equal(start.status, 200);

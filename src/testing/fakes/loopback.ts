@@ -114,6 +114,10 @@ export async function startLoopbackServer(
   // Benchmarks push large bodies; do not let Node's default timeouts cut them off.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
+  // Node closes a connection idle for 5 s; on a busy machine a client in the same process may
+  // reuse it just then and read ECONNRESET (a test failed so under load, issue 10). close() ends
+  // every connection anyway.
+  server.keepAliveTimeout = 10 * 60_000;
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -49,7 +49,7 @@ test("our ciphertext has exactly the announced length and decrypts with the real
   const keys = [keyPair(t), keyPair(t), keyPair(t)];
   for (const recipients of [keys.slice(0, 1), keys]) {
     const encryptor = new AgeBackupEncryptor(recipients.map((k) => k.recipient));
-    for (const size of [0, 1, 65535, 65536, 65537, 3 * 65536, 300_001]) {
+    for (const [index, size] of [0, 1, 65535, 65536, 65537, 3 * 65536, 300_001].entries()) {
       const plaintext = pattern(size);
       const { download, plaintextBytes } = await encryptor.encrypt({ stream: inChunks(plaintext), length: size });
       const ciphertext = await collect(download.stream);
@@ -57,9 +57,10 @@ test("our ciphertext has exactly the announced length and decrypts with the real
       assert.equal(plaintextBytes(), size);
       const file = join(keys[0]!.dir, "out.age");
       writeFileSync(file, ciphertext);
-      for (const key of recipients) {
-        assert.ok(execFileSync("age", ["-d", "-i", key.keyFile, file], { maxBuffer: 16 << 20 }).equals(Buffer.from(plaintext)), `${size} bytes, age -d`);
-      }
+      // Each size is decrypted once, by the recipients in turn, so every recipient's stanza is shown
+      // to open the file: a real `age -d` per recipient and size cost 28 processes (issue 10).
+      const key = recipients[index % recipients.length]!;
+      assert.ok(execFileSync("age", ["-d", "-i", key.keyFile, file], { maxBuffer: 16 << 20 }).equals(Buffer.from(plaintext)), `${size} bytes, age -d -i key ${index % recipients.length + 1}`);
     }
   }
 });
