@@ -20,10 +20,10 @@ function files(dir: string): string[] {
   });
 }
 
-/** Every module specifier a file imports or re-exports. */
+/** Every module specifier a file imports or re-exports, lazily loaded ones (`import("...")`) included. */
 function imports(file: string): string[] {
   const text = readFileSync(file, "utf8");
-  return [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+"([^"]+)"|(?:^|\n)\s*import\s+"([^"]+)"/g)].map((m) => m[1] ?? m[2]!);
+  return [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+"([^"]+)"|(?:^|\n)\s*import\s+"([^"]+)"|\bimport\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
 }
 
 function violations(layer: string, allowed: (specifier: string, target: string | undefined) => boolean): string[] {
@@ -124,4 +124,5 @@ test("the checker itself sees imports (it would catch a violation)", () => {
   const sample = files(join(src, "app")).flatMap(imports);
   assert.ok(sample.some((s) => s.startsWith("../domain/")), "expected app modules to import the domain");
   assert.ok(sample.includes("inversify"), "expected the container to import inversify");
+  assert.ok(sample.includes("./cli-main.ts"), "expected the checker to see cli.ts's lazy import of ./cli-main.ts");
 });
