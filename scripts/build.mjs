@@ -33,9 +33,15 @@ await build({
   outfile: "dist/cli.mjs",
   // The plugin runs on whatever Node the UCRM container has: syntax as Node 16.14 reads it.
   target: "node16.14",
+  // Minified (names kept, for stack traces and class names): comments gone, the file is ASCII, so V8
+  // holds its source as one byte per character (undici's comments made it two: 2.6 MB of heap),
+  // and 0.6 MB instead of 1.3 MB to parse at every start. Messages are untouched.
+  minify: true,
+  keepNames: true,
   alias: { "node-fetch": "./scripts/shims/node-fetch.cjs", "@fastify/busboy": "./scripts/shims/busboy.cjs" },
 });
 await assertSelfContained("dist/cli.mjs");
+await assertAscii("dist/cli.mjs");
 console.log("built dist/cli.mjs");
 // `npm run demo` needs only the command line: no library entries, types or plugin zip.
 if (process.argv.includes("--cli-only")) process.exit(0);
@@ -72,4 +78,11 @@ async function assertSelfContained(file) {
   if (outside.length > 0) {
     throw new Error(`${file} is not self-contained: it still imports ${[...new Set(outside)].join(", ")}. Run npm ci, then build again.`);
   }
+}
+
+/** One non-ASCII character makes V8 hold the whole source as two bytes per character. */
+async function assertAscii(file) {
+  const code = await readFile(file, "utf8");
+  const at = code.search(/[^\x00-\x7f]/);
+  if (at >= 0) throw new Error(`${file} is not ASCII at offset ${at} (${JSON.stringify(code.slice(Math.max(0, at - 40), at + 40))}): its source would take twice the memory`);
 }

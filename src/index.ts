@@ -22,7 +22,7 @@ import { summarize } from "./app/sync-report.ts";
 import { ids } from "./app/service-ids.ts";
 import type { SyncReport } from "./app/sync-report.ts";
 import { checkHttpUrl } from "./domain/http-url.ts";
-import { parseAgeRecipients } from "./adapters/age/age-encryptor.ts";
+import { parseAgeRecipients } from "./adapters/age/age-recipients.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // createBackupSync
@@ -525,6 +525,7 @@ export { describeRetention } from "./domain/retention.ts";
 export type { RetentionPolicy, RetentionReason, RetentionRule } from "./domain/retention.ts";
 export type { PlannedRetention } from "./domain/reconcile.ts";
 export type { BackupEncryptor, EncryptedDownload } from "./domain/ports.ts";
-export { AgeBackupEncryptor, parseAgeRecipients } from "./adapters/age/age-encryptor.ts";
+export { AgeBackupEncryptor } from "./adapters/age/age-encryptor.ts";
+export { parseAgeRecipients } from "./adapters/age/age-recipients.ts";
 export { AGE_IDENTITY_FILE_ENV, decryptAgeStream, noIdentityNote, parseAgeIdentities, readAgeIdentityFile, restoreContent, restoreDecryption } from "./adapters/age/age-decryptor.ts";
 export type { AgeIdentities, RestoreDecryption } from "./adapters/age/age-decryptor.ts";

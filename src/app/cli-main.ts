@@ -8,9 +8,7 @@ import { compose, settingsHelp } from "./compose.ts";
 import { ids } from "./service-ids.ts";
 import { ExitCode, runSync, type RunSyncInput } from "./run-sync.ts";
 import { jsonSummary } from "./sync-report.ts";
-import { runUcrmPlugin } from "./ucrm-main.ts";
 import { parseCliArgs } from "./parse-cli-args.ts";
-import { runListCommand, runRestoreCommand, runStatusCommand } from "./read-commands.ts";
 
 export const VERSION = "2.0.0";
 
@@ -94,7 +92,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return ExitCode.InSync;
   }
   const [command, ...rest] = positionals;
-  if (command === "restore") return runRestoreCommand(rest, values, env, io);
+  // The other commands load their code when asked for: a nightly `sync` or `ucrm` never evaluates it.
+  if (command === "restore") return (await import("./read-commands.ts")).runRestoreCommand(rest, values, env, io);
   if (rest.length > 0) {
     io.stderr.write(`Usage error: unexpected argument "${rest[0]}"\nRun with --help to see the commands and options.\n`);
     return ExitCode.Config;
@@ -106,6 +105,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       io.stderr.write("Usage error: ucrm needs --plugin-dir <the plugin's folder>\n");
       return ExitCode.Config;
     }
+    const { runUcrmPlugin } = await import("./ucrm-main.ts");
     return runUcrmPlugin({
       pluginDir,
       env,
@@ -115,8 +115,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
       ...(io.now ? { now: io.now } : {}),
     });
   }
-  if (command === "status") return runStatusCommand(values.json === true, env, io);
-  if (command === "list") return runListCommand(values.json === true, env, io);
+  if (command === "status") return (await import("./read-commands.ts")).runStatusCommand(values.json === true, env, io);
+  if (command === "list") return (await import("./read-commands.ts")).runListCommand(values.json === true, env, io);
   if (command !== "sync") {
     io.stderr.write(
       command === undefined

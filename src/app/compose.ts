@@ -28,7 +28,6 @@ import { HealthcheckPinger, PING_TIMEOUT_MS } from "../adapters/healthcheck/heal
 import { createNodeHttpFetch } from "../adapters/http/node-http-fetch.ts";
 import { ensureWritableFolder } from "../adapters/local-dir/writable-folder.ts";
 import { DropboxContentHasher } from "../adapters/content-hash/content-hash.ts";
-import { restoreDecryption } from "../adapters/age/age-decryptor.ts";
 import { localRestoreFileOutput } from "../adapters/local-dir/restore-file-output.ts";
 
 // The settings part of --help comes from the catalogue the config stores read (through the
@@ -94,7 +93,12 @@ function cliModule(profile: CliProfile): ContainerModule {
       .inSingletonScope();
     // restore's identities are secrets: their keys go to the run's redactor as soon as they are read.
     bind(ids.RestoreDecryption)
-      .toResolvedValue((redactor: Redactor): RestoreDecryptionFactory => (options) => restoreDecryption({ ...options, redactor }), [ids.Redactor])
+      .toResolvedValue(
+        (redactor: Redactor): RestoreDecryptionFactory =>
+          // Only restore loads the age package (sync and the other commands never need it).
+          async (options) => (await import("../adapters/age/age-decryptor.ts")).restoreDecryption({ ...options, redactor }),
+        [ids.Redactor],
+      )
       .inSingletonScope();
     bind(ids.RestoreFileOutput).toConstantValue(localRestoreFileOutput);
   });

@@ -11,7 +11,9 @@
  */
 
 export async function installMissingGlobals(): Promise<void> {
-  if (typeof globalThis.Response === "undefined") {
+  // `in`, not `typeof`: reading Node 18+'s lazy global makes it load its fetch implementation
+  // (undici, ~9 MiB of RSS), which --version, or a run that never builds a Response, does not need.
+  if (!("Response" in globalThis)) {
     const { installNode16Globals } = await import("./node16-globals.ts");
     await installNode16Globals();
   }

@@ -12,7 +12,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Settings } from "../../domain/settings.ts";
 import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "../../app/ports.ts";
-import { labelsFrom, parseSettings, text, type RawSettings, type SettingField } from "./parse-settings.ts";
+import { labelsFrom, parseSettings, recipientCheckFor, text, type RawSettings, type SettingField } from "./parse-settings.ts";
 import { PrivateStateFile } from "./private-state-file.ts";
 import { tableOf } from "./settings-catalogue.ts";
 import { refuseFileAsFolder } from "../local-dir/writable-folder.ts";
@@ -73,6 +73,7 @@ export class EnvConfigStore implements ConfigStore {
       location: this.location,
       howToFix: "Set or correct these environment variables and run again.",
       stateDir: this.stateDir,
+      ...(await recipientCheckFor(raw)),
     });
     await refuseFileAsFolder(this.stateDir, "STATE_DIR");
     const stored = await this.state.read();

@@ -11,7 +11,6 @@ import { checkHttpUrl } from "../../domain/http-url.ts";
 import type { SettingLabels } from "../../domain/legacy-migration.ts";
 import { SecretRedactor } from "../../domain/redactor.ts";
 import { dropboxSetupProblem } from "../../domain/token-lifecycle.ts";
-import { ageRecipientProblems, parseAgeRecipients } from "../age/age-encryptor.ts";
 
 export type RawValue = string | number | boolean | null | undefined;
 
@@ -39,6 +38,22 @@ export interface ParseContext {
   /** What to tell the admin to do, e.g. "set the variables" or "fix the plugin configuration". */
   howToFix: string;
   stateDir: string;
+  /** The age recipient check; required when ENCRYPT_TO holds something (see `recipientCheckFor`). */
+  ageRecipients?: AgeRecipientCheck;
+}
+
+/** What parseSettings needs of ../age/age-recipients.ts (the module itself fits). */
+export interface AgeRecipientCheck {
+  ageRecipientProblems(value: string, setting: string): string[];
+  parseAgeRecipients(value: string, setting: string): string[];
+}
+
+/**
+ * The context part that checks ENCRYPT_TO, loaded only when it holds something: evaluating the age
+ * package costs a run ~70 ms and several MiB, which a run without encryption should not pay.
+ */
+export async function recipientCheckFor(raw: RawSettings): Promise<Pick<ParseContext, "ageRecipients">> {
+  return text(raw.encryptTo) ? { ageRecipients: await import("../age/age-recipients.ts") } : {};
 }
 
 /** Settings whose values must never appear in a message. */
@@ -166,9 +181,11 @@ export function parseSettings(raw: RawSettings, context: ParseContext): LoadedSe
   }
 
   const encryptText = text(raw.encryptTo);
-  const encryptProblems = encryptText ? ageRecipientProblems(encryptText, name("encryptTo")) : [];
+  const recipients = context.ageRecipients;
+  if (encryptText && !recipients) throw new Error(`parseSettings: ${name("encryptTo")} is set but no age recipient check was loaded (spread recipientCheckFor(raw) into the context)`);
+  const encryptProblems = encryptText && recipients ? recipients.ageRecipientProblems(encryptText, name("encryptTo")) : [];
   problems.push(...encryptProblems);
-  const encryptTo = encryptText && encryptProblems.length === 0 ? parseAgeRecipients(encryptText, name("encryptTo")) : undefined;
+  const encryptTo = encryptText && recipients && encryptProblems.length === 0 ? recipients.parseAgeRecipients(encryptText, name("encryptTo")) : undefined;
 
   const keep: Partial<Record<"keepDaily" | "keepWeekly" | "keepMonthly", number>> = {};
   for (const field of ["keepDaily", "keepWeekly", "keepMonthly"] as const) {

@@ -13,7 +13,7 @@ import { SyncError, describeError } from "../../domain/errors.ts";
 import type { Settings } from "../../domain/settings.ts";
 import { parseJsonObject, readTextOrFail, writeFileAtomic } from "./atomic-file.ts";
 import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "../../app/ports.ts";
-import { labelsFrom, parseSettings, type RawSettings, type SettingField } from "./parse-settings.ts";
+import { labelsFrom, parseSettings, recipientCheckFor, type RawSettings, type SettingField } from "./parse-settings.ts";
 import { PrivateStateFile } from "./private-state-file.ts";
 import { SETTINGS_CATALOGUE, type SettingEntry } from "./settings-catalogue.ts";
 
@@ -99,6 +99,7 @@ export class UcrmFileConfigStore implements ConfigStore {
       location: this.configPath,
       howToFix: "Correct these values in the plugin's configuration in UCRM and run again.",
       stateDir: this.stateDir,
+      ...(await recipientCheckFor(raw)),
     });
     // UCRM ends a plugin run after an hour: stop in time to save the upload state.
     settings.maxRunMinutes ??= UCRM_DEFAULT_MAX_RUN_MINUTES;

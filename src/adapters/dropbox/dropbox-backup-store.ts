@@ -9,7 +9,7 @@
  * most), the content hash is computed on the way, and the file appears only at `finish`, so an
  * interrupted upload never leaves a partial file. Dropbox paths are case-insensitive.
  */
-import { Dropbox, type files } from "dropbox";
+import type { Dropbox, files } from "dropbox";
 import { configError, SyncError } from "../../domain/errors.ts";
 import type { AccessTokenProvider, BackupDownload, BackupStore, PutOptions, Redactor, RemoveOutcome, ResumePoint, StoredCopyDownload } from "../../domain/ports.ts";
 import type { UploadSessionRecord, UploadSessionStore } from "../../app/ports.ts";
@@ -219,7 +219,7 @@ export class DropboxBackupStore implements BackupStore {
     for (let restarts = 0; ; restarts++) {
       const files: StoredFile[] = [];
       try {
-        let page = checkedListPage((await this.#call("list_folder", target, (sdk) => sdk.filesListFolder({ path, limit: 2000 }), signal)).result, "files/list_folder", target);
+        let page = checkedListPage((await this.#attempts("list_folder", target, (token) => this.#rpc<files.ListFolderResult>("files/list_folder", { path, limit: 2000 }, token, signal), signal)).result, "files/list_folder", target);
         for (let pages = 1; ; pages++) {
           for (const entry of page.entries) {
             if (entry[".tag"] !== "file") continue;
@@ -232,7 +232,7 @@ export class DropboxBackupStore implements BackupStore {
           }
           const cursor = page.cursor;
           page = checkedListPage(
-            (await this.#call("list_folder/continue", target, (sdk) => sdk.filesListFolderContinue({ cursor }), signal)).result,
+            (await this.#attempts("list_folder/continue", target, (token) => this.#rpc<files.ListFolderResult>("files/list_folder/continue", { cursor }, token, signal), signal)).result,
             "files/list_folder/continue",
             target,
           );
@@ -262,16 +262,7 @@ export class DropboxBackupStore implements BackupStore {
         headers: { authorization: `Bearer ${accessToken}`, "dropbox-api-arg": headerSafeJson({ path }) },
         ...(signal ? { signal } : {}),
       });
-      if (!answer.ok) {
-        const text = await answer.text().catch(() => "");
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // Dropbox answers 400 with plain text.
-        }
-        throw { name: "DropboxResponseError", status: answer.status, headers: answer.headers, error: body };
-      }
+      if (!answer.ok) throw rejectedAnswer(answer, await answer.text().catch(() => ""));
       return answer;
     }, signal);
     const metadata = parseApiResult(response.headers.get("dropbox-api-result"));
@@ -916,8 +907,12 @@ export class DropboxBackupStore implements BackupStore {
     });
   }
 
+  /** A Dropbox request through the SDK (loaded by the first one): see `#attempts`. */
+  readonly #call: Call = (operation, target, run, signal, gate) =>
+    this.#attempts(operation, target, async (token) => run(await this.#sdk(token, signal), token), signal, gate);
+
   /** Every Dropbox request goes through here: fresh args per attempt, one classifier, mapped errors. */
-  readonly #call: Call = async (operation, target, run, signal, gate) => {
+  async #attempts<T>(operation: string, target: string, attempt: (accessToken: string) => Promise<T>, signal?: AbortSignal, gate?: RateLimitGate): Promise<T> {
     let refreshed: string | undefined;
     let token = "";
     try {
@@ -925,7 +920,7 @@ export class DropboxBackupStore implements BackupStore {
         await gate?.passed();
         token = refreshed ?? (await this.#tokens.accessToken(signal));
         refreshed = undefined;
-        return run(this.#sdk(token, signal), token);
+        return attempt(token);
       }, {
         ...this.#retry,
         classify: gate
@@ -947,14 +942,51 @@ export class DropboxBackupStore implements BackupStore {
       this.#redactor.register([token]);
       throw toSyncError(error, { operation, target, redactor: this.#redactor });
     }
-  };
+  }
 
-  #sdk(accessToken: string, signal: AbortSignal | undefined): Dropbox {
+  /**
+   * An RPC endpoint (JSON in, JSON out) with plain fetch, answered and failing as the SDK's rpcRequest
+   * would: a run that only lists (the nightly no-op) never loads the SDK.
+   */
+  async #rpc<T>(route: string, arg: unknown, accessToken: string, signal: AbortSignal | undefined): Promise<{ result: T }> {
+    const answer = await this.#fetch(`https://api.dropboxapi.com/2/${route}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json" },
+      body: JSON.stringify(arg),
+      ...(signal ? { signal } : {}),
+    });
+    const text = await answer.text();
+    if (!answer.ok) throw rejectedAnswer(answer, text);
+    return { result: parsedOrText(text) as T };
+  }
+
+  async #sdk(accessToken: string, signal: AbortSignal | undefined): Promise<Dropbox> {
+    const { Dropbox } = await loadSdk();
     const baseFetch = this.#fetch;
     const fetchWithSignal = signal
       ? ((input: RequestInfo | URL, init?: RequestInit) => baseFetch(input, { ...init, signal })) as typeof fetch
       : baseFetch;
     return new Dropbox({ accessToken, fetch: fetchWithSignal });
+  }
+}
+
+/** The SDK, evaluated by the first request that needs it (uploads, deletions), not with this module. */
+let sdkModule: Promise<typeof import("dropbox")> | undefined;
+function loadSdk(): Promise<typeof import("dropbox")> {
+  return (sdkModule ??= import("dropbox"));
+}
+
+/** A failed answer in the shape of the SDK's DropboxResponseError, for the one classifier. */
+function rejectedAnswer(answer: Response, text: string): unknown {
+  return { name: "DropboxResponseError", status: answer.status, headers: answer.headers, error: parsedOrText(text) };
+}
+
+/** JSON when it parses; otherwise the text itself (Dropbox answers 400 with plain text), as the SDK does. */
+function parsedOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }
 

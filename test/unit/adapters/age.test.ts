@@ -10,7 +10,8 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AgeBackupEncryptor, parseAgeRecipients } from "../../../src/adapters/age/age-encryptor.ts";
+import { AgeBackupEncryptor } from "../../../src/adapters/age/age-encryptor.ts";
+import { parseAgeRecipients } from "../../../src/adapters/age/age-recipients.ts";
 import {
   decryptAgeStream, noIdentityNote, parseAgeIdentities, readAgeIdentityFile, restoreContent, restoreDecryption, type AgeIdentities,
 } from "../../../src/adapters/age/age-decryptor.ts";

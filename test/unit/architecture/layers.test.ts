@@ -134,4 +134,5 @@ test("the checker itself sees imports (it would catch a violation)", () => {
   const sample = files(join(src, "app")).flatMap(imports);
   assert.ok(sample.some((s) => s.startsWith("../domain/")), "expected app modules to import the domain");
   assert.ok(sample.includes("inversify"), "expected the container to import inversify");
+  assert.ok(sample.includes("./cli-main.ts"), "expected the checker to see cli.ts's lazy import of ./cli-main.ts");
 });

@@ -68,6 +68,12 @@ describe("isKnownTimeZone()", () => {
     assert.equal(isKnownTimeZone("UTC"), true);
     assert.equal(isKnownTimeZone("Mars/Olympus"), false);
   });
+
+  test("knows what a formatter accepts beyond the runtime's list of canonical zones: other case, old names, offsets", () => {
+    // Most are not in Intl.supportedValuesOf("timeZone") (canonical names only); a formatter takes them all, as before.
+    for (const zone of ["europe/prague", "Europe/Kiev", "US/Eastern", "Etc/GMT+5", "utc"]) assert.equal(isKnownTimeZone(zone), true, zone);
+    assert.equal(isKnownTimeZone("Europe/Pragu"), false);
+  });
 });
 
 describe("unusableBackupId()", () => {
