@@ -6,7 +6,7 @@
  * attempt), and it always builds https URLs (the injected fetch rewrites them for a local fake).
  *
  * Uploads stream: one chunk buffer is filled while the previous one is being sent (two buffers at
- * most), the content hash is computed on the way, and the file appears only at `finish`, so an
+ * most; a concurrent session: one per connection and one filled ahead), the content hash is computed on the way, and the file appears only at `finish`, so an
  * interrupted upload never leaves a partial file. Dropbox paths are case-insensitive.
  */
 import { Dropbox, type files } from "dropbox";
@@ -59,6 +59,14 @@ const EMPTY = new Uint8Array(0);
  *
  * The CLI holds ~30 MiB more than the upload alone (the download's 64 KiB pieces wait for the GC),
  * so 16 MiB chunks peaked at 147-162 MiB over eight runs (four at or over 160); 8 MiB: 132-144.
+ *
+ * Concurrent sessions (issue 14, session 9; 256 MiB over the bench's WAN model, 4 connections): a heap
+ * snapshot mid-upload held the chunk buffers and the 2.5 MiB bundle source, nothing else over 200 KB;
+ * the rest of the peak is code, a ~20 MiB heap and garbage: the download's socket pieces, which V8
+ * frees at a young-generation GC it starts only once ~32 MiB of them piled up (`arrayBuffers` peaked
+ * 36-40 MiB above the chunk buffers). Peak RSS: 4 x 12 MiB buffers 159-167 MiB; 5 x 8 MiB (the
+ * default budget, DEFAULT_CONCURRENT_BUFFER_BYTES) 154-158 MiB; 5 x 8 MiB with a forced minor GC every
+ * 100 ms 137-138 MiB (not done: it needs --expose-gc). Figures under load 10-17 on 2 cores; BENCHMARKS.md.
  */
 export const DEFAULT_DROPBOX_CHUNK_BYTES = 8 * MiB;
 /**
