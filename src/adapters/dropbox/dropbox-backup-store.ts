@@ -6,8 +6,9 @@
  * attempt), and it always builds https URLs (the injected fetch rewrites them for a local fake).
  *
  * Uploads stream: one chunk buffer is filled while the previous one is being sent (two buffers at
- * most; a concurrent session: one per connection and one filled ahead), the content hash is computed on the way, and the file appears only at `finish`, so an
- * interrupted upload never leaves a partial file. Dropbox paths are case-insensitive.
+ * most; a concurrent session: one per connection and one filled ahead), the content hash is
+ * computed on the way, and the file appears only at `finish`, so an interrupted upload never leaves
+ * a partial file. Dropbox paths are case-insensitive.
  */
 import { Dropbox, type files } from "dropbox";
 import { configError, SyncError } from "../../domain/errors.ts";
@@ -79,8 +80,9 @@ export const DEFAULT_CONCURRENT_CHUNK_BYTES = 8 * MiB;
  * Memory for the chunk buffers of one concurrent upload (DROPBOX_CHUNK_MIB unset): 40 MiB, five
  * 8 MiB buffers at 4 connections (one per lane, one filled ahead so no lane waits for the download).
  * Measured (BENCHMARKS.md, issue 14 session 9): 4 x 12 MiB buffers peaked at 159-167 MiB RSS for
- * 256 MiB over the WAN model; the rest of the process is ~75 MiB of code and heap plus up to ~35 MiB
- * of download pieces V8 collects only after 32 MiB of them, so 40 MiB keeps the peak near 150 MiB.
+ * 256 MiB over the WAN model; the rest of the process is ~75 MiB of code and heap plus up to ~40 MiB
+ * of download pieces V8 collects only after ~32 MiB of them, so 40 MiB keeps the peak at 151-158 MiB.
+ * 0.8x of the WAN model's link would take 16 MiB chunks (64 MiB of buffers, ~180 MiB peak).
  */
 export const DEFAULT_CONCURRENT_BUFFER_BYTES = 40 * MiB;
 /** Dropbox refuses request bodies over 150 MiB; the largest multiple of 4 MiB below that. */
