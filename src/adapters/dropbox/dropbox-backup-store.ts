@@ -81,7 +81,8 @@ export const DEFAULT_CONCURRENT_CHUNK_BYTES = 8 * MiB;
  * 8 MiB buffers at 4 connections (one per lane, one filled ahead so no lane waits for the download).
  * Measured (BENCHMARKS.md, issue 14 session 9): 4 x 12 MiB buffers peaked at 159-167 MiB RSS for
  * 256 MiB over the WAN model; the rest of the process is ~75 MiB of code and heap plus up to ~40 MiB
- * of download pieces V8 collects only after ~32 MiB of them, so 40 MiB keeps the peak at 151-158 MiB.
+ * of download pieces V8 collects only after ~32 MiB of them: 40 MiB gave 151-158 MiB at 256 MiB, but
+ * 166 MiB for 1 GiB at a lower load (heap 46 MiB), so the 160 MiB target is not safely met.
  * 0.8x of the WAN model's link would take 16 MiB chunks (64 MiB of buffers, ~180 MiB peak).
  */
 export const DEFAULT_CONCURRENT_BUFFER_BYTES = 40 * MiB;
