@@ -47,7 +47,7 @@ export const SETTINGS_CATALOGUE: Readonly<Record<SettingField, SettingEntry>> = 
   dropboxAccessToken: { env: "DROPBOX_ACCESS_TOKEN", label: "Dropbox access token (legacy)", meaning: "legacy long-lived token (deprecated; still works, with a warning)" },
   dropboxFolder: { env: "DROPBOX_FOLDER", label: "Dropbox folder", default: "the app folder itself", meaning: "folder inside the app folder (or inside TARGET_DIR)" },
   targetDir: { env: "TARGET_DIR", meaning: "copy into this local folder instead of Dropbox" },
-  chunkMiB: { env: "DROPBOX_CHUNK_MIB", label: "Upload chunk size (MiB)", default: "12 with several connections, 8 with one", meaning: "upload chunk size in MiB, a multiple of 4, at most 148" },
+  chunkMiB: { env: "DROPBOX_CHUNK_MIB", label: "Upload chunk size (MiB)", default: "with several connections chosen per file, at most 8 at 4 connections; 8 with one", meaning: "upload chunk size in MiB, a multiple of 4, at most 148" },
   dropboxConnections: {
     env: "DROPBOX_CONNECTIONS",
     label: "Upload connections",

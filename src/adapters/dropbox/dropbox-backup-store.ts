@@ -6,8 +6,9 @@
  * attempt), and it always builds https URLs (the injected fetch rewrites them for a local fake).
  *
  * Uploads stream: one chunk buffer is filled while the previous one is being sent (two buffers at
- * most), the content hash is computed on the way, and the file appears only at `finish`, so an
- * interrupted upload never leaves a partial file. Dropbox paths are case-insensitive.
+ * most; a concurrent session: one per connection and one filled ahead), the content hash is
+ * computed on the way, and the file appears only at `finish`, so an interrupted upload never leaves
+ * a partial file. Dropbox paths are case-insensitive.
  */
 import type { Dropbox, files } from "dropbox";
 import { configError, SyncError } from "../../domain/errors.ts";
@@ -18,6 +19,7 @@ import { SecretRedactor } from "../../domain/redactor.ts";
 import { createNodeHttpFetch, onDropboxBase } from "../http/node-http-fetch.ts";
 import { abortableSleep, retry, type RetryOptions } from "../retry/retry.ts";
 import { ChunkReader, type Chunk } from "./chunk-reader.ts";
+import { planConcurrentChunks } from "./concurrent-chunk-plan.ts";
 import { RateLimitGate } from "./rate-limit-gate.ts";
 import { DropboxContentHasher } from "../content-hash/content-hash.ts";
 import { DROPBOX_SESSION_LIFETIME_MS, formatAge, KEEP_SESSION_KINDS, paused, SessionTracker } from "./upload-session-tracker.ts";
@@ -58,16 +60,32 @@ const EMPTY = new Uint8Array(0);
  *
  * The CLI holds ~30 MiB more than the upload alone (the download's 64 KiB pieces wait for the GC),
  * so 16 MiB chunks peaked at 147-162 MiB over eight runs (four at or over 160); 8 MiB: 132-144.
+ *
+ * Concurrent sessions (issue 14, session 9; 256 MiB over the bench's WAN model, 4 connections): a heap
+ * snapshot mid-upload held the chunk buffers and the 2.5 MiB bundle source, nothing else over 200 KB;
+ * the rest of the peak is code, a ~20 MiB heap and garbage: the download's socket pieces, which V8
+ * frees at a young-generation GC it starts only once ~32 MiB of them piled up (`arrayBuffers` peaked
+ * 36-40 MiB above the chunk buffers). Peak RSS: 4 x 12 MiB buffers 159-167 MiB; 5 x 8 MiB (the
+ * default budget, DEFAULT_CONCURRENT_BUFFER_BYTES) 154-158 MiB; 5 x 8 MiB with a forced minor GC every
+ * 100 ms 137-138 MiB (not done: it needs --expose-gc). Figures under load 10-17 on 2 cores; BENCHMARKS.md.
  */
 export const DEFAULT_DROPBOX_CHUNK_BYTES = 8 * MiB;
 /**
- * Default chunk of a concurrent session (DROPBOX_CHUNK_MIB unset, DROPBOX_CONNECTIONS above 1): 12 MiB.
- * Over a link with a round trip plus server work per request, each lane idles that long per chunk, so
- * a larger chunk fills more of the link: in the bench's WAN model (BENCHMARKS.md) one request idles
- * 270 ms next to 1000 ms of sending an 8 MiB chunk (ceiling 0.79x the link with 4 lanes) but 1500 ms
- * with 12 MiB (0.85x). Four 12 MiB buffers are 48 MiB; the path holds no other per-chunk copy.
+ * Chunk of a concurrent session when neither DROPBOX_CHUNK_MIB nor the file's size is known: the
+ * largest that gives every lane and one spare a buffer within DEFAULT_CONCURRENT_BUFFER_BYTES (8 MiB
+ * at 4 connections). With a known size, planConcurrentChunks picks it per file (concurrent-chunk-plan.ts).
  */
-export const DEFAULT_CONCURRENT_CHUNK_BYTES = 12 * MiB;
+export const DEFAULT_CONCURRENT_CHUNK_BYTES = 8 * MiB;
+/**
+ * Memory for the chunk buffers of one concurrent upload (DROPBOX_CHUNK_MIB unset): 40 MiB, five
+ * 8 MiB buffers at 4 connections (one per lane, one filled ahead so no lane waits for the download).
+ * Measured (BENCHMARKS.md, issue 14 session 9): 4 x 12 MiB buffers peaked at 159-167 MiB RSS for
+ * 256 MiB over the WAN model; the rest of the process is ~75 MiB of code and heap plus up to ~40 MiB
+ * of download pieces V8 collects only after ~32 MiB of them: 40 MiB gave 151-158 MiB at 256 MiB, but
+ * 166 MiB for 1 GiB at a lower load (heap 46 MiB), so the 160 MiB target is not safely met.
+ * 0.8x of the WAN model's link would take 16 MiB chunks (64 MiB of buffers, ~180 MiB peak).
+ */
+export const DEFAULT_CONCURRENT_BUFFER_BYTES = 40 * MiB;
 /** Dropbox refuses request bodies over 150 MiB; the largest multiple of 4 MiB below that. */
 const MAX_DROPBOX_CHUNK_BYTES = 148 * MiB;
 const DROPBOX_CHUNK_MULTIPLE = 4 * MiB;
@@ -75,7 +93,7 @@ const DROPBOX_CHUNK_MULTIPLE = 4 * MiB;
  * Upload connections per file (a Dropbox concurrent upload session); 1 is one sequential session.
  * Over a real uplink each chunk waits a round trip plus Dropbox's work before the next can start, so
  * one connection leaves the link idle most of the time (BENCHMARKS.md, WAN table). Each connection
- * holds one chunk buffer (DEFAULT_CONCURRENT_CHUNK_BYTES).
+ * holds one chunk buffer, and one more is filled ahead (DEFAULT_CONCURRENT_BUFFER_BYTES in all).
  *
  * 4, as issue 14 names. The concurrent path relies only on documented behaviour (see #putConcurrent
  * and BENCHMARKS.md "Concurrent sessions: what each fault path relies on"): a chunk whose answer was
@@ -111,7 +129,7 @@ export interface DropboxBackupStoreOptions {
   fetch?: typeof fetch;
   /** Send Dropbox requests here instead (a fake), e.g. http://127.0.0.1:8080. */
   baseUrl?: string;
-  /** Multiple of 4 MiB, at most 148 MiB; default DEFAULT_DROPBOX_CHUNK_BYTES, or DEFAULT_CONCURRENT_CHUNK_BYTES above one connection. */
+  /** Multiple of 4 MiB, at most 148 MiB; default DEFAULT_DROPBOX_CHUNK_BYTES, or chosen per file above one connection (planConcurrentChunks). */
   chunkBytes?: number;
   /** Chunks of one file sent at once (1..16): above 1 a concurrent upload session; default DEFAULT_DROPBOX_CONNECTIONS. */
   connections?: number;
@@ -186,7 +204,8 @@ export class DropboxBackupStore implements BackupStore {
   readonly #tokens: AccessTokenProvider;
   readonly #fetch: typeof fetch;
   readonly #chunkBytes: number;
-  readonly #concurrentChunkBytes: number;
+  /** DROPBOX_CHUNK_MIB as given: it wins over the per-file plan of a concurrent session. */
+  readonly #chosenChunkBytes: number | undefined;
   readonly #connections: number;
   readonly #retry: Partial<RetryOptions>;
   readonly #onRetry: ((info: DropboxRetryInfo) => void) | undefined;
@@ -205,7 +224,7 @@ export class DropboxBackupStore implements BackupStore {
       ? options.baseUrl ? rewritingFetch(options.fetch, options.baseUrl) : options.fetch
       : createNodeHttpFetch(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl });
     this.#chunkBytes = validateChunkBytes(options.chunkBytes ?? DEFAULT_DROPBOX_CHUNK_BYTES);
-    this.#concurrentChunkBytes = options.chunkBytes ?? DEFAULT_CONCURRENT_CHUNK_BYTES;
+    this.#chosenChunkBytes = options.chunkBytes;
     this.#connections = validateConnections(options.connections ?? DEFAULT_DROPBOX_CONNECTIONS);
     this.#retry = { ...options.retry, ...(options.sleep ? { sleep: options.sleep } : {}) };
     this.#onRetry = options.onRetry;
@@ -448,7 +467,15 @@ export class DropboxBackupStore implements BackupStore {
   ): Promise<StoredFile> {
     const target = `file "${filePath(folder, name)}"`;
     const signal = options.signal;
-    const chunkBytes = saved?.concurrent?.chunkBytes ?? this.#concurrentChunkBytes;
+    const lanes = this.#connections;
+    // A continued session keeps its layout; a chunk size set by hand keeps one buffer per lane.
+    const fileBytes = content.length === undefined ? undefined : (content.offset ?? 0) + content.length;
+    const plan = saved?.concurrent
+      ? { chunkBytes: saved.concurrent.chunkBytes, buffers: (lanes + 1) * saved.concurrent.chunkBytes <= DEFAULT_CONCURRENT_BUFFER_BYTES ? lanes + 1 : lanes }
+      : this.#chosenChunkBytes !== undefined
+        ? { chunkBytes: this.#chosenChunkBytes, buffers: lanes }
+        : planConcurrentChunks(fileBytes, lanes, DEFAULT_CONCURRENT_BUFFER_BYTES);
+    const chunkBytes = plan.chunkBytes;
     const hasher = saved ? DropboxContentHasher.resume(saved.blockHashes) : new DropboxContentHasher();
     const reader = new ChunkReader(content.stream, (bytes) => hasher.update(bytes), `the content for ${target}`);
     const progress = options.onProgress ?? (() => undefined);
@@ -468,13 +495,17 @@ export class DropboxBackupStore implements BackupStore {
     const inFlight = new Set<Promise<void>>();
     let failure: { error: unknown } | undefined;
     const takeBuffer = async (): Promise<Uint8Array> => {
-      while (free.length === 0 && allocated >= this.#connections) await Promise.race(inFlight);
+      while (free.length === 0 && allocated >= plan.buffers) await Promise.race(inFlight);
       if (free.length > 0) return free.pop()!;
       allocated += 1;
       return new Uint8Array(chunkBytes);
     };
     const settle = async () => {
       while (inFlight.size > 0) await Promise.all([...inFlight]);
+    };
+    /** Never more requests at once than connections: the spare buffer is filled, not sent, meanwhile. */
+    const laneFree = async () => {
+      while (inFlight.size >= lanes) await Promise.race(inFlight);
     };
     /** `persist: false` for the last chunk's whole blocks: a short chunk must not move the saved chunk layout. */
     const send = (at: number, bytes: Uint8Array, buffer: Uint8Array, persist = true) => {
@@ -535,6 +566,8 @@ export class DropboxBackupStore implements BackupStore {
           if (acknowledged.has(offset)) {
             free.push(buffer);
           } else {
+            await laneFree();
+            if (failure) break;
             send(offset, chunk.bytes, buffer);
             sentThisRun = true;
           }
@@ -545,6 +578,7 @@ export class DropboxBackupStore implements BackupStore {
         // The last chunk's whole 4 MiB blocks go alongside the others; only the rest (under 4 MiB,
         // perhaps nothing) closes the session, alone, since nothing may arrive after close.
         const blocks = chunk.bytes.length - (chunk.bytes.length % DROPBOX_CHUNK_MULTIPLE);
+        if (blocks > 0 && !failure) await laneFree();
         if (blocks > 0 && !failure) send(offset, chunk.bytes.subarray(0, blocks), buffer, false);
         offset += blocks;
         await settle();

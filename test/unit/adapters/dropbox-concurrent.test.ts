@@ -33,7 +33,7 @@ interface SentRequest { route: string; offset?: number; close?: boolean; bytes: 
 /** Lets a test hold back or fail the requests for one chunk offset. */
 type Interceptor = (request: SentRequest, signal: AbortSignal | undefined) => Promise<Response | undefined> | undefined;
 
-function harness(options: { connections?: number; attempts?: number } = {}) {
+function harness(options: { connections?: number; attempts?: number; chunkBytes?: number | "planned" } = {}) {
   const fake = new FakeDropbox();
   msw.resetHandlers(...fake.handlers);
   let token = fake.issueAccessToken();
@@ -88,7 +88,7 @@ function harness(options: { connections?: number; attempts?: number } = {}) {
   const store = new DropboxBackupStore({
     tokens,
     fetch: watchingFetch,
-    chunkBytes: CHUNK,
+    ...(options.chunkBytes === "planned" ? {} : { chunkBytes: options.chunkBytes ?? CHUNK }),
     connections: options.connections ?? 3,
     sessions: spyingSessions,
     sleep: (ms) => {
@@ -108,12 +108,21 @@ function harness(options: { connections?: number; attempts?: number } = {}) {
       holdSleeps = false;
       for (const resolve of pendingSleeps.splice(0)) resolve();
     },
-    put: (bytes: Uint8Array, extra: { offset?: number; signal?: AbortSignal; onProgress?: (n: number) => void } = {}) =>
-      store.put(
+    /** Bytes the upload has taken from its source so far. */
+    pulled: 0,
+    put(bytes: Uint8Array, extra: { offset?: number; signal?: AbortSignal; onProgress?: (n: number) => void } = {}) {
+      const counting = async function* (this: { pulled: number }, pieces: AsyncIterable<Uint8Array>) {
+        for await (const piece of pieces) {
+          this.pulled += piece.length;
+          yield piece;
+        }
+      }.call(this, streamOf(bytes));
+      return store.put(
         FOLDER, NAME,
-        { stream: streamOf(bytes), length: bytes.length, ...(extra.offset ? { offset: extra.offset } : {}) },
+        { stream: counting, length: bytes.length, ...(extra.offset ? { offset: extra.offset } : {}) },
         { backupId: "b1", ...(extra.signal ? { signal: extra.signal } : {}), ...(extra.onProgress ? { onProgress: extra.onProgress } : {}) },
-      ),
+      );
+    },
   };
 }
 
@@ -173,6 +182,31 @@ describe("DropboxBackupStore: concurrent upload sessions", () => {
     const sent = appends(exact);
     assert.deepEqual(sent.filter((r) => r.close).map((r) => [r.offset, r.bytes]), [[4 * CHUNK, 0]], "a size of whole blocks closes with an empty append");
     assert.equal(sent.filter((r) => !r.close && r.bytes === CHUNK).length, 4);
+  });
+
+  test("without a chunk size, the file's size picks it; one spare buffer is filled while every lane sends, never a request more", async () => {
+    const h = harness({ connections: 3, chunkBytes: "planned" });
+    // 3 lanes and a spare within 40 MiB: 8 MiB chunks; 50 MiB is 7 chunks (3 rounds) at 8, 13 (5 rounds) at 4.
+    const planned = 8 * MiB;
+    const bytes = patternBytes(50 * MiB);
+    const held: Array<() => void> = [];
+    h.intercept((request) => {
+      if (request.route !== APPEND || request.offset! >= 3 * planned) return undefined;
+      return new Promise<undefined>((resolve) => held.push(() => resolve(undefined)));
+    });
+    const upload = h.put(bytes);
+    await until(() => held.length === 3, "three chunks in flight");
+    await until(() => h.pulled >= 4 * planned, "the spare buffer filled");
+    await turns();
+    assert.equal(appends(h).length, 3, "the filled spare waits for a lane");
+    assert.ok(h.pulled < 5 * planned + 2 * MiB, `no buffer beyond the spare is filled (${h.pulled} bytes read)`);
+    for (const release of held.splice(0)) release();
+    await upload;
+    assertStored(h, bytes);
+    assert.equal(h.maxInFlight, 3);
+    const sent = appends(h);
+    assert.deepEqual(sent.filter((r) => !r.close).map((r) => [r.offset, r.bytes]).sort((a, b) => a[0]! - b[0]!), [0, 1, 2, 3, 4, 5].map((i) => [i * planned, planned]));
+    assert.deepEqual(sent.filter((r) => r.close).map((r) => [r.offset, r.bytes]), [[48 * MiB, 2 * MiB]]);
   });
 
   test("connections: 1 keeps the sequential session (start carries the first chunk)", async () => {

@@ -42,7 +42,7 @@ test("every setting in the env name table is in --help with its marks, and in th
     }
   }
   assert.match(HELP.replace(/\s+/g, " "), /ALLOW_MASS_DELETE true lifts the mass-deletion guard on every run \(not recommended\) \[default: false\]/);
-  assert.match(HELP.replace(/\s+/g, " "), /DROPBOX_CHUNK_MIB upload chunk size in MiB, a multiple of 4, at most 148 \[default: 12 with several connections, 8 with one\]/);
+  assert.match(HELP.replace(/\s+/g, " "), /DROPBOX_CHUNK_MIB upload chunk size in MiB, a multiple of 4, at most 148 \[default: with several connections chosen per file, at most 8 at 4 connections; 8 with one\]/);
 });
 
 test("the README table lists no setting the tool does not read", () => {
