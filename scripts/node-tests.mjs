@@ -15,7 +15,7 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { join, relative, sep } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
@@ -33,6 +33,22 @@ const GROUP_FILES = 10;
  * servers and folders; hooks inside a describe() stay within it.
  */
 const ISOLATING = /^(?:beforeEach|afterEach)\(|setupServer|process\.env(?:\.\w+|\[[^\]]*\])\s*=(?!=)|delete process\.env|Object\.assign\(process\.env|globalThis|\bmock\.|process\.chdir|process\.on\(|process\.exit|process\.umask/m;
+
+/**
+ * A test file's text and that of the test/ helpers it imports, transitively: a helper that starts an
+ * msw server for the file (test/msw-server.ts) isolates the file as if the file did it itself.
+ * src/ is not followed: its fakes set nothing up when imported (their docs merely name setupServer).
+ */
+function ownSources(file, seen = new Set()) {
+  const path = join(root, file);
+  if (seen.has(path)) return [];
+  seen.add(path);
+  const text = readFileSync(path, "utf8");
+  const helpers = [...text.matchAll(/\bfrom\s+"(\.{1,2}\/[^"]+\.ts)"/g)]
+    .map((m) => relative(root, join(dirname(path), m[1])).split(sep).join("/"))
+    .filter((helper) => helper.startsWith("test/"));
+  return [text, ...helpers.flatMap((helper) => ownSources(helper, seen))];
+}
 
 /** Every *.test.ts below test/, as repository-relative paths with "/". */
 function testFiles(dir) {
@@ -79,7 +95,7 @@ if (files.length === 0) {
 }
 
 const isolate = process.env.BACKUP_SYNC_TEST_ISOLATE === "1";
-const alone = files.filter((file) => isolate || file.startsWith("test/e2e/") || ISOLATING.test(readFileSync(join(root, file), "utf8")));
+const alone = files.filter((file) => isolate || file.startsWith("test/e2e/") || ownSources(file).some((source) => ISOLATING.test(source)));
 const shared = files.filter((file) => !alone.includes(file));
 const groups = [];
 for (let i = 0; i < shared.length; i += GROUP_FILES) groups.push(shared.slice(i, i + GROUP_FILES));
