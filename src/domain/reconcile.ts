@@ -242,7 +242,7 @@ export function reconcile({ backups, stored, timeZone, policy = {}, downloads = 
       heldBack: due,
     });
     deletions = [];
-  } else if (due.length > 0 && ourFileCount >= 2 && ![...wanted.keys(), ...listedUnusable].some((key) => ours.has(key))) {
+  } else if (due.length > 0 && ourFileCount >= 2 && !overlaps(ours, wanted.keys(), listedUnusable)) {
     guards.push({
       code: "no-overlap",
       message: `None of the ${wanted.size} successful backup(s) UNMS lists matches any of the ${ourFileCount} backup file(s) in the folder, so none were deleted (was UNMS reinstalled, or does this folder hold another NMS's backups?)`,
@@ -265,6 +265,12 @@ export function reconcile({ backups, stored, timeZone, policy = {}, downloads = 
   }
 
   return { uploads, keeps, deletions, ignored, guards, foreign, retained };
+}
+
+/** True when one of the listed keys has a copy (looked up key by key, not spread into one array). */
+function overlaps(ours: ReadonlyMap<string, StoredFile[]>, ...listed: Iterable<string>[]): boolean {
+  for (const keys of listed) for (const key of keys) if (ours.has(key)) return true;
+  return false;
 }
 
 /**
