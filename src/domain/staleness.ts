@@ -5,6 +5,7 @@
  * Pure: the caller passes the time (`nowMs`), so status, sync and tests all judge alike.
  */
 import { backupIdFromFileName, backupKey, instantFromFileName, type UnmsBackup } from "./backup.ts";
+import { KeyIndex } from "./key-index.ts";
 
 /** Where UISP shows its backups and their schedule (the menu the guards name too). */
 export const UISP_BACKUPS_MENU = "Network -> Settings -> Backups";
@@ -140,18 +141,17 @@ export function stalenessProblems(input: StalenessInput): StalenessProblem[] {
 
 /**
  * The newest copy (by copyInstant) and the listed backups without a copy, in list order. The
- * backups are indexed by position, once: a Map from key to index and one byte per backup, not a
- * record per copy (a dry run over a million backups has a million would-be copies).
+ * backups are indexed by position, once: a KeyIndex and one byte per backup, not a record per copy
+ * (a dry run over a million backups has a million would-be copies).
  */
 function copiesAndGaps(
   backups: readonly UnmsBackup[], copies: readonly string[], timeZone: string,
 ): { newestCopy: { name: string; at: number } | undefined; uncopied: () => Iterable<UnmsBackup> } {
   // Per key, the first backup with a valid createdAt (else the first at all): copyInstants' choice.
-  const indexOf = new Map<string, number>();
+  const indexOf = new KeyIndex(backups.length, (i) => backupKey(backups[i]!.id));
   backups.forEach((b, i) => {
-    const key = backupKey(b.id);
-    const known = indexOf.get(key);
-    if (known === undefined || (Number.isNaN(Date.parse(backups[known]!.createdAt)) && !Number.isNaN(Date.parse(b.createdAt)))) indexOf.set(key, i);
+    const known = indexOf.get(backupKey(b.id));
+    if (known === undefined || (Number.isNaN(Date.parse(backups[known]!.createdAt)) && !Number.isNaN(Date.parse(b.createdAt)))) indexOf.set(i);
   });
   const copied = new Uint8Array(backups.length);
   let newestCopy: { name: string; at: number } | undefined;
