@@ -63,7 +63,7 @@ export class KeyedList<T> implements Iterable<[string, T]> {
   readonly #index: KeyIndex;
 
   constructor(
-    capacity: number,
+    private readonly capacity: number,
     private readonly keyOf: (value: T) => string,
   ) {
     this.#index = new KeyIndex(capacity, (position) => keyOf(this.#values[position]!));
@@ -76,6 +76,8 @@ export class KeyedList<T> implements Iterable<[string, T]> {
   /** Adds `value` unless its key is held already; false then. At most `capacity` values. */
   add(value: T): boolean {
     if (this.has(this.keyOf(value))) return false;
+    // The table is sized for `capacity`; past it a full table would be searched forever.
+    if (this.#values.length >= this.capacity) throw new RangeError(`KeyedList: more than the ${this.capacity} values it was made for`);
     this.#values.push(value);
     this.#index.set(this.#values.length - 1);
     return true;

@@ -36,3 +36,10 @@ test("KeyedList keeps the first value per key, in the order added, and finds eac
   assert.equal(list.has("c"), false);
   assert.equal(list.get("c"), undefined);
 });
+
+test("KeyedList refuses a value past the capacity it was made for, naming it", () => {
+  const list = new KeyedList<string>(1, (v) => v);
+  list.add("a");
+  assert.equal(list.add("a"), false);
+  assert.throws(() => list.add("b"), /more than the 1 values it was made for/);
+});
