@@ -647,12 +647,19 @@ async function scaleSection(workDir: string, counts: number[], deletions: number
       text: `dry run over a ${(big.listBytes / MiB).toFixed(0)} MiB list (${big.count} backups): peak RSS ${big.outcome.peakRssMiB.toFixed(0)} MiB < ${TARGET_LIST_RSS_MIB} MiB`,
     });
   }
-  if (rows.length > 1) {
-    const first = rows[0]!;
-    const last = rows[rows.length - 1]!;
-    const perBackupKiB = ((last.outcome.peakRssMiB - first.outcome.peakRssMiB) * 1024) / (last.count - first.count);
-    console.log(`Memory per listed backup: ${perBackupKiB.toFixed(2)} KiB (peak RSS ${first.count} -> ${last.count} backups)`);
-    checks.push({ ok: perBackupKiB <= SCALE_KIB_PER_BACKUP, text: `dry run: ${perBackupKiB.toFixed(2)} KiB of peak RSS per listed backup <= ${SCALE_KIB_PER_BACKUP} KiB` });
+  const perBackupKiB = (from: { count: number; outcome: ChildOutcome }, to: { count: number; outcome: ChildOutcome }) =>
+    ((to.outcome.peakRssMiB - from.outcome.peakRssMiB) * 1024) / (to.count - from.count);
+  const first = rows[0];
+  const last = rows[rows.length - 1];
+  if (first && last && last !== first) {
+    // A few thousand backups move peak RSS by less than its noise: shown, not judged, when the big list ran.
+    console.log(`Memory per listed backup: ${perBackupKiB(first, last).toFixed(2)} KiB (peak RSS ${first.count} -> ${last.count} backups)`);
+    if (!big) checks.push({ ok: perBackupKiB(first, last) <= SCALE_KIB_PER_BACKUP_SMALL, text: `dry run: ${perBackupKiB(first, last).toFixed(2)} KiB of peak RSS per listed backup <= ${SCALE_KIB_PER_BACKUP_SMALL} KiB` });
+  }
+  if (first && big) {
+    const kib = perBackupKiB(first, big);
+    console.log(`Memory per listed backup: ${kib.toFixed(2)} KiB (peak RSS ${first.count} -> ${big.count} backups: the stated constant)`);
+    checks.push({ ok: kib <= SCALE_KIB_PER_BACKUP, text: `dry run: ${kib.toFixed(2)} KiB of peak RSS per listed backup (${first.count} -> ${big.count}) <= ${SCALE_KIB_PER_BACKUP} KiB` });
   }
   if (deletions > 0) {
     const { requests, deleted, wallMs } = await measureDeletions(workDir, deletions);
@@ -665,8 +672,13 @@ async function scaleSection(workDir: string, counts: number[], deletions: number
 /** issue 14: a 200 MiB backup list must not take this much (it took 2.2 GiB when the list was parsed whole). */
 const TARGET_LIST_RSS_MIB = 909;
 
-/** Peak RSS may grow at most this much per listed backup (a backup's record, its name, its plan entry). */
-const SCALE_KIB_PER_BACKUP = 4;
+/**
+ * Peak RSS may grow at most this much per listed backup, from the smallest count to the 200 MiB list
+ * (a backup's record, its name, its plan entry, its report entry; issue 14, session 9).
+ */
+const SCALE_KIB_PER_BACKUP = 0.5;
+/** The same between the small counts alone (`--list-mib 0`), where noise is most of the figure. */
+const SCALE_KIB_PER_BACKUP_SMALL = 4;
 
 /** UNMS lists 1,000 backups, Dropbox holds copies of those and of `deletions` more: the sync deletes those. */
 async function measureDeletions(workDir: string, deletions: number) {

@@ -7,7 +7,7 @@ import { describeError } from "../domain/errors.ts";
 import { compose, settingsHelp } from "./compose.ts";
 import { ids } from "./service-ids.ts";
 import { ExitCode, runSync, type RunSyncInput } from "./run-sync.ts";
-import { jsonSummary } from "./sync-report.ts";
+import { jsonSummaryPieces } from "./sync-report.ts";
 import { parseCliArgs } from "./parse-cli-args.ts";
 
 export const VERSION = "2.0.0";
@@ -137,8 +137,27 @@ export async function main(argv: string[], env: Record<string, string | undefine
     ...(io.now ? { now: io.now } : {}),
   };
   const outcome = await runSync(input);
-  if (values.json) io.stdout.write(`${redactor.redact(jsonSummary(outcome))}\n`);
+  if (values.json) await writePieces(io.stdout, jsonSummaryPieces(outcome, (text) => redactor.redact(text)), "\n");
   return outcome.exitCode;
+}
+
+/** Writes text piece by piece, waiting whenever the stream's buffer is full, so memory stays that of one piece. */
+async function writePieces(stream: NodeJS.WritableStream, pieces: Iterable<string>, end: string): Promise<void> {
+  for (const piece of pieces) {
+    if (stream.write(piece) === false) await drained(stream);
+  }
+  stream.write(end);
+}
+
+/** Resolves at "drain", or when the stream closes or fails (a reader that went away must not hang the run). */
+function drained(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.removeListener("drain", done).removeListener("close", done).removeListener("error", done);
+      resolve();
+    };
+    stream.once("drain", done).once("close", done).once("error", done);
+  });
 }
 
 function passThrough(io: CliIo): Pick<RunSyncInput, "unmsFetch" | "dropboxFetch" | "signal" | "sleep"> {

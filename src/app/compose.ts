@@ -17,6 +17,7 @@ import { UcrmFileConfigStore } from "../adapters/config/ucrm-file-config-store.t
 import { acquireRunLock } from "../adapters/lock/run-lock.ts";
 import { consoleSink, LineReporter } from "../adapters/report/line-reporter.ts";
 import { warningsAndErrorsOnly } from "../adapters/report/quiet-sink.ts";
+import { DigestingReporter } from "../adapters/report/digesting-reporter.ts";
 import { PluginLog } from "../adapters/report/plugin-log.ts";
 import { PluginReporter } from "../adapters/report/plugin-reporter.ts";
 import type { LoadedSettings } from "./ports.ts";
@@ -86,7 +87,7 @@ function cliModule(profile: CliProfile): ContainerModule {
       .toResolvedValue(
         (redactor: Redactor) => {
           const sink = consoleSink({ stdout: profile.stdout, stderr: profile.stderr, env: profile.env });
-          return new LineReporter(profile.quiet ? warningsAndErrorsOnly(sink) : sink, (text) => redactor.redact(text));
+          return new DigestingReporter(new LineReporter(profile.quiet ? warningsAndErrorsOnly(sink) : sink, (text) => redactor.redact(text)));
         },
         [ids.Redactor],
       )

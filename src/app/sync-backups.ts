@@ -149,7 +149,8 @@ export class SyncBackups {
 
     if (!dryRun && this.store.pruneUnfinished) {
       // Unfinished uploads of backups that no longer need one (stored, or gone from UNMS) are dropped.
-      const wanted = new Set(plan.uploads.filter((u) => !report.uploaded.includes(u.name)).map((u) => u.backup.id));
+      const uploaded = new Set(report.uploaded);
+      const wanted = new Set(plan.uploads.filter((u) => !uploaded.has(u.name)).map((u) => u.backup.id));
       try {
         await this.store.pruneUnfinished(folder, wanted, signal);
       } catch (error) {
@@ -204,9 +205,12 @@ export class SyncBackups {
     if (options.staleness) {
       const deleted = new Set(report.deleted);
       // A dry run is judged by what the real run would leave (its would-be uploads and deletions).
-      const copies = [...stored.map((f) => f.name).filter((name) => !deleted.has(name)), ...report.uploaded];
+      const copies: string[] = [];
+      for (const { name } of stored) if (!deleted.has(name)) copies.push(name);
+      for (const name of report.uploaded) copies.push(name);
       const failures = new Map(report.failed.map((f) => [f.name, f.error]));
-      const nameOf = new Map(plan.uploads.map((u) => [backupKey(u.backup.id), u.name]));
+      // Asked for the few backups a problem names, so a search each, not an index of every upload.
+      const nameOf = (backup: UnmsBackup) => plan.uploads.find((u) => backupKey(u.backup.id) === backupKey(backup.id))?.name;
       for (const problem of stalenessProblems({
         backups,
         copies,
@@ -215,7 +219,7 @@ export class SyncBackups {
         maxAgeHours: options.staleness.maxAgeHours,
         setting: options.staleness.setting,
         whyNoCopy: (backup) => {
-          const name = nameOf.get(backupKey(backup.id)) ?? "";
+          const name = nameOf(backup) ?? "";
           if (report.resumable.includes(name)) return "left for the next run: the time budget was spent";
           const failure = failures.get(name);
           return failure ? `its upload failed: ${failure}` : "it was not uploaded";

@@ -167,12 +167,57 @@ export function summarize(report: SyncReport): string {
  * no report: `{"error": "...", "exitCode": n}`. One waiting for authorization keeps the summary's
  * shape (nothing done) with `error` and `authorizationUrl`.
  */
-export function jsonSummary(outcome: { exitCode: number; report?: SyncReport; error?: string; authorizationUrl?: string }): string {
+export function jsonSummary(outcome: JsonSummaryOutcome): string {
+  return JSON.stringify(jsonSummaryObject(outcome));
+}
+
+/** What `jsonSummary` renders: a run's outcome, with its report when it got as far. */
+export interface JsonSummaryOutcome {
+  exitCode: number;
+  report?: SyncReport;
+  error?: string;
+  authorizationUrl?: string;
+}
+
+/** Pieces of about this many characters: small enough to stay flat, large enough to be few writes. */
+const JSON_PIECE_CHARS = 64 * 1024;
+
+/**
+ * The text of `jsonSummary`, in pieces that add up to it exactly: a dry run over a million backups
+ * lists a million names, and one 70 MiB string (with its copies for redaction and writing) would
+ * cost more memory than the whole plan. Each array element and each other value passes `redact` on
+ * its own, so a secret inside one is redacted as in the whole text.
+ */
+export function* jsonSummaryPieces(outcome: JsonSummaryOutcome, redact: (text: string) => string = (text) => text): Generator<string> {
+  let piece = "{";
+  let first = true;
+  for (const [key, value] of Object.entries(jsonSummaryObject(outcome))) {
+    if (value === undefined) continue;
+    piece += `${first ? "" : ","}${JSON.stringify(key)}:`;
+    first = false;
+    if (!Array.isArray(value)) {
+      piece += redact(JSON.stringify(value));
+      continue;
+    }
+    piece += "[";
+    for (let i = 0; i < value.length; i++) {
+      piece += `${i === 0 ? "" : ","}${redact(JSON.stringify(value[i]) ?? "null")}`;
+      if (piece.length >= JSON_PIECE_CHARS) {
+        yield piece;
+        piece = "";
+      }
+    }
+    piece += "]";
+  }
+  yield `${piece}}`;
+}
+
+function jsonSummaryObject(outcome: JsonSummaryOutcome): Record<string, unknown> {
   const report = outcome.report;
   if (!report && outcome.error !== undefined && !outcome.authorizationUrl) {
-    return JSON.stringify({ error: outcome.error, exitCode: outcome.exitCode });
+    return { error: outcome.error, exitCode: outcome.exitCode };
   }
-  return JSON.stringify({
+  return {
     ...(!report && outcome.error !== undefined ? { error: outcome.error } : {}),
     uploaded: report?.uploaded ?? [],
     skipped: report?.skipped ?? [],
@@ -189,5 +234,5 @@ export function jsonSummary(outcome: { exitCode: number; report?: SyncReport; er
     durationMs: Math.round(report?.durationMs ?? 0),
     exitCode: outcome.exitCode,
     ...(outcome.authorizationUrl ? { authorizationUrl: outcome.authorizationUrl } : {}),
-  });
+  };
 }

@@ -184,7 +184,8 @@ export function backupFileName(backup: Pick<UnmsBackup, "id" | "createdAt">, tim
   if (Number.isNaN(instant.getTime())) {
     throw new RangeError(`Backup ${backup.id} has an invalid createdAt "${backup.createdAt}": expected an ISO-8601 date`);
   }
-  return `${BACKUP_FILE_PREFIX}${formatStamp(instant, timeZone)}_${backup.id}${BACKUP_FILE_EXTENSION}${encrypted ? ENCRYPTED_FILE_EXTENSION : ""}`;
+  // One flat string (join), not a tree of pieces: a plan holds a million of these names.
+  return [BACKUP_FILE_PREFIX, formatStamp(instant, timeZone), "_", backup.id, BACKUP_FILE_EXTENSION, encrypted ? ENCRYPTED_FILE_EXTENSION : ""].join("");
 }
 
 /** True when a name is one of our encrypted copies (`.unms.age`). */
@@ -224,10 +225,75 @@ export function localTimeIn(instant: Date, timeZone: string): LocalTime {
 
 /** `YYYYMMDD-HHmm` of an instant in a time zone. */
 function formatStamp(instant: Date, timeZone: string): string {
-  const parts = (stampFormatter(timeZone) ?? stampFormatter("UTC")!).formatToParts(instant);
+  const zone = stampFormatter(timeZone) ? timeZone : "UTC";
+  const offset = utcOffsetMs(instant.getTime(), zone);
+  if (offset !== undefined) {
+    const wall = new Date(instant.getTime() + offset);
+    // One flat string (join), not a tree of pieces: a plan holds a million of these names.
+    return [
+      String(wall.getUTCFullYear()).padStart(4, "0"), pad2(wall.getUTCMonth() + 1), pad2(wall.getUTCDate()), "-", pad2(wall.getUTCHours()), pad2(wall.getUTCMinutes()),
+    ].join("");
+  }
+  const parts = stampFormatter(zone)!.formatToParts(instant);
   const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? "00";
   // Eight or more digits for the date: a five-digit year stays matchable by BACKUP_FILE_PATTERN.
-  return `${part("year").padStart(4, "0")}${part("month")}${part("day")}-${part("hour")}${part("minute")}`;
+  return [part("year").padStart(4, "0"), part("month"), part("day"), "-", part("hour"), part("minute")].join("");
+}
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+const DAY_MS = 86_400_000;
+const STEADY_FROM = Date.UTC(1970, 0, 1);
+const STEADY_UNTIL = Date.UTC(10000, 0, 1);
+
+/** Per zone, the last UTC day whose offset was the same at its first and last second. */
+const steadyDays = new Map<string, { day: number; offsetMs: number }>();
+
+/**
+ * The zone's offset from UTC at `instant` when its UTC day has one offset throughout (the same at
+ * its first and last second; no zone changes twice within a day and back), else undefined (the
+ * formatter decides). Asking Intl twice a day instead of once per name made 1,000,000 names
+ * ~10 times faster; the cache keeps one day per zone (backups come in time order).
+ */
+function utcOffsetMs(instant: number, timeZone: string): number | undefined {
+  // Old dates (local mean times, eras) are left to the formatter alone.
+  if (!(instant >= STEADY_FROM && instant < STEADY_UNTIL)) return undefined;
+  const day = Math.floor(instant / DAY_MS);
+  const known = steadyDays.get(timeZone);
+  if (known?.day === day) return known.offsetMs;
+  const first = exactOffsetMs(day * DAY_MS, timeZone);
+  const last = exactOffsetMs(day * DAY_MS + DAY_MS - 1000, timeZone);
+  if (first === undefined || first !== last) return undefined;
+  if (steadyDays.size < 64 || steadyDays.has(timeZone)) steadyDays.set(timeZone, { day, offsetMs: first });
+  return first;
+}
+
+/** The zone's offset at a whole second, to the second (old local mean times are not whole minutes). */
+function exactOffsetMs(second: number, timeZone: string): number | undefined {
+  const formatter = secondsFormatter(timeZone);
+  if (!formatter) return undefined;
+  const parts = formatter.formatToParts(new Date(second));
+  const part = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value);
+  const wall = Date.UTC(part("year"), part("month") - 1, part("day"), part("hour"), part("minute"), part("second"));
+  return Number.isNaN(wall) || parts.some((p) => p.type === "era") ? undefined : wall - second;
+}
+
+const secondsFormatters = new Map<string, Intl.DateTimeFormat | undefined>();
+
+function secondsFormatter(timeZone: string): Intl.DateTimeFormat | undefined {
+  if (secondsFormatters.has(timeZone)) return secondsFormatters.get(timeZone);
+  let formatter: Intl.DateTimeFormat | undefined;
+  try {
+    formatter = new Intl.DateTimeFormat("en-US", {
+      timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+    });
+  } catch {
+    formatter = undefined;
+  }
+  if (secondsFormatters.size < 64) secondsFormatters.set(timeZone, formatter);
+  return formatter;
 }
 
 /**

@@ -30,6 +30,7 @@
 import {
   backupFileName, backupIdFromFileName, backupKey, isEncryptedFileName, localTimeIn, localTimeOfFileName, unusableBackupId, type UnmsBackup,
 } from "./backup.ts";
+import { KeyedList } from "./key-index.ts";
 import { applyRetention, retentionActive, type RetentionCandidate, type RetentionPolicy, type RetentionReason } from "./retention.ts";
 
 export interface StoredFile {
@@ -175,15 +176,15 @@ export function defaultMaxDeletes(ourFileCount: number): number {
  */
 export function reconcile({ backups, stored, timeZone, policy = {}, downloads = new Map(), encrypt = false }: ReconcileInput): SyncPlan {
   const ignored: IgnoredBackup[] = [];
-  const wanted = new Map<string, UnmsBackup>();
+  // Indexed by position, not a Map: one entry per listed backup, a million in a big list.
+  const wanted = new KeyedList<UnmsBackup>(backups.length, (backup) => backupKey(backup.id));
   // A success item skipped for a bad field still exists in UNMS: its copy is not deleted.
   const listedUnusable = new Set<string>();
   for (const backup of backups) {
     const why = backup.unusable ?? (backup.state !== "success" ? `its state is "${backup.state}", not "success"` : unusableBackupId(backup.id));
     if (why && backup.state === "success") listedUnusable.add(backupKey(backup.id));
     if (why) ignored.push({ backup, reason: why });
-    else if (wanted.has(backupKey(backup.id))) ignored.push({ backup, reason: "UNMS listed the same id twice" });
-    else wanted.set(backupKey(backup.id), backup);
+    else if (!wanted.add(backup)) ignored.push({ backup, reason: "UNMS listed the same id twice" });
   }
 
   const ours = new Map<string, StoredFile[]>();
@@ -242,7 +243,7 @@ export function reconcile({ backups, stored, timeZone, policy = {}, downloads = 
       heldBack: due,
     });
     deletions = [];
-  } else if (due.length > 0 && ourFileCount >= 2 && ![...wanted.keys(), ...listedUnusable].some((key) => ours.has(key))) {
+  } else if (due.length > 0 && ourFileCount >= 2 && !overlaps(ours, wanted.keys(), listedUnusable)) {
     guards.push({
       code: "no-overlap",
       message: `None of the ${wanted.size} successful backup(s) UNMS lists matches any of the ${ourFileCount} backup file(s) in the folder, so none were deleted (was UNMS reinstalled, or does this folder hold another NMS's backups?)`,
@@ -267,11 +268,17 @@ export function reconcile({ backups, stored, timeZone, policy = {}, downloads = 
   return { uploads, keeps, deletions, ignored, guards, foreign, retained };
 }
 
+/** True when one of the listed keys has a copy (looked up key by key, not spread into one array). */
+function overlaps(ours: ReadonlyMap<string, StoredFile[]>, ...listed: Iterable<string>[]): boolean {
+  for (const keys of listed) for (const key of keys) if (ours.has(key)) return true;
+  return false;
+}
+
 /**
  * One candidate per backup for the retention policy: a listed backup at its createdAt in the NMS
  * time zone (its copy may only be written this run), any other at the time its copy's name shows.
  */
-function retentionCandidates(wanted: ReadonlyMap<string, UnmsBackup>, ours: ReadonlyMap<string, StoredFile[]>, timeZone: string): RetentionCandidate[] {
+function retentionCandidates(wanted: KeyedList<UnmsBackup>, ours: ReadonlyMap<string, StoredFile[]>, timeZone: string): RetentionCandidate[] {
   const candidates: RetentionCandidate[] = [];
   for (const [key, backup] of wanted) candidates.push({ key, time: localTimeIn(new Date(backup.createdAt), timeZone) });
   for (const [key, files] of ours) {

@@ -5,6 +5,7 @@
  * Pure: the caller passes the time (`nowMs`), so status, sync and tests all judge alike.
  */
 import { backupIdFromFileName, backupKey, instantFromFileName, type UnmsBackup } from "./backup.ts";
+import { KeyIndex } from "./key-index.ts";
 
 /** Where UISP shows its backups and their schedule (the menu the guards name too). */
 const UISP_BACKUPS_MENU = "Network -> Settings -> Backups";
@@ -103,24 +104,26 @@ export function stalenessProblems(input: StalenessInput): StalenessProblem[] {
     });
   }
 
-  const instantOf = copyInstants(backups, timeZone);
-  const copyTimes = input.copies
-    .map((name) => ({ name, at: instantOf(name) }))
-    .filter((c): c is { name: string; at: number } => c.at !== undefined);
-  const newestCopy = copyTimes.reduce<{ name: string; at: number } | undefined>((a, c) => (!a || c.at > a.at ? c : a), undefined);
-  const copied = new Set(input.copies.map((name) => backupIdFromFileName(name)).filter((id): id is string => id !== undefined).map(backupKey));
-  const newerUncopied = backups.filter(
-    (b) => b.state === "success" && !b.unusable && !copied.has(backupKey(b.id)) && Date.parse(b.createdAt) > (newestCopy?.at ?? -Infinity),
-  );
-  if (newerUncopied.length === 0) return problems;
+  const { newestCopy, uncopied } = copiesAndGaps(backups, input.copies, timeZone);
+  // Successful backups newer than the newest copy that have none: counted, and the first few named.
+  const newerUncopied: UnmsBackup[] = [];
+  let newerCount = 0;
+  let anyOverLimit = false;
+  for (const b of uncopied()) {
+    const at = Date.parse(b.createdAt);
+    if (b.state !== "success" || b.unusable || !(at > (newestCopy?.at ?? -Infinity))) continue;
+    newerCount += 1;
+    if (newerUncopied.length < 5) newerUncopied.push(b);
+    if (nowMs - at > limitMs) anyOverLimit = true;
+  }
+  if (newerCount === 0) return problems;
   const which = newerUncopied
-    .slice(0, 5)
     .map((b) => `backup ${b.id} of ${new Date(Date.parse(b.createdAt)).toISOString()} (${input.whyNoCopy(b, undefined)})`)
     .join("; ");
-  const more = newerUncopied.length > 5 ? `; and ${newerUncopied.length - 5} more` : "";
+  const more = newerCount > 5 ? `; and ${newerCount - 5} more` : "";
   if (!newestCopy) {
     // No copy yet is a problem once a backup has waited longer than the limit for one (not on a first run).
-    if (!newerUncopied.some((b) => nowMs - Date.parse(b.createdAt) > limitMs)) return problems;
+    if (!anyOverLimit) return problems;
     problems.push({
       code: "copies-none",
       message: `There is no off-site copy, while UNMS has had successful backups for longer than ${limit}: ${which}${more}.`,
@@ -130,8 +133,41 @@ export function stalenessProblems(input: StalenessInput): StalenessProblem[] {
       code: "copies-stale",
       message:
         `The newest off-site copy is ${describeAge(nowMs - newestCopy.at)} old (${newestCopy.name}), older than ${limit}, while UNMS has ` +
-        `${newerUncopied.length} newer successful backup(s) without a copy: ${which}${more}.`,
+        `${newerCount} newer successful backup(s) without a copy: ${which}${more}.`,
     });
   }
   return problems;
+}
+
+/**
+ * The newest copy (by copyInstant) and the listed backups without a copy, in list order. The
+ * backups are indexed by position, once: a KeyIndex and one byte per backup, not a record per copy
+ * (a dry run over a million backups has a million would-be copies).
+ */
+function copiesAndGaps(
+  backups: readonly UnmsBackup[], copies: readonly string[], timeZone: string,
+): { newestCopy: { name: string; at: number } | undefined; uncopied: () => Iterable<UnmsBackup> } {
+  // Per key, the first backup with a valid createdAt (else the first at all): copyInstants' choice.
+  const indexOf = new KeyIndex(backups.length, (i) => backupKey(backups[i]!.id));
+  backups.forEach((b, i) => {
+    const known = indexOf.get(backupKey(b.id));
+    if (known === undefined || (Number.isNaN(Date.parse(backups[known]!.createdAt)) && !Number.isNaN(Date.parse(b.createdAt)))) indexOf.set(i);
+  });
+  const copied = new Uint8Array(backups.length);
+  let newestCopy: { name: string; at: number } | undefined;
+  for (const name of copies) {
+    const id = backupIdFromFileName(name);
+    if (id === undefined) continue;
+    const index = indexOf.get(backupKey(id));
+    if (index !== undefined) copied[index] = 1;
+    const listedAt = index === undefined ? NaN : Date.parse(backups[index]!.createdAt);
+    const at = Number.isNaN(listedAt) ? instantFromFileName(name, timeZone) : listedAt;
+    if (at !== undefined && (!newestCopy || at > newestCopy.at)) newestCopy = { name, at };
+  }
+  return {
+    newestCopy,
+    uncopied: function* () {
+      for (const b of backups) if (copied[indexOf.get(backupKey(b.id))!] !== 1) yield b;
+    },
+  };
 }

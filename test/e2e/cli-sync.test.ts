@@ -184,6 +184,20 @@ test("--dry-run changes nothing and says what it would upload and delete", async
   assert.equal(h.unms.requestCounts.download, 0, "a dry run downloads nothing");
 });
 
+test("a dry run over 1,200 backups prints 1,000 \"Would upload\" lines and a count; --json still names all 1,200", async (t) => {
+  const h = await syncHarness(t);
+  for (let i = 0; i < 1200; i++) h.unms.addBackup({ id: guid(`many-${i}`), createdAt: new Date(Date.UTC(2024, 0, 1) + i * 3_600_000).toISOString(), size: 16 });
+
+  const run = await h.run(["sync", "--dry-run", "--json"], { MAX_BACKUP_AGE_HOURS: "87600" });
+  assert.equal(run.code, 0, explain(run));
+  assert.equal(run.stderr.split("\n").filter((line) => line.startsWith("Would upload ")).length, 1000);
+  assert.match(run.stderr, /\.\.\. and 200 more backup\(s\) would be uploaded \(not listed one by one\)\n/);
+  assert.match(run.stderr, /Dry run finished: 1200 would be uploaded/);
+  const summary = lastJsonLine(run);
+  assert.equal(summary.uploaded.length, 1200);
+  assert.equal(new Set(summary.uploaded).size, 1200);
+});
+
 test("--json ends stdout with the summary: uploaded, skipped, deleted, failed, guarded, bytesUploaded, uploads", async (t) => {
   const h = await syncHarness(t);
   const a = h.unms.addBackup({ id: guid("json-a"), createdAt: "2024-02-01T00:00:00Z", size: 3 * MiB });

@@ -125,8 +125,12 @@ function toBackup(item: unknown, where: string): UnmsBackup {
 
   const unusable = successProblem(id, createdAt);
   if (unusable) return { ...backup, unusable };
-  if (typeof size === "number" && Number.isSafeInteger(size) && size >= 0) backup.size = size;
-  else if (size !== undefined && size !== null) {
+  if (typeof size === "number" && Number.isSafeInteger(size) && size >= 0) {
+    // One literal with every field, so the record's fields sit in the object itself (no second,
+    // growable property store): ~40 bytes less per backup, a million of them in a big list.
+    return typeof origin === "string" ? { id: label, createdAt: backup.createdAt, state, origin, size } : { id: label, createdAt: backup.createdAt, state, size };
+  }
+  if (size !== undefined && size !== null) {
     backup.warning = `UNMS lists backup ${label} with size ${describeJson(size)}, not a byte count; its size is treated as unknown`;
   }
   return backup;

@@ -4,7 +4,8 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { collectReport, fanOut, jsonSummary, ReportCollector, type SyncReport } from "../../../src/app/sync-report.ts";
+import { collectReport, fanOut, jsonSummary, jsonSummaryPieces, ReportCollector, type SyncReport } from "../../../src/app/sync-report.ts";
+import { SecretRedactor } from "../../../src/domain/redactor.ts";
 import { formatEvent } from "../../../src/adapters/report/format.ts";
 import type { SyncEvent } from "../../../src/domain/ports.ts";
 
@@ -133,5 +134,36 @@ describe("jsonSummary() of a run that stopped before syncing", () => {
     assert.deepEqual(summary.uploaded, []);
     assert.equal(summary.exitCode, 3);
     assert.equal(summary.authorizationUrl, "https://www.dropbox.com/oauth2/authorize?x");
+  });
+});
+
+describe("jsonSummaryPieces(): the --json line in pieces (a dry run over a million backups lists a million names)", () => {
+  const many = (count: number) => Array.from({ length: count }, (_, i) => `unms-backup-20200101-0000_3f1c2a9e-0000-4000-8000-${String(i).padStart(12, "0")}.unms`);
+  const bigReport = (): SyncReport => ({
+    dryRun: true, uploaded: many(20_000), skipped: many(3), deleted: [], failed: [{ name: "a.unms", error: "token sl.ABCDEFGHIJKLMNOPQRSTUVWXYZ0123 refused" }],
+    guarded: [], bytesUploaded: 0, uploads: [], ignored: [{ backupId: "x", reason: "its state is \"failed\", not \"success\"" }], warnings: ["w \"quoted\""],
+    resumable: [], retained: [{ name: "r.unms", why: "newest of 2024-01", reasons: [{ rule: "monthly", period: "2024-01" }] }], durationMs: 12,
+  });
+
+  test("add up to jsonSummary exactly, in pieces of about 64 KiB", () => {
+    const outcome = { exitCode: 0, report: bigReport() };
+    const pieces = [...jsonSummaryPieces(outcome)];
+    assert.equal(pieces.join(""), jsonSummary(outcome));
+    assert.ok(pieces.length > 10, `${pieces.length} pieces`);
+    assert.ok(pieces.every((p) => p.length < 64 * 1024 + 200), "no piece much over 64 KiB");
+  });
+
+  test("stopped runs and runs awaiting authorization come out the same as jsonSummary too", () => {
+    for (const outcome of [{ exitCode: 2, error: "UNMS_URL is not set" }, { exitCode: 3, error: "Dropbox is not authorized yet.", authorizationUrl: "https://www.dropbox.com/oauth2/authorize?x" }]) {
+      assert.equal([...jsonSummaryPieces(outcome)].join(""), jsonSummary(outcome));
+    }
+  });
+
+  test("redacted piece by piece as the whole text would be", () => {
+    const redactor = new SecretRedactor(["3f1c2a9e-0000-4000-8000-000000000007"]);
+    const outcome = { exitCode: 1, report: bigReport() };
+    const joined = [...jsonSummaryPieces(outcome, (text) => redactor.redact(text))].join("");
+    assert.equal(joined, redactor.redact(jsonSummary(outcome)));
+    assert.ok(!joined.includes("sl.ABCDEFGHIJKLMNOPQRSTUVWXYZ0123") && !joined.includes("000000000007"));
   });
 });

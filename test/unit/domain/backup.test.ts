@@ -86,3 +86,35 @@ describe("unusableBackupId()", () => {
     assert.equal(unusableBackupId("5F3C1A2B-0000-4C3E-9D1E-abcdefabcdef"), undefined);
   });
 });
+
+describe("backupFileName(): the stamp's time zone arithmetic (Intl asked twice a day, not once per name)", () => {
+  /** The stamp as Intl alone says it: the reference the day-offset cache must always agree with. */
+  function intlStamp(instant: number, timeZone: string): string {
+    const parts = new Intl.DateTimeFormat("en-US", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(new Date(instant));
+    const part = (type: string) => parts.find((p) => p.type === type)!.value;
+    return `${part("year").padStart(4, "0")}${part("month")}${part("day")}-${part("hour")}${part("minute")}`;
+  }
+
+  test("every 7 minutes across DST changes, half-hour and 45-minute zones, and date lines, the stamp is Intl's", () => {
+    const zones = ["Europe/Prague", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu", "Pacific/Chatham", "Pacific/Apia", "America/Santiago", "UTC"];
+    const spans = [[Date.UTC(2024, 2, 8), Date.UTC(2024, 3, 8)], [Date.UTC(2024, 9, 1), Date.UTC(2024, 10, 10)], [Date.UTC(2011, 11, 28), Date.UTC(2012, 0, 2)]];
+    let compared = 0;
+    for (const zone of zones) {
+      for (const [from, to] of spans) {
+        for (let t = from!; t < to!; t += 7 * 60_000 + 13_000) {
+          const id = "3f1c2a9e-0000-4000-8000-0000000000b1";
+          assert.equal(backupFileName({ id, createdAt: new Date(t).toISOString() }, zone), `unms-backup-${intlStamp(t, zone)}_${id}.unms`, `${zone} at ${new Date(t).toISOString()}`);
+          compared++;
+        }
+      }
+    }
+    assert.ok(compared > 50_000);
+  });
+
+  test("dates before 1970 and after 9999 are stamped as Intl says", () => {
+    for (const createdAt of ["1891-09-30T23:30:00Z", "1969-12-31T23:59:59Z", "+010000-01-01T00:00:00Z"]) {
+      const id = "3f1c2a9e-0000-4000-8000-0000000000b1";
+      assert.equal(backupFileName({ id, createdAt }, "Europe/Prague"), `unms-backup-${intlStamp(Date.parse(createdAt), "Europe/Prague")}_${id}.unms`, createdAt);
+    }
+  });
+});
