@@ -141,32 +141,29 @@ function listedTimeZones(): ReadonlySet<string> {
 }
 
 /**
- * One formatter per time zone, built on first use: building one costs far more than formatting
- * (20,000 names took 4.6 s and ~250 MiB with two new formatters per name; BENCHMARKS.md, scale).
- * A run meets one or two zones, so the cache stays tiny.
+ * One formatter per time zone and set of fields, built on first use: building one costs far more than
+ * formatting (20,000 names took 4.6 s and ~250 MiB with two new formatters per name; BENCHMARKS.md,
+ * scale). A run meets one or two zones, so the caches stay tiny.
  */
-const stampFormatters = new Map<string, Intl.DateTimeFormat | undefined>();
-
-function stampFormatter(timeZone: string): Intl.DateTimeFormat | undefined {
-  if (stampFormatters.has(timeZone)) return stampFormatters.get(timeZone);
-  let formatter: Intl.DateTimeFormat | undefined;
-  try {
-    formatter = new Intl.DateTimeFormat("en-US", {
-      timeZone,
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      hourCycle: "h23",
-    });
-  } catch {
-    formatter = undefined;
-  }
-  // Unknown names are remembered too, but only a few: they come from settings or UNMS, not per file.
-  if (stampFormatters.size < 64) stampFormatters.set(timeZone, formatter);
-  return formatter;
+function formatterPerZone(fields: Intl.DateTimeFormatOptions): (timeZone: string) => Intl.DateTimeFormat | undefined {
+  const formatters = new Map<string, Intl.DateTimeFormat | undefined>();
+  return (timeZone) => {
+    if (formatters.has(timeZone)) return formatters.get(timeZone);
+    let formatter: Intl.DateTimeFormat | undefined;
+    try {
+      formatter = new Intl.DateTimeFormat("en-US", { ...fields, timeZone, hourCycle: "h23" });
+    } catch {
+      formatter = undefined;
+    }
+    // Unknown names are remembered too, but only a few: they come from settings or UNMS, not per file.
+    if (formatters.size < 64) formatters.set(timeZone, formatter);
+    return formatter;
+  };
 }
+
+const TO_THE_MINUTE = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" } as const;
+const stampFormatter = formatterPerZone(TO_THE_MINUTE);
+const secondsFormatter = formatterPerZone({ ...TO_THE_MINUTE, second: "2-digit" });
 
 /**
  * The file name for a backup, its timestamp shown in `timeZone` (an IANA name; UTC when unknown).
@@ -278,22 +275,6 @@ function exactOffsetMs(second: number, timeZone: string): number | undefined {
   const part = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value);
   const wall = Date.UTC(part("year"), part("month") - 1, part("day"), part("hour"), part("minute"), part("second"));
   return Number.isNaN(wall) || parts.some((p) => p.type === "era") ? undefined : wall - second;
-}
-
-const secondsFormatters = new Map<string, Intl.DateTimeFormat | undefined>();
-
-function secondsFormatter(timeZone: string): Intl.DateTimeFormat | undefined {
-  if (secondsFormatters.has(timeZone)) return secondsFormatters.get(timeZone);
-  let formatter: Intl.DateTimeFormat | undefined;
-  try {
-    formatter = new Intl.DateTimeFormat("en-US", {
-      timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
-    });
-  } catch {
-    formatter = undefined;
-  }
-  if (secondsFormatters.size < 64) secondsFormatters.set(timeZone, formatter);
-  return formatter;
 }
 
 /**
