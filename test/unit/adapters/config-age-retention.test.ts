@@ -4,12 +4,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EnvConfigStore } from "../../../src/adapters/config/env-config-store.ts";
 import { UcrmFileConfigStore } from "../../../src/adapters/config/ucrm-file-config-store.ts";
-import { SyncError } from "../../../src/domain/errors.ts";
+import { configError, ucrmPlugin } from "./config-fixtures.ts";
 
 // Public keys from the age specification's test vectors and `age-keygen` runs: not secrets.
 const R1 = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
@@ -21,22 +20,7 @@ function envStore(env: Record<string, string>): EnvConfigStore {
 }
 
 async function ucrmStore(config: Record<string, unknown>): Promise<UcrmFileConfigStore> {
-  const dir = await mkdtemp(join(tmpdir(), "ucrm-age-"));
-  await mkdir(join(dir, "data"));
-  await writeFile(join(dir, "ucrm.json"), JSON.stringify({ unmsLocalUrl: "http://unms:8081/nms/" }));
-  await writeFile(join(dir, "data", "config.json"), JSON.stringify({ unmsApiToken: "tok-123456", ...config }));
-  return new UcrmFileConfigStore(dir);
-}
-
-async function configError(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(SyncError.is(error));
-    assert.equal(error.kind, "config");
-    return error.message;
-  }
-  assert.fail("expected a config error");
+  return (await ucrmPlugin({ unmsApiToken: "tok-123456", ...config })).store;
 }
 
 test("the environment: ENCRYPT_TO takes recipients separated by commas or whitespace; KEEP_* whole numbers", async () => {
@@ -50,7 +34,7 @@ test("the environment: ENCRYPT_TO takes recipients separated by commas or whites
 });
 
 test("the environment: bad values are named with the variable, every problem at once", async () => {
-  const message = await configError(envStore({ ENCRYPT_TO: `${R1} age1nope`, KEEP_DAILY: "-1", KEEP_MONTHLY: "twelve" }).load());
+  const message = (await configError(envStore({ ENCRYPT_TO: `${R1} age1nope`, KEEP_DAILY: "-1", KEEP_MONTHLY: "twelve" }).load())).message;
   assert.match(message, /ENCRYPT_TO entry 2 of 2 \("age1nope"\) is not a valid age recipient/);
   assert.match(message, /KEEP_DAILY is "-1": it must be a whole number of 0 or more \(how many daily periods keep their newest copy\), e.g\. 12/);
   assert.match(message, /KEEP_MONTHLY is "twelve": it must be a whole number of 0 or more \(how many monthly periods/);
@@ -63,7 +47,7 @@ test("UCRM config.json: encryptTo and keepDaily/keepWeekly/keepMonthly, numbers 
   assert.equal(settings.keepDaily, 3);
   assert.equal(settings.keepWeekly, 4);
   assert.equal(settings.keepMonthly, undefined);
-  const message = await configError((await ucrmStore({ encryptTo: "ssh-rsa AAAA", keepWeekly: 1.5 })).load());
+  const message = (await configError((await ucrmStore({ encryptTo: "ssh-rsa AAAA", keepWeekly: 1.5 })).load())).message;
   assert.match(message, /\(encryptTo\) entry 1 of 2 \("ssh-rsa"\) is not an age recipient/);
   assert.match(message, /\(keepWeekly\) is "1\.5": it must be a whole number/);
 });

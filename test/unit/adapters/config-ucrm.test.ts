@@ -1,29 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, readFile, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { UcrmFileConfigStore } from "../../../src/adapters/config/ucrm-file-config-store.ts";
-import { SyncError } from "../../../src/domain/errors.ts";
-
-async function plugin(config: string | Record<string, unknown>, ucrm: string | Record<string, unknown> = { unmsLocalUrl: "http://unms:8081/nms/" }) {
-  const dir = await mkdtemp(join(tmpdir(), "ucrm-store-"));
-  await mkdir(join(dir, "data"));
-  await writeFile(join(dir, "ucrm.json"), typeof ucrm === "string" ? ucrm : JSON.stringify(ucrm));
-  await writeFile(join(dir, "data", "config.json"), typeof config === "string" ? config : JSON.stringify(config));
-  return { dir, configPath: join(dir, "data", "config.json"), store: new UcrmFileConfigStore(dir) };
-}
-
-async function configError(promise: Promise<unknown>): Promise<SyncError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(SyncError.is(error));
-    assert.equal(error.kind, "config");
-    return error;
-  }
-  assert.fail("expected a config error");
-}
+import { configError, ucrmPlugin as plugin } from "./config-fixtures.ts";
 
 describe("UcrmFileConfigStore", () => {
   test("reads unmsLocalUrl from ucrm.json and the original plugin's keys from data/config.json", async () => {
