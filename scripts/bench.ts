@@ -35,7 +35,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import {
-  DEFAULT_CONCURRENT_BUFFER_BYTES, DEFAULT_CONCURRENT_CHUNK_BYTES, DEFAULT_DROPBOX_CHUNK_BYTES, DEFAULT_DROPBOX_CONNECTIONS,
+  DEFAULT_DROPBOX_CHUNK_BYTES, DEFAULT_DROPBOX_CONNECTIONS, MAX_SPOOLED_CHUNK_BYTES,
 } from "../src/adapters/dropbox/dropbox-backup-store.ts";
 import { backupFileName } from "../src/domain/backup.ts";
 import { FakeDropbox } from "../src/testing/fakes/dropbox.ts";
@@ -416,7 +416,7 @@ async function main(): Promise<number> {
       `Backup sync benchmark: UNMS -> Dropbox through the loopback fakes, ` +
         (chunkBytes === DEFAULT_DROPBOX_CHUNK_BYTES
           ? `raw chunk ${chunkBytes / MiB} MiB, real at its defaults (${loopbackConnections ?? DEFAULT_DROPBOX_CONNECTIONS} connections, ` +
-            `chunk ${(loopbackConnections ?? DEFAULT_DROPBOX_CONNECTIONS) > 1 ? `per file, at most ${DEFAULT_CONCURRENT_CHUNK_BYTES / MiB}` : DEFAULT_DROPBOX_CHUNK_BYTES / MiB} MiB), `
+            `chunk ${(loopbackConnections ?? DEFAULT_DROPBOX_CONNECTIONS) > 1 ? `per file, at most ${MAX_SPOOLED_CHUNK_BYTES / MiB}, spooled to disk` : DEFAULT_DROPBOX_CHUNK_BYTES / MiB} MiB), `
           : `chunk ${chunkBytes / MiB} MiB, `) +
         `best of ${repeat}; Node ${process.version}, ${process.platform}/${process.arch}` +
         (childNodeOptions ? `; NODE_OPTIONS=${childNodeOptions}` : ""),
@@ -515,8 +515,8 @@ async function wanSection(workDir: string, sizes: number[]): Promise<number> {
     `\nWAN model (loopback shaped): ${m.latencyMs} ms each way, ${m.uploadWorkMs} ms server work per upload request, ` +
       `${m.connectionMiBps} MiB/s per connection, ${m.aggregateMiBps} MiB/s aggregate; chunk ` +
       (chunkBytes === DEFAULT_DROPBOX_CHUNK_BYTES
-        ? `default (${DEFAULT_DROPBOX_CHUNK_BYTES / MiB} MiB for 1 connection; for several, chosen per file within ${DEFAULT_CONCURRENT_BUFFER_BYTES / MiB} MiB of buffers, ` +
-          `at most ${DEFAULT_CONCURRENT_CHUNK_BYTES / MiB} MiB at ${DEFAULT_DROPBOX_CONNECTIONS})`
+        ? `default (${DEFAULT_DROPBOX_CHUNK_BYTES / MiB} MiB for 1 connection; for several, chosen per file, at most ${MAX_SPOOLED_CHUNK_BYTES / MiB} MiB, ` +
+          `one per connection and one read ahead spooled to a file in the state folder)`
         : `${chunkBytes / MiB} MiB`),
   );
   const checks: { ok: boolean; text: string }[] = [];

@@ -131,6 +131,8 @@ export function syncModule(input: SyncContainerInput): ContainerModule {
                 ...(input.dropboxBaseUrl ? { baseUrl: input.dropboxBaseUrl } : {}),
                 // Without a state folder (the library) uploads are not kept between runs.
                 ...(input.sessions || settings.stateDir ? { sessions } : {}),
+                // Concurrent chunks wait on disk next to the saved state (the plugin's data folder).
+                ...(settings.stateDir ? { spoolDir: settings.stateDir } : {}),
                 retry: runDeadline,
                 ...(settings.chunkMiB ? { chunkBytes: settings.chunkMiB * MiB } : {}),
                 ...(settings.dropboxConnections ? { connections: settings.dropboxConnections } : {}),

@@ -38,20 +38,34 @@ export class ChunkReader {
   /** Fills `buffer` as far as the stream allows. */
   async fill(buffer: Uint8Array): Promise<Chunk> {
     let filled = 0;
-    while (filled < buffer.length) {
+    const { last } = await this.pass(buffer.length, (part) => {
+      buffer.set(part, filled);
+      filled += part.length;
+    });
+    return { bytes: buffer.subarray(0, filled), last };
+  }
+
+  /**
+   * Hands the next `limit` bytes (fewer at the end of the stream) to `consume`, in order, as views of
+   * the source's pieces; the next piece is read only once `consume` has settled, so a slow consumer
+   * (a disk) holds the source back instead of piling its pieces up in memory.
+   */
+  async pass(limit: number, consume: (part: Uint8Array) => void | Promise<void>): Promise<{ length: number; last: boolean }> {
+    let passed = 0;
+    while (passed < limit) {
       const piece = this.#pending ?? (await this.#next());
       this.#pending = undefined;
       if (piece === undefined) break;
-      const take = Math.min(piece.length, buffer.length - filled);
+      const take = Math.min(piece.length, limit - passed);
       const part = piece.subarray(0, take);
-      buffer.set(part, filled);
       this.#onBytes(part);
-      filled += take;
+      await consume(part);
+      passed += take;
       if (take < piece.length) this.#pending = piece.subarray(take);
     }
     if (this.#pending === undefined && !this.#ended) this.#pending = await this.#next();
-    this.#bytesRead += filled;
-    return { bytes: buffer.subarray(0, filled), last: this.#pending === undefined };
+    this.#bytesRead += passed;
+    return { length: passed, last: this.#pending === undefined };
   }
 
   /** Stops the stream early (after a failed upload), so the source stops sending. */

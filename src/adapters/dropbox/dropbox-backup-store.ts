@@ -10,13 +10,15 @@
  * computed on the way, and the file appears only at `finish`, so an interrupted upload never leaves
  * a partial file. Dropbox paths are case-insensitive.
  */
+import { tmpdir } from "node:os";
 import type { Dropbox, files } from "dropbox";
 import { configError, SyncError } from "../../domain/errors.ts";
 import type { AccessTokenProvider, BackupDownload, BackupStore, PutOptions, Redactor, RemoveOutcome, ResumePoint, StoredCopyDownload } from "../../domain/ports.ts";
 import type { UploadSessionRecord, UploadSessionStore } from "../../app/ports.ts";
 import type { StoredFile } from "../../domain/reconcile.ts";
 import { SecretRedactor } from "../../domain/redactor.ts";
-import { createNodeHttpFetch, onDropboxBase } from "../http/node-http-fetch.ts";
+import { createNodeHttpFetch, onDropboxBase, type SizedBody } from "../http/node-http-fetch.ts";
+import { type ChunkSlots, MemoryChunkSlots, SpooledChunkSlots } from "./chunk-slots.ts";
 import { abortableSleep, retry, type RetryOptions } from "../retry/retry.ts";
 import { ChunkReader, type Chunk } from "./chunk-reader.ts";
 import { planConcurrentChunks } from "./concurrent-chunk-plan.ts";
@@ -71,21 +73,28 @@ const EMPTY = new Uint8Array(0);
  */
 export const DEFAULT_DROPBOX_CHUNK_BYTES = 8 * MiB;
 /**
- * Chunk of a concurrent session when neither DROPBOX_CHUNK_MIB nor the file's size is known: the
- * largest that gives every lane and one spare a buffer within DEFAULT_CONCURRENT_BUFFER_BYTES (8 MiB
- * at 4 connections). With a known size, planConcurrentChunks picks it per file (concurrent-chunk-plan.ts).
+ * Chunk of a concurrent session kept in memory (an embedder's fetch) when neither DROPBOX_CHUNK_MIB
+ * nor the file's size is known: the largest that gives every lane and one spare a buffer within
+ * DEFAULT_CONCURRENT_BUFFER_BYTES (8 MiB at 4 connections). With a known size, planConcurrentChunks
+ * picks it per file (concurrent-chunk-plan.ts).
  */
 export const DEFAULT_CONCURRENT_CHUNK_BYTES = 8 * MiB;
 /**
- * Memory for the chunk buffers of one concurrent upload (DROPBOX_CHUNK_MIB unset): 40 MiB, five
- * 8 MiB buffers at 4 connections (one per lane, one filled ahead so no lane waits for the download).
- * Measured (BENCHMARKS.md, issue 14 session 9): 4 x 12 MiB buffers peaked at 159-167 MiB RSS for
- * 256 MiB over the WAN model; the rest of the process is ~75 MiB of code and heap plus up to ~40 MiB
- * of download pieces V8 collects only after ~32 MiB of them: 40 MiB gave 151-158 MiB at 256 MiB, but
- * 166 MiB for 1 GiB at a lower load (heap 46 MiB), so the 160 MiB target is not safely met.
- * 0.8x of the WAN model's link would take 16 MiB chunks (64 MiB of buffers, ~180 MiB peak).
+ * Memory for the chunk buffers of one concurrent upload kept in memory (an embedder's fetch,
+ * DROPBOX_CHUNK_MIB unset): 40 MiB, five 8 MiB buffers at 4 connections (one per lane, one filled
+ * ahead so no lane waits for the download). In memory, 4 x 12 MiB buffers peaked at 159-167 MiB RSS
+ * for 256 MiB over the WAN model (issue 14 session 9), which is why chunks now wait on disk instead
+ * (chunk-slots.ts) whenever the store sends through its own fetch: the CLI and the plugin always do.
  */
 export const DEFAULT_CONCURRENT_BUFFER_BYTES = 40 * MiB;
+/**
+ * Largest chunk a concurrent session picks for itself when its chunks wait on disk (spoolDir), so
+ * at most (connections + 1) x 32 MiB of disk (160 MiB at 4). Over the bench's WAN model 4 connections
+ * fill 0.8x of the link only with chunks of 12 MiB and more (each request waits ~270 ms besides its
+ * bytes); planConcurrentChunks then picks 16-32 MiB for files of 256 MiB and up. Larger chunks would
+ * only cost more to send again after a 429, and more disk.
+ */
+export const MAX_SPOOLED_CHUNK_BYTES = 32 * MiB;
 /** Dropbox refuses request bodies over 150 MiB; the largest multiple of 4 MiB below that. */
 const MAX_DROPBOX_CHUNK_BYTES = 148 * MiB;
 const DROPBOX_CHUNK_MULTIPLE = 4 * MiB;
@@ -144,6 +153,13 @@ export interface DropboxBackupStoreOptions {
   wallClock?: () => number;
   /** The run's redactor, for Dropbox's text in errors (the access token in use is registered with it); default a new one. */
   redactor?: Redactor;
+  /**
+   * Folder for the spool file in which a concurrent upload's chunks wait while they are sent (created
+   * 0600 and unlinked at once, so nothing is left behind); default the system's temporary folder. Up
+   * to (connections + 1) x 32 MiB of disk at a time, none of it memory. Not used with `fetch` (an
+   * embedder's fetch is handed bytes, so the chunks wait in memory: 40 MiB at most).
+   */
+  spoolDir?: string;
 }
 
 /**
@@ -213,6 +229,8 @@ export class DropboxBackupStore implements BackupStore {
   readonly #sessions: UploadSessionStore | undefined;
   readonly #wallClock: () => number;
   readonly #redactor: Redactor;
+  /** Where concurrent chunks wait: undefined keeps them in memory (an embedder's fetch). */
+  readonly #spoolDir: string | undefined;
   /** Files whose concurrent session was abandoned this run (a chunk of unknown fate): they go sequentially. */
   readonly #sequentialAfterLoss = new Set<string>();
 
@@ -230,6 +248,7 @@ export class DropboxBackupStore implements BackupStore {
     this.#onRetry = options.onRetry;
     this.#maxListPages = options.maxListPages ?? MAX_LIST_PAGES;
     this.#redactor = options.redactor ?? new SecretRedactor();
+    this.#spoolDir = options.fetch ? undefined : options.spoolDir ?? tmpdir();
   }
 
   async list(folder: string, signal?: AbortSignal): Promise<StoredFile[]> {
@@ -470,11 +489,14 @@ export class DropboxBackupStore implements BackupStore {
     const lanes = this.#connections;
     // A continued session keeps its layout; a chunk size set by hand keeps one buffer per lane.
     const fileBytes = content.length === undefined ? undefined : (content.offset ?? 0) + content.length;
+    // Chunks wait in a spool file when this store sends through its own node:http fetch (which
+    // streams a file slice); an embedder's fetch is handed bytes, so they wait in memory.
+    const spooled = this.#spoolDir !== undefined;
     const plan = saved?.concurrent
-      ? { chunkBytes: saved.concurrent.chunkBytes, buffers: (lanes + 1) * saved.concurrent.chunkBytes <= DEFAULT_CONCURRENT_BUFFER_BYTES ? lanes + 1 : lanes }
+      ? { chunkBytes: saved.concurrent.chunkBytes, buffers: spooled || (lanes + 1) * saved.concurrent.chunkBytes <= DEFAULT_CONCURRENT_BUFFER_BYTES ? lanes + 1 : lanes }
       : this.#chosenChunkBytes !== undefined
-        ? { chunkBytes: this.#chosenChunkBytes, buffers: lanes }
-        : planConcurrentChunks(fileBytes, lanes, DEFAULT_CONCURRENT_BUFFER_BYTES);
+        ? { chunkBytes: this.#chosenChunkBytes, buffers: spooled ? lanes + 1 : lanes }
+        : planConcurrentChunks(fileBytes, lanes, spooled ? (lanes + 1) * MAX_SPOOLED_CHUNK_BYTES : DEFAULT_CONCURRENT_BUFFER_BYTES);
     const chunkBytes = plan.chunkBytes;
     const hasher = saved ? DropboxContentHasher.resume(saved.blockHashes) : new DropboxContentHasher();
     const reader = new ChunkReader(content.stream, (bytes) => hasher.update(bytes), `the content for ${target}`);
@@ -490,15 +512,16 @@ export class DropboxBackupStore implements BackupStore {
     const unsure = new Set<number>();
     const saveState = () => tracker?.committedChunks(sessionId, prefix, [...acknowledged], chunkBytes, [...unsure]);
 
-    const free: Uint8Array[] = [];
-    let allocated = 0;
+    const slots: ChunkSlots = spooled
+      ? await SpooledChunkSlots.create(this.#spoolDir!, plan.buffers, chunkBytes)
+      : new MemoryChunkSlots(plan.buffers, chunkBytes);
+    const free: number[] = [];
+    for (let slot = plan.buffers - 1; slot >= 0; slot--) free.push(slot);
     const inFlight = new Set<Promise<void>>();
     let failure: { error: unknown } | undefined;
-    const takeBuffer = async (): Promise<Uint8Array> => {
-      while (free.length === 0 && allocated >= plan.buffers) await Promise.race(inFlight);
-      if (free.length > 0) return free.pop()!;
-      allocated += 1;
-      return new Uint8Array(chunkBytes);
+    const takeSlot = async (): Promise<number> => {
+      while (free.length === 0) await Promise.race(inFlight);
+      return free.pop()!;
     };
     const settle = async () => {
       while (inFlight.size > 0) await Promise.all([...inFlight]);
@@ -508,21 +531,21 @@ export class DropboxBackupStore implements BackupStore {
       while (inFlight.size >= lanes) await Promise.race(inFlight);
     };
     /** `persist: false` for the last chunk's whole blocks: a short chunk must not move the saved chunk layout. */
-    const send = (at: number, bytes: Uint8Array, buffer: Uint8Array, persist = true) => {
+    const send = (at: number, slot: number, length: number, persist = true) => {
       unsure.add(at);
       // Saved before sending: after a hard kill the next run knows this chunk's fate is unknown.
       const lane: Promise<void> = Promise.resolve(saveState())
-        .then(() => this.#appendAt(sessionId, at, bytes, false, target, signal, gate))
+        .then(() => this.#appendAt(sessionId, at, () => slots.body(slot, 0, length), length, false, target, signal, gate))
         .then(async () => {
           unsure.delete(at);
           if (!persist) {
-            bytesDone += bytes.length;
+            bytesDone += length;
             progress(bytesDone);
             return;
           }
           acknowledged.add(at);
           while (acknowledged.delete(prefix)) prefix += chunkBytes;
-          bytesDone += bytes.length;
+          bytesDone += length;
           progress(bytesDone);
           await saveState();
         })
@@ -533,7 +556,7 @@ export class DropboxBackupStore implements BackupStore {
         })
         .finally(() => {
           inFlight.delete(lane);
-          free.push(buffer);
+          free.push(slot);
         });
       inFlight.add(lane);
     };
@@ -545,12 +568,11 @@ export class DropboxBackupStore implements BackupStore {
       : undefined;
     early?.catch(() => undefined);
     try {
-      let buffer = await takeBuffer();
-      let chunk = await reader.fill(buffer);
+      let chunk = await slots.fill(reader, await takeSlot());
       let metadata: FileMetadataLike;
       let expectedHash: string;
       if (chunk.last && !saved && !early) {
-        ({ metadata, expectedHash } = await this.#uploadWhole(chunk.bytes, hasher, commit, target, signal, progress));
+        ({ metadata, expectedHash } = await this.#uploadWhole(await slots.bytes(chunk.slot, 0, chunk.length), hasher, commit, target, signal, progress));
       } else {
         if (!saved) sessionId = await (early ?? this.#startConcurrentSession(target, signal, gate));
         let offset = startOffset;
@@ -564,28 +586,28 @@ export class DropboxBackupStore implements BackupStore {
           }
           if (chunk.last) break;
           if (acknowledged.has(offset)) {
-            free.push(buffer);
+            free.push(chunk.slot);
           } else {
             await laneFree();
             if (failure) break;
-            send(offset, chunk.bytes, buffer);
+            send(offset, chunk.slot, chunk.length);
             sentThisRun = true;
           }
-          offset += chunk.bytes.length;
-          buffer = await takeBuffer();
-          chunk = await reader.fill(buffer);
+          offset += chunk.length;
+          chunk = await slots.fill(reader, await takeSlot());
         }
         // The last chunk's whole 4 MiB blocks go alongside the others; only the rest (under 4 MiB,
         // perhaps nothing) closes the session, alone, since nothing may arrive after close.
-        const blocks = chunk.bytes.length - (chunk.bytes.length % DROPBOX_CHUNK_MULTIPLE);
+        const blocks = chunk.length - (chunk.length % DROPBOX_CHUNK_MULTIPLE);
         if (blocks > 0 && !failure) await laneFree();
-        if (blocks > 0 && !failure) send(offset, chunk.bytes.subarray(0, blocks), buffer, false);
+        if (blocks > 0 && !failure) send(offset, chunk.slot, blocks, false);
         offset += blocks;
         await settle();
         if (failure) throw failure.error;
         expectedHash = hasher.digest();
-        await this.#appendAt(sessionId, offset, chunk.bytes.subarray(blocks), true, target, signal, gate);
-        offset += chunk.bytes.length - blocks;
+        const rest = await slots.bytes(chunk.slot, blocks, chunk.length - blocks);
+        await this.#appendAt(sessionId, offset, () => rest, rest.length, true, target, signal, gate);
+        offset += rest.length;
         progress(offset);
         metadata = await this.#finishConcurrent(sessionId, offset, commit, expectedHash, target, signal, gate);
       }
@@ -622,6 +644,9 @@ export class DropboxBackupStore implements BackupStore {
       if (tracker && !signal?.aborted && !(SyncError.is(error) && KEEP_SESSION_KINDS.has(error.kind))) await tracker.done().catch(() => undefined);
       else await saveState()?.catch(() => undefined);
       throw error;
+    } finally {
+      // Every lane has settled by now (both ways out wait for them).
+      await slots.close();
     }
   }
 
@@ -642,16 +667,18 @@ export class DropboxBackupStore implements BackupStore {
    * sent again, it meets `closed` if the first one arrived (documented; only this upload closes it).
    */
   async #appendAt(
-    sessionId: string, offset: number, bytes: Uint8Array, close: boolean, target: string, signal: AbortSignal | undefined, gate: RateLimitGate,
+    sessionId: string, offset: number, body: () => Uint8Array | SizedBody, length: number, close: boolean, target: string,
+    signal: AbortSignal | undefined, gate: RateLimitGate,
   ): Promise<void> {
     let mayHaveClosed = false;
     await this.#call("upload_session/append_v2", target, async (sdk) => {
       try {
-        await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset }, close, contents: bytes });
+        // A body per attempt: a spooled one is read from its file again.
+        await sdk.filesUploadSessionAppendV2({ cursor: { session_id: sessionId, offset }, close, contents: body() });
       } catch (error) {
         if (!close && mayHaveBeenApplied(error) && !neverSent(error)) {
           const reason = toSyncError(error, { operation: "upload_session/append_v2", target, redactor: this.#redactor }).message;
-          throw new ChunkFateUnknown(`${reason} (the chunk at bytes ${offset}..${offset + bytes.length} may have reached Dropbox)`, error);
+          throw new ChunkFateUnknown(`${reason} (the chunk at bytes ${offset}..${offset + length} may have reached Dropbox)`, error);
         }
         // Only this upload closes its session: "closed" after a lost closing answer means it took effect.
         if (mayHaveClosed && isDropboxFailure(error) && error.status === 409 && errorTags(error.error).includes("closed")) return;

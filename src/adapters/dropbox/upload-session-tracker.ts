@@ -18,6 +18,8 @@ export class SessionTracker {
   #record: UploadSessionRecord;
   /** Saves run one after another, so an older record never lands after a newer one. */
   #saving: Promise<void> = Promise.resolve();
+  /** A save waiting for the one in progress: it writes whatever record is newest when it starts. */
+  #queued: Promise<void> | undefined;
 
   constructor(
     private readonly store: UploadSessionStore,
@@ -56,9 +58,23 @@ export class SessionTracker {
         ...(inFlight.length > 0 ? { chunksInFlight: [...inFlight].sort((a, b) => a - b) } : {}),
       },
     };
-    const record = this.#record;
-    this.#saving = this.#saving.catch(() => undefined).then(() => this.store.save(record));
-    await this.#saving;
+    await this.#saveNewest();
+  }
+
+  /**
+   * Resolves once a save that began after this call has landed. Lanes acknowledging at once share
+   * one queued save (the newest record holds everything the older ones said): four lanes used to
+   * queue up to eight fsynced writes, each holding a lane back 20-100 ms (issue 14, session 10).
+   */
+  #saveNewest(): Promise<void> {
+    if (this.#queued) return this.#queued;
+    const queued = this.#saving.catch(() => undefined).then(() => {
+      this.#queued = undefined;
+      return this.store.save(this.#record);
+    });
+    this.#queued = queued;
+    this.#saving = queued;
+    return queued;
   }
 
   /** The upload ended (stored, or beyond continuing): forget its session. */

@@ -33,6 +33,18 @@ export interface NodeHttpFetchOptions {
   tls?: { ca?: string | string[]; rejectUnauthorized?: boolean };
 }
 
+/**
+ * Marks a streamed request body whose length is known in advance: this fetch sends it with a
+ * Content-Length (not chunked), reading its pieces only as the socket takes them. The upload spool
+ * (adapters/dropbox/chunk-slots.ts) hands file slices to the Dropbox SDK this way.
+ */
+export const BODY_LENGTH: unique symbol = Symbol("unms-dropbox-backup-sync.bodyLength");
+
+/** A body for this fetch: an async iterable of bytes, iterable again for every attempt, of a known length. */
+export interface SizedBody extends AsyncIterable<Uint8Array> {
+  readonly [BODY_LENGTH]: number;
+}
+
 /** Hosts the Dropbox SDK and OAuth clients talk to; `baseUrl` stands in for all of them. */
 const DROPBOX_HOSTS: readonly string[] = ["api.dropboxapi.com", "content.dropboxapi.com", "api.dropbox.com"];
 
@@ -136,6 +148,10 @@ async function requestBody(body: BodyInit | null, headers: Headers): Promise<Uin
     if (!headers.has("content-type") && body.type) headers.set("content-type", body.type);
     return new Uint8Array(await body.arrayBuffer());
   }
+  if (isSizedBody(body)) {
+    headers.set("content-length", String(body[BODY_LENGTH]));
+    return body;
+  }
   if (body instanceof ReadableStream || Symbol.asyncIterator in Object(body)) return body as unknown as AsyncIterable<Uint8Array>;
   throw new TypeError(`fetch: unsupported request body type ${Object.prototype.toString.call(body)}`);
 }
@@ -143,4 +159,8 @@ async function requestBody(body: BodyInit | null, headers: Headers): Promise<Uin
 /** A Buffer over the same memory: node:http takes it without copying. */
 function asBufferView(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function isSizedBody(body: unknown): body is SizedBody {
+  return typeof body === "object" && body !== null && typeof (body as Partial<SizedBody>)[BODY_LENGTH] === "number";
 }

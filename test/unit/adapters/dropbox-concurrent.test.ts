@@ -5,6 +5,7 @@
  * Requests go through a fetch that can hold back or fail a chosen chunk; sleeps are injected.
  */
 import { createHash } from "node:crypto";
+import { readdir } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { setupServer } from "msw/node";
@@ -17,6 +18,7 @@ import type { UploadSessionRecord } from "../../../src/app/ports.ts";
 import { refContentHash } from "../../../src/testing/fakes/content-hash-ref.ts";
 import { FakeDropbox, rateLimitedFault } from "../../../src/testing/fakes/dropbox.ts";
 import { patternBytes, streamOf } from "../../../src/testing/contract/backup-store.ts";
+import { withTempDir } from "../../temp-dir.ts";
 
 const MiB = 1024 * 1024;
 const CHUNK = 4 * MiB;
@@ -416,5 +418,51 @@ describe("DropboxBackupStore: concurrent upload sessions", () => {
     for (const bad of [0, 17, 2.5, Number.NaN]) {
       assert.throws(() => validateConnections(bad), (e: unknown) => SyncError.is(e) && e.kind === "config" && /DROPBOX_CONNECTIONS/.test(e.message));
     }
+  });
+});
+
+describe("DropboxBackupStore: concurrent chunks spooled to disk (its own node:http fetch)", () => {
+  /** A store with no fetch given: it sends through node:http (msw intercepts it) and spools to `spoolDir`. */
+  function spoolingStore(spoolDir: string) {
+    const fake = new FakeDropbox();
+    msw.resetHandlers(...fake.handlers);
+    const token = fake.issueAccessToken();
+    const tokens: AccessTokenProvider = { accessToken: async () => token, refreshAfterRejection: async () => token };
+    const store = new DropboxBackupStore({ tokens, chunkBytes: CHUNK, connections: 3, spoolDir, sleep: async () => undefined, retry: { attempts: 2 } });
+    return { fake, store };
+  }
+
+  test("uploads the same bytes as from memory and leaves nothing in the spool folder", async () => {
+    await withTempDir("spool-", async (dir) => {
+      const { fake, store } = spoolingStore(dir);
+      const bytes = patternBytes(6 * CHUNK + 777);
+      const stored = await store.put(FOLDER, NAME, { stream: streamOf(bytes), length: bytes.length });
+      assert.equal(stored.contentHash, refContentHash(bytes));
+      assert.deepEqual(fake.listFiles().map((f) => [f.size, f.contentHash]), [[bytes.length, refContentHash(bytes)]]);
+      assert.deepEqual(await readdir(dir), []);
+    });
+  });
+
+  test("a download that breaks off fails as source-interrupted and leaves nothing in the spool folder", async () => {
+    await withTempDir("spool-", async (dir) => {
+      const { fake, store } = spoolingStore(dir);
+      const bytes = patternBytes(6 * CHUNK);
+      async function* breaking() {
+        let sent = 0;
+        for await (const piece of streamOf(bytes)) {
+          if (sent > 3 * CHUNK) throw new Error("connection reset by the NMS");
+          sent += piece.length;
+          yield piece;
+        }
+      }
+      await assert.rejects(store.put(FOLDER, NAME, { stream: breaking(), length: bytes.length }), (error: unknown) => {
+        assert.ok(SyncError.is(error));
+        assert.equal(error.kind, "source-interrupted");
+        assert.match(error.message, /connection reset by the NMS/);
+        return true;
+      });
+      assert.deepEqual(fake.listFiles(), []);
+      assert.deepEqual(await readdir(dir), []);
+    });
   });
 });

@@ -2,7 +2,7 @@ import { describe, test, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { createNodeHttpFetch } from "../../../src/adapters/http/node-http-fetch.ts";
+import { BODY_LENGTH, createNodeHttpFetch, type SizedBody } from "../../../src/adapters/http/node-http-fetch.ts";
 
 interface Seen { method: string; url: string; headers: http.IncomingHttpHeaders; body: Buffer; remotePort: number }
 
@@ -57,6 +57,28 @@ describe("createNodeHttpFetch()", async () => {
     assert.equal(seen.headers["content-length"], "70000");
     assert.equal(seen.headers["dropbox-api-arg"], '{"path":"/a"}');
     assert.ok(seen.body.equals(Buffer.from(view)));
+  });
+
+  test("streams a sized body (the upload spool's) with its content-length, not chunked, iterating it afresh per request", async () => {
+    const fetch = createNodeHttpFetch({ baseUrl: server.url });
+    const pieces = [new Uint8Array(40_000).fill(1), new Uint8Array(25_000).fill(2)];
+    let iterations = 0;
+    const body: SizedBody = {
+      [BODY_LENGTH]: 65_000,
+      async *[Symbol.asyncIterator]() {
+        iterations += 1;
+        yield* pieces;
+      },
+    };
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch("https://content.dropboxapi.com/2/files/upload_session/append_v2", { method: "POST", body: body as unknown as BodyInit });
+      assert.deepEqual(await response.json(), { ok: true, length: 65_000 });
+      const seen = server.seen.at(-1)!;
+      assert.equal(seen.headers["content-length"], "65000");
+      assert.equal(seen.headers["transfer-encoding"], undefined);
+      assert.ok(seen.body.equals(Buffer.concat(pieces)));
+    }
+    assert.equal(iterations, 2);
   });
 
   test("sends an empty POST with content-length 0", async () => {
