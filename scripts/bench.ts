@@ -416,7 +416,7 @@ async function main(): Promise<number> {
       `Backup sync benchmark: UNMS -> Dropbox through the loopback fakes, ` +
         (chunkBytes === DEFAULT_DROPBOX_CHUNK_BYTES
           ? `raw chunk ${chunkBytes / MiB} MiB, real at its defaults (${loopbackConnections ?? DEFAULT_DROPBOX_CONNECTIONS} connections, ` +
-            `chunk ${(loopbackConnections ?? DEFAULT_DROPBOX_CONNECTIONS) > 1 ? `per file, at most ${MAX_SPOOLED_CHUNK_BYTES / MiB}, spooled to disk` : DEFAULT_DROPBOX_CHUNK_BYTES / MiB} MiB), `
+            `chunk ${(loopbackConnections ?? DEFAULT_DROPBOX_CONNECTIONS) > 1 ? `per file, at most ${MAX_SPOOLED_CHUNK_BYTES / MiB} MiB, spooled to disk` : `${DEFAULT_DROPBOX_CHUNK_BYTES / MiB} MiB`}), `
           : `chunk ${chunkBytes / MiB} MiB, `) +
         `best of ${repeat}; Node ${process.version}, ${process.platform}/${process.arch}` +
         (childNodeOptions ? `; NODE_OPTIONS=${childNodeOptions}` : ""),

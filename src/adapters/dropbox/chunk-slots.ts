@@ -33,6 +33,11 @@ export interface ChunkSlots {
   body(slot: number, start: number, length: number): Uint8Array | SizedBody;
   /** `length` bytes of `slot` from `start`, in memory. */
   bytes(slot: number, start: number, length: number): Promise<Uint8Array>;
+  /**
+   * True when a body of `slot` may be taken while the slot is still being filled: its pieces then
+   * wait for the bytes to arrive (the spool; a memory slot must be full first).
+   */
+  readonly streamsWhileFilling: boolean;
   /** Frees the slots (the spool file goes). Idempotent. */
   close(): Promise<void>;
 }
@@ -49,6 +54,10 @@ export class MemoryChunkSlots implements ChunkSlots {
 
   get count(): number {
     return this.#buffers.length;
+  }
+
+  get streamsWhileFilling(): boolean {
+    return false;
   }
 
   async fill(reader: ChunkReader, slot: number): Promise<SlotChunk> {
@@ -82,8 +91,14 @@ export class SpooledChunkSlots implements ChunkSlots {
   readonly #slotBytes: number;
   readonly #count: number;
   readonly #describe: string;
-  /** Gathers the source's small pieces into writes of PIECE_BYTES. */
-  readonly #stage = new Uint8Array(PIECE_BYTES);
+  /**
+   * Two stages gather the source's small pieces into writes of PIECE_BYTES: one is written while the
+   * other fills, so the download does not stop for the disk (the fill rate sets how far apart the
+   * first lanes start).
+   */
+  readonly #stages = [new Uint8Array(PIECE_BYTES), new Uint8Array(PIECE_BYTES)];
+  /** Per slot, how far its current fill has written, so a body can follow the fill. */
+  readonly #fills = new Map<number, SlotFill>();
   #closed = false;
 
   private constructor(file: FileHandle, count: number, slotBytes: number, describe: string) {
@@ -117,38 +132,65 @@ export class SpooledChunkSlots implements ChunkSlots {
     return this.#count;
   }
 
+  get streamsWhileFilling(): boolean {
+    return true;
+  }
+
   async fill(reader: ChunkReader, slot: number): Promise<SlotChunk> {
     const base = slot * this.#slotBytes;
-    let written = 0;
+    const progress = new SlotFill();
+    this.#fills.set(slot, progress);
+    let stage = this.#stages[0]!;
     let staged = 0;
+    let queued = 0;
+    /** The write in flight (writes go one at a time, in order). */
+    let writing: Promise<void> = Promise.resolve();
     const flush = async () => {
       if (staged === 0) return;
-      await this.#write(this.#stage.subarray(0, staged), base + written);
-      written += staged;
+      // The other stage is free once its write is done; this one is written meanwhile.
+      await writing;
+      const bytes = stage.subarray(0, staged);
+      const at = base + queued;
+      queued += staged;
+      writing = this.#write(bytes, at).then(() => progress.advance(bytes.length));
+      writing.catch(() => undefined);
+      stage = stage === this.#stages[0] ? this.#stages[1]! : this.#stages[0]!;
       staged = 0;
     };
-    const { length, last } = await reader.pass(this.#slotBytes, async (part) => {
-      for (let at = 0; at < part.length; ) {
-        const take = Math.min(part.length - at, PIECE_BYTES - staged);
-        this.#stage.set(part.subarray(at, at + take), staged);
-        staged += take;
-        at += take;
-        if (staged === PIECE_BYTES) await flush();
-      }
-    });
-    await flush();
-    return { slot, length, last };
+    try {
+      const { length, last } = await reader.pass(this.#slotBytes, async (part) => {
+        for (let at = 0; at < part.length; ) {
+          const take = Math.min(part.length - at, PIECE_BYTES - staged);
+          stage.set(part.subarray(at, at + take), staged);
+          staged += take;
+          at += take;
+          if (staged === PIECE_BYTES) await flush();
+        }
+      });
+      await flush();
+      await writing;
+      progress.end();
+      return { slot, length, last };
+    } catch (error) {
+      await writing.catch(() => undefined);
+      progress.end(error);
+      throw error;
+    }
   }
 
   body(slot: number, start: number, length: number): SizedBody {
     const position = slot * this.#slotBytes + start;
     const read = (at: number, bytes: number) => this.#read(at, bytes);
+    const progress = this.#fills.get(slot);
     return {
       [BODY_LENGTH]: length,
       async *[Symbol.asyncIterator]() {
         // A fresh buffer per piece: the socket may still hold the previous one.
         for (let done = 0; done < length; ) {
-          const piece = await read(position + done, Math.min(PIECE_BYTES, length - done));
+          const want = Math.min(PIECE_BYTES, length - done);
+          // A slot still being filled: wait until its bytes are on disk.
+          if (progress) await progress.reached(start + done + want);
+          const piece = await read(position + done, want);
           done += piece.length;
           yield piece;
         }
@@ -189,6 +231,49 @@ export class SpooledChunkSlots implements ChunkSlots {
       throw spoolError(`Could not read ${length} bytes of ${this.#describe} at byte ${position}`, error);
     }
     return bytes;
+  }
+}
+
+/**
+ * A body taken while its slot was filling, whose fill then failed or ended short (the download broke
+ * off, or UNMS sent fewer bytes than it announced). The request carrying it is cut off before its
+ * Content-Length was sent, so Dropbox cannot have taken that chunk.
+ */
+export class SpoolFillFailed extends Error {
+  override readonly name = "SpoolFillFailed";
+}
+
+/** How far one fill of a slot has written; a body following it waits here. */
+class SlotFill {
+  written = 0;
+  #ended = false;
+  #failure: unknown;
+  #waiters: (() => void)[] = [];
+
+  advance(bytes: number): void {
+    this.written += bytes;
+    this.#wake();
+  }
+
+  end(failure?: unknown): void {
+    this.#ended = true;
+    this.#failure = failure;
+    this.#wake();
+  }
+
+  /** Resolves once `bytes` are written; rejects when the fill ends before that. */
+  async reached(bytes: number): Promise<void> {
+    while (this.written < bytes) {
+      if (this.#ended) {
+        const why = this.#failure instanceof Error ? this.#failure.message : this.#failure === undefined ? "the source ended" : String(this.#failure);
+        throw new SpoolFillFailed(`the chunk's bytes stopped at ${this.written} of ${bytes}: ${why}`);
+      }
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+  }
+
+  #wake(): void {
+    for (const wake of this.#waiters.splice(0)) wake();
   }
 }
 

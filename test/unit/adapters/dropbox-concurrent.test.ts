@@ -428,8 +428,9 @@ describe("DropboxBackupStore: concurrent chunks spooled to disk (its own node:ht
     msw.resetHandlers(...fake.handlers);
     const token = fake.issueAccessToken();
     const tokens: AccessTokenProvider = { accessToken: async () => token, refreshAfterRejection: async () => token };
-    const store = new DropboxBackupStore({ tokens, chunkBytes: CHUNK, connections: 3, spoolDir, sleep: async () => undefined, retry: { attempts: 2 } });
-    return { fake, store };
+    const sessions = new MemoryUploadSessionStore();
+    const store = new DropboxBackupStore({ tokens, chunkBytes: CHUNK, connections: 3, spoolDir, sessions, sleep: async () => undefined, retry: { attempts: 2 } });
+    return { fake, store, sessions };
   }
 
   test("uploads the same bytes as from memory and leaves nothing in the spool folder", async () => {
@@ -443,9 +444,9 @@ describe("DropboxBackupStore: concurrent chunks spooled to disk (its own node:ht
     });
   });
 
-  test("a download that breaks off fails as source-interrupted and leaves nothing in the spool folder", async () => {
+  test("a download that breaks off while a chunk is sent as it is read: source-interrupted, nothing in the spool folder, and the next run continues the session", async () => {
     await withTempDir("spool-", async (dir) => {
-      const { fake, store } = spoolingStore(dir);
+      const { fake, store, sessions } = spoolingStore(dir);
       const bytes = patternBytes(6 * CHUNK);
       async function* breaking() {
         let sent = 0;
@@ -455,13 +456,23 @@ describe("DropboxBackupStore: concurrent chunks spooled to disk (its own node:ht
           yield piece;
         }
       }
-      await assert.rejects(store.put(FOLDER, NAME, { stream: breaking(), length: bytes.length }), (error: unknown) => {
+      await assert.rejects(store.put(FOLDER, NAME, { stream: breaking(), length: bytes.length }, { backupId: "b1" }), (error: unknown) => {
         assert.ok(SyncError.is(error));
         assert.equal(error.kind, "source-interrupted");
         assert.match(error.message, /connection reset by the NMS/);
         return true;
       });
       assert.deepEqual(fake.listFiles(), []);
+      assert.deepEqual(await readdir(dir), []);
+      // The chunk cut off mid-body is known not taken: the session is kept, no chunk of unknown fate.
+      const saved = await sessions.get("b1");
+      assert.ok(saved?.concurrent, "the concurrent session is kept");
+      assert.equal(saved.concurrent.chunksInFlight, undefined);
+      const point = await store.resumePoint(FOLDER, NAME, "b1");
+      assert.match(point.note ?? "", /^Continuing the unfinished upload of file "\/backups\/unms-backup-20240101-0100_b1\.unms" from byte \d+/);
+      assert.ok(point.offset > 0 && point.offset % CHUNK === 0, `continues from a chunk boundary (${point.offset})`);
+      const stored = await store.put(FOLDER, NAME, { stream: streamOf(bytes.subarray(point.offset)), length: bytes.length - point.offset, offset: point.offset }, { backupId: "b1" });
+      assert.equal(stored.contentHash, refContentHash(bytes));
       assert.deepEqual(await readdir(dir), []);
     });
   });

@@ -88,9 +88,16 @@ describe("unusableBackupId()", () => {
 });
 
 describe("backupFileName(): the stamp's time zone arithmetic (Intl asked twice a day, not once per name)", () => {
+  /** One Intl formatter per zone: building one per instant took 8 s of the 50,000 comparisons (issue 10). */
+  const formatters = new Map<string, Intl.DateTimeFormat>();
   /** The stamp as Intl alone says it: the reference the day-offset cache must always agree with. */
   function intlStamp(instant: number, timeZone: string): string {
-    const parts = new Intl.DateTimeFormat("en-US", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(new Date(instant));
+    let formatter = formatters.get(timeZone);
+    if (!formatter) {
+      formatter = new Intl.DateTimeFormat("en-US", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+      formatters.set(timeZone, formatter);
+    }
+    const parts = formatter.formatToParts(new Date(instant));
     const part = (type: string) => parts.find((p) => p.type === type)!.value;
     return `${part("year").padStart(4, "0")}${part("month")}${part("day")}-${part("hour")}${part("minute")}`;
   }
