@@ -1,6 +1,7 @@
 /**
  * The chunk size of one file's concurrent upload session, chosen from the file's size (known before
- * the upload) within a fixed memory budget for chunk buffers. Pure arithmetic, no I/O.
+ * the upload) within a fixed budget for its chunk slots: memory buffers, or a spool file on disk
+ * (chunk-slots.ts), which allows larger chunks. Pure arithmetic, no I/O.
  *
  * Every connection (lane) pays a fixed cost per request (a round trip plus Dropbox's work) next to
  * the time its bytes take, and the file is done when its busiest lane is. So the size trades fewer

@@ -6,9 +6,10 @@
  * attempt), and it always builds https URLs (the injected fetch rewrites them for a local fake).
  *
  * Uploads stream: one chunk buffer is filled while the previous one is being sent (two buffers at
- * most; a concurrent session: one per connection and one filled ahead), the content hash is
- * computed on the way, and the file appears only at `finish`, so an interrupted upload never leaves
- * a partial file. Dropbox paths are case-insensitive.
+ * most; a concurrent session: a slot per connection and one filled ahead, in a spool file unless an
+ * embedder's fetch needs bytes, chunk-slots.ts), the content hash is computed on the way, and the
+ * file appears only at `finish`, so an interrupted upload never leaves a partial file. Dropbox paths
+ * are case-insensitive.
  */
 import { tmpdir } from "node:os";
 import type { Dropbox, files } from "dropbox";
