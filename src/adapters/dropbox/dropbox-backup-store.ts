@@ -569,15 +569,18 @@ export class DropboxBackupStore implements BackupStore {
       : undefined;
     early?.catch(() => undefined);
     /**
-     * The chunk at `offset`, read into a free slot. A chunk whose length is known before it is read
-     * (the file's size is known and it is not the last) goes out as it is read when a lane is free:
+     * The chunk at `offset`, read into a free slot. A first-round chunk whose length is known before it
+     * is read (the file's size is known and it is not the last) goes out as it is read when a lane is free:
      * a spooled body follows the download, so no lane waits for a whole chunk to arrive first (at
      * 32 MiB the first round's lanes otherwise started ~0.3 s apart, issue 14 session 10).
      */
     const nextChunk = async (offset: number): Promise<SlotChunk & { sent: boolean }> => {
       const slot = await takeSlot();
+      // The first round only: later chunks are read ahead into the spare slot while the lanes send,
+      // and there following the fill piece by piece cost loopback throughput (best of 3 at 1 GiB:
+      // 0.76x of raw every chunk, 0.87x never, 0.88x first round only; WAN 256 MiB 0.81x either way).
       const streamed = slots.streamsWhileFilling && fileBytes !== undefined && offset + chunkBytes < fileBytes &&
-        !acknowledged.has(offset) && !failure && inFlight.size < lanes;
+        offset < startOffset + lanes * chunkBytes && !acknowledged.has(offset) && !failure && inFlight.size < lanes;
       if (!streamed) return { ...(await slots.fill(reader, slot)), sent: false };
       const filling = slots.fill(reader, slot);
       filling.catch(() => undefined);
