@@ -27,7 +27,7 @@ import { RateLimitGate } from "./rate-limit-gate.ts";
 import { DropboxContentHasher } from "../content-hash/content-hash.ts";
 import { DROPBOX_SESSION_LIFETIME_MS, formatAge, KEEP_SESSION_KINDS, paused, SessionTracker } from "./upload-session-tracker.ts";
 import {
-  classifyDropboxFailure, correctOffsetOf, errorTags, isDropboxFailure, isNetworkFailure, OffsetResync, toSyncError,
+  causeChain, classifyDropboxFailure, correctOffsetOf, errorTags, isDropboxFailure, isNetworkFailure, OffsetResync, toSyncError,
 } from "./dropbox-errors.ts";
 import { checkedFolder } from "../store-input.ts";
 
@@ -1127,7 +1127,7 @@ class ChunkFateUnknown extends SyncError {
 const NEVER_SENT_CODES = new Set(["ECONNREFUSED", "EAI_AGAIN", "ENOTFOUND", "ENETUNREACH", "EHOSTUNREACH", "ENETDOWN", "UND_ERR_CONNECT_TIMEOUT"]);
 
 function neverSent(error: unknown): boolean {
-  for (let current = error, depth = 0; current && depth < 5; current = (current as Error).cause, depth++) {
+  for (const current of causeChain(error)) {
     const code = (current as NodeJS.ErrnoException).code;
     if (typeof code === "string" && NEVER_SENT_CODES.has(code)) return true;
   }
@@ -1243,8 +1243,6 @@ function askWhereSessionStands(sdk: Dropbox, sessionId: string, offset: number):
 
 /** Whether `error` or one of its causes is an instance of `kind`. */
 function causedBy(error: unknown, kind: new (...args: never[]) => Error): boolean {
-  for (let at = error, depth = 0; at !== undefined && at !== null && depth < 8; at = (at as { cause?: unknown }).cause, depth++) {
-    if (at instanceof kind) return true;
-  }
+  for (const current of causeChain(error)) if (current instanceof kind) return true;
   return false;
 }

@@ -68,9 +68,14 @@ const NETWORK_CODES = new Set([
   "ENETDOWN", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "ERR_STREAM_PREMATURE_CLOSE",
 ]);
 
+/** `error` and its causes, outermost first (at most five: a chain is never deeper in practice). */
+export function* causeChain(error: unknown): Generator<unknown> {
+  for (let current = error, depth = 0; current && depth < 5; current = (current as Error).cause, depth++) yield current;
+}
+
 /** True for failures of the connection itself (refused, reset, cut off mid-answer, timed out). */
 export function isNetworkFailure(error: unknown): boolean {
-  for (let current = error, depth = 0; current && depth < 5; current = (current as Error).cause, depth++) {
+  for (const current of causeChain(error)) {
     const code = (current as NodeJS.ErrnoException).code;
     if (typeof code === "string" && NETWORK_CODES.has(code)) return true;
     if (current instanceof TypeError && /fetch failed|failed to fetch|network|terminated|socket/i.test(current.message)) return true;
