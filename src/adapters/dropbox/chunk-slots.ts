@@ -280,5 +280,9 @@ class SlotFill {
 function spoolError(what: string, error: unknown): SyncError {
   const why = error instanceof Error ? error.message || error.name : String(error);
   // A full disk or a folder gone read-only lasts beyond a retry; the next run tries again.
-  return new SyncError(`${what}: ${why}`, { kind: "permanent", code: "upload.spool", cause: error });
+  return new SyncError(
+    `${what}: ${why}. The next run tries again; if that folder keeps too little free disk (up to connections + 1 times ` +
+      `32 MiB while a backup uploads), free some there, or set DROPBOX_CONNECTIONS to 1 (one chunk at a time, in memory, no spool file)`,
+    { kind: "permanent", code: "upload.spool", cause: error },
+  );
 }
