@@ -15,7 +15,7 @@ export const VERSION = "2.0.0";
 /** Exit codes after a stop by signal: 128 + the signal number, as shells report them. */
 export const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 
-export const HELP = `unms-dropbox-backup-sync ${VERSION}: keep off-site copies of UNMS/UISP backups in Dropbox
+export const HELP: string = `unms-dropbox-backup-sync ${VERSION}: keep off-site copies of UNMS/UISP backups in Dropbox
 
 Usage:
   backup-sync sync [--dry-run] [--json] [--allow-mass-delete] [--quiet]

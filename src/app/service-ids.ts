@@ -53,16 +53,22 @@ export interface Services {
   RestoreFileOutput: RestoreFileOutput;
 }
 
-/** Every role of the table, for building the identifiers: a role left out here has no `ids` entry to use. */
-const ROLES = [
-  "Settings", "Reporter", "Clock", "UnmsFetch", "AccessTokenProvider", "BackupSource",
-  "BackupStore", "UploadSessionStore", "TargetDescription", "SyncBackups", "DownloadLedger",
-  "Redactor", "ConfigStore", "EntryReporter", "RunLock", "PluginLog", "TokenSession",
-  "WritableFolderCheck", "HealthcheckNotifier", "ContentHasher", "RestoreDecryption",
-  "RestoreFileOutput",
-] as const satisfies readonly (keyof Services)[];
+/**
+ * Every role of the table, for building the identifiers. A Record, so that a role added to Services
+ * and not here (or named here and not there) fails to compile instead of lacking an `ids` entry.
+ */
+const ROLES: Record<keyof Services, true> = {
+  Settings: true, Reporter: true, Clock: true, UnmsFetch: true, AccessTokenProvider: true, BackupSource: true,
+  BackupStore: true, UploadSessionStore: true, TargetDescription: true, SyncBackups: true, DownloadLedger: true,
+  Redactor: true, ConfigStore: true, EntryReporter: true, RunLock: true, PluginLog: true, TokenSession: true,
+  WritableFolderCheck: true, HealthcheckNotifier: true, ContentHasher: true, RestoreDecryption: true,
+  RestoreFileOutput: true,
+};
+
+/** The identifiers' type: `ids.Reporter` resolves to a Reporter. */
+export type ServiceIds = { readonly [Role in keyof Services]: ServiceIdentifier<Services[Role]> };
 
 /** One typed `Symbol.for` identifier per role: `ids.Reporter` resolves to a Reporter. */
-export const ids = Object.freeze(
-  Object.fromEntries(ROLES.map((role) => [role, Symbol.for(`unms-dropbox-backup-sync.${role}`)])),
-) as { readonly [Role in (typeof ROLES)[number]]: ServiceIdentifier<Services[Role]> };
+export const ids: ServiceIds = Object.freeze(
+  Object.fromEntries(Object.keys(ROLES).map((role) => [role, Symbol.for(`unms-dropbox-backup-sync.${role}`)])),
+) as ServiceIds;

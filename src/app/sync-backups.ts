@@ -66,9 +66,9 @@ export class SyncBackups {
     private readonly clock: Clock,
     private readonly targetDescription: string,
     /** Bytes downloaded per backup in earlier runs; without one, only listed sizes are known. */
-    private readonly ledger?: DownloadLedger,
+    private readonly ledger?: DownloadLedger | undefined,
     /** ENCRYPT_TO: new copies are encrypted on the way (`.unms.age`); without one they are stored as UNMS sends them. */
-    private readonly encryptor?: BackupEncryptor,
+    private readonly encryptor?: BackupEncryptor | undefined,
   ) {}
 
   /** Runs one sync. Throws only when a listing fails; per-backup failures land in the report. */

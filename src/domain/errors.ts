@@ -76,7 +76,6 @@ export class SyncError extends Error {
   readonly code: string;
   readonly retryAfterMs: number | undefined;
   readonly status: number | undefined;
-  readonly [brand] = true;
 
   constructor(message: string, options: SyncErrorOptions) {
     super(message || `${options.code} (no message)`, options.cause === undefined ? undefined : { cause: options.cause });
@@ -85,6 +84,9 @@ export class SyncError extends Error {
     this.code = options.code;
     this.retryAfterMs = options.retryAfterMs;
     this.status = options.status;
+    // Set here, not declared as a field: a symbol-keyed field would need its type spelled out in
+    // the published declarations, and the mark is for is() only.
+    (this as unknown as Record<symbol, boolean>)[brand] = true;
   }
 
   /** Works across bundles and realms, unlike `instanceof`. */

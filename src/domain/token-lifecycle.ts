@@ -36,7 +36,7 @@ import {
 } from "./legacy-migration.ts";
 
 /** Refresh this long before the access token expires. */
-export const REFRESH_MARGIN_MS = 5 * 60 * 1000;
+export const REFRESH_MARGIN_MS: number = 5 * 60 * 1000;
 
 export interface AccessGrant {
   token: string;

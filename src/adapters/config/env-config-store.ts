@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import type { SettingLabels } from "../../domain/legacy-migration.ts";
 import type { Settings } from "../../domain/settings.ts";
 import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "../../app/ports.ts";
 import { labelsFrom, parseSettings, recipientCheckFor, text, type RawSettings, type SettingField } from "./parse-settings.ts";
@@ -23,7 +24,7 @@ const APP_DIR_NAME = "unms-dropbox-backup-sync";
 export const ENV_NAMES = tableOf("env") as Record<SettingField, string>;
 
 /** How messages name the Dropbox settings of this store, from ENV_NAMES. */
-export const ENV_LABELS = labelsFrom(ENV_NAMES);
+export const ENV_LABELS: SettingLabels = labelsFrom(ENV_NAMES);
 
 export interface EnvConfigStoreOptions {
   /** State folder when STATE_DIR is not set; default `${XDG_CONFIG_HOME or ~/.config}/unms-dropbox-backup-sync`. */
@@ -46,7 +47,7 @@ function sha256Hex(value: string): string {
  */
 export class EnvConfigStore implements ConfigStore {
   readonly location = "the environment";
-  readonly labels = ENV_LABELS;
+  readonly labels: SettingLabels = ENV_LABELS;
   readonly stateDir: string;
   private readonly state: PrivateStateFile;
 

@@ -10,6 +10,7 @@
 import { stat } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { SyncError, describeError } from "../../domain/errors.ts";
+import type { SettingLabels } from "../../domain/legacy-migration.ts";
 import type { Settings } from "../../domain/settings.ts";
 import { parseJsonObject, readTextOrFail, writeFileAtomic } from "./atomic-file.ts";
 import type { ConfigPatch, ConfigStore, PrivateState, SaveOutcome } from "../../app/ports.ts";
@@ -38,7 +39,7 @@ export const UCRM_MESSAGE_NAMES = Object.fromEntries(
 ) as Record<Exclude<SettingField, "unmsUrl">, string>;
 
 /** How messages name the Dropbox settings of this store: their form labels. */
-export const UCRM_LABELS = labelsFrom(UCRM_MESSAGE_NAMES);
+export const UCRM_LABELS: SettingLabels = labelsFrom(UCRM_MESSAGE_NAMES);
 
 /** UCRM kills a plugin run after 60 minutes; 55 leaves time to save the state and report. */
 const UCRM_DEFAULT_MAX_RUN_MINUTES = 55;
@@ -61,8 +62,8 @@ export interface UcrmFileConfigStoreOptions {
  * ```
  */
 export class UcrmFileConfigStore implements ConfigStore {
-  readonly labels = UCRM_LABELS;
-  readonly folderNames = { targetDir: UCRM_MESSAGE_NAMES.targetDir, stateDir: "The plugin's data folder" };
+  readonly labels: SettingLabels = UCRM_LABELS;
+  readonly folderNames: { targetDir: string; stateDir: string } = { targetDir: UCRM_MESSAGE_NAMES.targetDir, stateDir: "The plugin's data folder" };
   readonly configPath: string;
   readonly ucrmJsonPath: string;
   readonly stateDir: string;

@@ -9,7 +9,7 @@ import { Buffer } from "node:buffer";
 import { createHash, type Hash } from "node:crypto";
 
 /** Dropbox hashes in blocks of exactly this many bytes. */
-export const DROPBOX_HASH_BLOCK_BYTES = 4 * 1024 * 1024;
+export const DROPBOX_HASH_BLOCK_BYTES: number = 4 * 1024 * 1024;
 
 export class DropboxContentHasher {
   readonly #overall: Hash = createHash("sha256");

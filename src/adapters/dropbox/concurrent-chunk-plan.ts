@@ -18,7 +18,7 @@ const BLOCK_BYTES = 4 * MiB;
  * 270 ms (a 120 ms round trip and 150 ms of server work, the bench's WAN model, BENCHMARKS.md) at
  * 8 MiB/s per connection. Only the ratio matters; it decides between near costs, never the budget.
  */
-export const REQUEST_OVERHEAD_BYTES = 2 * MiB + MiB / 4;
+export const REQUEST_OVERHEAD_BYTES: number = 2 * MiB + MiB / 4;
 /** A concurrent session pays three requests that carry no data: start, the closing append, finish. */
 const SESSION_REQUESTS = 3;
 

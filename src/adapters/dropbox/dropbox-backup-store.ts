@@ -72,14 +72,14 @@ const EMPTY = new Uint8Array(0);
  * default budget, DEFAULT_CONCURRENT_BUFFER_BYTES) 154-158 MiB; 5 x 8 MiB with a forced minor GC every
  * 100 ms 137-138 MiB (not done: it needs --expose-gc). Figures under load 10-17 on 2 cores; BENCHMARKS.md.
  */
-export const DEFAULT_DROPBOX_CHUNK_BYTES = 8 * MiB;
+export const DEFAULT_DROPBOX_CHUNK_BYTES: number = 8 * MiB;
 /**
  * Chunk of a concurrent session kept in memory (an embedder's fetch) when neither DROPBOX_CHUNK_MIB
  * nor the file's size is known: the largest that gives every lane and one spare a buffer within
  * DEFAULT_CONCURRENT_BUFFER_BYTES (8 MiB at 4 connections). With a known size, planConcurrentChunks
  * picks it per file (concurrent-chunk-plan.ts).
  */
-export const DEFAULT_CONCURRENT_CHUNK_BYTES = 8 * MiB;
+export const DEFAULT_CONCURRENT_CHUNK_BYTES: number = 8 * MiB;
 /**
  * Memory for the chunk buffers of one concurrent upload kept in memory (an embedder's fetch,
  * DROPBOX_CHUNK_MIB unset): 40 MiB, five 8 MiB buffers at 4 connections (one per lane, one filled
@@ -87,7 +87,7 @@ export const DEFAULT_CONCURRENT_CHUNK_BYTES = 8 * MiB;
  * for 256 MiB over the WAN model (issue 14 session 9), which is why chunks now wait on disk instead
  * (chunk-slots.ts) whenever the store sends through its own fetch: the CLI and the plugin always do.
  */
-export const DEFAULT_CONCURRENT_BUFFER_BYTES = 40 * MiB;
+export const DEFAULT_CONCURRENT_BUFFER_BYTES: number = 40 * MiB;
 /**
  * Largest chunk a concurrent session picks for itself when its chunks wait on disk (spoolDir), so
  * at most (connections + 1) x 32 MiB of disk (160 MiB at 4). Over the bench's WAN model 4 connections
@@ -95,7 +95,7 @@ export const DEFAULT_CONCURRENT_BUFFER_BYTES = 40 * MiB;
  * bytes); planConcurrentChunks then picks 16-32 MiB for files of 256 MiB and up. Larger chunks would
  * only cost more to send again after a 429, and more disk.
  */
-export const MAX_SPOOLED_CHUNK_BYTES = 32 * MiB;
+export const MAX_SPOOLED_CHUNK_BYTES: number = 32 * MiB;
 /** Dropbox refuses request bodies over 150 MiB; the largest multiple of 4 MiB below that. */
 const MAX_DROPBOX_CHUNK_BYTES = 148 * MiB;
 const DROPBOX_CHUNK_MULTIPLE = 4 * MiB;

@@ -9,7 +9,7 @@ import type { UploadSessionRecord, UploadSessionStore } from "../../app/ports.ts
 import { DROPBOX_HASH_BLOCK_BYTES, type DropboxContentHasher } from "../content-hash/content-hash.ts";
 
 /** Dropbox upload sessions expire 7 days after they began (then: lookup_failed/not_found). */
-export const DROPBOX_SESSION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
+export const DROPBOX_SESSION_LIFETIME_MS: number = 7 * 24 * 60 * 60 * 1000;
 
 /** Failures after which the saved session is kept for the next attempt or run. */
 export const KEEP_SESSION_KINDS: ReadonlySet<FailureKind> = new Set<FailureKind>(["paused", "source-interrupted", "transient", "rate-limited"]);

@@ -18,7 +18,7 @@ export class PluginReporter implements Reporter {
   constructor(
     private readonly log: PluginLog,
     private readonly redact: (text: string) => string,
-    private readonly stdout?: NodeJS.WritableStream,
+    private readonly stdout?: NodeJS.WritableStream | undefined,
   ) {
     const sink: LineSink = {
       write: ({ level, text }) => {

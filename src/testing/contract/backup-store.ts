@@ -88,7 +88,7 @@ const generatedPatterns = new Map<number, Uint8Array>();
 const PATTERN_CACHE_MAX_BYTES = 32 * MiB;
 
 /** Yields `bytes` in pieces of `pieceBytes` (as a network download would). */
-export async function* streamOf(bytes: Uint8Array, pieceBytes = 64 * 1024): AsyncGenerator<Uint8Array> {
+export async function* streamOf(bytes: Uint8Array, pieceBytes: number = 64 * 1024): AsyncGenerator<Uint8Array> {
   for (let offset = 0; offset < bytes.length; offset += pieceBytes) yield bytes.subarray(offset, offset + pieceBytes);
 }
 

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import type { Hash } from "node:crypto";
 
-export const CONTENT_HASH_BLOCK_SIZE = 4 * 1024 * 1024;
+export const CONTENT_HASH_BLOCK_SIZE: number = 4 * 1024 * 1024;
 
 export class RefContentHasher {
   private overall: Hash;
