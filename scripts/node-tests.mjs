@@ -12,53 +12,19 @@
 // Environment: BACKUP_SYNC_TEST_CONCURRENCY (default: the CPU count, at least 2);
 // BACKUP_SYNC_TEST_ISOLATE=1 gives every file a process of its own (to rule sharing out).
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { dirname, join, relative, sep } from "node:path";
+import { join, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
+import { needsOwnProcess, testFiles } from "./test-files.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const outdir = join(root, "node_modules", ".cache", "unms-dropbox-backup-sync", "node-tests");
 /** The generated entries that import several test files into one process. */
 const groupDir = join(root, "node_modules", ".cache", "unms-dropbox-backup-sync", "node-test-groups");
 const GROUP_FILES = 10;
-
-/**
- * What makes a file run alone: a top-level beforeEach/afterEach (it would wrap every other file's
- * tests), an msw server (it intercepts every fetch in the process), or a change to the environment
- * (reading it is fine), globals, timers or process handlers. A top-level before/after runs once
- * before the process's first test and after its last, which only widens the life of the file's own
- * servers and folders; hooks inside a describe() stay within it.
- */
-const ISOLATING = /^(?:beforeEach|afterEach)\(|setupServer|process\.env(?:\.\w+|\[[^\]]*\])\s*=(?!=)|delete process\.env|Object\.assign\(process\.env|globalThis|\bmock\.|process\.chdir|process\.on\(|process\.exit|process\.umask/m;
-
-/**
- * A test file's text and that of the test/ helpers it imports, transitively: a helper that starts an
- * msw server for the file (test/msw-server.ts) isolates the file as if the file did it itself.
- * src/ is not followed: its fakes set nothing up when imported (their docs merely name setupServer).
- */
-function ownSources(file, seen = new Set()) {
-  const path = join(root, file);
-  if (seen.has(path)) return [];
-  seen.add(path);
-  const text = readFileSync(path, "utf8");
-  const helpers = [...text.matchAll(/\bfrom\s+"(\.{1,2}\/[^"]+\.ts)"/g)]
-    .map((m) => relative(root, join(dirname(path), m[1])).split(sep).join("/"))
-    // Only files that exist: a test's own text may quote an import (e.g. the lazy-loading checks).
-    .filter((helper) => helper.startsWith("test/") && existsSync(join(root, helper)));
-  return [text, ...helpers.flatMap((helper) => ownSources(helper, seen))];
-}
-
-/** Every *.test.ts below test/, as repository-relative paths with "/". */
-function testFiles(dir) {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return testFiles(path);
-    return entry.name.endsWith(".test.ts") ? [relative(root, path).split(sep).join("/")] : [];
-  });
-}
 
 /**
  * The end-to-end files first: they wait on child processes the longest, so starting them early
@@ -87,7 +53,7 @@ const keepImportMetaUrl = {
 };
 
 const prefixes = process.argv.slice(2).map((prefix) => prefix.replace(/\\/g, "/").replace(/^\.\//, ""));
-const files = testFiles(join(root, "test"))
+const files = testFiles("test")
   .filter((file) => prefixes.length === 0 || prefixes.some((prefix) => file.startsWith(prefix)))
   .sort(runOrder);
 if (files.length === 0) {
@@ -96,7 +62,7 @@ if (files.length === 0) {
 }
 
 const isolate = process.env.BACKUP_SYNC_TEST_ISOLATE === "1";
-const alone = files.filter((file) => isolate || file.startsWith("test/e2e/") || ownSources(file).some((source) => ISOLATING.test(source)));
+const alone = files.filter((file) => isolate || file.startsWith("test/e2e/") || needsOwnProcess(file));
 const shared = files.filter((file) => !alone.includes(file));
 const groups = [];
 for (let i = 0; i < shared.length; i += GROUP_FILES) groups.push(shared.slice(i, i + GROUP_FILES));
