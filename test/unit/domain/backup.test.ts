@@ -97,9 +97,12 @@ describe("backupFileName(): the stamp's time zone arithmetic (Intl asked twice a
       formatter = new Intl.DateTimeFormat("en-US", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
       formatters.set(timeZone, formatter);
     }
-    const parts = formatter.formatToParts(new Date(instant));
-    const part = (type: string) => parts.find((p) => p.type === type)!.value;
-    return `${part("year").padStart(4, "0")}${part("month")}${part("day")}-${part("hour")}${part("minute")}`;
+    // "MM/DD/YYYY, HH:mm" (en-US, h23): read from format(), a third of formatToParts()'s cost.
+    const text = formatter.format(new Date(instant));
+    const match = /^(\d{2})\/(\d{2})\/(\d+), (\d{2}):(\d{2})$/.exec(text);
+    assert.ok(match, `Intl formatted ${instant} in ${timeZone} as ${JSON.stringify(text)}, not MM/DD/YYYY, HH:mm`);
+    const [, month, day, year, hour, minute] = match;
+    return `${year!.padStart(4, "0")}${month}${day}-${hour}${minute}`;
   }
 
   test("every 7 minutes across DST changes, half-hour and 45-minute zones, and date lines, the stamp is Intl's", () => {
@@ -110,7 +113,11 @@ describe("backupFileName(): the stamp's time zone arithmetic (Intl asked twice a
       for (const [from, to] of spans) {
         for (let t = from!; t < to!; t += 7 * 60_000 + 13_000) {
           const id = "3f1c2a9e-0000-4000-8000-0000000000b1";
-          assert.equal(backupFileName({ id, createdAt: new Date(t).toISOString() }, zone), `unms-backup-${intlStamp(t, zone)}_${id}.unms`, `${zone} at ${new Date(t).toISOString()}`);
+          const createdAt = new Date(t).toISOString();
+          const expected = `unms-backup-${intlStamp(t, zone)}_${id}.unms`;
+          // assert.equal only on a mismatch: its call cost more than the comparison itself.
+          const actual = backupFileName({ id, createdAt }, zone);
+          if (actual !== expected) assert.equal(actual, expected, `${zone} at ${createdAt}`);
           compared++;
         }
       }
