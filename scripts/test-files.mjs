@@ -9,11 +9,11 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 /**
  * What makes a file run alone: a top-level beforeEach/afterEach (it would wrap every other file's
  * tests), an msw server (it intercepts every fetch in the process), or a change to the environment
- * (reading it is fine), globals, timers or process handlers. A top-level before/after runs once
+ * or to globals (reading either is fine), timers or process handlers. A top-level before/after runs once
  * before the process's first test and after its last, which only widens the life of the file's own
  * servers and folders; hooks inside a describe() stay within it.
  */
-const ISOLATING = /^(?:beforeEach|afterEach)\(|setupServer|process\.env(?:\.\w+|\[[^\]]*\])\s*=(?!=)|delete process\.env|Object\.assign\(process\.env|globalThis|\bmock\.|process\.chdir|process\.on\(|process\.exit|process\.umask/m;
+const ISOLATING = /^(?:beforeEach|afterEach)\(|setupServer|process\.env(?:\.\w+|\[[^\]]*\])\s*=(?!=)|delete process\.env|Object\.assign\(process\.env|globalThis(?:\.\w+|\[[^\]]*\])\s*=(?!=)|defineProperty\(globalThis|delete globalThis|\bmock\.|process\.chdir|process\.on\(|process\.exit|process\.umask/m;
 
 /** True when `file` (repository-relative) or a test/ helper it imports sets up something global. */
 export function needsOwnProcess(file) {

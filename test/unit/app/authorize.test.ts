@@ -3,7 +3,7 @@
  * scenario's output (messages, warnings, URLs, events, errors) is grepped for every secret the fake
  * issued: none may appear, even before the redactor.
  */
-import { afterEach, describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -19,8 +19,9 @@ import type { ConfigStore } from "../../../src/app/ports.ts";
 import type { SyncEvent } from "../../../src/domain/ports.ts";
 import { SyncError, describeError } from "../../../src/domain/errors.ts";
 
+/** Removed once the file's tests are done (an afterEach at top level would wrap other files' tests too). */
 const dirs: string[] = [];
-afterEach(async () => {
+after(async () => {
   while (dirs.length) await rm(dirs.pop()!, { recursive: true, force: true });
 });
 

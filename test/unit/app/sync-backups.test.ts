@@ -1,7 +1,6 @@
-import { describe, test, beforeEach, afterEach } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm, writeFile, mkdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, rm, writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { SyncBackups, SOURCE_ATTEMPTS } from "../../../src/app/sync-backups.ts";
 import { LocalDirBackupStore } from "../../../src/adapters/local-dir/local-dir-backup-store.ts";
@@ -9,6 +8,7 @@ import { SyncError } from "../../../src/domain/errors.ts";
 import type { BackupDownload, BackupSource, BackupStore, PutOptions, SyncEvent } from "../../../src/domain/ports.ts";
 import type { UnmsBackup } from "../../../src/domain/backup.ts";
 import { MemoryDownloadLedger } from "../../../src/adapters/memory/memory-download-ledger.ts";
+import { freshDirEach } from "../../temp-dir.ts";
 
 /** A source over plain byte arrays; `breakDownloads[id]` makes that many downloads break midway. */
 class ArraySource implements BackupSource {
@@ -77,15 +77,11 @@ const reporter = { report: (e: SyncEvent) => void events.push(e) };
 let ticks = 0;
 const clock = { now: () => (ticks += 5) };
 
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), "sync-backups-test-"));
-  events = [];
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
 describe("SyncBackups.run()", () => {
+  freshDirEach("sync-backups-test-", (fresh) => {
+    dir = fresh;
+    events = [];
+  });
   test("uploads what is missing, keeps what is there, deletes what UNMS dropped", async () => {
     const store = new LocalDirBackupStore(dir);
     await mkdir(join(dir, "f"));
@@ -219,6 +215,10 @@ describe("SyncBackups.run()", () => {
 });
 
 describe("SyncBackups.run(): listed sizes, short copies, refused downloads", () => {
+  freshDirEach("sync-backups-test-", (fresh) => {
+    dir = fresh;
+    events = [];
+  });
   const listed = (id: string, size: number): UnmsBackup => ({ ...backup(id), size });
   const uploadsOf = (report: { uploaded: string[] }) => report.uploaded.length;
 

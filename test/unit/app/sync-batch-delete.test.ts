@@ -2,15 +2,15 @@
  * SyncBackups hands more than a few deletions to the store's optional removeMany (Dropbox:
  * delete_batch) and still reports per file; stores without it get remove() per file.
  */
-import { describe, test, beforeEach, afterEach } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BATCH_DELETE_ABOVE, SyncBackups } from "../../../src/app/sync-backups.ts";
 import { LocalDirBackupStore } from "../../../src/adapters/local-dir/local-dir-backup-store.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
 import type { BackupDownload, BackupSource, BackupStore, PutOptions, RemoveOutcome, SyncEvent } from "../../../src/domain/ports.ts";
+import { freshDirEach } from "../../temp-dir.ts";
 
 const gid = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`;
 const nameOf = (id: string) => `unms-backup-20240203-0405_${id}.unms`;
@@ -51,12 +51,6 @@ let dir: string;
 let events: SyncEvent[];
 const reporter = { report: (e: SyncEvent) => void events.push(e) };
 const clock = { now: () => 0 };
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), "sync-batch-delete-"));
-  events = [];
-});
-afterEach(() => rm(dir, { recursive: true, force: true }));
-
 /** 8 copies kept by UNMS, `dropped` copies UNMS no longer lists. */
 async function copies(dropped: number): Promise<{ kept: string[]; gone: string[] }> {
   const kept = Array.from({ length: 8 }, (_, i) => gid(i + 1));
@@ -66,6 +60,10 @@ async function copies(dropped: number): Promise<{ kept: string[]; gone: string[]
 }
 
 describe("SyncBackups: many deletions in batches", () => {
+  freshDirEach("sync-batch-delete-", (fresh) => {
+    dir = fresh;
+    events = [];
+  });
   test(`more than ${BATCH_DELETE_ABOVE} deletions go in one removeMany; a file that failed is reported by name`, async () => {
     const { kept, gone } = await copies(4);
     const store = new BatchingStore(new LocalDirBackupStore(dir), new Set([nameOf(gone[2]!)]));

@@ -3,11 +3,10 @@
  * the next run continues it from the stored offset, and the local store leaves no partial file behind.
  * Real LocalDirBackupStore in a temp folder, sessions in memory, a clock the test moves.
  */
-import { describe, test, beforeEach, afterEach } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SyncBackups } from "../../../src/app/sync-backups.ts";
 import { LocalDirBackupStore } from "../../../src/adapters/local-dir/local-dir-backup-store.ts";
@@ -17,6 +16,7 @@ import type { BackupDownload, BackupSource, BackupStore, OpenOptions, SyncEvent 
 import type { UnmsBackup } from "../../../src/domain/backup.ts";
 import { SyncError } from "../../../src/domain/errors.ts";
 import { patternBytes, streamOf } from "../../../src/testing/contract/backup-store.ts";
+import { freshDirEach } from "../../temp-dir.ts";
 
 const MiB = 1024 * 1024;
 
@@ -46,13 +46,6 @@ let events: SyncEvent[];
 let now = 0;
 const clock = { now: () => now };
 
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), "sync-resume-test-"));
-  events = [];
-  now = 0;
-});
-afterEach(() => rm(dir, { recursive: true, force: true }));
-
 // UNMS ids are guids; a non-guid id is ignored (domain/backup.ts), so these are guids.
 const A = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
 const B = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
@@ -60,6 +53,11 @@ const GONE = "00000000-0000-4000-8000-00000000900e";
 const nameOf = (id: string, day: number) => `unms-backup-2024020${day}-0405_${id}.unms`;
 
 describe("SyncBackups: time budget and resumed uploads (local store)", () => {
+  freshDirEach("sync-resume-test-", (fresh) => {
+    dir = fresh;
+    events = [];
+    now = 0;
+  });
   for (const honourOffset of [true, false]) {
     test(`a spent budget pauses at a checkpoint and defers the rest; the next run continues (source ${honourOffset ? "honours" : "ignores"} offsets)`, async () => {
       const a = patternBytes(20 * MiB + 99, 3);
