@@ -1,16 +1,18 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts under `node --test`, found by glob at run time (a new test file needs
-// no edit anywhere). The files are compiled first, each into one ESM bundle with esbuild (our code
-// bundled, packages left to node_modules), so the test processes start as plain Node: loading tsx
-// in each of them cost about a second of CPU per file. A file that sets up anything global (an msw
-// server, top-level hooks, the environment, globals: see ISOLATING) runs in a process of its own, as
-// do the end-to-end files; the other unit and contract files share a few processes (a test process
-// costs about 0.3 s of CPU to start and load, times 46 files: issue 10). Several run at a time.
+// no edit anywhere). The files are compiled first with esbuild into ESM bundles, packages included
+// and shared code split into common chunks, so the test processes start as plain Node: loading tsx
+// in each of them cost about a second of CPU per file, and loading msw, inversify, undici and the
+// rest from node_modules file by file another 0.4 s per process (issue 10). A file that sets up
+// anything global (an msw server, top-level hooks, the environment, globals: see test-files.mjs)
+// runs in a process of its own, as do the end-to-end files; the other unit and contract files share
+// a few processes (a test process costs about 0.3 s of CPU to start). Several run at a time.
 //
 //   node scripts/node-tests.mjs [path prefix ...]   e.g. `node scripts/node-tests.mjs test/unit`
 //
 // Environment: BACKUP_SYNC_TEST_CONCURRENCY (default: the CPU count, at least 2);
-// BACKUP_SYNC_TEST_ISOLATE=1 gives every file a process of its own (to rule sharing out).
+// BACKUP_SYNC_TEST_ISOLATE=1 gives every file a process of its own (to rule sharing out);
+// BACKUP_SYNC_TEST_BUILD_ONLY=1 compiles the bundles and stops (to time or profile them one by one).
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
@@ -84,7 +86,9 @@ await build({
   outdir,
   outExtension: { ".js": ".mjs" },
   bundle: true,
-  packages: "external",
+  splitting: true,
+  // CommonJS packages inside an ESM bundle still call require() for node built-ins.
+  banner: { js: 'import { createRequire as __testCreateRequire } from "node:module"; const require = __testCreateRequire(import.meta.url);' },
   platform: "node",
   format: "esm",
   target: "node20",
@@ -94,6 +98,7 @@ await build({
 });
 
 const bundles = entries.map((entry) => join(outdir, `${entry.out}.mjs`));
+if (process.env.BACKUP_SYNC_TEST_BUILD_ONLY === "1") process.exit(0);
 const concurrency = Number(process.env.BACKUP_SYNC_TEST_CONCURRENCY) || Math.max(2, availableParallelism());
 const child = spawn(
   process.execPath,

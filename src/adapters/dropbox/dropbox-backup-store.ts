@@ -1070,7 +1070,9 @@ export class DropboxBackupStore implements BackupStore {
 /** The SDK, evaluated by the first request that needs it (uploads, deletions), not with this module. */
 let sdkModule: Promise<typeof import("dropbox")> | undefined;
 function loadSdk(): Promise<typeof import("dropbox")> {
-  return (sdkModule ??= import("dropbox"));
+  // The SDK is CommonJS: a bundler that splits it into a chunk of its own (esbuild's `splitting`,
+  // as an embedder's build may do) hands the dynamic import back as `{ default: exports }`.
+  return (sdkModule ??= import("dropbox").then((sdk) => ("Dropbox" in sdk ? sdk : (sdk as { default: typeof import("dropbox") }).default)));
 }
 
 /** A failed answer in the shape of the SDK's DropboxResponseError, for the one classifier. */
