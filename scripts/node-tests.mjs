@@ -27,6 +27,8 @@ const outdir = join(root, "node_modules", ".cache", "unms-dropbox-backup-sync", 
 /** The generated entries that import several test files into one process. */
 const groupDir = join(root, "node_modules", ".cache", "unms-dropbox-backup-sync", "node-test-groups");
 const GROUP_FILES = 10;
+const GROUP_E2E_FILES = 5;
+const isEndToEnd = (file) => file.startsWith("test/e2e/");
 
 /**
  * The end-to-end files first: they wait on child processes the longest, so starting them early
@@ -64,25 +66,32 @@ if (files.length === 0) {
 }
 
 const isolate = process.env.BACKUP_SYNC_TEST_ISOLATE === "1";
-const alone = files.filter((file) => isolate || file.startsWith("test/e2e/") || needsOwnProcess(file));
+const alone = files.filter((file) => isolate || needsOwnProcess(file));
 const shared = files.filter((file) => !alone.includes(file));
 const groups = [];
-for (let i = 0; i < shared.length; i += GROUP_FILES) groups.push(shared.slice(i, i + GROUP_FILES));
+// End-to-end files spend their time waiting on child processes and servers: fewer to a process,
+// so that two processes' waits overlap; and grouped apart from the quick unit files.
+for (const [part, size] of [[shared.filter(isEndToEnd), GROUP_E2E_FILES], [shared.filter((file) => !isEndToEnd(file)), GROUP_FILES]]) {
+  for (let i = 0; i < part.length; i += size) groups.push(part.slice(i, i + size));
+}
 
 await rm(outdir, { recursive: true, force: true });
 await rm(groupDir, { recursive: true, force: true });
 await mkdir(groupDir, { recursive: true });
 /** `{ in, out }` per process: a test file of its own, or a generated entry importing a group. */
-const entries = alone.map((file) => ({ in: join(root, file), out: file.replace(/\.ts$/, "") }));
+const entries = alone.map((file) => ({ in: join(root, file), out: file.replace(/\.ts$/, ""), endToEnd: isEndToEnd(file) }));
 for (const [index, group] of groups.entries()) {
   const entry = join(groupDir, `shared-${index + 1}.test.ts`);
   await writeFile(entry, group.map((file) => `import ${JSON.stringify(join(root, file))};\n`).join(""));
-  entries.push({ in: entry, out: `shared-${index + 1}.test` });
+  entries.push({ in: entry, out: `shared-${index + 1}.test`, endToEnd: group.some(isEndToEnd) });
   console.log(`# shared-${index + 1}.test.mjs runs ${group.join(", ")}`);
 }
+// The end-to-end processes first: they wait the longest, so starting them early keeps the others
+// filling the gaps instead of leaving one slow process to run alone at the end.
+entries.sort((a, b) => Number(b.endToEnd) - Number(a.endToEnd));
 
 await build({
-  entryPoints: entries,
+  entryPoints: entries.map((entry) => ({ in: entry.in, out: entry.out })),
   outdir,
   outExtension: { ".js": ".mjs" },
   bundle: true,
