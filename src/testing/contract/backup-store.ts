@@ -85,7 +85,7 @@ export function patternBytes(size: number, seed = 1): Uint8Array {
  * copy, so callers may change theirs) and sliced, which cost a byte-at-a-time loop before (issue 10).
  */
 const generatedPatterns = new Map<number, Uint8Array>();
-const PATTERN_CACHE_MAX_BYTES = 32 * MiB;
+const PATTERN_CACHE_MAX_BYTES = 64 * MiB;
 
 /** Yields `bytes` in pieces of `pieceBytes` (as a network download would). */
 export async function* streamOf(bytes: Uint8Array, pieceBytes: number = 64 * 1024): AsyncGenerator<Uint8Array> {
