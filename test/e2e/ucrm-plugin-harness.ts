@@ -186,9 +186,11 @@ export function explain(plugin: Plugin, run: PhpRun): string {
   return `exit ${run.code}\n--- php stdout\n${run.stdout}--- php stderr\n${run.stderr}--- data/plugin.log\n${plugin.logLines().join("\n")}`;
 }
 
+/** Asked once per process: files that share a process (scripts/node-tests.mjs) ask it in every describe(). */
+let phpProbe: number | null | undefined;
 export function phpAvailable(): void {
-  const probe = spawnSync("php", ["--version"], { encoding: "utf8" });
-  assert.equal(probe.status, 0, "php is not on PATH: install php-cli (Debian: apt-get install -y php-cli); CI does.");
+  phpProbe ??= spawnSync("php", ["--version"], { encoding: "utf8" }).status;
+  assert.equal(phpProbe, 0, "php is not on PATH: install php-cli (Debian: apt-get install -y php-cli); CI does.");
 }
 
 export function addBackups(unms: FakeUnms): string[] {
