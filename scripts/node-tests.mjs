@@ -26,7 +26,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const outdir = join(root, "node_modules", ".cache", "unms-dropbox-backup-sync", "node-tests");
 /** The generated entries that import several test files into one process. */
 const groupDir = join(root, "node_modules", ".cache", "unms-dropbox-backup-sync", "node-test-groups");
-const GROUP_FILES = 10;
+const GROUP_FILES = 20;
 const GROUP_E2E_FILES = 5;
 const isEndToEnd = (file) => file.startsWith("test/e2e/");
 
