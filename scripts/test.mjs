@@ -21,7 +21,6 @@ const PHASES = [
   { name: "test:node", after: ["build"] },
   { name: "typecheck" },
   { name: "test:deno" },
-  { name: "check:examples" },
   { name: "check:generated" },
 ];
 const jobs = Number(process.env.BACKUP_SYNC_TEST_JOBS) || 3;

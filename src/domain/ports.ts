@@ -104,7 +104,9 @@ export interface StoredCopyDownload {
  *     return [];
  *   }
  *   async put(_folder: string, name: string, content: BackupDownload): Promise<StoredFile> {
- *     return { name, size: content.length };
+ *     let size = 0;
+ *     for await (const piece of content.stream) size += piece.length; // send each piece on here
+ *     return { name, size };
  *   }
  *   async remove(_folder: string, _name: string): Promise<void> {}
  * }
