@@ -19,6 +19,10 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const DENO_TESTS = ["test/unit/domain", "test/contract", "test/unit/adapters/run-lock.test.ts"];
 const deno = join(root, "node_modules", ".bin", process.platform === "win32" ? "deno.cmd" : "deno");
 
+if (!existsSync(deno)) {
+  console.error(`deno-tests: ${deno} is missing: run npm ci (deno is a devDependency).`);
+  process.exit(1);
+}
 const files = DENO_TESTS.flatMap((path) => (statSync(join(root, path)).isDirectory() ? testFiles(path) : [path])).sort();
 const alone = files.filter(needsOwnProcess);
 const shared = files.filter((file) => !alone.includes(file));
@@ -30,10 +34,6 @@ const entry = join(groupDir, "shared.test.ts");
 await writeFile(entry, shared.map((file) => `import ${JSON.stringify(pathToFileURL(join(root, file)).href)};\n`).join(""));
 console.log(`# ${entry} runs ${shared.join(", ")}`);
 
-if (!existsSync(deno)) {
-  console.error(`deno-tests: ${deno} is missing: run npm ci (deno is a devDependency).`);
-  process.exit(1);
-}
 const args = ["test", "-A", "--cached-only", "--no-check", "--parallel", ...process.argv.slice(2), entry, ...alone];
 const child = spawn(deno, args, { cwd: root, stdio: "inherit" });
 const code = await new Promise((resolve) => {

@@ -5,8 +5,8 @@
 // in each of them cost about a second of CPU per file, and loading msw, inversify, undici and the
 // rest from node_modules file by file another 0.4 s per process (issue 10). A file that sets up
 // anything global (an msw server, top-level hooks, the environment, globals: see test-files.mjs)
-// runs in a process of its own, as do the end-to-end files; the other unit and contract files share
-// a few processes (a test process costs about 0.3 s of CPU to start). Several run at a time.
+// runs in a process of its own; the others share processes, twenty unit or contract files or five
+// end-to-end files to one (a test process costs about 0.3 s of CPU to start). Several run at a time.
 //
 //   node scripts/node-tests.mjs [path prefix ...]   e.g. `node scripts/node-tests.mjs test/unit`
 //

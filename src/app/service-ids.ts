@@ -66,7 +66,7 @@ const ROLES: Record<keyof Services, true> = {
 };
 
 /** The identifiers' type: `ids.Reporter` resolves to a Reporter. */
-export type ServiceIds = { readonly [Role in keyof Services]: ServiceIdentifier<Services[Role]> };
+type ServiceIds = { readonly [Role in keyof Services]: ServiceIdentifier<Services[Role]> };
 
 /** One typed `Symbol.for` identifier per role: `ids.Reporter` resolves to a Reporter. */
 export const ids: ServiceIds = Object.freeze(
