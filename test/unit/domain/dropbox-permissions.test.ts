@@ -8,7 +8,8 @@ import { readFileSync } from "node:fs";
 import { DROPBOX_PERMISSIONS, DROPBOX_RESTORE_PERMISSION } from "../../../src/domain/dropbox-permissions.ts";
 import { dropboxSetupProblem } from "../../../src/domain/token-lifecycle.ts";
 
-const SCOPE = /\b(?:files|sharing|account_info|file_requests|contacts)\.[a-z_.]+[a-z]\b/g;
+/** A scope name, not part of a path or file name (`scripts/test-files.mjs` names no scope). */
+const SCOPE = /(?<![\w./-])(?:files|sharing|account_info|file_requests|contacts)\.[a-z_.]+[a-z]\b/g;
 const labels = { appKey: "K", appSecret: "S", accessCode: "C", refreshToken: "R", legacyToken: "L" };
 
 function scopesIn(text: string): string[] {
