@@ -31,15 +31,6 @@ const GROUP_E2E_FILES = 5;
 const isEndToEnd = (file) => file.startsWith("test/e2e/");
 
 /**
- * The end-to-end files first: they wait on child processes the longest, so starting them early
- * keeps the others filling the gaps instead of leaving one slow file to run alone at the end.
- */
-function runOrder(a, b) {
-  const rank = (file) => (file.startsWith("test/e2e/") ? 0 : 1);
-  return rank(a) - rank(b) || a.localeCompare(b);
-}
-
-/**
  * A bundle lives elsewhere than its sources, but tests find fixtures, scripts and the repository
  * through `import.meta.url`: each module keeps its own source file's URL.
  */
@@ -59,7 +50,7 @@ const keepImportMetaUrl = {
 const prefixes = process.argv.slice(2).map((prefix) => prefix.replace(/\\/g, "/").replace(/^\.\//, ""));
 const files = testFiles("test")
   .filter((file) => prefixes.length === 0 || prefixes.some((prefix) => file.startsWith(prefix)))
-  .sort(runOrder);
+  .sort();
 if (files.length === 0) {
   console.error(`node-tests: no *.test.ts file under test/${prefixes.length ? ` starting with ${prefixes.join(" or ")}` : ""}.`);
   process.exit(1);
