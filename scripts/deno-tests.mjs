@@ -12,6 +12,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { withTestAllocator } from "./test-allocator.mjs";
 import { needsOwnProcess, testFiles } from "./test-files.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -35,7 +36,7 @@ await writeFile(entry, shared.map((file) => `import ${JSON.stringify(pathToFileU
 console.log(`# ${entry} runs ${shared.join(", ")}`);
 
 const args = ["test", "-A", "--cached-only", "--no-check", "--parallel", ...process.argv.slice(2), entry, ...alone];
-const child = spawn(deno, args, { cwd: root, stdio: "inherit" });
+const child = spawn(deno, args, { cwd: root, env: withTestAllocator(process.env), stdio: "inherit" });
 const code = await new Promise((resolve) => {
   child.on("error", (error) => {
     console.error(`deno-tests: could not start ${deno}: ${error.message}`);

@@ -20,6 +20,7 @@ import { availableParallelism } from "node:os";
 import { join, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
+import { withTestAllocator } from "./test-allocator.mjs";
 import { needsOwnProcess, testFiles } from "./test-files.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -103,6 +104,6 @@ const concurrency = Number(process.env.BACKUP_SYNC_TEST_CONCURRENCY) || Math.max
 const child = spawn(
   process.execPath,
   ["--enable-source-maps", "--test", `--test-concurrency=${concurrency}`, "--test-reporter=tap", ...bundles],
-  { cwd: root, stdio: "inherit" },
+  { cwd: root, env: withTestAllocator(process.env), stdio: "inherit" },
 );
 child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

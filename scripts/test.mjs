@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { withTestAllocator } from "./test-allocator.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const scripts = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).scripts;
@@ -25,7 +26,7 @@ const PHASES = [
 ];
 const jobs = Number(process.env.BACKUP_SYNC_TEST_JOBS) || 3;
 
-const env = { ...process.env, PATH: [join(root, "node_modules", ".bin"), process.env.PATH].join(delimiter) };
+const env = withTestAllocator({ ...process.env, PATH: [join(root, "node_modules", ".bin"), process.env.PATH].join(delimiter) });
 
 function runPhase(phase) {
   const command = scripts[phase.name];
