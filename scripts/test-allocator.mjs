@@ -3,7 +3,7 @@
 // variable). On our 2-core VMs a page fault costs about 10 µs, and the tests stream gigabytes
 // through fresh buffers (patterns, 4 MiB Dropbox chunks, copies through the fakes): with 4 KiB
 // pages that was 2.1 million faults and 30 s of system time in test:node; with 2 MiB pages it is
-// about 1.2 million, and npm test takes 10-14 s less CPU (issue 10, BENCHMARKS.md). Test-only: the
+// about 1.3 million, and npm test takes 12-20 s less CPU (issue 10, BENCHMARKS.md). Test-only: the
 // tool itself never sets it, so what the tests check of it is unchanged.
 
 const TUNABLES = { "glibc.malloc.hugetlb": "1" };
